@@ -1,0 +1,1 @@
+//! The camus2kafka plugin SDK (being written).

@@ -1,0 +1,24 @@
+//! camus2kafka: replay a Kafka topic that Camus archived (on HDFS or local disk) back into Kafka,
+//! sorted by a key computed by a WebAssembly plugin, then commit the original topic's cut-off
+//! offsets for a consumer group.
+//!
+//! The data path, one module per stage, reads top to bottom in [`run`]:
+//! `source → plugin (key) → sort → plugin (format) → sink → offsets`.
+//! Records cross every boundary in batches ([`record`]).
+//!
+//! This crate is the host and the `c2k` binary; plugin authors depend on `camus2kafka-plugin-sdk`
+//! instead.
+
+pub mod bundled;
+pub mod inspect;
+pub mod offsets;
+pub mod pipeline;
+pub mod plugin;
+pub mod progress;
+pub mod record;
+pub mod run;
+pub mod sample;
+pub mod sink;
+pub mod sort;
+pub mod source;
+pub mod storage;

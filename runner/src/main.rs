@@ -1,0 +1,158 @@
+//! `c2k`: the command line. Thin glue over the library; every flag is defined (and documented) once,
+//! here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use camus2kafka::pipeline::{self, Pipeline};
+
+/// Replay a Kafka topic archived on HDFS by Camus back into Kafka, sorted by time, then commit the
+/// original topic's cut-off offsets for a consumer group.
+#[derive(Parser)]
+#[command(name = "c2k", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by the commands that read a pipeline.
+#[derive(clap::Args)]
+struct PipelineArgs {
+    /// The pipeline YAML file.
+    pipeline: PathBuf,
+    /// Override a pipeline key by its dotted path, e.g. `--set sort.memory=1GiB` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole job: read, key, sort, format, publish, then commit offsets.
+    Run {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        /// Go through everything but the send and the commit, and say what would be sent where.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check a pipeline and report every problem at once, each with what the key means.
+    Validate {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+    },
+    /// The offsets step alone: show the latest Camus run's offsets, or commit them.
+    Offsets {
+        #[command(subcommand)]
+        action: OffsetsAction,
+    },
+    /// Print the records of an Avro container file or a Hadoop SequenceFile as JSON lines.
+    Inspect {
+        /// A path, file:// or hdfs:// URL.
+        file: String,
+    },
+    /// Write a realistic Camus tree (data and execution history) for demos and tests.
+    Sample {
+        /// The directory to write (`DIR/destination`, `DIR/execution`, `DIR/page_view.avsc`).
+        dir: PathBuf,
+        /// Records to write in all.
+        #[arg(long, default_value_t = 20_000)]
+        records: u64,
+        /// Kafka partitions of the sample topic.
+        #[arg(long, default_value_t = 4)]
+        partitions: u32,
+        /// Hourly folders.
+        #[arg(long, default_value_t = 6)]
+        hours: u32,
+        /// The sample topic's name.
+        #[arg(long, default_value = "PAGE_VIEWS")]
+        topic: String,
+        /// Seed of the generator: the same seed writes the same tree.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum OffsetsAction {
+    /// Print the offsets of the latest Camus run (partition, offset, node, file).
+    Show {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+    },
+    /// Commit them for the consumer group (never overwriting offsets it already has).
+    Commit {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        /// Print what would be written, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    camus2kafka::progress::init_logging();
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("c2k: error: {error:#}");
+            ExitCode::from(camus2kafka::run::exit_code(&error))
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run {
+            pipeline: args,
+            dry_run,
+        } => {
+            let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
+            camus2kafka::run::run(&pipeline, dry_run)
+        }
+        Command::Validate { pipeline: args } => {
+            let doc = pipeline::load_document(&args.pipeline, &args.sets)?;
+            let problems = pipeline::validate::problems(&doc);
+            if problems.is_empty() {
+                println!("{}: ok", args.pipeline.display());
+                Ok(())
+            } else {
+                anyhow::bail!("{}", pipeline::validate::report(&args.pipeline, &problems))
+            }
+        }
+        Command::Offsets { action } => match action {
+            OffsetsAction::Show { pipeline: args } => {
+                camus2kafka::offsets::show(&Pipeline::load(&args.pipeline, &args.sets)?)
+            }
+            OffsetsAction::Commit {
+                pipeline: args,
+                dry_run,
+            } => camus2kafka::offsets::commit_step(
+                &Pipeline::load(&args.pipeline, &args.sets)?,
+                dry_run,
+            ),
+        },
+        Command::Inspect { file } => {
+            camus2kafka::inspect::inspect(&file, &mut std::io::stdout().lock())
+        }
+        Command::Sample {
+            dir,
+            records,
+            partitions,
+            hours,
+            topic,
+            seed,
+        } => {
+            let options = camus2kafka::sample::SampleOptions {
+                records,
+                partitions,
+                hours,
+                topic,
+                seed,
+            };
+            camus2kafka::sample::write_sample(&dir, &options)
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Every pipeline key, defined once: its dotted path (also its `--set` path), what it means, its
+//! kind and its default. Validation, defaults and the README's pipeline reference all come from
+//! this table.
+
+use serde_yaml::{Mapping, Value};
+
+/// What values a key takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Free text.
+    Text,
+    /// A local path, `file://` or `hdfs://` URL (relative paths are relative to the pipeline file).
+    Path,
+    /// A byte size such as `512MiB`.
+    Size,
+    /// A duration such as `30s`.
+    Duration,
+    /// A whole number ≥ 0.
+    Count,
+    /// A whole number, possibly negative.
+    Integer,
+    /// One of the listed words.
+    Choice(&'static [&'static str]),
+    /// A map of text to text, passed through (librdkafka properties).
+    Properties,
+    /// Anything: handed to a plugin as JSON.
+    Any,
+}
+
+/// One pipeline key.
+#[derive(Debug)]
+pub struct Key {
+    pub path: &'static str,
+    pub kind: Kind,
+    /// The default as YAML text, or `None` when the key is optional with no default (or required).
+    pub default: Option<&'static str>,
+    pub required: bool,
+    pub help: &'static str,
+}
+
+const fn key(
+    path: &'static str,
+    kind: Kind,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> Key {
+    Key {
+        path,
+        kind,
+        default,
+        required: false,
+        help,
+    }
+}
+
+const fn required(path: &'static str, kind: Kind, help: &'static str) -> Key {
+    Key {
+        path,
+        kind,
+        default: None,
+        required: true,
+        help,
+    }
+}
+
+/// Sections: a key whose value is a mapping of other keys.
+pub const SECTIONS: &[&str] = &["source", "key", "sort", "format", "sink", "offsets"];
+
+pub static KEYS: &[Key] = &[
+    required("topic", Kind::Text, "the original Kafka topic that Camus read"),
+    required("source.dest_dir", Kind::Path, "the Camus destination directory: a path, file:// or hdfs:// URL"),
+    key("source.input_dir", Kind::Path, None, "where the topic's Avro files are; <dest_dir>/<topic> by default"),
+    key("source.schema", Kind::Path, None, "reader schema (.avsc) every record is resolved to; without it plugins see each file's writer schema"),
+    key("source.batch_size", Kind::Count, Some("1000"), "records per batch read from a file"),
+    key("key.plugin", Kind::Path, Some("time-field"), "the key-extractor plugin: a bundled name (time-field) or a path to a .wasm component"),
+    key("key.config", Kind::Any, Some("{}"), "configuration given to the key plugin (time-field: field, on_missing)"),
+    key("key.max_memory", Kind::Size, Some("256MiB"), "the most memory the key plugin may use"),
+    key("key.call_timeout", Kind::Duration, Some("30s"), "the longest one call of the key plugin may run"),
+    key("key.batch_size", Kind::Count, Some("1000"), "records per call of the key plugin"),
+    key("sort.memory", Kind::Size, Some("512MiB"), "memory the external sort may hold before it spills to disk"),
+    key("sort.tmp_dir", Kind::Path, Some("/var/tmp"), "where the sort's spill files go (removed when the run ends)"),
+    key("format.plugin", Kind::Path, Some("avro-binary"), "the output-format plugin: avro-binary, json, or a path to a .wasm component"),
+    key("format.config", Kind::Any, Some("{}"), "configuration given to the format plugin (json: encoding: avro | plain)"),
+    key("format.max_memory", Kind::Size, Some("256MiB"), "the most memory the format plugin may use"),
+    key("format.call_timeout", Kind::Duration, Some("30s"), "the longest one call of the format plugin may run"),
+    key("format.batch_size", Kind::Count, Some("1000"), "records per call of the format plugin"),
+    key("sink.type", Kind::Choice(&["kafka", "file", "stdout"]), Some("kafka"), "where messages go: kafka, file or stdout"),
+    key("sink.brokers", Kind::Text, None, "kafka: bootstrap brokers, host:port[,host:port...]"),
+    key("sink.topic", Kind::Text, None, "kafka: the replay topic; <topic>_REPLAY by default"),
+    key("sink.producer", Kind::Properties, Some("{}"), "kafka: librdkafka producer properties, passed through untouched (override our no-loss defaults)"),
+    key("sink.partitions", Kind::Count, None, "kafka: partitions of the replay topic if it is created; as many as the source topic had by default"),
+    key("sink.replication_factor", Kind::Integer, Some("1"), "kafka: replication factor of the replay topic if it is created"),
+    key("sink.partitioning", Kind::Choice(&["source", "single", "key"]), Some("source"), "kafka: source (the record's original partition), single (partition 0, total order) or key (murmur2 of the message key, as Java clients)"),
+    key("sink.max_messages_per_sec", Kind::Count, None, "kafka: publish at most this many messages per second"),
+    key("sink.delivery_timeout", Kind::Duration, Some("120s"), "kafka: how long to wait for outstanding delivery reports before failing"),
+    key("sink.path", Kind::Path, None, "file: the output file (written under a temporary name, renamed when complete)"),
+    key("sink.framing", Kind::Choice(&["lines", "length-prefixed"]), Some("lines"), "file and stdout: lines (value then newline) or length-prefixed (4-byte big-endian length then value)"),
+    key("offsets.exec_dir", Kind::Path, None, "the Camus execution directory (its base/history holds each run's offsets)"),
+    key("offsets.history_dir", Kind::Path, None, "where Camus runs' folders are; <exec_dir>/base/history by default"),
+    key("offsets.group", Kind::Text, None, "the consumer group whose offsets of the original topic are committed"),
+    key("offsets.commit", Kind::Choice(&["zookeeper", "kafka", "none"]), Some("none"), "where offsets are committed: zookeeper, kafka (group coordinator) or none"),
+    key("offsets.zookeeper", Kind::Text, None, "zookeeper: connect string with optional chroot, e.g. zk1:2181,zk2:2181/kafka"),
+    key("offsets.layout", Kind::Choice(&["partition", "node-partition"]), Some("partition"), "zookeeper: children named <partition> or <node>-<partition> (old consumers)"),
+    key("offsets.session_timeout", Kind::Duration, Some("10s"), "zookeeper: session and connect timeout"),
+    key("offsets.brokers", Kind::Text, None, "kafka: brokers for the commit; sink.brokers by default"),
+    key("offsets.consumer", Kind::Properties, Some("{}"), "kafka: librdkafka consumer properties, passed through untouched"),
+];
+
+/// The key with this dotted path, if there is one.
+pub fn find(path: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.path == path)
+}
+
+/// The value at a dotted path, if present.
+pub fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(doc, |node, part| node.as_mapping()?.get(part))
+}
+
+/// The value at a dotted path, mutably, if present.
+pub fn lookup_mut<'a>(doc: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+    path.split('.')
+        .try_fold(doc, |node, part| node.as_mapping_mut()?.get_mut(part))
+}
+
+/// Sets the value at a dotted path, creating sections on the way.
+pub fn insert(doc: &mut Value, path: &str, value: Value) {
+    let mut node = doc;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if !node.is_mapping() {
+            *node = Value::Mapping(Mapping::new());
+        }
+        let Value::Mapping(map) = node else {
+            unreachable!("made a mapping above")
+        };
+        if parts.peek().is_none() {
+            map.insert(Value::String(part.to_owned()), value);
+            return;
+        }
+        node = map
+            .entry(Value::String(part.to_owned()))
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+    }
+}
+
+/// The document with every absent key that has a default set to it, and every absent optional key
+/// set to null, so that the typed structs need no defaults of their own.
+pub fn with_defaults(doc: &Value) -> Value {
+    let mut filled = doc.clone();
+    for key in KEYS {
+        if lookup(&filled, key.path).is_some_and(|v| !v.is_null()) {
+            continue;
+        }
+        let value = match key.default {
+            Some(text) => serde_yaml::from_str(text).expect("defaults in KEYS are valid YAML"),
+            None => Value::Null,
+        };
+        insert(&mut filled, key.path, value);
+    }
+    filled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_parses_and_fits_its_kind() {
+        for key in KEYS {
+            if let Some(text) = key.default {
+                let value: Value = serde_yaml::from_str(text).unwrap();
+                assert!(
+                    crate::pipeline::validate::check_kind(key, &value).is_ok(),
+                    "default of {} does not fit its kind",
+                    key.path
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_lives_in_a_known_section() {
+        for key in KEYS {
+            if let Some((section, _)) = key.path.split_once('.') {
+                assert!(SECTIONS.contains(&section), "{}", key.path);
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The pipeline: typed configuration loaded from YAML, with `--set` overrides and defaults.
+//!
+//! Every key, its meaning and its default is defined once, in [`keys::KEYS`]; loading goes
+//! YAML text → `--set` overrides → defaults filled in from that table → typed structs (unknown keys
+//! rejected). [`validate`] reports every problem at once.
+
+pub mod keys;
+pub mod overrides;
+pub mod units;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+pub use units::{ByteSize, Seconds};
+
+/// A whole pipeline, as `c2k run` executes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// The original topic Camus read.
+    pub topic: String,
+    pub source: SourceConfig,
+    pub key: PluginConfig,
+    pub sort: SortConfig,
+    pub format: PluginConfig,
+    pub sink: SinkConfig,
+    pub offsets: OffsetsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Camus destination directory: a path, `file://` or `hdfs://` URL.
+    pub dest_dir: String,
+    /// Where this topic's files are; `<dest_dir>/<topic>` when unset.
+    pub input_dir: Option<String>,
+    /// Reader schema (an .avsc path or URL) every record is resolved to.
+    pub schema: Option<String>,
+    /// Records per batch read from a file.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// A bundled plugin's name, or a path to a `.wasm` component.
+    pub plugin: String,
+    /// Given to the plugin once, as JSON.
+    pub config: serde_json::Value,
+    /// The most linear memory the plugin may grow to.
+    pub max_memory: ByteSize,
+    /// The longest one batch call may run.
+    pub call_timeout: Seconds,
+    /// Records per plugin call.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortConfig {
+    pub memory: ByteSize,
+    pub tmp_dir: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SinkType {
+    Kafka,
+    File,
+    Stdout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    Lines,
+    LengthPrefixed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Partitioning {
+    Source,
+    Single,
+    Key,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    #[serde(rename = "type")]
+    pub kind: SinkType,
+    // kafka
+    pub brokers: Option<String>,
+    /// `<topic>_REPLAY` when unset.
+    pub topic: Option<String>,
+    /// librdkafka properties, passed through untouched (they override our defaults).
+    pub producer: BTreeMap<String, String>,
+    /// Partitions of the replay topic when it is created; as many as the source had when unset.
+    pub partitions: Option<u32>,
+    pub replication_factor: i32,
+    pub partitioning: Partitioning,
+    pub max_messages_per_sec: Option<u64>,
+    /// How long to wait for outstanding deliveries before failing.
+    pub delivery_timeout: Seconds,
+    // file
+    pub path: Option<String>,
+    pub framing: Framing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitMode {
+    Zookeeper,
+    Kafka,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZkLayout {
+    /// `/consumers/<group>/offsets/<topic>/<partition>`
+    Partition,
+    /// `/consumers/<group>/offsets/<topic>/<node>-<partition>` (the original tool, old consumers)
+    NodePartition,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffsetsConfig {
+    /// Camus execution directory; needed unless `commit: none`.
+    pub exec_dir: Option<String>,
+    /// `<exec_dir>/base/history` when unset.
+    pub history_dir: Option<String>,
+    pub group: Option<String>,
+    pub commit: CommitMode,
+    /// ZooKeeper connect string, with an optional chroot (`zk1:2181,zk2:2181/kafka`).
+    pub zookeeper: Option<String>,
+    pub layout: ZkLayout,
+    pub session_timeout: Seconds,
+    /// Brokers for `commit: kafka`; `sink.brokers` when unset.
+    pub brokers: Option<String>,
+    /// librdkafka consumer properties for `commit: kafka`, passed through untouched.
+    pub consumer: BTreeMap<String, String>,
+}
+
+impl Pipeline {
+    /// Reads a pipeline file, applies `--set KEY=VALUE` overrides and the defaults, and checks it;
+    /// every problem found is reported at once.
+    pub fn load(path: &Path, sets: &[String]) -> Result<Pipeline> {
+        let doc = load_document(path, sets)?;
+        let problems = validate::problems(&doc);
+        if !problems.is_empty() {
+            anyhow::bail!("{}", validate::report(path, &problems));
+        }
+        Pipeline::from_document(&doc).with_context(|| format!("pipeline {}", path.display()))
+    }
+
+    /// Builds the typed pipeline from a document already validated.
+    pub fn from_document(doc: &serde_yaml::Value) -> Result<Pipeline> {
+        let filled = keys::with_defaults(doc);
+        Ok(serde_yaml::from_value(filled)?)
+    }
+
+    /// Where the topic's Camus files are.
+    pub fn input_dir(&self) -> String {
+        match &self.source.input_dir {
+            Some(dir) => dir.clone(),
+            None => join_url(&self.source.dest_dir, &self.topic),
+        }
+    }
+
+    /// The topic the replay is published to.
+    pub fn replay_topic(&self) -> String {
+        self.sink
+            .topic
+            .clone()
+            .unwrap_or_else(|| format!("{}_REPLAY", self.topic))
+    }
+
+    /// Where the Camus runs' offset files are, if the offsets step is configured.
+    pub fn history_dir(&self) -> Option<String> {
+        match (&self.offsets.history_dir, &self.offsets.exec_dir) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, Some(exec)) => Some(join_url(exec, "base/history")),
+            (None, None) => None,
+        }
+    }
+
+    /// Brokers used to commit offsets with `commit: kafka`.
+    pub fn offsets_brokers(&self) -> Option<String> {
+        self.offsets
+            .brokers
+            .clone()
+            .or_else(|| self.sink.brokers.clone())
+    }
+}
+
+/// Reads the YAML file (an empty file is an empty mapping) and applies `--set` overrides.
+pub fn load_document(path: &Path, sets: &[String]) -> Result<serde_yaml::Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read pipeline {}", path.display()))?;
+    let mut doc: serde_yaml::Value = if text.trim().is_empty() {
+        serde_yaml::Value::Mapping(Default::default())
+    } else {
+        serde_yaml::from_str(&text)
+            .with_context(|| format!("pipeline {} is not valid YAML", path.display()))?
+    };
+    if doc.is_null() {
+        doc = serde_yaml::Value::Mapping(Default::default());
+    }
+    let file_dir = path.parent().unwrap_or(Path::new("."));
+    resolve_relative_paths(&mut doc, file_dir);
+    for set in sets {
+        let key = overrides::apply(&mut doc, set)?;
+        // A relative path given on the command line is relative to where the user is.
+        if keys::find(&key).is_some_and(|k| k.kind == keys::Kind::Path) {
+            resolve_relative_paths_at(&mut doc, &key, &std::env::current_dir()?);
+        }
+    }
+    Ok(doc)
+}
+
+/// Relative local paths in a pipeline file mean "relative to that file", as a user reading the
+/// file would expect, not to wherever `c2k` happens to be started.
+fn resolve_relative_paths(doc: &mut serde_yaml::Value, base: &Path) {
+    for key in keys::KEYS.iter().filter(|k| k.kind == keys::Kind::Path) {
+        resolve_relative_paths_at(doc, key.path, base);
+    }
+}
+
+fn resolve_relative_paths_at(doc: &mut serde_yaml::Value, key: &str, base: &Path) {
+    if let Some(serde_yaml::Value::String(value)) = keys::lookup_mut(doc, key) {
+        let is_bundled_plugin = key.ends_with(".plugin") && !value.ends_with(".wasm");
+        if !value.contains("://") && !Path::new(value.as_str()).is_absolute() && !is_bundled_plugin
+        {
+            *value = base.join(value.as_str()).to_string_lossy().into_owned();
+        }
+    }
+}
+
+/// Joins a path segment onto a directory given as a path or URL.
+pub fn join_url(dir: &str, name: &str) -> String {
+    format!(
+        "{}/{}",
+        dir.trim_end_matches('/'),
+        name.trim_start_matches('/')
+    )
+}

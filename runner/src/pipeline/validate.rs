@@ -1,0 +1,301 @@
+//! Checks a pipeline document and reports every problem at once, each with what the key means.
+
+use std::path::Path;
+
+use serde_yaml::Value;
+
+use super::keys::{self, Key, Kind, KEYS, SECTIONS};
+
+/// One thing wrong with a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The dotted key concerned.
+    pub key: String,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every problem in the document (after `--set` overrides), in key order.
+pub fn problems(doc: &Value) -> Vec<Problem> {
+    let mut found = Vec::new();
+    if !doc.is_mapping() {
+        found.push(Problem::new(
+            "(top)",
+            "a pipeline is a YAML mapping of keys (topic:, source:, ...)",
+        ));
+        return found;
+    }
+    unknown_keys(doc, &mut found);
+    for key in KEYS {
+        match keys::lookup(doc, key.path) {
+            None | Some(Value::Null) if key.required => found.push(Problem::new(
+                key.path,
+                format!("missing; it is {}", key.help),
+            )),
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                if let Err(why) = check_kind(key, value) {
+                    found.push(Problem::new(key.path, format!("{why}; it is {}", key.help)));
+                }
+            }
+        }
+    }
+    requirements(doc, &mut found);
+    found
+}
+
+/// The problems as one paragraph per problem, for stderr.
+pub fn report(file: &Path, problems: &[Problem]) -> String {
+    let mut text = format!(
+        "pipeline {} has {} problem{}:",
+        file.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        text.push_str(&format!("\n  - {}: {}", p.key, p.message));
+    }
+    text
+}
+
+/// Checks that a value is of the key's kind.
+pub fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
+    let text = || match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    match key.kind {
+        Kind::Text | Kind::Path => match value {
+            Value::String(s) if !s.trim().is_empty() => Ok(()),
+            Value::String(_) => Err("is empty".into()),
+            _ => Err(format!("expected text, got {}", describe(value))),
+        },
+        Kind::Size => text()
+            .ok_or_else(|| format!("expected a size, got {}", describe(value)))?
+            .parse::<super::ByteSize>()
+            .map(drop),
+        Kind::Duration => text()
+            .ok_or_else(|| format!("expected a duration, got {}", describe(value)))?
+            .parse::<super::Seconds>()
+            .map(drop),
+        Kind::Count => match value.as_u64() {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "expected a whole number ≥ 0, got {}",
+                describe(value)
+            )),
+        },
+        Kind::Integer => match value.as_i64() {
+            Some(_) => Ok(()),
+            None => Err(format!("expected a whole number, got {}", describe(value))),
+        },
+        Kind::Choice(words) => match value.as_str() {
+            Some(word) if words.contains(&word) => Ok(()),
+            _ => Err(format!(
+                "`{}` is not one of {}",
+                plain(value),
+                words.join(", ")
+            )),
+        },
+        Kind::Properties => match value {
+            Value::Mapping(map) => map
+                .iter()
+                .find(|(k, v)| !k.is_string() || v.is_mapping() || v.is_sequence() || v.is_null())
+                .map_or(Ok(()), |(k, _)| {
+                    Err(format!("property `{}` must be text = text", plain(k)))
+                }),
+            _ => Err(format!(
+                "expected a mapping of properties, got {}",
+                describe(value)
+            )),
+        },
+        Kind::Any => Ok(()),
+    }
+}
+
+fn unknown_keys(doc: &Value, found: &mut Vec<Problem>) {
+    let Some(top) = doc.as_mapping() else { return };
+    for (name, value) in top {
+        let name = plain(name);
+        if SECTIONS.contains(&name.as_str()) {
+            match value {
+                Value::Mapping(section) => {
+                    for (sub, _) in section {
+                        let path = format!("{name}.{}", plain(sub));
+                        if keys::find(&path).is_none() {
+                            found.push(unknown(&path));
+                        }
+                    }
+                }
+                Value::Null => {}
+                _ => found.push(Problem::new(
+                    name,
+                    format!("expected a section of keys, got {}", describe(value)),
+                )),
+            }
+        } else if keys::find(&name).is_none() {
+            found.push(unknown(&name));
+        }
+    }
+}
+
+fn unknown(path: &str) -> Problem {
+    let hint = match closest_key(path) {
+        Some(near) => format!("unknown key; did you mean `{}` ({})?", near.path, near.help),
+        None => "unknown key".to_owned(),
+    };
+    Problem::new(path, hint)
+}
+
+/// The known key nearest in spelling, if one is near enough to be a typo.
+fn closest_key(path: &str) -> Option<&'static Key> {
+    KEYS.iter()
+        .map(|k| (edit_distance(k.path, path), k))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
+}
+
+/// Keys that become required by the value of another key.
+fn requirements(doc: &Value, found: &mut Vec<Problem>) {
+    let get = |path: &str| keys::lookup(doc, path).filter(|v| !v.is_null());
+    let text = |path: &str| get(path).and_then(Value::as_str).map(str::to_owned);
+    let need = |found: &mut Vec<Problem>, path: &str, why: &str| {
+        if get(path).is_none() {
+            let help = keys::find(path).map_or("", |k| k.help);
+            found.push(Problem::new(
+                path,
+                format!("missing, needed {why}; it is {help}"),
+            ));
+        }
+    };
+    match text("sink.type").as_deref().unwrap_or("kafka") {
+        "kafka" => need(found, "sink.brokers", "by sink.type: kafka"),
+        "file" => need(found, "sink.path", "by sink.type: file"),
+        _ => {}
+    }
+    match text("offsets.commit").as_deref().unwrap_or("none") {
+        "zookeeper" => {
+            need(found, "offsets.zookeeper", "by offsets.commit: zookeeper");
+            need(found, "offsets.group", "by offsets.commit: zookeeper");
+        }
+        "kafka" => {
+            need(found, "offsets.group", "by offsets.commit: kafka");
+            if get("offsets.brokers").is_none() && get("sink.brokers").is_none() {
+                found.push(Problem::new(
+                    "offsets.brokers",
+                    "missing, needed by offsets.commit: kafka when sink.brokers is not set",
+                ));
+            }
+        }
+        _ => {}
+    }
+    if text("offsets.commit").is_some_and(|c| c != "none")
+        && get("offsets.exec_dir").is_none()
+        && get("offsets.history_dir").is_none()
+    {
+        found.push(Problem::new(
+            "offsets.exec_dir",
+            "missing, needed to commit offsets (or set offsets.history_dir); it is the Camus execution directory",
+        ));
+    }
+    for section in ["key", "format"] {
+        let path = format!("{section}.plugin");
+        if let Some(plugin) = text(&path) {
+            if let Err(why) = crate::bundled::check_plugin_reference(&plugin) {
+                found.push(Problem::new(path, why));
+            }
+        }
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the text `{s}`"),
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(_) => "a tagged value".into(),
+    }
+}
+
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_of(text: &str) -> Vec<Problem> {
+        problems(&serde_yaml::from_str(text).unwrap())
+    }
+
+    #[test]
+    fn a_minimal_file_pipeline_has_no_problems() {
+        let found = problems_of("topic: T\nsource: {dest_dir: /d}\nsink: {type: file, path: /o}");
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_the_key_and_its_meaning() {
+        let found = problems_of(
+            "source: {dest_dirr: /d}\nsort: {memory: lots}\nsink: {type: file}\nformat: {plugin: yaml}",
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"source.dest_dirr"), "{found:?}");
+        assert!(keys.contains(&"topic"), "{found:?}");
+        assert!(keys.contains(&"source.dest_dir"), "{found:?}");
+        assert!(keys.contains(&"sort.memory"), "{found:?}");
+        assert!(keys.contains(&"sink.path"), "{found:?}");
+        assert!(keys.contains(&"format.plugin"), "{found:?}");
+        let typo = found.iter().find(|p| p.key == "source.dest_dirr").unwrap();
+        assert!(
+            typo.message.contains("did you mean `source.dest_dir`"),
+            "{typo:?}"
+        );
+    }
+
+    #[test]
+    fn kafka_offsets_need_a_group_and_brokers() {
+        let found = problems_of(
+            "topic: T\nsource: {dest_dir: /d}\nsink: {type: stdout}\noffsets: {commit: kafka, exec_dir: /e}",
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, vec!["offsets.group", "offsets.brokers"], "{found:?}");
+    }
+}

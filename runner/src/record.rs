@@ -1,0 +1,57 @@
+//! The units of data that cross the stage boundaries of the data path.
+
+/// Index of an input file in the run's file table ([`crate::source::FileTable`]); records carry
+/// it instead of the path so that errors can name the file cheaply.
+pub type FileId = u32;
+
+/// Many consecutive records of one source file, in one writer (or reader) schema.
+///
+/// Record `i` is `data[ends[i-1]..ends[i]]` (with `ends[-1]` = 0): the Avro binary encoding of one
+/// datum in the schema registered as `schema_id`.
+#[derive(Debug, Clone, Default)]
+pub struct SourceBatch {
+    pub file: FileId,
+    /// Index within its file of the batch's first record.
+    pub first_index: u64,
+    /// The Kafka partition the file came from (from the Camus file name), when known.
+    pub partition: Option<u32>,
+    /// The Kafka offset of the batch's first record, when the file name tells it.
+    pub first_offset: Option<u64>,
+    pub schema_id: u32,
+    pub data: Vec<u8>,
+    pub ends: Vec<u32>,
+}
+
+impl SourceBatch {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The bytes of record `i` of this batch.
+    pub fn datum(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.data[start..self.ends[i] as usize]
+    }
+
+    /// Appends one record's bytes.
+    pub fn push(&mut self, datum: &[u8]) {
+        self.data.extend_from_slice(datum);
+        self.ends.push(self.data.len() as u32);
+    }
+}
+
+/// A message ready for a sink, produced by the output-format plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutMessage {
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Milliseconds since the Unix epoch, if any.
+    pub timestamp_ms: Option<i64>,
+    /// The Kafka partition of the original record, when known (used by `partitioning: source`).
+    pub source_partition: Option<u32>,
+}

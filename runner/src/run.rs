@@ -1,0 +1,264 @@
+//! `c2k run`: the data path, top to bottom —
+//! `source → key plugin → external sort → format plugin → sink → offsets`.
+//!
+//! Invariants (DESIGN.md): batches cross every boundary; the count read equals the count the sink
+//! acknowledged or the run fails; offsets are committed only after every message is acknowledged;
+//! equal keys keep source order.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use crate::pipeline::Pipeline;
+use crate::plugin::{KeyExtractor, OutputFormat, PluginBatch, PluginError};
+use crate::progress::{Progress, Summary};
+use crate::record::{OutMessage, SourceBatch};
+use crate::sink::{self, SourceFacts};
+use crate::sort::{SortItem, Sorted, Sorter};
+use crate::source::{CamusSource, SourceEvent, SourceFile};
+
+/// Runs the whole job. With `dry_run`, everything but the send and the commit.
+pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
+    let started = Instant::now();
+    let source = CamusSource::open(pipeline)?;
+    let mut key = KeyExtractor::load(&pipeline.key)?;
+    let mut format = OutputFormat::load(&pipeline.format)?;
+    let progress = Progress::new(source.files.iter().map(|f| f.size).sum());
+
+    let sorted = read_and_sort(pipeline, &source, &mut key, &mut format, &progress)?;
+    let records_read = sorted.count;
+    let spilled = sorted.spilled_bytes;
+
+    let facts = SourceFacts {
+        partitions: source.partitions(),
+    };
+    let sink = sink::open(pipeline, &facts, dry_run)?;
+    let report = write_sorted(
+        pipeline,
+        &source.files,
+        sorted,
+        &mut format,
+        sink,
+        &progress,
+    )?;
+    if report.delivered != records_read {
+        bail!(
+            "{} records read but {} acknowledged by {}: offsets not committed",
+            records_read,
+            report.delivered,
+            report.destination
+        );
+    }
+    progress.finish();
+    crate::offsets::commit_step(pipeline, dry_run)?;
+    Summary {
+        records_in: records_read,
+        report,
+        spilled_bytes: spilled,
+        elapsed: started.elapsed(),
+    }
+    .print();
+    Ok(())
+}
+
+/// Reads every record, keys it, and feeds the sort. Schemas are registered with both plugins as the
+/// source announces them.
+fn read_and_sort(
+    pipeline: &Pipeline,
+    source: &CamusSource,
+    key: &mut KeyExtractor,
+    format: &mut OutputFormat,
+    progress: &Progress,
+) -> Result<Sorted> {
+    let mut sorter = Sorter::new(pipeline.sort.memory.0, Path::new(&pipeline.sort.tmp_dir))?;
+    let mut seq = 0u64;
+    let mut schema_ids = Vec::new();
+    for event in source.events() {
+        match event? {
+            SourceEvent::Schema { id, json } => {
+                key.register_schema(id, &json)?;
+                format.register_schema(id, &json)?;
+            }
+            SourceEvent::Batch(batch) => {
+                progress.read(batch.len() as u64, batch.data.len() as u64);
+                for chunk in split(&batch, pipeline.key.batch_size.max(1)) {
+                    schema_ids.clear();
+                    schema_ids.resize(chunk.len(), chunk.schema_id);
+                    let keys = key
+                        .extract_keys(&PluginBatch {
+                            data: &chunk.data,
+                            ends: &chunk.ends,
+                            schema_ids: &schema_ids,
+                        })
+                        .map_err(|e| name_record(e, &source.files, &chunk))?;
+                    if keys.ends.len() != chunk.len() {
+                        bail!(
+                            "key plugin {} returned {} keys for a batch of {} records from {}",
+                            pipeline.key.plugin,
+                            keys.ends.len(),
+                            chunk.len(),
+                            file_url(&source.files, chunk.file)
+                        );
+                    }
+                    let mut start = 0usize;
+                    for i in 0..chunk.len() {
+                        let end = keys.ends[i] as usize;
+                        let timestamp = keys.timestamps_ms.get(i).copied().flatten();
+                        let offset = chunk.first_offset.map(|o| o + i as u64);
+                        sorter.push(SortItem::new(
+                            &keys.data[start..end],
+                            chunk.datum(i),
+                            chunk.partition,
+                            offset,
+                            seq,
+                            timestamp,
+                            chunk.schema_id,
+                            chunk.file,
+                            chunk.first_index + i as u64,
+                        ))?;
+                        start = end;
+                        seq += 1;
+                    }
+                }
+            }
+        }
+    }
+    progress.sorting();
+    sorter.finish()
+}
+
+/// Formats the sorted records batch by batch and hands them to the sink.
+fn write_sorted(
+    pipeline: &Pipeline,
+    files: &[SourceFile],
+    sorted: Sorted,
+    format: &mut OutputFormat,
+    mut sink: Box<dyn sink::Sink>,
+    progress: &Progress,
+) -> Result<sink::SinkReport> {
+    progress.writing(sorted.count);
+    let batch_size = pipeline.format.batch_size.max(1);
+    let mut items: Vec<SortItem> = Vec::with_capacity(batch_size);
+    let mut data = Vec::new();
+    let mut ends = Vec::with_capacity(batch_size);
+    let mut schema_ids = Vec::with_capacity(batch_size);
+    let mut iter = sorted.iter.peekable();
+    while iter.peek().is_some() {
+        items.clear();
+        for item in iter.by_ref().take(batch_size) {
+            items.push(item?);
+        }
+        data.clear();
+        ends.clear();
+        schema_ids.clear();
+        for item in &items {
+            data.extend_from_slice(item.datum());
+            ends.push(data.len() as u32);
+            schema_ids.push(item.schema_id);
+        }
+        let mut messages = format
+            .format(&PluginBatch {
+                data: &data,
+                ends: &ends,
+                schema_ids: &schema_ids,
+            })
+            .map_err(|e| name_sorted_record(e, files, &items))?;
+        if messages.len() != items.len() {
+            bail!(
+                "format plugin {} returned {} messages for a batch of {} records",
+                pipeline.format.plugin,
+                messages.len(),
+                items.len()
+            );
+        }
+        for (message, item) in messages.iter_mut().zip(&items) {
+            fill_from_record(message, item);
+        }
+        progress.wrote(messages.len() as u64);
+        sink.send(messages)?;
+    }
+    sink.finish()
+}
+
+/// The host's part of a message: where the record came from and, unless the format plugin chose
+/// one, the key extractor's event time as the timestamp.
+fn fill_from_record(message: &mut OutMessage, item: &SortItem) {
+    message.source_partition = item.partition();
+    if message.timestamp_ms.is_none() {
+        message.timestamp_ms = item.timestamp_ms;
+    }
+}
+
+/// Splits a source batch into plugin calls of at most `size` records.
+fn split(batch: &SourceBatch, size: usize) -> Vec<SourceBatch> {
+    if batch.len() <= size {
+        return vec![batch.clone()];
+    }
+    let mut chunks = Vec::new();
+    for first in (0..batch.len()).step_by(size) {
+        let last = (first + size).min(batch.len());
+        let mut chunk = SourceBatch {
+            file: batch.file,
+            first_index: batch.first_index + first as u64,
+            partition: batch.partition,
+            first_offset: batch.first_offset.map(|o| o + first as u64),
+            schema_id: batch.schema_id,
+            data: Vec::new(),
+            ends: Vec::with_capacity(last - first),
+        };
+        for i in first..last {
+            chunk.push(batch.datum(i));
+        }
+        chunks.push(chunk);
+    }
+    chunks
+}
+
+fn file_url(files: &[SourceFile], id: u32) -> &str {
+    files
+        .get(id as usize)
+        .map_or("<unknown file>", |f| f.url.as_str())
+}
+
+/// A key-plugin error with the file and record it concerns.
+fn name_record(error: PluginError, files: &[SourceFile], batch: &SourceBatch) -> anyhow::Error {
+    let url = file_url(files, batch.file);
+    match error.index {
+        Some(i) => anyhow::anyhow!("{error} (record {} of {url})", batch.first_index + i as u64),
+        None => anyhow::anyhow!(
+            "{error} (in a batch of records {}..{} of {url})",
+            batch.first_index,
+            batch.first_index + batch.len() as u64
+        ),
+    }
+}
+
+/// A format-plugin error with the file and record it concerns.
+fn name_sorted_record(
+    error: PluginError,
+    files: &[SourceFile],
+    items: &[SortItem],
+) -> anyhow::Error {
+    match error.index.and_then(|i| items.get(i as usize)) {
+        Some(item) => anyhow::anyhow!(
+            "{error} (record {} of {})",
+            item.index,
+            file_url(files, item.file)
+        ),
+        None => anyhow::anyhow!("{error} (in a batch of {} sorted records)", items.len()),
+    }
+}
+
+/// The process exit code for an error: 3 when the offsets step found the group already has
+/// offsets and left them alone, 1 for anything else.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error
+        .chain()
+        .any(|e| e.is::<crate::offsets::AlreadyCommitted>())
+    {
+        3
+    } else {
+        1
+    }
+}

@@ -1,0 +1,205 @@
+//! The file and stdout sinks (values only, framed as lines or length-prefixed), and the dry-run
+//! sink that counts what would be sent.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::{Sink, SinkReport};
+use crate::pipeline::{Framing, Pipeline, SinkType};
+use crate::record::OutMessage;
+
+/// Writes each message's value, framed. Keys, headers and timestamps are not written.
+fn write_framed(out: &mut impl Write, framing: Framing, value: &[u8]) -> std::io::Result<()> {
+    match framing {
+        Framing::Lines => {
+            out.write_all(value)?;
+            out.write_all(b"\n")
+        }
+        Framing::LengthPrefixed => {
+            let len = u32::try_from(value.len()).map_err(|_| {
+                std::io::Error::other("message larger than 4 GiB cannot be length-prefixed")
+            })?;
+            out.write_all(&len.to_be_bytes())?;
+            out.write_all(value)
+        }
+    }
+}
+
+/// A file written under a temporary name in the same directory and renamed when complete, so a
+/// reader never sees half a replay; the temporary file is removed if the run fails.
+pub struct FileSink {
+    path: PathBuf,
+    temp: Option<tempfile::NamedTempFile>,
+    out: BufWriter<File>,
+    framing: Framing,
+    report: SinkReport,
+}
+
+impl FileSink {
+    pub fn create(pipeline: &Pipeline) -> Result<FileSink> {
+        let path = pipeline
+            .sink
+            .path
+            .as_deref()
+            .context("sink.path is required for sink.type: file")?;
+        let path = crate::storage::local::local_path(path);
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).with_context(|| {
+            format!("sink.path {}: cannot create its directory", path.display())
+        })?;
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", file_name(&path)))
+            .suffix(".c2k-partial")
+            .tempfile_in(&dir)
+            .with_context(|| {
+                format!(
+                    "sink.path {}: cannot create a file in {}",
+                    path.display(),
+                    dir.display()
+                )
+            })?;
+        let out = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
+        let report = SinkReport {
+            destination: format!("file {}", path.display()),
+            ..SinkReport::default()
+        };
+        Ok(FileSink {
+            path,
+            temp: Some(temp),
+            out,
+            framing: pipeline.sink.framing,
+            report,
+        })
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned())
+}
+
+impl Sink for FileSink {
+    fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
+        for message in &batch {
+            write_framed(&mut self.out, self.framing, &message.value)
+                .with_context(|| format!("cannot write {}", self.path.display()))?;
+            self.report.bytes += message.value.len() as u64;
+        }
+        self.report.delivered += batch.len() as u64;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<SinkReport> {
+        let context = || format!("cannot write {}", self.path.display());
+        self.out.flush().with_context(context)?;
+        let temp = self.temp.take().context("file sink finished twice")?;
+        temp.as_file().sync_all().with_context(context)?;
+        temp.persist(&self.path).with_context(context)?;
+        Ok(self.report.clone())
+    }
+}
+
+/// Messages on stdout, framed.
+pub struct StdoutSink {
+    out: BufWriter<std::io::Stdout>,
+    framing: Framing,
+    report: SinkReport,
+}
+
+impl StdoutSink {
+    pub fn new(framing: Framing) -> StdoutSink {
+        let report = SinkReport {
+            destination: "stdout".into(),
+            ..SinkReport::default()
+        };
+        StdoutSink {
+            out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
+            framing,
+            report,
+        }
+    }
+}
+
+impl Sink for StdoutSink {
+    fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
+        for message in &batch {
+            write_framed(&mut self.out, self.framing, &message.value)
+                .context("cannot write to stdout")?;
+            self.report.bytes += message.value.len() as u64;
+        }
+        self.report.delivered += batch.len() as u64;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<SinkReport> {
+        self.out.flush().context("cannot write to stdout")?;
+        Ok(self.report.clone())
+    }
+}
+
+/// Sends nothing; counts what would be sent, and where, and says so when finished.
+pub struct DryRunSink {
+    destination: String,
+    by_partition: BTreeMap<String, u64>,
+    report: SinkReport,
+}
+
+impl DryRunSink {
+    pub fn new(pipeline: &Pipeline) -> DryRunSink {
+        let destination = match pipeline.sink.kind {
+            SinkType::Kafka => format!(
+                "kafka topic {} at {}",
+                pipeline.replay_topic(),
+                pipeline.sink.brokers.as_deref().unwrap_or("?")
+            ),
+            SinkType::File => format!("file {}", pipeline.sink.path.as_deref().unwrap_or("?")),
+            SinkType::Stdout => "stdout".into(),
+        };
+        DryRunSink {
+            destination,
+            by_partition: BTreeMap::new(),
+            report: SinkReport::default(),
+        }
+    }
+}
+
+impl Sink for DryRunSink {
+    fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
+        for message in &batch {
+            let partition = message
+                .source_partition
+                .map_or_else(|| "unknown".into(), |p| p.to_string());
+            *self.by_partition.entry(partition).or_default() += 1;
+            self.report.bytes +=
+                (message.value.len() + message.key.as_ref().map_or(0, Vec::len)) as u64;
+        }
+        self.report.delivered += batch.len() as u64;
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<SinkReport> {
+        let per_partition: Vec<String> = self
+            .by_partition
+            .iter()
+            .map(|(p, n)| format!("source partition {p}: {n}"))
+            .collect();
+        eprintln!(
+            "c2k: dry run: would send {} messages ({} bytes) to {} [{}]",
+            self.report.delivered,
+            self.report.bytes,
+            self.destination,
+            per_partition.join(", ")
+        );
+        Ok(SinkReport {
+            destination: format!("dry run ({})", self.destination),
+            ..self.report
+        })
+    }
+}

@@ -1,0 +1,230 @@
+//! The external sort: records ordered by (key, source partition, source offset, input order) with
+//! `extsort`, holding about `sort.memory` in memory and spilling the rest under `sort.tmp_dir`.
+//!
+//! `extsort` counts its in-memory segment in items, not bytes, so the segment size is derived from
+//! the budget and the average size of the first records ([`SegmentSizer`]). Spill files go into a
+//! private temporary directory that is removed when the sort (or the run) ends, whether it
+//! succeeded or not.
+
+mod item;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use extsort::ExternalSorter;
+
+pub use item::SortItem;
+
+/// How many records are buffered to measure their average size before the sort is set up.
+const SAMPLE_RECORDS: usize = 4096;
+
+/// Fraction of `sort.memory` given to the in-memory segment: the rest covers allocator slack and
+/// records larger than the sampled average.
+const BUDGET_FRACTION: f64 = 0.8;
+
+/// Accepts records in any order and gives them back sorted.
+pub struct Sorter {
+    budget: u64,
+    spill_dir: tempfile::TempDir,
+    sample: Vec<SortItem>,
+    pushed: Option<Pushed>,
+    count: u64,
+}
+
+type Pushed = extsort::PushExternalSorter<SortItem, fn(&SortItem, &SortItem) -> std::cmp::Ordering>;
+
+/// The sorted records, and what the sort cost.
+pub struct Sorted {
+    pub iter: Box<dyn Iterator<Item = Result<SortItem>> + Send>,
+    pub count: u64,
+    /// Bytes written to spill files (0 when everything fitted in memory).
+    pub spilled_bytes: u64,
+    pub spill_segments: usize,
+    // Keeps the spill directory until the sorted records are consumed.
+    _spill_dir: tempfile::TempDir,
+}
+
+impl Sorter {
+    /// A sorter that holds about `budget` bytes and spills under `tmp_dir`.
+    pub fn new(budget: u64, tmp_dir: &Path) -> Result<Sorter> {
+        std::fs::create_dir_all(tmp_dir)
+            .with_context(|| format!("sort.tmp_dir {}: cannot create it", tmp_dir.display()))?;
+        let spill_dir = tempfile::Builder::new()
+            .prefix("c2k-sort-")
+            .tempdir_in(tmp_dir)
+            .with_context(|| {
+                format!(
+                    "sort.tmp_dir {}: cannot create a spill directory",
+                    tmp_dir.display()
+                )
+            })?;
+        Ok(Sorter {
+            budget,
+            spill_dir,
+            sample: Vec::with_capacity(SAMPLE_RECORDS),
+            pushed: None,
+            count: 0,
+        })
+    }
+
+    /// Where spill files go (a private directory under `sort.tmp_dir`).
+    pub fn spill_dir(&self) -> &Path {
+        self.spill_dir.path()
+    }
+
+    pub fn push(&mut self, item: SortItem) -> Result<()> {
+        self.count += 1;
+        match &mut self.pushed {
+            Some(pushed) => pushed.push(item).context("sort: cannot write a spill file"),
+            None => {
+                self.sample.push(item);
+                if self.sample.len() >= SAMPLE_RECORDS {
+                    self.start()?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets up `extsort` with a segment size fitted to the budget and the sampled records.
+    fn start(&mut self) -> Result<()> {
+        let segment = segment_size(self.budget, &self.sample);
+        tracing::debug!(segment, "sort segment size in records");
+        let cmp: fn(&SortItem, &SortItem) -> std::cmp::Ordering = SortItem::cmp;
+        let mut pushed = ExternalSorter::new()
+            .with_segment_size(segment)
+            .with_sort_dir(self.spill_dir.path().to_path_buf())
+            .with_parallel_sort()
+            .pushed_by(cmp);
+        for item in self.sample.drain(..) {
+            pushed
+                .push(item)
+                .context("sort: cannot write a spill file")?;
+        }
+        self.pushed = Some(pushed);
+        Ok(())
+    }
+
+    /// Ends the input and returns the records in order.
+    pub fn finish(mut self) -> Result<Sorted> {
+        if self.pushed.is_none() {
+            self.start()?;
+        }
+        let pushed = self.pushed.take().expect("started above");
+        let sorted = pushed.done().context("sort: cannot write a spill file")?;
+        let spill_segments = sorted.disk_segment_count();
+        let spilled_bytes = dir_size(self.spill_dir.path());
+        let iter = sorted.map(|r| r.context("sort: cannot read back a spill file"));
+        Ok(Sorted {
+            iter: Box::new(iter),
+            count: self.count,
+            spilled_bytes,
+            spill_segments,
+            _spill_dir: self.spill_dir,
+        })
+    }
+}
+
+/// Records per in-memory segment so that a segment stays within the budget.
+fn segment_size(budget: u64, sample: &[SortItem]) -> usize {
+    let sampled: u64 = sample.iter().map(SortItem::memory_size).sum();
+    let average = if sample.is_empty() {
+        512
+    } else {
+        (sampled / sample.len() as u64).max(1)
+    };
+    ((budget as f64 * BUDGET_FRACTION) as u64 / average).max(1024) as usize
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(key: &[u8], partition: u32, offset: u64, seq: u64) -> SortItem {
+        SortItem::new(
+            key,
+            b"datum",
+            Some(partition),
+            Some(offset),
+            seq,
+            None,
+            0,
+            0,
+            seq,
+        )
+    }
+
+    #[test]
+    fn ties_keep_partition_then_offset_then_input_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sorter = Sorter::new(1 << 20, dir.path()).unwrap();
+        for it in [
+            item(b"b", 0, 5, 0),
+            item(b"a", 1, 3, 1),
+            item(b"a", 0, 9, 2),
+            item(b"a", 0, 2, 3),
+            item(b"a", 0, 2, 4),
+        ] {
+            sorter.push(it).unwrap();
+        }
+        let sorted: Vec<u64> = sorter
+            .finish()
+            .unwrap()
+            .iter
+            .map(|r| r.unwrap().seq)
+            .collect();
+        assert_eq!(sorted, vec![3, 4, 2, 1, 0]);
+    }
+
+    #[test]
+    fn a_small_budget_spills_and_merges_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sorter = Sorter::new(64 << 10, dir.path()).unwrap();
+        let n = 50_000u64;
+        for seq in 0..n {
+            let key = ((seq * 7919) % n).to_be_bytes();
+            sorter
+                .push(SortItem::new(
+                    &key,
+                    &[7u8; 100],
+                    None,
+                    None,
+                    seq,
+                    Some(seq as i64),
+                    1,
+                    2,
+                    seq,
+                ))
+                .unwrap();
+        }
+        let keys: Vec<Vec<u8>> = {
+            let sorted = sorter.finish().unwrap();
+            assert!(
+                sorted.spill_segments > 1,
+                "expected spills, got {}",
+                sorted.spill_segments
+            );
+            assert!(sorted.spilled_bytes > 0);
+            sorted.iter.map(|r| r.unwrap().key().to_vec()).collect()
+        };
+        assert_eq!(keys.len() as u64, n);
+        assert!(keys.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "spill dir removed"
+        );
+    }
+}

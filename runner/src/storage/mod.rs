@@ -1,0 +1,47 @@
+//! Where Camus trees live: one trait over local disk and HDFS, so the source and the offsets step
+//! never care which. Paths are given as text: a local path, a `file://` URL or an `hdfs://` URL.
+
+pub mod hdfs;
+pub mod local;
+
+use std::io::Read;
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+
+/// A file found by [`Storage::list_files`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Full path or URL of the file, in the same form as the directory that was listed.
+    pub url: String,
+    pub size: u64,
+}
+
+/// A file system holding Camus trees.
+pub trait Storage: Send + Sync {
+    /// Every file below `dir`, recursively, sorted by URL. A missing `dir` is an error naming it.
+    fn list_files(&self, dir: &str) -> Result<Vec<FileEntry>>;
+    /// The names (not URLs) of the directories directly inside `dir`, sorted.
+    fn list_dirs(&self, dir: &str) -> Result<Vec<String>>;
+    /// Opens a file as a stream, read in chunks: never held whole in memory.
+    fn open(&self, url: &str) -> Result<Box<dyn Read + Send>>;
+    /// Reads a small file (a schema, an offsets file) whole.
+    fn read_all(&self, url: &str) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.open(url)?
+            .read_to_end(&mut bytes)
+            .map_err(|e| anyhow::anyhow!("cannot read {url}: {e}"))?;
+        Ok(bytes)
+    }
+}
+
+/// The storage backend for a path or URL.
+pub fn for_url(url: &str) -> Result<Arc<dyn Storage>> {
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        None | Some("file") => Ok(Arc::new(local::LocalStorage)),
+        Some("hdfs") | Some("viewfs") => Ok(Arc::new(hdfs::HdfsStorage::connect(url)?)),
+        Some(other) => {
+            bail!("{url}: unsupported scheme `{other}://` (use a path, file:// or hdfs://)")
+        }
+    }
+}
