@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what building and testing camus2kafka needs, skipping whatever is already there:
+# the wasm32-wasip2 target, Java and ZooKeeper (Debian), Python's fastavro/avro (independent Avro
+# writers), the `tansu` Kafka-protocol broker, and Hadoop 2.7.3's jars for the real-HDFS tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "setup: $*" >&2; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+  say "adding the wasm32-wasip2 target"
+  rustup target add wasm32-wasip2
+fi
+
+packages=()
+command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
+[ -f /usr/share/java/zookeeper.jar ] || packages+=(zookeeper)
+if [ ${#packages[@]} -gt 0 ]; then
+  say "installing Debian packages: ${packages[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import fastavro, avro, cramjam, zstandard' 2>/dev/null; then
+  say "installing Python packages: fastavro avro cramjam zstandard"
+  python3 -m pip install -q fastavro avro cramjam zstandard
+fi
+
+if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
+  say "installing the tansu broker (takes 8-15 minutes the first time)"
+  cargo install --locked tansu --version 0.6.0 --features dynostore 2>&1 | tail -n 3 \
+    || cargo install tansu --version 0.6.0 --features dynostore
+fi
+
+jars="${C2K_HADOOP_JARS:-$HOME/.cache/camus2kafka/hadoop-jars}"
+if [ ! -f "$jars/hadoop-hdfs-2.7.3.jar" ]; then
+  say "fetching Hadoop 2.7.3 jars into $jars"
+  tests/env/hdfs-fetch-jars.sh "$jars" >/dev/null
+fi
