@@ -180,6 +180,14 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_documents_every_key() {
+        let readme = include_str!("../../../README.md");
+        for key in KEYS {
+            assert!(readme.contains(&format!("`{}`", key.path)), "README.md does not document `{}`", key.path);
+        }
+    }
+
+    #[test]
     fn every_key_lives_in_a_known_section() {
         for key in KEYS {
             if let Some((section, _)) = key.path.split_once('.') {
