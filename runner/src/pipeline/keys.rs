@@ -183,7 +183,11 @@ mod tests {
     fn the_readme_documents_every_key() {
         let readme = include_str!("../../../README.md");
         for key in KEYS {
-            assert!(readme.contains(&format!("`{}`", key.path)), "README.md does not document `{}`", key.path);
+            assert!(
+                readme.contains(&format!("`{}`", key.path)),
+                "README.md does not document `{}`",
+                key.path
+            );
         }
     }
 

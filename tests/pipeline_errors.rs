@@ -1,0 +1,96 @@
+//! Bad pipelines end in one clear error that names the key, with a non-zero exit, and
+//! `c2k validate` reports every problem at once.
+
+#[path = "support/c2k.rs"]
+mod c2k;
+
+use std::time::Duration;
+
+use c2k::{c2k, write_pipeline};
+
+const T: Duration = Duration::from_secs(60);
+
+#[test]
+fn an_unknown_key_is_an_error_naming_it_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pipeline(
+        dir.path(),
+        "p.yaml",
+        "topic: T\nsource: {dest_dir: /nowhere}\nsort: {memroy: 1GiB}\nsink: {type: stdout}\n",
+    );
+    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
+        "sort.memroy",
+        "unknown key",
+        "did you mean `sort.memory`",
+    ]);
+}
+
+#[test]
+fn a_missing_required_key_is_an_error_saying_what_it_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pipeline(
+        dir.path(),
+        "p.yaml",
+        "source: {dest_dir: /nowhere}\nsink: {type: stdout}\n",
+    );
+    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
+        "topic",
+        "missing",
+        "the original Kafka topic",
+    ]);
+}
+
+#[test]
+fn validate_reports_every_problem_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pipeline(
+        dir.path(),
+        "p.yaml",
+        "source: {dest_dirr: /d}\nsort: {memory: lots}\nsink: {type: file}\nformat: {plugin: yaml}\n",
+    );
+    let run = c2k(dir.path(), &["validate", &p], T);
+    run.assert_failed_with(&[
+        "6 problems",
+        "source.dest_dirr",
+        "topic",
+        "sort.memory",
+        "sink.path",
+        "format.plugin",
+    ]);
+}
+
+#[test]
+fn validate_accepts_the_demo_pipeline() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let run = c2k(repo, &["validate", "pipelines/demo.yaml"], T);
+    run.assert_ok();
+    assert!(run.stdout.contains("ok"), "{}", run.stdout);
+}
+
+#[test]
+fn set_overrides_are_validated_like_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pipeline(
+        dir.path(),
+        "p.yaml",
+        "topic: T\nsource: {dest_dir: /d}\nsink: {type: stdout}\n",
+    );
+    c2k(dir.path(), &["validate", &p], T).assert_ok();
+    c2k(
+        dir.path(),
+        &["validate", &p, "--set", "sink.partitioning=random"],
+        T,
+    )
+    .assert_failed_with(&["sink.partitioning", "not one of source, single, key"]);
+    c2k(dir.path(), &["validate", &p, "--set", "sink.type"], T)
+        .assert_failed_with(&["--set", "KEY=VALUE"]);
+}
+
+#[test]
+fn a_pipeline_that_is_not_yaml_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pipeline(dir.path(), "broken.yaml", "topic: [unclosed\n");
+    c2k(dir.path(), &["run", &p], T).assert_failed_with(&["broken.yaml", "not valid YAML"]);
+}
