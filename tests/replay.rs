@@ -45,7 +45,9 @@ fn lines(path: &Path) -> Vec<Value> {
 }
 
 fn time_of(record: &Value) -> i64 {
-    record["header"]["time"].as_i64().unwrap_or_else(|| panic!("no header.time in {record}"))
+    record["header"]["time"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no header.time in {record}"))
 }
 
 #[test]
@@ -55,7 +57,11 @@ fn a_sample_tree_replays_every_record_once_in_time_order_and_identically_twice()
     let p = pipeline(dir.path(), "1MiB", "out1.jsonl");
     let run = c2k(dir.path(), &["run", &p], T);
     run.assert_ok();
-    assert!(run.stderr.contains("20000 records in"), "summary: {}", run.stderr);
+    assert!(
+        run.stderr.contains("20000 records in"),
+        "summary: {}",
+        run.stderr
+    );
     c2k(dir.path(), &["run", &p, "--set", "sink.path=out2.jsonl"], T).assert_ok();
 
     let first = std::fs::read(dir.path().join("out1.jsonl")).unwrap();
@@ -64,7 +70,10 @@ fn a_sample_tree_replays_every_record_once_in_time_order_and_identically_twice()
 
     let records = lines(&dir.path().join("out1.jsonl"));
     assert_eq!(records.len(), 20000);
-    assert!(records.windows(2).all(|w| time_of(&w[0]) <= time_of(&w[1])), "not in time order");
+    assert!(
+        records.windows(2).all(|w| time_of(&w[0]) <= time_of(&w[1])),
+        "not in time order"
+    );
     // The spill directory is gone and nothing else was left behind.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("tmp")).unwrap().collect();
     assert!(leftovers.is_empty(), "spill files left: {leftovers:?}");
@@ -77,19 +86,47 @@ fn a_replay_20_times_larger_than_sort_memory_stays_near_the_budget() {
     sample(dir.path(), &["--records", "400000", "--partitions", "8"]);
     let input: u64 = walk_size(&dir.path().join("camus/destination"));
     let p = pipeline(dir.path(), "4MiB", "big.jsonl");
-    let run = c2k(dir.path(), &["run", &p, "--set", "format.plugin=avro-binary", "--set", "sink.framing=length-prefixed"], T);
+    let run = c2k(
+        dir.path(),
+        &[
+            "run",
+            &p,
+            "--set",
+            "format.plugin=avro-binary",
+            "--set",
+            "sink.framing=length-prefixed",
+        ],
+        T,
+    );
     run.assert_ok();
-    let output = std::fs::metadata(dir.path().join("big.jsonl")).unwrap().len();
-    assert!(output > 20 * (4 << 20), "output {output} is not 20x the 4 MiB budget (input {input})");
+    let output = std::fs::metadata(dir.path().join("big.jsonl"))
+        .unwrap()
+        .len();
+    assert!(
+        output > 20 * (4 << 20),
+        "output {output} is not 20x the 4 MiB budget (input {input})"
+    );
     let peak_mib = run.peak_rss >> 20;
-    eprintln!("peak RSS {peak_mib} MiB for {} MiB of output through a 4 MiB sort", output >> 20);
-    assert!(peak_mib < 4 + 150, "peak RSS {peak_mib} MiB exceeds sort.memory + 150 MiB");
+    eprintln!(
+        "peak RSS {peak_mib} MiB for {} MiB of output through a 4 MiB sort",
+        output >> 20
+    );
+    assert!(
+        peak_mib < 4 + 150,
+        "peak RSS {peak_mib} MiB exceeds sort.memory + 150 MiB"
+    );
 }
 
 fn walk_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()
         .flatten()
-        .map(|e| if e.file_type().unwrap().is_dir() { walk_size(&e.path()) } else { e.metadata().unwrap().len() })
+        .map(|e| {
+            if e.file_type().unwrap().is_dir() {
+                walk_size(&e.path())
+            } else {
+                e.metadata().unwrap().len()
+            }
+        })
         .sum()
 }

@@ -18,6 +18,11 @@ use crate::sink::{self, SourceFacts};
 use crate::sort::{SortItem, Sorted, Sorter};
 use crate::source::{CamusSource, SourceEvent, SourceFile};
 
+/// How many source batches may wait between the reader thread and the key plugin, and sorted
+/// batches between each stage of the write side: enough to keep both cores busy, few enough to
+/// keep memory bounded (each batch is ~`batch_size` records).
+const CHANNEL_DEPTH: usize = 8;
+
 /// Runs the whole job. With `dry_run`, everything but the send and the commit.
 pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
     let started = Instant::now();
@@ -62,8 +67,9 @@ pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
     Ok(())
 }
 
-/// Reads every record, keys it, and feeds the sort. Schemas are registered with both plugins as the
-/// source announces them.
+/// Reads every record, keys it, and feeds the sort. Files are read and decoded on a thread of
+/// their own while this one runs the key plugin and the sort. Schemas are registered with both
+/// plugins as the source announces them.
 fn read_and_sort(
     pipeline: &Pipeline,
     source: &CamusSource,
@@ -71,10 +77,37 @@ fn read_and_sort(
     format: &mut OutputFormat,
     progress: &Progress,
 ) -> Result<Sorted> {
+    std::thread::scope(|scope| {
+        let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_DEPTH);
+        let reader = scope.spawn(move || {
+            for event in source.events() {
+                let failed = event.is_err();
+                // A closed channel means the keying side stopped on an error of its own.
+                if sender.send(event).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let sorted = key_and_sort(pipeline, &source.files, receiver, key, format, progress);
+        reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the source reader thread panicked"))?;
+        sorted
+    })
+}
+
+fn key_and_sort(
+    pipeline: &Pipeline,
+    files: &[SourceFile],
+    events: crossbeam_channel::Receiver<Result<SourceEvent>>,
+    key: &mut KeyExtractor,
+    format: &mut OutputFormat,
+    progress: &Progress,
+) -> Result<Sorted> {
     let mut sorter = Sorter::new(pipeline.sort.memory.0, Path::new(&pipeline.sort.tmp_dir))?;
     let mut seq = 0u64;
     let mut schema_ids = Vec::new();
-    for event in source.events() {
+    for event in events {
         match event? {
             SourceEvent::Schema { id, json } => {
                 key.register_schema(id, &json)?;
@@ -91,14 +124,14 @@ fn read_and_sort(
                             ends: &chunk.ends,
                             schema_ids: &schema_ids,
                         })
-                        .map_err(|e| name_record(e, &source.files, &chunk))?;
+                        .map_err(|e| name_record(e, files, &chunk))?;
                     if keys.ends.len() != chunk.len() {
                         bail!(
                             "key plugin {} returned {} keys for a batch of {} records from {}",
                             pipeline.key.plugin,
                             keys.ends.len(),
                             chunk.len(),
-                            file_url(&source.files, chunk.file)
+                            file_url(files, chunk.file)
                         );
                     }
                     let mut start = 0usize;
@@ -128,27 +161,84 @@ fn read_and_sort(
     sorter.finish()
 }
 
-/// Formats the sorted records batch by batch and hands them to the sink.
+/// Formats the sorted records batch by batch and hands them to the sink: the merge of the sorted
+/// segments, the format plugin and the sink each run on their own thread.
 fn write_sorted(
     pipeline: &Pipeline,
     files: &[SourceFile],
     sorted: Sorted,
     format: &mut OutputFormat,
-    mut sink: Box<dyn sink::Sink>,
+    sink: Box<dyn sink::Sink>,
     progress: &Progress,
 ) -> Result<sink::SinkReport> {
     progress.writing(sorted.count);
     let batch_size = pipeline.format.batch_size.max(1);
-    let mut items: Vec<SortItem> = Vec::with_capacity(batch_size);
-    let mut data = Vec::new();
-    let mut ends = Vec::with_capacity(batch_size);
-    let mut schema_ids = Vec::with_capacity(batch_size);
-    let mut iter = sorted.iter.peekable();
-    while iter.peek().is_some() {
-        items.clear();
-        for item in iter.by_ref().take(batch_size) {
-            items.push(item?);
+    let Sorted {
+        iter, spill_dir, ..
+    } = sorted;
+    let report = std::thread::scope(|scope| {
+        let (batches_out, batches_in) =
+            crossbeam_channel::bounded::<Result<Vec<SortItem>>>(CHANNEL_DEPTH);
+        let merger = scope.spawn(move || merge_in_batches(iter, batch_size, batches_out));
+        let (messages_out, messages_in) = crossbeam_channel::bounded::<ToSink>(CHANNEL_DEPTH);
+        let sender = scope.spawn(move || send_all(sink, messages_in));
+        let formatted = format_all(pipeline, files, format, batches_in, messages_out, progress);
+        let sent = sender
+            .join()
+            .map_err(|_| anyhow::anyhow!("the sink thread panicked"))?;
+        merger
+            .join()
+            .map_err(|_| anyhow::anyhow!("the sort merge thread panicked"))?;
+        // The first failure is the cause; a sink error explains a format side that stopped early.
+        match (formatted, sent) {
+            (Err(e), _) => Err(e),
+            (Ok(()), sent) => sent,
         }
+    });
+    drop(spill_dir);
+    report
+}
+
+/// Reads the merged, sorted records and groups them into batches for the format plugin.
+fn merge_in_batches(
+    iter: Box<dyn Iterator<Item = Result<SortItem>> + Send>,
+    batch_size: usize,
+    out: crossbeam_channel::Sender<Result<Vec<SortItem>>>,
+) {
+    let mut batch = Vec::with_capacity(batch_size);
+    for item in iter {
+        match item {
+            Ok(item) => batch.push(item),
+            Err(e) => {
+                let _ = out.send(Err(e));
+                return;
+            }
+        }
+        if batch.len() == batch_size {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            if out.send(Ok(full)).is_err() {
+                return;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = out.send(Ok(batch));
+    }
+}
+
+fn format_all(
+    pipeline: &Pipeline,
+    files: &[SourceFile],
+    format: &mut OutputFormat,
+    batches: crossbeam_channel::Receiver<Result<Vec<SortItem>>>,
+    out: crossbeam_channel::Sender<ToSink>,
+    progress: &Progress,
+) -> Result<()> {
+    let mut data = Vec::new();
+    let mut ends = Vec::new();
+    let mut schema_ids = Vec::new();
+    for items in batches {
+        let items = items?;
         data.clear();
         ends.clear();
         schema_ids.clear();
@@ -176,9 +266,35 @@ fn write_sorted(
             fill_from_record(message, item);
         }
         progress.wrote(messages.len() as u64);
-        sink.send(messages)?;
+        if out.send(ToSink::Batch(messages)).is_err() {
+            // The sink stopped on an error of its own; it is reported by `send_all`.
+            return Ok(());
+        }
     }
-    sink.finish()
+    let _ = out.send(ToSink::Done);
+    Ok(())
+}
+
+/// What the format side tells the sink thread. Only `Done` lets the sink finish (flush, rename the
+/// file into place); a channel closed without it means the run failed and the sink is dropped
+/// unfinished, so no partial output is ever published as complete.
+enum ToSink {
+    Batch(Vec<OutMessage>),
+    Done,
+}
+
+/// Feeds the sink until the format side is done, then waits for every acknowledgement.
+fn send_all(
+    mut sink: Box<dyn sink::Sink>,
+    messages: crossbeam_channel::Receiver<ToSink>,
+) -> Result<sink::SinkReport> {
+    for message in messages {
+        match message {
+            ToSink::Batch(batch) => sink.send(batch)?,
+            ToSink::Done => return sink.finish(),
+        }
+    }
+    bail!("the run stopped before every record was formatted; the sink was not finished")
 }
 
 /// The host's part of a message: where the record came from and, unless the format plugin chose

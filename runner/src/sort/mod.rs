@@ -40,8 +40,8 @@ pub struct Sorted {
     /// Bytes written to spill files (0 when everything fitted in memory).
     pub spilled_bytes: u64,
     pub spill_segments: usize,
-    // Keeps the spill directory until the sorted records are consumed.
-    _spill_dir: tempfile::TempDir,
+    /// Keeps the spill directory until the sorted records are consumed.
+    pub spill_dir: tempfile::TempDir,
 }
 
 impl Sorter {
@@ -120,7 +120,7 @@ impl Sorter {
             count: self.count,
             spilled_bytes,
             spill_segments,
-            _spill_dir: self.spill_dir,
+            spill_dir: self.spill_dir,
         })
     }
 }
