@@ -65,14 +65,24 @@ fn decode(
 ) -> Vec<(String, u64, Option<u32>, Option<u64>, Json)> {
     let parsed: Vec<(u32, Schema)> = schemas
         .iter()
-        .map(|(id, json)| (*id, Schema::parse_str(json).expect("announced schema parses")))
+        .map(|(id, json)| {
+            (
+                *id,
+                Schema::parse_str(json).expect("announced schema parses"),
+            )
+        })
         .collect();
     let mut out = Vec::new();
     for batch in batches {
-        let schema = &parsed.iter().find(|(id, _)| *id == batch.schema_id).unwrap().1;
+        let schema = &parsed
+            .iter()
+            .find(|(id, _)| *id == batch.schema_id)
+            .unwrap()
+            .1;
         for i in 0..batch.len() {
             let mut datum = batch.datum(i);
-            let value = apache_avro::from_avro_datum(schema, &mut datum, None).expect("datum decodes");
+            let value =
+                apache_avro::from_avro_datum(schema, &mut datum, None).expect("datum decodes");
             assert!(datum.is_empty(), "datum has trailing bytes");
             out.push((
                 source.files[batch.file as usize].url.clone(),
@@ -98,7 +108,11 @@ fn check_against_expected(
         let file = want["file"].as_str().unwrap();
         assert!(url.ends_with(file), "{url} should be {file}");
         assert_eq!(*index, want["index"].as_u64().unwrap(), "{url}");
-        assert_eq!(partition.map(u64::from), want["partition"].as_u64(), "{url}");
+        assert_eq!(
+            partition.map(u64::from),
+            want["partition"].as_u64(),
+            "{url}"
+        );
         assert_eq!(*offset, want["offset"].as_u64(), "{url} record {index}");
         assert_eq!(record, &want[which], "{url} record {index}");
     }
@@ -135,7 +149,11 @@ fn without_a_reader_schema_each_writer_schema_gets_its_own_id_and_bytes_pass_thr
 /// A topic directory holding one copy of a fastavro file, as bytes we can damage.
 fn damaged_copy(original: &Path, bytes: &[u8]) -> (tempfile::TempDir, Pipeline, String) {
     let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("destination").join(TOPIC).join("hourly/2024/03/10/10");
+    let folder = dir
+        .path()
+        .join("destination")
+        .join(TOPIC)
+        .join("hourly/2024/03/10/10");
     std::fs::create_dir_all(&folder).unwrap();
     let file = folder.join(original.file_name().unwrap());
     std::fs::write(&file, bytes).unwrap();
@@ -164,13 +182,24 @@ fn truncated_files_fail_with_an_error_naming_the_file() {
     let (_fixtures, files) = fixture_files();
     for original in files.iter().take(6) {
         let bytes = std::fs::read(original).unwrap();
-        for len in [0, 3, 10, 40, bytes.len() / 2, bytes.len() - 17, bytes.len() - 1] {
+        for len in [
+            0,
+            3,
+            10,
+            40,
+            bytes.len() / 2,
+            bytes.len() - 17,
+            bytes.len() - 1,
+        ] {
             let (_dir, pipeline, url) = damaged_copy(original, &bytes[..len]);
-            let error = read_error(&pipeline)
-                .unwrap_or_else(|| panic!("{} cut at {len} read without error", original.display()));
+            let error = read_error(&pipeline).unwrap_or_else(|| {
+                panic!("{} cut at {len} read without error", original.display())
+            });
             assert!(error.contains(&url), "error should name {url}: {error}");
             assert!(
-                error.contains("truncated") || error.contains("not an Avro") || error.contains("corrupt"),
+                error.contains("truncated")
+                    || error.contains("not an Avro")
+                    || error.contains("corrupt"),
                 "{error}"
             );
         }
@@ -186,14 +215,20 @@ fn corrupt_files_fail_with_clear_errors_and_never_panic() {
     bad_magic[0] = b'X';
     let (_dir, pipeline, url) = damaged_copy(&files[1], &bad_magic);
     let error = read_error(&pipeline).unwrap();
-    assert!(error.contains(&url) && error.contains("not an Avro object container file"), "{error}");
+    assert!(
+        error.contains(&url) && error.contains("not an Avro object container file"),
+        "{error}"
+    );
 
     let mut bad_sync = bytes.clone();
     let last = bad_sync.len() - 1;
     bad_sync[last] ^= 0xff;
     let (_dir, pipeline, url) = damaged_copy(&files[1], &bad_sync);
     let error = read_error(&pipeline).unwrap();
-    assert!(error.contains(&url) && error.contains("sync marker mismatch"), "{error}");
+    assert!(
+        error.contains(&url) && error.contains("sync marker mismatch"),
+        "{error}"
+    );
 
     // Random bit flips in every codec's files: an error naming the file, or (when the flip lands
     // in string content) a clean read; never a panic.
@@ -227,7 +262,12 @@ fn an_incompatible_reader_schema_is_an_error_naming_the_field() {
         .push(serde_json::json!({"name": "campaign_id", "type": "long"}));
     let reader = dir.path().join("bad.avsc");
     std::fs::write(&reader, schema.to_string()).unwrap();
-    let error = read_error(&pipeline(&dir.path().join("destination"), Some(&reader), 100)).unwrap();
+    let error = read_error(&pipeline(
+        &dir.path().join("destination"),
+        Some(&reader),
+        100,
+    ))
+    .unwrap();
     assert!(error.contains("campaign_id"), "{error}");
     assert!(error.contains(".avro"), "the error names the file: {error}");
 }
@@ -252,7 +292,11 @@ fn sample(dir: &Path, seed: &str) {
         "--seed",
         seed,
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -265,7 +309,11 @@ fn sample_is_deterministic_for_a_seed_and_readable_by_fastavro_and_the_source() 
     sample(c.path(), "8");
     let tree_a = camus::tree_bytes(a.path());
     assert_eq!(tree_a, camus::tree_bytes(b.path()), "same seed, same bytes");
-    assert_ne!(tree_a, camus::tree_bytes(c.path()), "another seed, other data");
+    assert_ne!(
+        tree_a,
+        camus::tree_bytes(c.path()),
+        "another seed, other data"
+    );
 
     let files = camus::avro_files(&a.path().join("destination"));
     assert_eq!(files.len(), 12, "3 partitions x 4 hours");
@@ -289,7 +337,11 @@ fn sample_is_deterministic_for_a_seed_and_readable_by_fastavro_and_the_source() 
     assert_eq!(decoded.len(), 2400);
     // Records are ~300 bytes, as the brief asks of a realistic sample.
     let bytes: usize = batches.iter().map(|b| b.data.len()).sum();
-    assert!((200..400).contains(&(bytes / 2400)), "{} bytes per record", bytes / 2400);
+    assert!(
+        (200..400).contains(&(bytes / 2400)),
+        "{} bytes per record",
+        bytes / 2400
+    );
     // Offsets from names are contiguous per partition.
     for partition in 0..3u32 {
         let offsets: Vec<u64> = decoded
@@ -298,7 +350,10 @@ fn sample_is_deterministic_for_a_seed_and_readable_by_fastavro_and_the_source() 
             .map(|r| r.3.unwrap())
             .collect();
         let first = offsets[0];
-        assert_eq!(offsets, (first..first + offsets.len() as u64).collect::<Vec<_>>());
+        assert_eq!(
+            offsets,
+            (first..first + offsets.len() as u64).collect::<Vec<_>>()
+        );
     }
     // Late events: a record whose time lies before the hour its folder names.
     let late = decoded.iter().filter(|(url, _, _, _, record)| {
@@ -314,8 +369,14 @@ fn sample_is_deterministic_for_a_seed_and_readable_by_fastavro_and_the_source() 
             .or_insert_with(BTreeSet::new)
             .insert(*partition);
     }
-    assert!(seen.values().any(|partitions| partitions.len() > 1), "ties across partitions");
-    assert!(decoded.iter().all(|r| r.4.get("country").is_some()), "resolved to v2");
+    assert!(
+        seen.values().any(|partitions| partitions.len() > 1),
+        "ties across partitions"
+    );
+    assert!(
+        decoded.iter().all(|r| r.4.get("country").is_some()),
+        "resolved to v2"
+    );
 }
 
 #[test]
@@ -323,7 +384,11 @@ fn inspect_prints_what_fastavro_reads() {
     let (_fixtures, files) = fixture_files();
     for file in files.iter().take(6) {
         let output = c2k(&["inspect", file.to_str().unwrap()]);
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let ours: Vec<Json> = String::from_utf8(output.stdout)
             .unwrap()
             .lines()

@@ -73,7 +73,10 @@ pub fn python(script: &str, args: &[&str]) -> Output {
 /// A fastavro-written tree in `out` (see `tests/fixtures/write_camus_tree.py`); returns the
 /// expected records.
 pub fn write_fastavro_tree(out: &Path, topic: &str) -> Vec<serde_json::Value> {
-    python("write_camus_tree.py", &[out.to_str().expect("utf-8 path"), topic]);
+    python(
+        "write_camus_tree.py",
+        &[out.to_str().expect("utf-8 path"), topic],
+    );
     std::fs::read_to_string(out.join("expected.jsonl"))
         .expect("expected.jsonl")
         .lines()
@@ -128,7 +131,11 @@ pub fn tree_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).expect("below dir").to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("below dir")
+                    .to_string_lossy()
+                    .into_owned();
                 found.push((rel, std::fs::read(&path).expect("read file")));
             }
         }

@@ -48,7 +48,10 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
         bail!("sample needs at least one partition and one hour");
     }
     if options.topic.is_empty() || options.topic.contains('/') {
-        bail!("sample topic `{}` is not a usable topic name", options.topic);
+        bail!(
+            "sample topic `{}` is not a usable topic name",
+            options.topic
+        );
     }
     let v1 = Schema::parse_str(schemas::PAGE_VIEW_V1).context("sample schema v1")?;
     let v2 = Schema::parse_str(schemas::PAGE_VIEW_V2).context("sample schema v2")?;

@@ -4,7 +4,9 @@ use apache_avro::types::Value;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-const SECTIONS: &[&str] = &["news", "sport", "weather", "travel", "tech", "culture", "shop"];
+const SECTIONS: &[&str] = &[
+    "news", "sport", "weather", "travel", "tech", "culture", "shop",
+];
 const REFERRERS: &[&str] = &[
     "https://www.google.com/search?q=example",
     "https://www.bing.com/search?q=example+news",
@@ -57,7 +59,10 @@ pub fn page_view(rng: &mut ChaCha8Rng, time_ms: i64, v2: bool) -> Value {
                 ("time".to_string(), Value::TimestampMillis(time_ms)),
                 (
                     "server".to_string(),
-                    Value::String(format!("web-{:02}.dc1.example.com", rng.random_range(1..13))),
+                    Value::String(format!(
+                        "web-{:02}.dc1.example.com",
+                        rng.random_range(1..13)
+                    )),
                 ),
                 (
                     "service".to_string(),

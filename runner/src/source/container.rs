@@ -103,8 +103,12 @@ impl ContainerReader {
             .ok_or_else(|| anyhow!("{}: the header has no avro.schema", self.url))?;
         let schema_json = String::from_utf8(schema_bytes.clone())
             .map_err(|_| anyhow!("{}: the header's avro.schema is not UTF-8", self.url))?;
-        let schema = Schema::parse_str(&schema_json)
-            .with_context(|| format!("{}: the writer schema in the header is unparsable", self.url))?;
+        let schema = super::schemas::parse_schema(&schema_json).with_context(|| {
+            format!(
+                "{}: the writer schema in the header is unparsable",
+                self.url
+            )
+        })?;
         let codec_name = metadata
             .get("avro.codec")
             .map(|c| String::from_utf8_lossy(c).into_owned())
@@ -133,7 +137,13 @@ impl ContainerReader {
                 Ok(0) => return Ok(None),
                 Ok(_) => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(anyhow!("{}: read failed at byte {}: {e}", self.url, self.position)),
+                Err(e) => {
+                    return Err(anyhow!(
+                        "{}: read failed at byte {}: {e}",
+                        self.url,
+                        self.position
+                    ))
+                }
             }
         }
         self.position += 1;
@@ -168,16 +178,13 @@ impl ContainerReader {
                 self.position - 16
             );
         }
-        self.header
-            .codec
-            .decompress(&mut self.block)
-            .map_err(|e| {
-                anyhow!(
-                    "{}: block {index} does not decompress with codec {}: {e}",
-                    self.url,
-                    self.header.codec.name()
-                )
-            })?;
+        self.header.codec.decompress(&mut self.block).map_err(|e| {
+            anyhow!(
+                "{}: block {index} does not decompress with codec {}: {e}",
+                self.url,
+                self.header.codec.name()
+            )
+        })?;
         self.block_index += 1;
         Ok(Some(count as u64))
     }
@@ -195,7 +202,11 @@ impl ContainerReader {
     fn read_exact(&mut self, buf: &mut [u8], what: &str) -> Result<()> {
         self.input.read_exact(buf).map_err(|e| {
             if e.kind() == ErrorKind::UnexpectedEof {
-                anyhow!("{}: truncated file: it ends in {what} (byte {})", self.url, self.position)
+                anyhow!(
+                    "{}: truncated file: it ends in {what} (byte {})",
+                    self.url,
+                    self.position
+                )
             } else {
                 anyhow!("{}: read failed at byte {}: {e}", self.url, self.position)
             }
@@ -222,7 +233,11 @@ impl ContainerReader {
         let mut shift = 7;
         while byte & 0x80 != 0 {
             if shift >= 70 {
-                bail!("{}: malformed varint in {what} (byte {})", self.url, self.position);
+                bail!(
+                    "{}: malformed varint in {what} (byte {})",
+                    self.url,
+                    self.position
+                );
             }
             byte = self.read_byte(what)?;
             value |= u64::from(byte & 0x7f) << shift;

@@ -74,7 +74,10 @@ impl CamusSource {
             );
         }
         let reader_schema = match &pipeline.source.schema {
-            Some(url) => Some(ReaderSchema::parse(url, &storage::for_url(url)?.read_all(url)?)?),
+            Some(url) => Some(ReaderSchema::parse(
+                url,
+                &storage::for_url(url)?.read_all(url)?,
+            )?),
             None => None,
         };
         Ok(CamusSource {

@@ -91,9 +91,11 @@ mod tests {
 
     #[test]
     fn camus_names_give_partition_and_offsets() {
-        let name =
-            CamusFileName::parse("PAGE_VIEWS.3.2.100.1100.1700000000000.avro", Some("PAGE_VIEWS"))
-                .unwrap();
+        let name = CamusFileName::parse(
+            "PAGE_VIEWS.3.2.100.1100.1700000000000.avro",
+            Some("PAGE_VIEWS"),
+        )
+        .unwrap();
         assert_eq!(name.topic, "PAGE_VIEWS");
         assert_eq!(name.leader, "3");
         assert_eq!(name.partition, 2);
@@ -105,10 +107,16 @@ mod tests {
     #[test]
     fn dotted_topics_and_old_four_field_names_parse() {
         let name = CamusFileName::parse("a.b.c.1.0.5.5.avro", Some("a.b.c")).unwrap();
-        assert_eq!((name.topic.as_str(), name.partition, name.count), ("a.b.c", 0, 5));
+        assert_eq!(
+            (name.topic.as_str(), name.partition, name.count),
+            ("a.b.c", 0, 5)
+        );
         assert_eq!(name.first_offset(), Some(0));
         let name = CamusFileName::parse("other.1_2.7.10.20.avro", None).unwrap();
-        assert_eq!((name.topic.as_str(), name.leader.as_str(), name.partition), ("other", "1_2", 7));
+        assert_eq!(
+            (name.topic.as_str(), name.leader.as_str(), name.partition),
+            ("other", "1_2", 7)
+        );
     }
 
     #[test]

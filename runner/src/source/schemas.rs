@@ -29,7 +29,7 @@ impl ReaderSchema {
         let json = String::from_utf8(bytes.to_vec())
             .map_err(|_| anyhow!("reader schema {url} is not UTF-8"))?;
         let schema =
-            Schema::parse_str(&json).with_context(|| format!("reader schema {url} is unparsable"))?;
+            parse_schema(&json).with_context(|| format!("reader schema {url} is unparsable"))?;
         Ok(ReaderSchema {
             url: url.to_string(),
             json: json.trim().to_string(),
@@ -82,7 +82,12 @@ impl Registry {
     }
 
     /// The id and plan for a file's writer schema; `url` names the file in errors.
-    pub fn plan_for(&mut self, url: &str, writer: &Schema, writer_json: &str) -> Result<(u32, Plan)> {
+    pub fn plan_for(
+        &mut self,
+        url: &str,
+        writer: &Schema,
+        writer_json: &str,
+    ) -> Result<(u32, Plan)> {
         let canonical = writer.canonical_form();
         if let Some(known) = self.known.get(&canonical) {
             return Ok(known.clone());
@@ -120,5 +125,81 @@ impl Registry {
         } else {
             None
         }
+    }
+}
+
+/// Parses schema text that may be damaged (it comes from a file header).
+///
+/// apache-avro 0.21 unwraps its own name validation in places (a malformed `name`, `type`
+/// reference or alias panics instead of returning an error), so names are checked here first,
+/// and as a last resort a panic inside the parser is turned into an error.
+pub fn parse_schema(text: &str) -> Result<Schema> {
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| anyhow!("not valid JSON: {e}"))?;
+    check_names(&json)?;
+    let text = text.to_string();
+    match std::panic::catch_unwind(move || Schema::parse_str(&text)) {
+        Ok(parsed) => Ok(parsed?),
+        Err(_) => Err(anyhow!("the Avro schema parser rejected it")),
+    }
+}
+
+const PRIMITIVES: &[&str] = &[
+    "null", "boolean", "int", "long", "float", "double", "bytes", "string", "record", "error",
+    "enum", "fixed", "array", "map",
+];
+
+/// Every `name`, `namespace`, alias and named-type reference must be a (dotted) Avro identifier.
+fn check_names(json: &serde_json::Value) -> Result<()> {
+    use serde_json::Value as Json;
+    match json {
+        Json::String(reference) => check_type_name(reference),
+        Json::Array(items) => items.iter().try_for_each(check_names),
+        Json::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("name", Json::String(name)) => check_dotted(name, "name")?,
+                    ("namespace", Json::String(ns)) if !ns.is_empty() => {
+                        check_dotted(ns, "namespace")?
+                    }
+                    ("aliases", Json::Array(aliases)) => {
+                        for alias in aliases {
+                            match alias {
+                                Json::String(a) => check_dotted(a, "alias")?,
+                                _ => anyhow::bail!("an alias is not a string"),
+                            }
+                        }
+                    }
+                    ("type" | "items" | "values", v) => check_names(v)?,
+                    ("fields", Json::Array(fields)) => fields.iter().try_for_each(check_names)?,
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_type_name(name: &str) -> Result<()> {
+    if PRIMITIVES.contains(&name) {
+        Ok(())
+    } else {
+        check_dotted(name, "type name")
+    }
+}
+
+fn check_dotted(name: &str, what: &str) -> Result<()> {
+    let valid = name.split('.').all(|part| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(anyhow!("invalid {what} `{name}`"))
     }
 }

@@ -24,9 +24,17 @@ pub enum SkipError {
     #[error("negative length {len} at byte {at}")]
     NegativeLength { len: i64, at: usize },
     #[error("union branch {index} out of range (the union has {branches}) at byte {at}")]
-    BadUnionIndex { index: i64, branches: usize, at: usize },
+    BadUnionIndex {
+        index: i64,
+        branches: usize,
+        at: usize,
+    },
     #[error("enum symbol {index} out of range (the enum has {symbols}) at byte {at}")]
-    BadEnumIndex { index: i64, symbols: usize, at: usize },
+    BadEnumIndex {
+        index: i64,
+        symbols: usize,
+        at: usize,
+    },
     #[error("boolean byte {value} is neither 0 nor 1 at byte {at}")]
     BadBoolean { value: u8, at: usize },
     #[error("nesting deeper than {MAX_DEPTH} levels at byte {0}")]
@@ -128,9 +136,9 @@ impl Skipper {
                 }
                 Ok(())
             }
-            Node::Array(items) => self.walk_blocks(buf, pos, |s, b, p| {
-                s.walk(*items, b, p, depth + 1)
-            }),
+            Node::Array(items) => {
+                self.walk_blocks(buf, pos, |s, b, p| s.walk(*items, b, p, depth + 1))
+            }
             Node::Map(values) => self.walk_blocks(buf, pos, |s, b, p| {
                 let len = read_length(b, p)?;
                 advance(b, p, len)?;
