@@ -1,9 +1,133 @@
 //! `c2k inspect FILE`: an Avro container file's (or SequenceFile's) records as JSON lines.
+//!
+//! Records are printed as plain JSON ([`value_to_json`]): records and maps as objects, unions as
+//! their branch's value (not Avro's `{"type": value}` wrapping), logical types as their underlying
+//! number (a `timestamp-millis` is its long), bytes and fixed as strings of code points 0–255
+//! (as in Avro's JSON encoding), NaN and infinities as strings. That is what a person reading the
+//! data, or Python's fastavro with logical types turned back into numbers, sees.
 
-use std::io::Write;
+use std::io::{Read, Write};
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use apache_avro::types::Value;
+use serde_json::{Map, Number, Value as Json};
 
-pub fn inspect(file: &str, _out: &mut dyn Write) -> Result<()> {
-    bail!("{file}: inspect is not implemented yet")
+use crate::source::container::{ContainerReader, MAGIC};
+use crate::source::skip::Skipper;
+use crate::storage;
+
+/// Hadoop SequenceFiles (Camus's offset files) start with these bytes.
+const SEQUENCE_FILE_MAGIC: &[u8; 3] = b"SEQ";
+
+pub fn inspect(file: &str, out: &mut dyn Write) -> Result<()> {
+    let mut input = storage::for_url(file)?.open(file)?;
+    let mut magic = [0u8; 4];
+    let got = read_up_to(&mut input, &mut magic).with_context(|| format!("cannot read {file}"))?;
+    let head = &magic[..got];
+    let rest: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head.to_vec()).chain(input));
+    if head == MAGIC {
+        inspect_avro(file, rest, out)
+    } else if head.starts_with(SEQUENCE_FILE_MAGIC) {
+        // Hook for the offsets step's SequenceFile reader (crate::offsets::sequencefile).
+        bail!("{file}: a Hadoop SequenceFile; inspecting SequenceFiles is not supported yet")
+    } else {
+        bail!("{file}: neither an Avro container file (Obj\\x01) nor a SequenceFile (SEQ)")
+    }
+}
+
+fn inspect_avro(file: &str, input: Box<dyn Read + Send>, out: &mut dyn Write) -> Result<()> {
+    let mut reader = ContainerReader::open(file, input)?;
+    let schema = reader.header.schema.clone();
+    let skipper = Skipper::new(&schema).map_err(|e| anyhow!("{file}: {e}"))?;
+    let mut index = 0u64;
+    let mut line = Vec::new();
+    while let Some(count) = reader.next_block()? {
+        let block = reader.block();
+        let mut pos = 0;
+        for _ in 0..count {
+            let end = skipper
+                .skip(block, pos)
+                .map_err(|e| anyhow!("{file}: record {index} is not decodable: {e}"))?;
+            let value = apache_avro::from_avro_datum(&schema, &mut &block[pos..end], None)
+                .with_context(|| format!("{file}: record {index} is not decodable"))?;
+            line.clear();
+            serde_json::to_writer(&mut line, &value_to_json(value))?;
+            line.push(b'\n');
+            out.write_all(&line).context("cannot write to the output")?;
+            pos = end;
+            index += 1;
+        }
+        if pos != block.len() {
+            bail!(
+                "{file}: corrupt block {}: {} bytes are left after its records",
+                reader.block_index(),
+                block.len() - pos
+            );
+        }
+    }
+    out.flush().context("cannot write to the output")?;
+    Ok(())
+}
+
+fn read_up_to(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+/// An Avro value as plain JSON (see the module documentation for the mapping).
+pub fn value_to_json(value: Value) -> Json {
+    match value {
+        Value::Null => Json::Null,
+        Value::Boolean(b) => Json::Bool(b),
+        Value::Int(i) | Value::Date(i) | Value::TimeMillis(i) => Json::from(i),
+        Value::Long(l)
+        | Value::TimeMicros(l)
+        | Value::TimestampMillis(l)
+        | Value::TimestampMicros(l)
+        | Value::TimestampNanos(l)
+        | Value::LocalTimestampMillis(l)
+        | Value::LocalTimestampMicros(l)
+        | Value::LocalTimestampNanos(l) => Json::from(l),
+        Value::Float(f) => float(f64::from(f)),
+        Value::Double(d) => float(d),
+        Value::Bytes(bytes) | Value::Fixed(_, bytes) => latin1(&bytes),
+        Value::String(s) | Value::Enum(_, s) => Json::String(s),
+        Value::Union(_, inner) => value_to_json(*inner),
+        Value::Array(items) => Json::Array(items.into_iter().map(value_to_json).collect()),
+        Value::Map(entries) => Json::Object(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, value_to_json(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Record(fields) => Json::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, value_to_json(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Uuid(uuid) => Json::String(uuid.to_string()),
+        Value::Decimal(decimal) => match <Vec<u8>>::try_from(&decimal) {
+            Ok(bytes) => latin1(&bytes),
+            Err(_) => Json::Null,
+        },
+        Value::BigDecimal(decimal) => Json::String(decimal.to_string()),
+        Value::Duration(duration) => latin1(&<[u8; 12]>::from(duration)),
+    }
+}
+
+fn float(f: f64) -> Json {
+    Number::from_f64(f)
+        .map(Json::Number)
+        .unwrap_or_else(|| Json::String(f.to_string()))
+}
+
+fn latin1(bytes: &[u8]) -> Json {
+    Json::String(bytes.iter().map(|&b| char::from(b)).collect())
 }

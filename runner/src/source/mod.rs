@@ -1,18 +1,39 @@
 //! The Camus source: every Avro object container file of one topic under the Camus destination
 //! directory, read in batches, resolved to the reader schema (issue 2).
+//!
+//! - [`names`]: which files are data files and what a Camus file name tells (partition, offsets);
+//! - [`container`] and [`codec`]: the container format, streamed one block at a time;
+//! - [`skip`]: datum boundaries without decoding, so records pass through as bytes;
+//! - [`schemas`]: schema ids, and resolution to the reader schema when it differs;
+//! - [`events`]: all of it as one lazy stream of schemas and batches.
+//!
+//! Everything goes through [`crate::storage`], so local paths, `file://` and `hdfs://` all work.
+
+pub mod codec;
+pub mod container;
+pub mod events;
+pub mod names;
+pub mod schemas;
+pub mod skip;
+
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
 use crate::pipeline::Pipeline;
 use crate::record::SourceBatch;
+use crate::storage::{self, Storage};
+use schemas::{ReaderSchema, Registry};
 
-/// What a Camus file name (`<topic>.<leader>.<partition>.<count>.<last offset>...avro`) tells.
+/// What a Camus file name (`<topic>.<leader>.<partition>.<count>.<offset>...avro`) tells.
+/// See [`names`] for how `last_offset` follows from the name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CamusFileName {
     pub topic: String,
     pub leader: String,
     pub partition: u32,
     pub count: u64,
+    /// The offset of the file's last record (the name holds the next offset, one more).
     pub last_offset: u64,
 }
 
@@ -34,13 +55,52 @@ pub enum SourceEvent {
 
 /// The input files of one topic and how to read them.
 pub struct CamusSource {
+    /// Sorted by URL: the order records are read in.
     pub files: Vec<SourceFile>,
+    storage: Arc<dyn Storage>,
+    reader_schema: Option<ReaderSchema>,
+    batch_size: usize,
 }
 
 impl CamusSource {
     /// Lists the topic's files (skipping hidden and `_`-prefixed ones) and loads the reader schema.
-    pub fn open(_pipeline: &Pipeline) -> Result<Self> {
-        bail!("the Camus source is not implemented yet")
+    pub fn open(pipeline: &Pipeline) -> Result<Self> {
+        let input_dir = pipeline.input_dir();
+        let storage = storage::for_url(&input_dir)?;
+        let files = list_data_files(storage.as_ref(), &input_dir, Some(&pipeline.topic))?;
+        if files.is_empty() {
+            bail!(
+                "no Avro files (*.avro) under {input_dir}: check source.dest_dir, source.input_dir and topic"
+            );
+        }
+        let reader_schema = match &pipeline.source.schema {
+            Some(url) => Some(ReaderSchema::parse(
+                url,
+                &storage::for_url(url)?.read_all(url)?,
+            )?),
+            None => None,
+        };
+        Ok(CamusSource {
+            files,
+            storage,
+            reader_schema,
+            batch_size: pipeline.source.batch_size.max(1),
+        })
+    }
+
+    /// A source over files already chosen (tests, tools), with an optional reader schema.
+    pub fn from_files(
+        files: Vec<SourceFile>,
+        storage: Arc<dyn Storage>,
+        reader_schema: Option<ReaderSchema>,
+        batch_size: usize,
+    ) -> Self {
+        CamusSource {
+            files,
+            storage,
+            reader_schema,
+            batch_size: batch_size.max(1),
+        }
     }
 
     /// Distinct source partitions seen in file names, sorted.
@@ -56,7 +116,40 @@ impl CamusSource {
     }
 
     /// Every record of every file, in file order then record order, as schemas and batches.
+    /// Files are opened one at a time, as the iteration reaches them; the first error ends it.
     pub fn events(&self) -> Box<dyn Iterator<Item = Result<SourceEvent>> + Send + '_> {
-        Box::new(std::iter::empty())
+        Box::new(events::Events::new(
+            self,
+            self.storage.clone(),
+            Registry::new(self.reader_schema.clone()),
+        ))
     }
+}
+
+/// The data files below `dir`, sorted by URL, with what their names tell.
+pub fn list_data_files(
+    storage: &dyn Storage,
+    dir: &str,
+    topic: Option<&str>,
+) -> Result<Vec<SourceFile>> {
+    let prefix = dir.trim_end_matches('/');
+    let mut files = Vec::new();
+    for entry in storage.list_files(dir)? {
+        let relative = entry
+            .url
+            .strip_prefix(prefix)
+            .unwrap_or(&entry.url)
+            .trim_start_matches('/');
+        if !names::is_data_file(relative) {
+            continue;
+        }
+        let file_name = relative.rsplit('/').next().unwrap_or(relative);
+        files.push(SourceFile {
+            name: CamusFileName::parse(file_name, topic),
+            url: entry.url,
+            size: entry.size,
+        });
+    }
+    files.sort_by(|a, b| a.url.cmp(&b.url));
+    Ok(files)
 }

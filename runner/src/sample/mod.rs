@@ -1,0 +1,204 @@
+//! `c2k sample DIR`: a realistic Camus tree for demos and tests (issue 2, history in issue 4).
+//!
+//! Written, deterministically for a seed:
+//! - `DIR/destination/<TOPIC>/hourly/YYYY/MM/DD/HH/<topic>.<leader>.<partition>.<count>.<next
+//!   offset>.<hour epoch ms>.avro`: one file per partition per hour, each a contiguous run of
+//!   offsets, named as Camus names them (the offset field is the last offset + 1);
+//! - two writer schemas (v1 for the first half of the hours, then v2, see [`schemas`]), the six
+//!   Avro codecs in turn, several blocks per file;
+//! - late events (a record whose time lies in the previous hour: folders follow the time Camus
+//!   pulled the data, not the event time) and exact ties (equal times within a partition and across
+//!   partitions);
+//! - `DIR/page_view.avsc`: the newest schema, to use as `source.schema`;
+//! - `DIR/execution/base/history/<run>/`: the Camus run's offsets, written by
+//!   [`crate::offsets::sample_history`].
+
+mod container_writer;
+mod records;
+pub mod schemas;
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use apache_avro::{Codec, Schema};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::offsets::sample_history::{self, SampleCutoff};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct SampleOptions {
+    pub records: u64,
+    pub partitions: u32,
+    pub hours: u32,
+    pub topic: String,
+    pub seed: u64,
+}
+
+/// The first hour of every sample: 2024-03-10T00:00:00Z (fixed, so that output never depends on
+/// the clock).
+const START_MS: i64 = 1_710_028_800_000;
+const HOUR_MS: i64 = 3_600_000;
+
+const CODECS: [&str; 6] = ["null", "deflate", "snappy", "zstandard", "bzip2", "xz"];
+
+pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
+    if options.partitions == 0 || options.hours == 0 {
+        bail!("sample needs at least one partition and one hour");
+    }
+    if options.topic.is_empty() || options.topic.contains('/') {
+        bail!(
+            "sample topic `{}` is not a usable topic name",
+            options.topic
+        );
+    }
+    let v1 = Schema::parse_str(schemas::PAGE_VIEW_V1).context("sample schema v1")?;
+    let v2 = Schema::parse_str(schemas::PAGE_VIEW_V2).context("sample schema v2")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let avsc = dir.join("page_view.avsc");
+    std::fs::write(&avsc, format!("{}\n", schemas::PAGE_VIEW_V2))
+        .with_context(|| format!("cannot write {}", avsc.display()))?;
+
+    let topic_dir = dir.join("destination").join(&options.topic);
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut cutoffs = Vec::new();
+    let mut file_number = 0usize;
+    for partition in 0..options.partitions {
+        let leader = (partition % 3 + 1) as i32;
+        let first_offset = 1_000 * u64::from(partition + 1);
+        let mut next_offset = first_offset;
+        let mut last_time = START_MS;
+        let total = share(options.records, options.partitions, partition);
+        for hour in 0..options.hours {
+            let count = share(total, options.hours, hour);
+            if count == 0 {
+                continue;
+            }
+            let v2_file = if options.hours > 1 {
+                hour >= options.hours / 2
+            } else {
+                partition % 2 == 1
+            };
+            let hour_start = START_MS + i64::from(hour) * HOUR_MS;
+            let mut records = Vec::with_capacity(count as usize);
+            for i in 0..count {
+                let time = event_time(&mut rng, hour_start, i, count, hour > 0);
+                last_time = time;
+                records.push(records::page_view(&mut rng, time, v2_file));
+            }
+            let codec_name = CODECS[file_number % CODECS.len()];
+            file_number += 1;
+            let (schema, json) = if v2_file {
+                (&v2, schemas::PAGE_VIEW_V2)
+            } else {
+                (&v1, schemas::PAGE_VIEW_V1)
+            };
+            let mut marker = [0u8; 16];
+            rng.fill(&mut marker);
+            let bytes = container_writer::container_bytes(
+                schema,
+                json,
+                codec(codec_name),
+                codec_name,
+                marker,
+                &records,
+            )?;
+            next_offset += count;
+            let folder = topic_dir.join(hour_folder(hour_start));
+            std::fs::create_dir_all(&folder)
+                .with_context(|| format!("cannot create {}", folder.display()))?;
+            let path = folder.join(format!(
+                "{}.{leader}.{partition}.{count}.{next_offset}.{hour_start}.avro",
+                options.topic
+            ));
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if next_offset > first_offset {
+            cutoffs.push(SampleCutoff {
+                partition,
+                leader,
+                first_offset,
+                last_offset: next_offset - 1,
+                time_ms: last_time,
+            });
+        }
+    }
+    sample_history::write(&dir.join("execution"), &options.topic, &cutoffs)
+}
+
+/// Record `i` of `count` in an hour: spread over the hour on a 10-second grid (so busy hours have
+/// ties inside a partition, and the same grid in every partition gives ties across partitions),
+/// every 50th exactly at half past (ties everywhere), and about one in 40 a late event from the
+/// previous hour.
+fn event_time(rng: &mut ChaCha8Rng, hour_start: i64, i: u64, count: u64, may_be_late: bool) -> i64 {
+    if i % 50 == 25 {
+        return hour_start + HOUR_MS / 2;
+    }
+    let on_grid = (i as i64 * 360 / count as i64) * 10_000;
+    if may_be_late && rng.random_range(0..40) == 0 {
+        return hour_start - rng.random_range(1..HOUR_MS / 2);
+    }
+    hour_start + on_grid
+}
+
+/// Part `index` of `total` split as evenly as possible into `parts`.
+fn share(total: u64, parts: u32, index: u32) -> u64 {
+    let parts = u64::from(parts);
+    let index = u64::from(index);
+    total / parts + u64::from(index < total % parts)
+}
+
+/// `hourly/YYYY/MM/DD/HH` of an hour's start (UTC), like Camus's default partitioner.
+fn hour_folder(hour_start_ms: i64) -> String {
+    let secs = hour_start_ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let hour = secs.rem_euclid(86_400) / 3600;
+    let (y, m, d) = civil_from_days(days);
+    format!("hourly/{y:04}/{m:02}/{d:02}/{hour:02}")
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn codec(name: &str) -> Codec {
+    match name {
+        "deflate" => Codec::Deflate(Default::default()),
+        "snappy" => Codec::Snappy,
+        "zstandard" => Codec::Zstandard(Default::default()),
+        "bzip2" => Codec::Bzip2(Default::default()),
+        "xz" => Codec::Xz(Default::default()),
+        _ => Codec::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hour_folders_are_utc_calendar_hours() {
+        assert_eq!(hour_folder(START_MS), "hourly/2024/03/10/00");
+        assert_eq!(hour_folder(START_MS + 23 * HOUR_MS), "hourly/2024/03/10/23");
+        assert_eq!(hour_folder(951_782_400_000), "hourly/2000/02/29/00");
+    }
+
+    #[test]
+    fn shares_add_up() {
+        assert_eq!((0..4).map(|i| share(10, 4, i)).sum::<u64>(), 10);
+        assert_eq!(share(10, 4, 0), 3);
+        assert_eq!(share(10, 4, 3), 2);
+    }
+}

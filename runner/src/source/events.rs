@@ -1,0 +1,229 @@
+//! The lazy stream of [`SourceEvent`]s: files in order, blocks in order, records in order, cut
+//! into batches of `source.batch_size` records (a batch never spans two files).
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context, Result};
+use apache_avro::Schema;
+
+use super::container::ContainerReader;
+use super::schemas::{Plan, Registry};
+use super::skip::Skipper;
+use super::{CamusSource, SourceEvent};
+use crate::record::{FileId, SourceBatch};
+use crate::storage::Storage;
+
+/// A batch is cut early when its data reaches this size, so that huge records cannot make one
+/// batch unbounded (and record ends, `u32`, cannot overflow).
+const MAX_BATCH_BYTES: usize = 64 << 20;
+
+pub struct Events<'a> {
+    source: &'a CamusSource,
+    storage: Arc<dyn Storage>,
+    registry: Registry,
+    next_file: usize,
+    current: Option<OpenFile>,
+    /// A batch waiting behind the schema announcement that must precede it.
+    pending: Option<SourceBatch>,
+    /// After an error the stream ends: the caller fails the run.
+    failed: bool,
+}
+
+impl<'a> Events<'a> {
+    pub fn new(source: &'a CamusSource, storage: Arc<dyn Storage>, registry: Registry) -> Self {
+        Events {
+            source,
+            storage,
+            registry,
+            next_file: 0,
+            current: None,
+            pending: None,
+            failed: false,
+        }
+    }
+
+    fn next_event(&mut self) -> Result<Option<SourceEvent>> {
+        if let Some(batch) = self.pending.take() {
+            return Ok(Some(SourceEvent::Batch(batch)));
+        }
+        loop {
+            if self.current.is_none() {
+                let Some(file) = self.source.files.get(self.next_file) else {
+                    return Ok(None);
+                };
+                let id = self.next_file as FileId;
+                self.next_file += 1;
+                let input = self.storage.open(&file.url)?;
+                let reader = ContainerReader::open(&file.url, input)?;
+                let (schema_id, plan) = self.registry.plan_for(
+                    &file.url,
+                    &reader.header.schema,
+                    &reader.header.schema_json,
+                )?;
+                let skipper = Skipper::new(&reader.header.schema)
+                    .map_err(|e| anyhow!("{}: the writer schema is incomplete: {e}", file.url))?;
+                self.current = Some(OpenFile {
+                    file: id,
+                    reader,
+                    skipper,
+                    plan,
+                    schema_id,
+                    partition: file.name.as_ref().map(|n| n.partition),
+                    first_offset: file.name.as_ref().and_then(|n| n.first_offset()),
+                    expected_count: file.name.as_ref().map(|n| n.count),
+                    next_index: 0,
+                    pos: 0,
+                    remaining: 0,
+                    done: false,
+                });
+            }
+            let Some(open) = self.current.as_mut() else {
+                continue;
+            };
+            let batch = open.next_batch(self.source.batch_size)?;
+            if open.done {
+                open.check_count()?;
+                self.current = None;
+            }
+            if let Some(batch) = batch {
+                return Ok(Some(match self.registry.announce(batch.schema_id) {
+                    Some(json) => {
+                        let id = batch.schema_id;
+                        self.pending = Some(batch);
+                        SourceEvent::Schema { id, json }
+                    }
+                    None => SourceEvent::Batch(batch),
+                }));
+            }
+        }
+    }
+}
+
+impl Iterator for Events<'_> {
+    type Item = Result<SourceEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.next_event() {
+            Ok(Some(event)) => Some(Ok(event)),
+            Ok(None) => None,
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// One file being read.
+struct OpenFile {
+    file: FileId,
+    reader: ContainerReader,
+    skipper: Skipper,
+    plan: Plan,
+    schema_id: u32,
+    partition: Option<u32>,
+    first_offset: Option<u64>,
+    expected_count: Option<u64>,
+    /// Index in the file of the next record.
+    next_index: u64,
+    /// Where the next record starts in the current block.
+    pos: usize,
+    /// Records left in the current block.
+    remaining: u64,
+    done: bool,
+}
+
+impl OpenFile {
+    fn next_batch(&mut self, batch_size: usize) -> Result<Option<SourceBatch>> {
+        let batch_size = batch_size.max(1);
+        let mut batch = SourceBatch {
+            file: self.file,
+            first_index: self.next_index,
+            partition: self.partition,
+            first_offset: self.first_offset.map(|o| o + self.next_index),
+            schema_id: self.schema_id,
+            data: Vec::with_capacity(batch_size * 64),
+            ends: Vec::with_capacity(batch_size),
+        };
+        while batch.len() < batch_size && batch.data.len() < MAX_BATCH_BYTES {
+            if self.remaining == 0 {
+                match self.reader.next_block()? {
+                    None => {
+                        self.done = true;
+                        break;
+                    }
+                    Some(count) => {
+                        self.remaining = count;
+                        self.pos = 0;
+                        self.check_block_end()?;
+                        continue;
+                    }
+                }
+            }
+            let block = self.reader.block();
+            let end = self.skipper.skip(block, self.pos).map_err(|e| {
+                anyhow!(
+                    "{}: record {} (in block {}) is not decodable with the file's writer schema: {e}",
+                    self.reader.url(),
+                    self.next_index,
+                    self.reader.block_index()
+                )
+            })?;
+            let datum = &block[self.pos..end];
+            match &self.plan {
+                Plan::PassThrough => batch.push(datum),
+                Plan::Resolve { writer, reader } => {
+                    let resolved = resolve(writer, reader, datum).with_context(|| {
+                        format!(
+                            "{}: record {} cannot be resolved to the reader schema",
+                            self.reader.url(),
+                            self.next_index
+                        )
+                    })?;
+                    batch.push(&resolved);
+                }
+            }
+            self.pos = end;
+            self.remaining -= 1;
+            self.next_index += 1;
+            self.check_block_end()?;
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
+
+    /// A block's records must use exactly its bytes: leftovers mean the count or the data is
+    /// corrupt.
+    fn check_block_end(&self) -> Result<()> {
+        let len = self.reader.block().len();
+        if self.remaining == 0 && self.pos != len {
+            anyhow::bail!(
+                "{}: corrupt block {}: {} bytes are left after its records",
+                self.reader.url(),
+                self.reader.block_index(),
+                len - self.pos
+            );
+        }
+        Ok(())
+    }
+
+    /// The count in a Camus name is exactly how many records Camus wrote to the file. Fewer means
+    /// the file was cut at a block boundary (which the container format cannot otherwise detect)
+    /// and records would silently be lost, so it is an error, as is more.
+    fn check_count(&self) -> Result<()> {
+        match self.expected_count {
+            Some(expected) if expected != self.next_index => anyhow::bail!(
+                "{}: the Camus file name says {expected} records but the file holds {}: it is truncated or was not written by Camus",
+                self.reader.url(),
+                self.next_index
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn resolve(writer: &Schema, reader: &Schema, datum: &[u8]) -> Result<Vec<u8>> {
+    Plan::resolve(writer, reader, datum)
+}

@@ -1,0 +1,407 @@
+//! The Camus source, `c2k sample` and `c2k inspect` against Avro files written by an independent
+//! implementation (Python's fastavro) and read back by it.
+
+#[path = "support/camus.rs"]
+mod camus;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use apache_avro::Schema;
+use camus2kafka::inspect::value_to_json;
+use camus2kafka::pipeline::Pipeline;
+use camus2kafka::record::SourceBatch;
+use camus2kafka::source::{CamusSource, SourceEvent};
+use serde_json::Value as Json;
+
+const TOPIC: &str = "PAGE_VIEWS";
+
+fn pipeline(dest_dir: &Path, schema: Option<&Path>, batch_size: usize) -> Pipeline {
+    let mut doc = serde_json::json!({
+        "topic": TOPIC,
+        "source": { "dest_dir": dest_dir.to_str().unwrap(), "batch_size": batch_size },
+    });
+    if let Some(schema) = schema {
+        doc["source"]["schema"] = Json::String(schema.to_str().unwrap().to_string());
+    }
+    let yaml: serde_yaml::Value = serde_yaml::to_value(&doc).unwrap();
+    Pipeline::from_document(&yaml).expect("a valid pipeline")
+}
+
+/// Everything the source yields, checking on the way that each schema id is announced exactly
+/// once and before its first batch.
+fn read_all(source: &CamusSource) -> anyhow::Result<(Vec<(u32, String)>, Vec<SourceBatch>)> {
+    let mut schemas: Vec<(u32, String)> = Vec::new();
+    let mut batches = Vec::new();
+    for event in source.events() {
+        match event? {
+            SourceEvent::Schema { id, json } => {
+                assert!(
+                    schemas.iter().all(|(known, _)| *known != id),
+                    "schema {id} announced twice"
+                );
+                schemas.push((id, json));
+            }
+            SourceEvent::Batch(batch) => {
+                assert!(
+                    schemas.iter().any(|(id, _)| *id == batch.schema_id),
+                    "batch uses schema {} before it is announced",
+                    batch.schema_id
+                );
+                batches.push(batch);
+            }
+        }
+    }
+    Ok((schemas, batches))
+}
+
+/// Each record as (file URL, index, partition, offset, JSON decoded with its batch's schema).
+fn decode(
+    source: &CamusSource,
+    schemas: &[(u32, String)],
+    batches: &[SourceBatch],
+) -> Vec<(String, u64, Option<u32>, Option<u64>, Json)> {
+    let parsed: Vec<(u32, Schema)> = schemas
+        .iter()
+        .map(|(id, json)| {
+            (
+                *id,
+                Schema::parse_str(json).expect("announced schema parses"),
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for batch in batches {
+        let schema = &parsed
+            .iter()
+            .find(|(id, _)| *id == batch.schema_id)
+            .unwrap()
+            .1;
+        for i in 0..batch.len() {
+            let mut datum = batch.datum(i);
+            let value =
+                apache_avro::from_avro_datum(schema, &mut datum, None).expect("datum decodes");
+            assert!(datum.is_empty(), "datum has trailing bytes");
+            out.push((
+                source.files[batch.file as usize].url.clone(),
+                batch.first_index + i as u64,
+                batch.partition,
+                batch.first_offset.map(|o| o + i as u64),
+                value_to_json(value),
+            ));
+        }
+    }
+    out
+}
+
+fn check_against_expected(
+    source: &CamusSource,
+    decoded: &[(String, u64, Option<u32>, Option<u64>, Json)],
+    expected: &[Json],
+    which: &str,
+) {
+    assert_eq!(decoded.len(), expected.len(), "record count");
+    for (got, want) in decoded.iter().zip(expected) {
+        let (url, index, partition, offset, record) = got;
+        let file = want["file"].as_str().unwrap();
+        assert!(url.ends_with(file), "{url} should be {file}");
+        assert_eq!(*index, want["index"].as_u64().unwrap(), "{url}");
+        assert_eq!(
+            partition.map(u64::from),
+            want["partition"].as_u64(),
+            "{url}"
+        );
+        assert_eq!(*offset, want["offset"].as_u64(), "{url} record {index}");
+        assert_eq!(record, &want[which], "{url} record {index}");
+    }
+    assert_eq!(source.partitions(), vec![0, 1, 2]);
+}
+
+#[test]
+fn every_fastavro_record_is_read_once_resolved_to_the_reader_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = camus::write_fastavro_tree(dir.path(), TOPIC);
+    let dest = dir.path().join("destination");
+    let reader = dir.path().join("reader.avsc");
+    let source = CamusSource::open(&pipeline(&dest, Some(&reader), 7)).unwrap();
+    // Junk in `_temporary`, hidden folders, `.crc` files and `_SUCCESS` is skipped.
+    assert_eq!(source.files.len(), 13);
+    let (schemas, batches) = read_all(&source).unwrap();
+    assert_eq!(schemas.len(), 1, "one reader schema id");
+    assert!(batches.iter().all(|b| b.len() <= 7 && !b.is_empty()));
+    let decoded = decode(&source, &schemas, &batches);
+    check_against_expected(&source, &decoded, &expected, "resolved");
+}
+
+#[test]
+fn without_a_reader_schema_each_writer_schema_gets_its_own_id_and_bytes_pass_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = camus::write_fastavro_tree(dir.path(), TOPIC);
+    let source = CamusSource::open(&pipeline(&dir.path().join("destination"), None, 1000)).unwrap();
+    let (schemas, batches) = read_all(&source).unwrap();
+    assert_eq!(schemas.len(), 2, "v1 and v2");
+    let decoded = decode(&source, &schemas, &batches);
+    check_against_expected(&source, &decoded, &expected, "raw");
+}
+
+/// A topic directory holding one copy of a fastavro file, as bytes we can damage.
+fn damaged_copy(original: &Path, bytes: &[u8]) -> (tempfile::TempDir, Pipeline, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir
+        .path()
+        .join("destination")
+        .join(TOPIC)
+        .join("hourly/2024/03/10/10");
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = folder.join(original.file_name().unwrap());
+    std::fs::write(&file, bytes).unwrap();
+    let pipeline = pipeline(&dir.path().join("destination"), None, 3);
+    (dir, pipeline, file.to_str().unwrap().to_string())
+}
+
+fn read_error(pipeline: &Pipeline) -> Option<String> {
+    let source = CamusSource::open(pipeline).unwrap();
+    read_all(&source).err().map(|e| format!("{e:#}"))
+}
+
+/// A fixture file with several blocks, for each codec.
+fn fixture_files() -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    camus::write_fastavro_tree(dir.path(), TOPIC);
+    let files = camus::avro_files(&dir.path().join("destination").join(TOPIC).join("hourly"))
+        .into_iter()
+        .filter(|f| !f.to_string_lossy().contains(".staging"))
+        .collect();
+    (dir, files)
+}
+
+#[test]
+fn truncated_files_fail_with_an_error_naming_the_file() {
+    let (_fixtures, files) = fixture_files();
+    for original in files.iter().take(6) {
+        let bytes = std::fs::read(original).unwrap();
+        for len in [
+            0,
+            3,
+            10,
+            40,
+            bytes.len() / 2,
+            bytes.len() - 17,
+            bytes.len() - 1,
+        ] {
+            let (_dir, pipeline, url) = damaged_copy(original, &bytes[..len]);
+            let error = read_error(&pipeline).unwrap_or_else(|| {
+                panic!("{} cut at {len} read without error", original.display())
+            });
+            assert!(error.contains(&url), "error should name {url}: {error}");
+            assert!(
+                error.contains("truncated")
+                    || error.contains("not an Avro")
+                    || error.contains("corrupt"),
+                "{error}"
+            );
+        }
+    }
+}
+
+#[test]
+fn corrupt_files_fail_with_clear_errors_and_never_panic() {
+    let (_fixtures, files) = fixture_files();
+    let bytes = std::fs::read(&files[1]).unwrap();
+
+    let mut bad_magic = bytes.clone();
+    bad_magic[0] = b'X';
+    let (_dir, pipeline, url) = damaged_copy(&files[1], &bad_magic);
+    let error = read_error(&pipeline).unwrap();
+    assert!(
+        error.contains(&url) && error.contains("not an Avro object container file"),
+        "{error}"
+    );
+
+    let mut bad_sync = bytes.clone();
+    let last = bad_sync.len() - 1;
+    bad_sync[last] ^= 0xff;
+    let (_dir, pipeline, url) = damaged_copy(&files[1], &bad_sync);
+    let error = read_error(&pipeline).unwrap();
+    assert!(
+        error.contains(&url) && error.contains("sync marker mismatch"),
+        "{error}"
+    );
+
+    // Random bit flips in every codec's files: an error naming the file, or (when the flip lands
+    // in string content) a clean read; never a panic.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for original in files.iter().take(6) {
+        let bytes = std::fs::read(original).unwrap();
+        for _ in 0..40 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut flipped = bytes.clone();
+            let at = (state % bytes.len() as u64) as usize;
+            flipped[at] ^= 1 << (state >> 60 & 7);
+            let (_dir, pipeline, url) = damaged_copy(original, &flipped);
+            if let Some(error) = read_error(&pipeline) {
+                assert!(error.contains(&url), "error should name {url}: {error}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_incompatible_reader_schema_is_an_error_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    camus::write_fastavro_tree(dir.path(), TOPIC);
+    let text = std::fs::read_to_string(dir.path().join("reader.avsc")).unwrap();
+    let mut schema: Json = serde_json::from_str(&text).unwrap();
+    schema["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "campaign_id", "type": "long"}));
+    let reader = dir.path().join("bad.avsc");
+    std::fs::write(&reader, schema.to_string()).unwrap();
+    let error = read_error(&pipeline(
+        &dir.path().join("destination"),
+        Some(&reader),
+        100,
+    ))
+    .unwrap();
+    assert!(error.contains("campaign_id"), "{error}");
+    assert!(error.contains(".avro"), "the error names the file: {error}");
+}
+
+fn c2k(args: &[&str]) -> std::process::Output {
+    camus::run_with_timeout(
+        Command::new(env!("CARGO_BIN_EXE_c2k")).args(args),
+        Duration::from_secs(120),
+    )
+}
+
+fn sample(dir: &Path, seed: &str) {
+    let output = c2k(&[
+        "sample",
+        dir.to_str().unwrap(),
+        "--records",
+        "2400",
+        "--partitions",
+        "3",
+        "--hours",
+        "4",
+        "--seed",
+        seed,
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn sample_is_deterministic_for_a_seed_and_readable_by_fastavro_and_the_source() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let c = tempfile::tempdir().unwrap();
+    sample(a.path(), "7");
+    sample(b.path(), "7");
+    sample(c.path(), "8");
+    let tree_a = camus::tree_bytes(a.path());
+    assert_eq!(tree_a, camus::tree_bytes(b.path()), "same seed, same bytes");
+    assert_ne!(
+        tree_a,
+        camus::tree_bytes(c.path()),
+        "another seed, other data"
+    );
+
+    let files = camus::avro_files(&a.path().join("destination"));
+    assert_eq!(files.len(), 12, "3 partitions x 4 hours");
+    let summary = camus::fastavro_summary(&files);
+    assert_eq!(summary["records"], 2400);
+    assert_eq!(
+        summary["codecs"],
+        serde_json::json!(["bzip2", "deflate", "null", "snappy", "xz", "zstandard"])
+    );
+    assert_eq!(summary["schemas"], 2);
+
+    let source = CamusSource::open(&pipeline(
+        &a.path().join("destination"),
+        Some(&a.path().join("page_view.avsc")),
+        500,
+    ))
+    .unwrap();
+    assert_eq!(source.partitions(), vec![0, 1, 2]);
+    let (schemas, batches) = read_all(&source).unwrap();
+    let decoded = decode(&source, &schemas, &batches);
+    assert_eq!(decoded.len(), 2400);
+    // Records are ~300 bytes, as the brief asks of a realistic sample.
+    let bytes: usize = batches.iter().map(|b| b.data.len()).sum();
+    assert!(
+        (200..400).contains(&(bytes / 2400)),
+        "{} bytes per record",
+        bytes / 2400
+    );
+    // Offsets from names are contiguous per partition.
+    for partition in 0..3u32 {
+        let offsets: Vec<u64> = decoded
+            .iter()
+            .filter(|r| r.2 == Some(partition))
+            .map(|r| r.3.unwrap())
+            .collect();
+        let first = offsets[0];
+        assert_eq!(
+            offsets,
+            (first..first + offsets.len() as u64).collect::<Vec<_>>()
+        );
+    }
+    // Late events: a record whose time lies before the hour its folder names.
+    let late = decoded.iter().filter(|(url, _, _, _, record)| {
+        let hour: i64 = url.split('/').rev().nth(1).unwrap().parse().unwrap();
+        let time = record["header"]["time"].as_i64().unwrap();
+        (time / 3_600_000) % 24 < hour
+    });
+    assert!(late.count() > 0, "some late events");
+    // Exact ties across partitions.
+    let mut seen = std::collections::BTreeMap::new();
+    for (_, _, partition, _, record) in &decoded {
+        seen.entry(record["header"]["time"].as_i64().unwrap())
+            .or_insert_with(BTreeSet::new)
+            .insert(*partition);
+    }
+    assert!(
+        seen.values().any(|partitions| partitions.len() > 1),
+        "ties across partitions"
+    );
+    assert!(
+        decoded.iter().all(|r| r.4.get("country").is_some()),
+        "resolved to v2"
+    );
+}
+
+#[test]
+fn inspect_prints_what_fastavro_reads() {
+    let (_fixtures, files) = fixture_files();
+    for file in files.iter().take(6) {
+        let output = c2k(&["inspect", file.to_str().unwrap()]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let ours: Vec<Json> = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let theirs = camus::fastavro_records(std::slice::from_ref(file));
+        assert!(!theirs.is_empty());
+        assert_eq!(ours, theirs, "{}", file.display());
+    }
+    let not_avro = files[0].with_file_name("notes.txt");
+    std::fs::write(&not_avro, "hello").unwrap();
+    let output = c2k(&["inspect", not_avro.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("notes.txt"), "{stderr}");
+}
