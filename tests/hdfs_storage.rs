@@ -81,6 +81,7 @@ fn read_in_odd_pieces(mut reader: impl Read) -> std::io::Result<Vec<u8>> {
 fn assert_error(result: anyhow::Result<impl Sized>, url: &str, words: &str) {
     let Err(error) = result else { panic!("expected an error for {url}") };
     let text = format!("{error:#}");
+    eprintln!("expected error: {text}");
     assert!(text.contains(url), "the error should name {url}: {text}");
     assert!(text.contains(words), "the error should say `{words}`: {text}");
 }
@@ -174,6 +175,7 @@ fn a_datanode_killed_mid_read_fails_the_read_quickly_naming_the_file() {
     let started = Instant::now();
     let error = read_in_odd_pieces(reader).expect_err("reading on after the DataNode died");
     let text = error.to_string();
+    eprintln!("expected error after {:?}: {text}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     assert!(text.contains(&url), "{text}");
     assert!(text.contains("read failed at byte"), "{text}");
