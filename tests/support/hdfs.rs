@@ -162,7 +162,11 @@ impl HdfsTarget {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let target = HdfsTarget {
             base_url: format!("{}/c2k-test-{}-{nanos}", base.trim_end_matches('/'), std::process::id()),
-            conf_dir: std::env::var_os("HADOOP_CONF_DIR").map(PathBuf::from),
+            conf_dir: Some(
+                std::env::var_os("HADOOP_CONF_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(empty_client_conf),
+            ),
             cluster: None,
         };
         Some(target)
@@ -233,6 +237,25 @@ impl Drop for HdfsTarget {
             }));
         }
     }
+}
+
+/// A minimal Hadoop client configuration directory (the 2.7 client insists on a core-site.xml),
+/// shared by the process and left in the temp directory.
+fn empty_client_conf() -> PathBuf {
+    static CONF: OnceLock<PathBuf> = OnceLock::new();
+    CONF.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("c2k-hadoop-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a Hadoop conf dir");
+        for file in ["core-site.xml", "hdfs-site.xml"] {
+            std::fs::write(dir.join(file), "<configuration></configuration>\n").expect("write conf");
+        }
+        std::fs::write(dir.join("log4j.properties"), "log4j.rootLogger=WARN,console\n\
+            log4j.appender.console=org.apache.log4j.ConsoleAppender\n\
+            log4j.appender.console.layout=org.apache.log4j.PatternLayout\n")
+            .expect("write log4j.properties");
+        dir
+    })
+    .clone()
 }
 
 /// Waits up to `limit` for `ready`, polling every 100 ms.

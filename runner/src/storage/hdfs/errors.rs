@@ -24,9 +24,13 @@ pub fn describe(error: &HdfsError) -> String {
             }
         }
         HdfsError::IOError(e) => format!("network error: {e}"),
-        HdfsError::DataTransferError(message) => {
-            format!("datanode failure: {message}")
+        HdfsError::DataTransferError(message) if message.starts_with("All DataNodes failed") => {
+            format!(
+                "every datanode holding the block failed or was unreachable ({})",
+                datanode_addresses(message).join(", ")
+            )
         }
+        HdfsError::DataTransferError(message) => format!("datanode failure: {message}"),
         HdfsError::ChecksumError => "checksum mismatch in data read from a datanode".to_string(),
         HdfsError::BlocksNotFound(_) => "the file's blocks are missing on every datanode".to_string(),
         HdfsError::IsADirectoryError(_) => "is a directory, not a file".to_string(),
@@ -38,6 +42,24 @@ pub fn describe(error: &HdfsError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// `ip:port` of each datanode in `hdfs-native`'s debug listing of a block's locations.
+fn datanode_addresses(listing: &str) -> Vec<String> {
+    let mut addresses = Vec::new();
+    let mut rest = listing;
+    while let Some(start) = rest.find("ip_addr: \"") {
+        rest = &rest[start + "ip_addr: \"".len()..];
+        let Some(end) = rest.find('"') else { break };
+        let ip = &rest[..end];
+        let port = rest
+            .find("xfer_port: ")
+            .map(|at| &rest[at + "xfer_port: ".len()..])
+            .map(|tail| tail.chars().take_while(char::is_ascii_digit).collect::<String>())
+            .unwrap_or_default();
+        addresses.push(format!("{ip}:{port}"));
+    }
+    addresses
 }
 
 /// Whether the error says the path is not there (rather than unreachable or forbidden).
@@ -63,6 +85,19 @@ mod tests {
         let text = describe(&error);
         assert!(text.starts_with("permission denied (Permission denied: user=nobody"), "{text}");
         assert!(!text.contains("\tat"), "{text}");
+    }
+
+    #[test]
+    fn dead_datanodes_are_listed_by_address() {
+        let error = HdfsError::DataTransferError(
+            "All DataNodes failed: [DatanodeInfoProto { id: DatanodeIdProto { ip_addr: \"10.0.0.7\", \
+             host_name: \"dn7\", datanode_uuid: \"x\", xfer_port: 50010, info_port: 50075 } }]"
+                .to_string(),
+        );
+        assert_eq!(
+            describe(&error),
+            "every datanode holding the block failed or was unreachable (10.0.0.7:50010)"
+        );
     }
 
     #[test]
