@@ -28,7 +28,10 @@ fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn options(connect_timeout: Duration) -> HdfsOptions {
-    HdfsOptions { connect_timeout, ..HdfsOptions::default() }
+    HdfsOptions {
+        connect_timeout,
+        ..HdfsOptions::default()
+    }
 }
 
 /// A small Camus-like tree: two hourly directories, a file of several blocks, an empty file and
@@ -39,7 +42,11 @@ fn write_local_tree(root: &Path) -> Vec<u8> {
     let hour1 = root.join("hourly/2024/01/01/01");
     std::fs::create_dir_all(&hour0).unwrap();
     std::fs::create_dir_all(&hour1).unwrap();
-    std::fs::write(hour0.join("PAGE_VIEWS.1.0.10.100.avro"), random_bytes(1000, 2)).unwrap();
+    std::fs::write(
+        hour0.join("PAGE_VIEWS.1.0.10.100.avro"),
+        random_bytes(1000, 2),
+    )
+    .unwrap();
     std::fs::write(hour1.join("PAGE_VIEWS.1.0.20.200.avro"), &big).unwrap();
     std::fs::write(hour1.join("empty.avro"), b"").unwrap();
     std::fs::write(root.join(".hidden"), b"0123456789").unwrap();
@@ -79,11 +86,16 @@ fn read_in_odd_pieces(mut reader: impl Read) -> std::io::Result<Vec<u8>> {
 }
 
 fn assert_error(result: anyhow::Result<impl Sized>, url: &str, words: &str) {
-    let Err(error) = result else { panic!("expected an error for {url}") };
+    let Err(error) = result else {
+        panic!("expected an error for {url}")
+    };
     let text = format!("{error:#}");
     eprintln!("expected error: {text}");
     assert!(text.contains(url), "the error should name {url}: {text}");
-    assert!(text.contains(words), "the error should say `{words}`: {text}");
+    assert!(
+        text.contains(words),
+        "the error should say `{words}`: {text}"
+    );
 }
 
 /// Everything a Camus tree needs from storage, against `target` (a local cluster or an external one).
@@ -98,13 +110,25 @@ fn storage_scenario(target: &HdfsTarget) {
     let expected = relative_listing(&LocalStorage, &tree.to_string_lossy());
     assert_eq!(expected.len(), 5);
     assert_eq!(relative_listing(&storage, &url), expected);
-    assert_eq!(relative_listing(&storage, &format!("{url}/")), expected, "trailing slash");
+    assert_eq!(
+        relative_listing(&storage, &format!("{url}/")),
+        expected,
+        "trailing slash"
+    );
     assert!(expected.iter().any(|(path, _)| path == ".hidden"));
 
     // Directories directly inside.
     assert_eq!(storage.list_dirs(&url).unwrap(), ["hourly"]);
-    assert_eq!(storage.list_dirs(&format!("{url}/hourly/2024/01/01")).unwrap(), ["00", "01"]);
-    assert!(storage.list_dirs(&format!("{url}/hourly/2024/01/01/00")).unwrap().is_empty());
+    assert_eq!(
+        storage
+            .list_dirs(&format!("{url}/hourly/2024/01/01"))
+            .unwrap(),
+        ["00", "01"]
+    );
+    assert!(storage
+        .list_dirs(&format!("{url}/hourly/2024/01/01/00"))
+        .unwrap()
+        .is_empty());
 
     // A file of several blocks streams byte-exactly, from several threads at once.
     let big_url = format!("{url}/hourly/2024/01/01/01/PAGE_VIEWS.1.0.20.200.avro");
@@ -115,19 +139,40 @@ fn storage_scenario(target: &HdfsTarget) {
         for reader in readers {
             let bytes = reader.join().unwrap();
             assert_eq!(bytes.len(), big.len());
-            assert!(bytes == big, "the bytes read differ from the bytes uploaded");
+            assert!(
+                bytes == big,
+                "the bytes read differ from the bytes uploaded"
+            );
         }
     });
 
     // Small files whole; an empty file is empty.
-    assert_eq!(storage.read_all(&format!("{url}/.hidden")).unwrap(), b"0123456789");
-    assert!(storage.read_all(&format!("{url}/hourly/2024/01/01/01/empty.avro")).unwrap().is_empty());
+    assert_eq!(
+        storage.read_all(&format!("{url}/.hidden")).unwrap(),
+        b"0123456789"
+    );
+    assert!(storage
+        .read_all(&format!("{url}/hourly/2024/01/01/01/empty.avro"))
+        .unwrap()
+        .is_empty());
 
     // Missing paths and wrong kinds of path.
     let missing = format!("{url}/no/such/dir");
-    assert_error(storage.list_files(&missing), &missing, "no such file or directory");
-    assert_error(storage.list_dirs(&missing), &missing, "no such file or directory");
-    assert_error(storage.open(&missing), &missing, "no such file or directory");
+    assert_error(
+        storage.list_files(&missing),
+        &missing,
+        "no such file or directory",
+    );
+    assert_error(
+        storage.list_dirs(&missing),
+        &missing,
+        "no such file or directory",
+    );
+    assert_error(
+        storage.open(&missing),
+        &missing,
+        "no such file or directory",
+    );
     assert_error(storage.open(&url), &url, "is a directory");
     assert_error(storage.list_files(&big_url), &big_url, "not a directory");
 }
@@ -141,7 +186,10 @@ fn lists_streams_and_reads_a_tree_uploaded_by_hadoop() {
     let private = target.mkdir("private");
     let secret = target.upload(Path::new("/etc/hostname"), "private/secret");
     target.fs_shell(&["-chmod", "700", &private]);
-    let outsider = HdfsOptions { user: Some("c2k-outsider".to_string()), ..HdfsOptions::default() };
+    let outsider = HdfsOptions {
+        user: Some("c2k-outsider".to_string()),
+        ..HdfsOptions::default()
+    };
     let storage = HdfsStorage::connect_with(&private, outsider).unwrap();
     assert_error(storage.list_files(&private), &private, "permission denied");
     assert_error(storage.open(&secret), &secret, "permission denied");
@@ -152,8 +200,12 @@ fn lists_streams_and_reads_a_tree_uploaded_by_hadoop() {
 #[test]
 #[ignore = "opt-in: needs C2K_TEST_HDFS=hdfs://host:port/dir naming a cluster to write to"]
 fn lists_streams_and_reads_on_the_cluster_named_by_c2k_test_hdfs() {
-    let target = HdfsTarget::external()
-        .unwrap_or_else(|| panic!("set {}=hdfs://host:port/dir to run this test", hdfs::EXTERNAL_ENV));
+    let target = HdfsTarget::external().unwrap_or_else(|| {
+        panic!(
+            "set {}=hdfs://host:port/dir to run this test",
+            hdfs::EXTERNAL_ENV
+        )
+    });
     storage_scenario(&target);
 }
 
@@ -164,7 +216,10 @@ fn a_datanode_killed_mid_read_fails_the_read_quickly_naming_the_file() {
     let file = local.path().join("big.avro");
     std::fs::write(&file, random_bytes(8 * BLOCK_SIZE, 3)).unwrap();
     let url = target.upload(&file, "big.avro");
-    let options = HdfsOptions { read_timeout: Duration::from_secs(15), ..HdfsOptions::default() };
+    let options = HdfsOptions {
+        read_timeout: Duration::from_secs(15),
+        ..HdfsOptions::default()
+    };
     let storage = HdfsStorage::connect_with(&url, options).unwrap();
 
     let mut reader = storage.open(&url).unwrap();
@@ -176,7 +231,11 @@ fn a_datanode_killed_mid_read_fails_the_read_quickly_naming_the_file() {
     let error = read_in_odd_pieces(reader).expect_err("reading on after the DataNode died");
     let text = error.to_string();
     eprintln!("expected error after {:?}: {text}", started.elapsed());
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(text.contains(&url), "{text}");
     assert!(text.contains("read failed at byte"), "{text}");
 }
@@ -185,16 +244,35 @@ fn a_datanode_killed_mid_read_fails_the_read_quickly_naming_the_file() {
 fn a_refused_port_fails_fast_naming_the_url() {
     let url = format!("hdfs://127.0.0.1:{}/camus/destination", hdfs::free_port());
     let started = Instant::now();
-    assert_error(HdfsStorage::connect_with(&url, options(Duration::from_secs(5))), &url, "refused");
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert_error(
+        HdfsStorage::connect_with(&url, options(Duration::from_secs(5))),
+        &url,
+        "refused",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn an_unknown_host_fails_fast_naming_the_url() {
-    for url in ["hdfs://c2k-no-such-namenode.invalid:8020/camus", "hdfs://c2k-no-such-nameservice.invalid/camus"] {
+    for url in [
+        "hdfs://c2k-no-such-namenode.invalid:8020/camus",
+        "hdfs://c2k-no-such-nameservice.invalid/camus",
+    ] {
         let started = Instant::now();
-        assert_error(HdfsStorage::connect_with(url, options(Duration::from_secs(5))), url, "unknown namenode host");
-        assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
+        assert_error(
+            HdfsStorage::connect_with(url, options(Duration::from_secs(5))),
+            url,
+            "unknown namenode host",
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "took {:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -209,5 +287,9 @@ fn a_namenode_that_never_answers_times_out_naming_the_url() {
         &url,
         "did not answer within 1.5s",
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 }

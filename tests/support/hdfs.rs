@@ -115,7 +115,10 @@ impl HdfsCluster {
     /// Kills the DataNode outright (SIGKILL), as a crashed machine would.
     pub fn kill_datanode(&self) {
         let pid = std::fs::read_to_string(self.workdir.join("dn.pid")).expect("dn.pid");
-        let status = Command::new("kill").args(["-9", pid.trim()]).status().expect("kill");
+        let status = Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status()
+            .expect("kill");
         assert!(status.success(), "could not kill the DataNode (pid {pid})");
     }
 }
@@ -159,9 +162,16 @@ impl HdfsTarget {
             base.starts_with("hdfs://") || base.starts_with("viewfs://"),
             "{EXTERNAL_ENV}={base}: expected hdfs://host:port/dir"
         );
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let target = HdfsTarget {
-            base_url: format!("{}/c2k-test-{}-{nanos}", base.trim_end_matches('/'), std::process::id()),
+            base_url: format!(
+                "{}/c2k-test-{}-{nanos}",
+                base.trim_end_matches('/'),
+                std::process::id()
+            ),
             conf_dir: Some(
                 std::env::var_os("HADOOP_CONF_DIR")
                     .map(PathBuf::from)
@@ -223,7 +233,11 @@ impl HdfsTarget {
     /// Uploads a whole local tree (a Camus destination or execution directory) to
     /// `base_url/relative`; returns the `hdfs://` URL to use instead of `local_dir`.
     pub fn upload_tree(&self, local_dir: &Path, relative: &str) -> String {
-        assert!(local_dir.is_dir(), "{} is not a directory", local_dir.display());
+        assert!(
+            local_dir.is_dir(),
+            "{} is not a directory",
+            local_dir.display()
+        );
         self.upload(local_dir, relative)
     }
 }
@@ -247,12 +261,16 @@ fn empty_client_conf() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("c2k-hadoop-conf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create a Hadoop conf dir");
         for file in ["core-site.xml", "hdfs-site.xml"] {
-            std::fs::write(dir.join(file), "<configuration></configuration>\n").expect("write conf");
+            std::fs::write(dir.join(file), "<configuration></configuration>\n")
+                .expect("write conf");
         }
-        std::fs::write(dir.join("log4j.properties"), "log4j.rootLogger=WARN,console\n\
+        std::fs::write(
+            dir.join("log4j.properties"),
+            "log4j.rootLogger=WARN,console\n\
             log4j.appender.console=org.apache.log4j.ConsoleAppender\n\
-            log4j.appender.console.layout=org.apache.log4j.PatternLayout\n")
-            .expect("write log4j.properties");
+            log4j.appender.console.layout=org.apache.log4j.PatternLayout\n",
+        )
+        .expect("write log4j.properties");
         dir
     })
     .clone()

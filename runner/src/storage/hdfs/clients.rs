@@ -37,7 +37,9 @@ pub fn client_for(original: &str, url: &HdfsUrl, options: &HdfsOptions) -> Resul
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding this lock cannot leave the map half-updated: recover it.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Builds the client, after a TCP probe when the namenode is named by host and port, and checks
@@ -69,7 +71,9 @@ async fn build_checked(original: &str, url: &HdfsUrl, options: &HdfsOptions) -> 
     match build(&url.cluster(), options) {
         // Not a nameservice of the Hadoop configuration: a plain host on the default port, as the
         // Java client does.
-        Err(e) if url.scheme == "hdfs" && !url.authority.is_empty() && is_unknown_nameservice(&e) => {
+        Err(e)
+            if url.scheme == "hdfs" && !url.authority.is_empty() && is_unknown_nameservice(&e) =>
+        {
             let host = url.authority.as_str();
             probe(original, host, DEFAULT_NAMENODE_PORT, options).await?;
             build(&format!("hdfs://{host}:{DEFAULT_NAMENODE_PORT}"), options)

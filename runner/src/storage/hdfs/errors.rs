@@ -20,7 +20,10 @@ pub fn describe(error: &HdfsError) -> String {
                 "SafeModeException" => format!("the namenode is in safe mode ({first_line})"),
                 "StandbyException" => format!("the namenode is a standby ({first_line})"),
                 "UnresolvedPathException" => format!("unresolved symlink ({first_line})"),
-                _ => format!("the namenode answered {} ({first_line})", exception_name(class)),
+                _ => format!(
+                    "the namenode answered {} ({first_line})",
+                    exception_name(class)
+                ),
             }
         }
         HdfsError::IOError(e) => format!("network error: {e}"),
@@ -32,7 +35,9 @@ pub fn describe(error: &HdfsError) -> String {
         }
         HdfsError::DataTransferError(message) => format!("datanode failure: {message}"),
         HdfsError::ChecksumError => "checksum mismatch in data read from a datanode".to_string(),
-        HdfsError::BlocksNotFound(_) => "the file's blocks are missing on every datanode".to_string(),
+        HdfsError::BlocksNotFound(_) => {
+            "the file's blocks are missing on every datanode".to_string()
+        }
         HdfsError::IsADirectoryError(_) => "is a directory, not a file".to_string(),
         HdfsError::SASLError(_) | HdfsError::GSSAPIError(..) | HdfsError::NoSASLMechanism => {
             format!(
@@ -55,7 +60,11 @@ fn datanode_addresses(listing: &str) -> Vec<String> {
         let port = rest
             .find("xfer_port: ")
             .map(|at| &rest[at + "xfer_port: ".len()..])
-            .map(|tail| tail.chars().take_while(char::is_ascii_digit).collect::<String>())
+            .map(|tail| {
+                tail.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
             .unwrap_or_default();
         addresses.push(format!("{ip}:{port}"));
     }
@@ -83,7 +92,10 @@ mod tests {
                 .to_string(),
         );
         let text = describe(&error);
-        assert!(text.starts_with("permission denied (Permission denied: user=nobody"), "{text}");
+        assert!(
+            text.starts_with("permission denied (Permission denied: user=nobody"),
+            "{text}"
+        );
         assert!(!text.contains("\tat"), "{text}");
     }
 

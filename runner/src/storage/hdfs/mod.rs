@@ -119,7 +119,11 @@ impl Storage for HdfsStorage {
     fn list_files(&self, dir: &str) -> Result<Vec<FileEntry>> {
         let (client, parsed) = self.client(dir)?;
         let limit = self.options.connect_timeout;
-        let root = self.call(dir, "list", Self::status(&client, dir, &parsed.path, "list"))?;
+        let root = self.call(
+            dir,
+            "list",
+            Self::status(&client, dir, &parsed.path, "list"),
+        )?;
         if !root.isdir {
             bail!("cannot list {dir}: not a directory");
         }
@@ -166,7 +170,11 @@ impl Storage for HdfsStorage {
 
     fn list_dirs(&self, dir: &str) -> Result<Vec<String>> {
         let (client, parsed) = self.client(dir)?;
-        let root = self.call(dir, "list", Self::status(&client, dir, &parsed.path, "list"))?;
+        let root = self.call(
+            dir,
+            "list",
+            Self::status(&client, dir, &parsed.path, "list"),
+        )?;
         if !root.isdir {
             bail!("cannot list {dir}: not a directory");
         }

@@ -95,8 +95,14 @@ mod tests {
 
     #[test]
     fn seconds_accept_fractions_and_reject_nonsense() {
-        assert_eq!(parse_seconds("2.5").unwrap(), Some(Duration::from_millis(2500)));
-        assert_eq!(parse_seconds(" 10 ").unwrap(), Some(Duration::from_secs(10)));
+        assert_eq!(
+            parse_seconds("2.5").unwrap(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(
+            parse_seconds(" 10 ").unwrap(),
+            Some(Duration::from_secs(10))
+        );
         assert!(parse_seconds("0").is_err());
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("ten").is_err());

@@ -36,7 +36,11 @@ impl HdfsUrl {
         Ok(HdfsUrl {
             scheme: scheme.to_string(),
             authority: authority.to_string(),
-            path: if trimmed.is_empty() { "/".to_string() } else { trimmed.to_string() },
+            path: if trimmed.is_empty() {
+                "/".to_string()
+            } else {
+                trimmed.to_string()
+            },
         })
     }
 
