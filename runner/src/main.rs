@@ -96,11 +96,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        // `c2k inspect FILE | head`: the reader has seen enough; that is not a failure.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("c2k: error: {error:#}");
             ExitCode::from(camus2kafka::run::exit_code(&error))
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn execute(command: Command) -> anyhow::Result<()> {
