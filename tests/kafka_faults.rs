@@ -52,7 +52,7 @@ fn a_broker_down_mid_run_and_back_loses_and_duplicates_nothing() {
     let report: SinkReport = within(Duration::from_secs(90), move || sink.finish())
         .expect("everything acknowledged once the broker is back");
     assert_eq!(report.delivered, sent.len() as u64);
-    let received = kafka::read_topic(&brokers, TOPIC, Duration::from_secs(60));
+    let received = kafka::read_topic(&brokers, TOPIC, sent.len(), Duration::from_secs(60));
     kafka::assert_replayed(&sent, &received, |m| m.source_partition.unwrap() as i32);
 }
 

@@ -67,7 +67,7 @@ fn c2k_run_replays_a_sample_tree_into_kafka_each_partition_in_time_order() {
     let (ok, stderr) = kafka::run_c2k(&["run", pipeline], RUN_TIMEOUT);
     assert!(ok, "c2k run into kafka failed: {stderr}");
 
-    let received = kafka::read_topic(&brokers, "PAGE_VIEWS_REPLAY", Duration::from_secs(60));
+    let received = kafka::read_topic(&brokers, "PAGE_VIEWS_REPLAY", RECORDS as usize, Duration::from_secs(60));
     assert_eq!(received.len() as u64, RECORDS, "every record exactly once");
     let partitions = kafka::by_partition(&received);
     assert_eq!(partitions.len() as u32, PARTITIONS, "one replay partition per source partition");

@@ -64,7 +64,7 @@ fn source_partitioning_replays_each_source_partition_in_order_into_a_created_top
     let tansu = servers::Tansu::start();
     let brokers = tansu.brokers();
     let sent = publish(&format!("{{ brokers: '{brokers}' }}"), &facts(4), 10_000, 4);
-    let received = kafka::read_topic(&brokers, "PAGE_VIEWS_REPLAY", READ_TIMEOUT);
+    let received = kafka::read_topic(&brokers, "PAGE_VIEWS_REPLAY", sent.len(), READ_TIMEOUT);
     // Created with as many partitions as the source had.
     assert_eq!(kafka::by_partition(&received).len(), 4);
     kafka::assert_replayed(&sent, &received, |m| m.source_partition.unwrap() as i32);
@@ -80,7 +80,7 @@ fn single_partitioning_puts_everything_in_partition_zero_in_send_order() {
         5_000,
         3,
     );
-    let received = kafka::read_topic(&brokers, "ALL_IN_ONE", READ_TIMEOUT);
+    let received = kafka::read_topic(&brokers, "ALL_IN_ONE", sent.len(), READ_TIMEOUT);
     kafka::assert_replayed(&sent, &received, |_| 0);
 }
 
@@ -94,7 +94,7 @@ fn key_partitioning_hashes_keys_like_java_clients() {
         5_000,
         2,
     );
-    let received = kafka::read_topic(&brokers, "BY_KEY", READ_TIMEOUT);
+    let received = kafka::read_topic(&brokers, "BY_KEY", sent.len(), READ_TIMEOUT);
     kafka::assert_replayed(&sent, &received, |m| partition_for(Partitioning::Key, m, 5));
     // The sink's hash is Java's: check a few keys against Kafka's own `Utils.murmur2` values.
     let java_partition = |hash: i32| (hash & 0x7fff_ffff) % 5;
@@ -112,7 +112,7 @@ fn an_existing_topic_with_enough_partitions_is_used_as_is() {
     let brokers = tansu.brokers();
     create_topic(&brokers, "EXISTING", 6);
     let sent = publish(&format!("{{ brokers: '{brokers}', topic: EXISTING }}"), &facts(3), 2_000, 3);
-    let received = kafka::read_topic(&brokers, "EXISTING", READ_TIMEOUT);
+    let received = kafka::read_topic(&brokers, "EXISTING", sent.len(), READ_TIMEOUT);
     kafka::assert_replayed(&sent, &received, |m| m.source_partition.unwrap() as i32);
 }
 
@@ -129,7 +129,7 @@ fn an_existing_topic_with_too_few_partitions_is_refused_before_anything_is_sent(
     assert!(error.contains("TOO_SMALL"), "{error}");
     assert!(error.contains("has 2 partitions"), "{error}");
     assert!(error.contains("needs 5"), "{error}");
-    let received = kafka::read_topic(&brokers, "TOO_SMALL", READ_TIMEOUT);
+    let received = kafka::read_topic(&brokers, "TOO_SMALL", 0, READ_TIMEOUT);
     assert!(received.is_empty(), "{} messages were sent", received.len());
 }
 
@@ -146,7 +146,7 @@ fn a_full_producer_queue_makes_send_wait_and_loses_nothing() {
         3_000,
         2,
     );
-    let received = kafka::read_topic(&brokers, "SMALL_QUEUE", READ_TIMEOUT);
+    let received = kafka::read_topic(&brokers, "SMALL_QUEUE", sent.len(), READ_TIMEOUT);
     kafka::assert_replayed(&sent, &received, |m| m.source_partition.unwrap() as i32);
 }
 
@@ -164,6 +164,6 @@ fn max_messages_per_sec_paces_the_publish() {
     let elapsed = start.elapsed();
     // 3,000 at 2,000/s, of which a burst of 200 goes at once: at least 1.4 s.
     assert!(elapsed >= Duration::from_millis(1_350), "published in {elapsed:?}");
-    let received = kafka::read_topic(&brokers, "PACED", READ_TIMEOUT);
+    let received = kafka::read_topic(&brokers, "PACED", sent.len(), READ_TIMEOUT);
     kafka::assert_replayed(&sent, &received, |_| 0);
 }
