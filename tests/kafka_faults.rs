@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use camus2kafka::sink::kafka::KafkaSink;
-use camus2kafka::sink::{SinkReport, SourceFacts};
+use camus2kafka::sink::{Sink, SinkReport, SourceFacts};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
@@ -64,18 +64,21 @@ fn a_broker_that_never_comes_back_fails_the_publish_with_the_delivered_count() {
         "{{ brokers: '{brokers}', delivery_timeout: 10s, producer: {{ message.timeout.ms: '3000' }} }}"
     ));
     let sent = kafka::messages(4_000, 2, 200);
-    let mut sink = KafkaSink::open(&pipeline, &SourceFacts { partitions: vec![0, 1] })
+    let mut sink = KafkaSink::connect(&pipeline, &SourceFacts { partitions: vec![0, 1] })
         .expect("open the sink on the mock cluster");
     sink.send(sent[..1_000].to_vec()).expect("send before the failure");
-    // Let the first 1,000 be acknowledged (served by the next send's poll).
-    std::thread::sleep(Duration::from_secs(1));
-    sink.send(Vec::new()).expect("serve delivery reports");
+    // Let the first 1,000 be acknowledged before the broker goes away.
+    let waiting = Instant::now();
+    while sink.deliveries().delivered < 1_000 {
+        assert!(waiting.elapsed() < Duration::from_secs(20), "first 1,000 not acknowledged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     cluster.broker_down(1).expect("broker down");
     let start = Instant::now();
     let rest = sent[1_000..].to_vec();
     let outcome = within(Duration::from_secs(30), move || {
         sink.send(rest)?;
-        sink.finish()
+        Box::new(sink).finish()
     });
     let error = match outcome {
         Ok(report) => panic!("publish succeeded with the broker down: {report:?}"),

@@ -92,6 +92,13 @@ impl KafkaSink {
         self.partitions
     }
 
+    /// Serves the delivery reports that are ready and returns the counts so far (for progress,
+    /// and for tests that wait for acknowledgements).
+    pub fn deliveries(&self) -> delivery::Deliveries {
+        self.producer.poll(Duration::ZERO);
+        self.producer.context().deliveries()
+    }
+
     /// Hands one message to librdkafka, waiting while its queue is full.
     fn send_one(&mut self, message: &OutMessage) -> Result<()> {
         if let Some(rate) = &mut self.rate {
