@@ -1,0 +1,213 @@
+//! The replay topic: how many partitions it needs, and creating it when it is missing.
+//!
+//! Everything here happens before the first message is sent, so a topic that cannot take the
+//! replay (too few partitions for `partitioning: source`) fails the run with nothing published.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::metadata::Metadata;
+
+use crate::pipeline::{Partitioning, Pipeline};
+use crate::sink::SourceFacts;
+
+/// How long metadata requests, topic creation and waiting for the new topic's leaders may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the sink needs of the replay topic, decided from the pipeline and the source alone (the
+/// dry run prints it without a broker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicPlan {
+    pub topic: String,
+    /// Partitions it is created with if missing: `sink.partitions`, or as many as the source had
+    /// (highest source partition + 1, at least 1).
+    pub partitions: i32,
+    /// The fewest partitions an existing topic may have: highest source partition + 1 for
+    /// `partitioning: source`, 1 otherwise.
+    pub needed: i32,
+    pub replication_factor: i32,
+}
+
+/// Decides the replay topic's partitions; fails when `sink.partitions` is too few for
+/// `partitioning: source`.
+pub fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan> {
+    let source_count = facts.partitions.iter().max().map_or(1, |max| i64::from(*max) + 1);
+    let source_count = i32::try_from(source_count).context("source partition number too large")?;
+    let needed = match pipeline.sink.partitioning {
+        Partitioning::Source => source_count,
+        Partitioning::Single | Partitioning::Key => 1,
+    };
+    let partitions = match pipeline.sink.partitions {
+        Some(n) => i32::try_from(n).ok().filter(|n| *n >= 1).with_context(|| {
+            format!("sink.partitions: {n} is not a valid partition count (1 to {})", i32::MAX)
+        })?,
+        None => source_count,
+    };
+    if partitions < needed {
+        bail!(
+            "sink.partitions is {partitions} but partitioning: source needs at least {needed} \
+             (the source has partitions up to {}); raise sink.partitions or use partitioning: key or single",
+            needed - 1
+        );
+    }
+    Ok(TopicPlan {
+        topic: pipeline.replay_topic(),
+        partitions,
+        needed,
+        replication_factor: pipeline.sink.replication_factor,
+    })
+}
+
+/// Makes sure the replay topic exists with enough partitions, creating it if missing; returns its
+/// partition count.
+pub fn ensure_topic(
+    admin: &AdminClient<DefaultClientContext>,
+    plan: &TopicPlan,
+    brokers: &str,
+) -> Result<i32> {
+    if let Some(count) = partition_count(admin, &plan.topic, brokers)? {
+        if count < plan.needed {
+            bail!(
+                "replay topic {} at {brokers} has {count} partitions but partitioning: source needs \
+                 {} (the source has partitions up to {}); nothing was sent. Add partitions to the \
+                 topic, delete it so that it is created again, or use partitioning: key or single",
+                plan.topic,
+                plan.needed,
+                plan.needed - 1
+            );
+        }
+        tracing::info!(topic = %plan.topic, partitions = count, "replay topic exists");
+        return Ok(count);
+    }
+    create_topic(admin, plan, brokers)?;
+    wait_for_leaders(admin, plan, brokers)?;
+    Ok(plan.partitions)
+}
+
+fn create_topic(admin: &AdminClient<DefaultClientContext>, plan: &TopicPlan, brokers: &str) -> Result<()> {
+    let topic = NewTopic::new(
+        &plan.topic,
+        plan.partitions,
+        TopicReplication::Fixed(plan.replication_factor),
+    );
+    let options = AdminOptions::new()
+        .request_timeout(Some(ADMIN_TIMEOUT))
+        .operation_timeout(Some(ADMIN_TIMEOUT));
+    let results = futures::executor::block_on(admin.create_topics([&topic], &options))
+        .with_context(|| format!("cannot create replay topic {} at {brokers}", plan.topic))?;
+    for result in results {
+        match result {
+            Ok(_) => {}
+            // Created by someone else in the meantime: the leader wait below checks it.
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => bail!(
+                "cannot create replay topic {name} at {brokers} with {} partitions and \
+                 replication factor {}: {code}",
+                plan.partitions,
+                plan.replication_factor
+            ),
+        }
+    }
+    tracing::info!(topic = %plan.topic, partitions = plan.partitions, "replay topic created");
+    Ok(())
+}
+
+/// A created topic is usable once every partition has a leader; brokers take a moment.
+fn wait_for_leaders(admin: &AdminClient<DefaultClientContext>, plan: &TopicPlan, brokers: &str) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let metadata = fetch_metadata(admin, brokers)?;
+        let ready = metadata.topics().iter().find(|t| t.name() == plan.topic).is_some_and(|t| {
+            t.error().is_none()
+                && t.partitions().len() >= plan.needed as usize
+                && t.partitions().iter().all(|p| p.error().is_none() && p.leader() >= 0)
+        });
+        if ready {
+            return Ok(());
+        }
+        if start.elapsed() > ADMIN_TIMEOUT {
+            bail!(
+                "replay topic {} at {brokers} was created but its partitions have no leader after {:?}",
+                plan.topic,
+                ADMIN_TIMEOUT
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The topic's partition count, or `None` when it does not exist.
+///
+/// Asks for every topic's metadata rather than this one's: a metadata request naming a missing
+/// topic makes brokers with `auto.create.topics.enable` create it with their default partitions.
+fn partition_count(admin: &AdminClient<DefaultClientContext>, topic: &str, brokers: &str) -> Result<Option<i32>> {
+    let metadata = fetch_metadata(admin, brokers)?;
+    let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Ok(None);
+    };
+    match found.error() {
+        None => Ok(Some(found.partitions().len() as i32)),
+        Some(error) => {
+            let code = RDKafkaErrorCode::from(error);
+            if code == RDKafkaErrorCode::UnknownTopicOrPartition {
+                Ok(None)
+            } else {
+                bail!("cannot read the metadata of replay topic {topic} at {brokers}: {code}")
+            }
+        }
+    }
+}
+
+fn fetch_metadata(admin: &AdminClient<DefaultClientContext>, brokers: &str) -> Result<Metadata> {
+    admin
+        .inner()
+        .fetch_metadata(None, ADMIN_TIMEOUT)
+        .with_context(|| format!("cannot reach the Kafka brokers {brokers} (metadata request)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(sink: &str) -> Pipeline {
+        let yaml = format!("topic: PAGE_VIEWS\nsource: {{ dest_dir: /nowhere }}\nsink: {sink}\n");
+        let doc: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        Pipeline::from_document(&doc).unwrap()
+    }
+
+    fn facts(partitions: &[u32]) -> SourceFacts {
+        SourceFacts { partitions: partitions.to_vec() }
+    }
+
+    #[test]
+    fn default_partitions_are_highest_source_partition_plus_one() {
+        let plan = plan_topic(&pipeline("{ brokers: b }"), &facts(&[0, 2, 5])).unwrap();
+        assert_eq!(plan.topic, "PAGE_VIEWS_REPLAY");
+        assert_eq!((plan.partitions, plan.needed, plan.replication_factor), (6, 6, 1));
+    }
+
+    #[test]
+    fn no_known_source_partition_means_one_partition() {
+        let plan = plan_topic(&pipeline("{ brokers: b }"), &facts(&[])).unwrap();
+        assert_eq!((plan.partitions, plan.needed), (1, 1));
+    }
+
+    #[test]
+    fn single_and_key_need_one_partition_whatever_the_source() {
+        for mode in ["single", "key"] {
+            let p = pipeline(&format!("{{ brokers: b, partitioning: {mode}, partitions: 2 }}"));
+            let plan = plan_topic(&p, &facts(&[0, 7])).unwrap();
+            assert_eq!((plan.partitions, plan.needed), (2, 1), "{mode}");
+        }
+    }
+
+    #[test]
+    fn too_few_configured_partitions_for_source_partitioning_is_an_error() {
+        let p = pipeline("{ brokers: b, partitions: 3, topic: R }");
+        let error = plan_topic(&p, &facts(&[0, 4])).unwrap_err().to_string();
+        assert!(error.contains("sink.partitions is 3") && error.contains("at least 5"), "{error}");
+    }
+}

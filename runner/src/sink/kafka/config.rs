@@ -1,0 +1,118 @@
+//! The librdkafka configuration of the replay producer: our no-loss defaults, then the user's
+//! `sink.producer` map on top, untouched (every property a Kafka user knows works, and wins).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use rdkafka::ClientConfig;
+
+use crate::pipeline::Pipeline;
+
+/// Defaults for a replay that must lose nothing, duplicate nothing and keep each partition's order:
+/// - `enable.idempotence` (implies `acks=all`, retries, and at most 5 requests in flight per
+///   partition with sequence numbers), so a broker failover neither loses nor reorders nor
+///   duplicates;
+/// - `compression.type=lz4`: cheap on the CPU, and replays are large;
+/// - `linger.ms`/`batch.size`/`batch.num.messages`: big batches, measured with
+///   `runner/examples/publish_bench.rs` against tansu (see the `measured` notes there);
+/// - `queue.buffering.max.*`: room for a few format-plugin batches in flight, so `send` rarely
+///   waits; when it is full, the sink waits (never drops).
+pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("compression.type", "lz4"),
+    ("linger.ms", "20"),
+    ("batch.size", "1048576"),
+    ("batch.num.messages", "10000"),
+    ("queue.buffering.max.messages", "500000"),
+    ("queue.buffering.max.kbytes", "524288"),
+];
+
+/// Properties that make no sense for the admin client used to create the topic (it would start
+/// an idempotent or transactional producer of its own).
+const PRODUCE_ONLY: &[&str] = &["enable.idempotence", "transactional.id"];
+
+/// The `sink.brokers` of a Kafka sink, or an error saying the key is needed.
+pub fn brokers(pipeline: &Pipeline) -> Result<&str> {
+    pipeline
+        .sink
+        .brokers
+        .as_deref()
+        .filter(|b| !b.trim().is_empty())
+        .context("sink.brokers is required for sink.type: kafka (bootstrap brokers, host:port[,host:port...])")
+}
+
+/// The producer's configuration: defaults, then `sink.producer` (which may even override
+/// `bootstrap.servers`).
+pub fn producer_config(pipeline: &Pipeline) -> Result<ClientConfig> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers(pipeline)?);
+    for (name, value) in PRODUCER_DEFAULTS {
+        config.set(*name, *value);
+    }
+    apply(&mut config, &pipeline.sink.producer);
+    Ok(config)
+}
+
+/// The admin client's configuration: the same connection settings (security, SASL, timeouts...)
+/// without what would make it a producer.
+pub fn admin_config(pipeline: &Pipeline) -> Result<ClientConfig> {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers(pipeline)?);
+    let connection: BTreeMap<String, String> = pipeline
+        .sink
+        .producer
+        .iter()
+        .filter(|(name, _)| !PRODUCE_ONLY.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    apply(&mut config, &connection);
+    Ok(config)
+}
+
+fn apply(config: &mut ClientConfig, properties: &BTreeMap<String, String>) {
+    for (name, value) in properties {
+        config.set(name.as_str(), value.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(sink: &str) -> Pipeline {
+        let yaml = format!("topic: T\nsource: {{ dest_dir: /nowhere }}\nsink: {sink}\n");
+        let doc: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        Pipeline::from_document(&doc).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_no_loss_and_user_properties_win() {
+        let p = pipeline("{ brokers: 'b:9092', producer: { linger.ms: '1', acks: '1', client.id: me } }");
+        let config = producer_config(&p).unwrap();
+        assert_eq!(config.get("bootstrap.servers"), Some("b:9092"));
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        assert_eq!(config.get("compression.type"), Some("lz4"));
+        assert_eq!(config.get("linger.ms"), Some("1"));
+        assert_eq!(config.get("acks"), Some("1"));
+        assert_eq!(config.get("client.id"), Some("me"));
+    }
+
+    #[test]
+    fn admin_config_keeps_connection_settings_only() {
+        let p = pipeline(
+            "{ brokers: 'b:9092', producer: { security.protocol: ssl, transactional.id: x, enable.idempotence: 'true' } }",
+        );
+        let config = admin_config(&p).unwrap();
+        assert_eq!(config.get("security.protocol"), Some("ssl"));
+        assert_eq!(config.get("transactional.id"), None);
+        assert_eq!(config.get("enable.idempotence"), None);
+    }
+
+    #[test]
+    fn brokers_are_required() {
+        let p = pipeline("{ type: kafka }");
+        let error = producer_config(&p).unwrap_err().to_string();
+        assert!(error.contains("sink.brokers is required"), "{error}");
+    }
+}

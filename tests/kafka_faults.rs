@@ -1,0 +1,91 @@
+//! The Kafka sink under broker failures, with librdkafka's in-process mock cluster: a broker that
+//! goes down mid-run and comes back loses and duplicates nothing (idempotent producer); one that
+//! never comes back makes `finish` fail, saying how many were delivered, well within a timeout.
+
+#[path = "support/kafka.rs"]
+mod kafka;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use camus2kafka::sink::kafka::KafkaSink;
+use camus2kafka::sink::{Sink, SinkReport, SourceFacts};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+
+const TOPIC: &str = "PAGE_VIEWS_REPLAY";
+
+fn mock_cluster(partitions: i32) -> MockCluster<'static, DefaultProducerContext> {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic(TOPIC, partitions, 1).expect("mock topic");
+    cluster
+}
+
+/// Runs `body` on a thread and fails the test if it takes longer than `limit` (a hung sink must
+/// fail the test, not hang it).
+fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("did not finish within {limit:?}"))
+}
+
+#[test]
+fn a_broker_down_mid_run_and_back_loses_and_duplicates_nothing() {
+    let cluster = mock_cluster(3);
+    let brokers = cluster.bootstrap_servers();
+    let pipeline = kafka::pipeline(&format!("{{ brokers: '{brokers}', delivery_timeout: 60s }}"));
+    let sent = kafka::messages(30_000, 3, 200);
+    let mut sink = KafkaSink::open(&pipeline, &SourceFacts { partitions: vec![0, 1, 2] })
+        .expect("open the sink on the mock cluster");
+    let (first, rest) = sent.split_at(10_000);
+    sink.send(first.to_vec()).expect("send before the failure");
+    cluster.broker_down(1).expect("broker down");
+    // Sent while the broker is down: queued and retried by librdkafka.
+    for batch in rest.chunks(5_000) {
+        sink.send(batch.to_vec()).expect("send while the broker is down");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.broker_up(1).expect("broker up");
+    let report: SinkReport = within(Duration::from_secs(90), move || sink.finish())
+        .expect("everything acknowledged once the broker is back");
+    assert_eq!(report.delivered, sent.len() as u64);
+    let received = kafka::read_topic(&brokers, TOPIC, sent.len(), Duration::from_secs(60));
+    kafka::assert_replayed(&sent, &received, |m| m.source_partition.unwrap() as i32);
+}
+
+#[test]
+fn a_broker_that_never_comes_back_fails_the_publish_with_the_delivered_count() {
+    let cluster = mock_cluster(2);
+    let brokers = cluster.bootstrap_servers();
+    let pipeline = kafka::pipeline(&format!(
+        "{{ brokers: '{brokers}', delivery_timeout: 10s, producer: {{ message.timeout.ms: '3000' }} }}"
+    ));
+    let sent = kafka::messages(4_000, 2, 200);
+    let mut sink = KafkaSink::connect(&pipeline, &SourceFacts { partitions: vec![0, 1] })
+        .expect("open the sink on the mock cluster");
+    sink.send(sent[..1_000].to_vec()).expect("send before the failure");
+    // Let the first 1,000 be acknowledged before the broker goes away.
+    let waiting = Instant::now();
+    while sink.deliveries().delivered < 1_000 {
+        assert!(waiting.elapsed() < Duration::from_secs(20), "first 1,000 not acknowledged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.broker_down(1).expect("broker down");
+    let start = Instant::now();
+    let rest = sent[1_000..].to_vec();
+    let outcome = within(Duration::from_secs(30), move || {
+        sink.send(rest)?;
+        Box::new(sink).finish()
+    });
+    let error = match outcome {
+        Ok(report) => panic!("publish succeeded with the broker down: {report:?}"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(start.elapsed() < Duration::from_secs(20), "failed only after {:?}", start.elapsed());
+    assert!(error.contains("1000 of 4000 messages delivered"), "{error}");
+    assert!(error.contains("first failure"), "{error}");
+    assert!(error.contains(TOPIC), "{error}");
+}

@@ -1,0 +1,206 @@
+//! Helpers for the Kafka sink tests: pipelines, messages to publish, and an independent rdkafka
+//! consumer that reads a whole topic back (assign, never subscribe: see DESIGN.md on hangs).
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use camus2kafka::pipeline::Pipeline;
+use camus2kafka::record::OutMessage;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// A pipeline whose `sink:` section is `sink` (YAML flow mapping); the other sections are unused
+/// by the sink and take their defaults.
+pub fn pipeline(sink: &str) -> Pipeline {
+    let yaml = format!("topic: PAGE_VIEWS\nsource: {{ dest_dir: /unused }}\nsink: {sink}\n");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("test pipeline YAML");
+    Pipeline::from_document(&doc).expect("test pipeline")
+}
+
+/// `count` messages spread over `partitions` source partitions, each different: a key (missing on
+/// every 7th), a value of ~`value_len` bytes naming its sequence, two headers (none on every 5th),
+/// and an increasing timestamp.
+pub fn messages(count: usize, partitions: u32, value_len: usize) -> Vec<OutMessage> {
+    (0..count)
+        .map(|i| {
+            let mut value = format!("message {i:08} ").into_bytes();
+            value.resize(value_len.max(value.len()), b'a' + (i % 26) as u8);
+            OutMessage {
+                key: (i % 7 != 0).then(|| format!("user-{}", i % 101).into_bytes()),
+                value,
+                headers: if i % 5 == 0 {
+                    Vec::new()
+                } else {
+                    vec![
+                        ("seq".to_string(), i.to_string().into_bytes()),
+                        ("empty".to_string(), Vec::new()),
+                    ]
+                },
+                timestamp_ms: Some(1_500_000_000_000 + i as i64 * 1000),
+                source_partition: Some((i as u32 * 7 + i as u32 / 3) % partitions),
+            }
+        })
+        .collect()
+}
+
+/// A message as read back from the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub timestamp_ms: Option<i64>,
+}
+
+/// Reads `topic` from the beginning of every partition until `expected` messages have arrived
+/// (panicking after `timeout`, saying how many did), then keeps reading for a quiet second so
+/// that any extra message (a duplicate) is returned too.
+///
+/// It does not stop at the high watermarks: tansu's ListOffsets answer can lag behind what a
+/// fetch returns right after the producer's acknowledgements.
+pub fn read_topic(brokers: &str, topic: &str, expected: usize, timeout: Duration) -> Vec<Received> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "c2k-test-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set("fetch.wait.max.ms", "50")
+        .create()
+        .expect("test consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .expect("metadata of the replay topic");
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .unwrap_or_else(|| panic!("topic {topic} not found"))
+        .partitions()
+    {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .expect("assignment");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut received = Vec::new();
+    let deadline = Instant::now() + timeout;
+    let mut quiet_until: Option<Instant> = None;
+    loop {
+        if received.len() >= expected {
+            let until = *quiet_until.get_or_insert_with(|| Instant::now() + Duration::from_secs(1));
+            if Instant::now() >= until {
+                break;
+            }
+        } else {
+            assert!(
+                Instant::now() < deadline,
+                "read only {} of {expected} messages of {topic} within {timeout:?}",
+                received.len()
+            );
+        }
+        let Some(result) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let message = result.expect("consume");
+        let headers = message
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        received.push(Received {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            value: message.payload().unwrap_or_default().to_vec(),
+            headers,
+            timestamp_ms: message.timestamp().to_millis(),
+        });
+    }
+    received
+}
+
+/// The messages of each partition, in offset order.
+pub fn by_partition(received: &[Received]) -> BTreeMap<i32, Vec<Received>> {
+    let mut map: BTreeMap<i32, Vec<Received>> = BTreeMap::new();
+    for message in received {
+        map.entry(message.partition).or_default().push(message.clone());
+    }
+    for messages in map.values_mut() {
+        messages.sort_by_key(|m| m.offset);
+    }
+    map
+}
+
+/// Checks that `received` is exactly `sent` (each message once, nothing else), that each message
+/// is on the partition `expected_partition` gives it, and that each partition holds its messages
+/// in the order they were sent.
+pub fn assert_replayed(
+    sent: &[OutMessage],
+    received: &[Received],
+    expected_partition: impl Fn(&OutMessage) -> i32,
+) {
+    assert_eq!(received.len(), sent.len(), "messages read back vs sent");
+    let mut expected: BTreeMap<i32, Vec<&OutMessage>> = BTreeMap::new();
+    for message in sent {
+        expected.entry(expected_partition(message)).or_default().push(message);
+    }
+    let actual = by_partition(received);
+    assert_eq!(
+        actual.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "partitions holding messages"
+    );
+    for (partition, wanted) in &expected {
+        let got = &actual[partition];
+        assert_eq!(got.len(), wanted.len(), "messages on partition {partition}");
+        for (i, (got, wanted)) in got.iter().zip(wanted).enumerate() {
+            let what = format!("message {i} of partition {partition}");
+            assert_eq!(got.value, wanted.value, "{what}: value");
+            assert_eq!(got.key, wanted.key, "{what}: key");
+            assert_eq!(got.headers, wanted.headers, "{what}: headers");
+            assert_eq!(got.timestamp_ms, wanted.timestamp_ms, "{what}: timestamp");
+        }
+    }
+}
+
+/// Runs the real `c2k` binary with `args`, killing it (and failing the test) after `timeout`;
+/// returns its exit status success and its stderr.
+pub fn run_c2k(args: &[&str], timeout: Duration) -> (bool, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_c2k"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start c2k");
+    let mut stderr = child.stderr.take().expect("c2k stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for c2k") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("c2k {args:?} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = reader.join().unwrap_or_default();
+    (status.success(), text)
+}
