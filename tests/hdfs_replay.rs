@@ -102,6 +102,20 @@ fn the_camus_source_reads_a_tree_on_hdfs_exactly_like_the_same_tree_on_local_dis
         local_inspect.stdout == hdfs_inspect.stdout,
         "inspect differs for {relative}"
     );
+
+    // `hdfs:///path`: the cluster comes from fs.defaultFS in $HADOOP_CONF_DIR/core-site.xml.
+    let conf = target.cluster.as_ref().unwrap().workdir.join("conf");
+    let default_fs_url = format!("hdfs:///c2k-test/camus/{relative}");
+    let default_fs_inspect = std::process::Command::new(c2k::c2k_path())
+        .args(["inspect", &default_fs_url])
+        .env("HADOOP_CONF_DIR", &conf)
+        .output()
+        .unwrap();
+    assert!(
+        default_fs_inspect.stdout == local_inspect.stdout,
+        "inspect {default_fs_url} differs: {}",
+        String::from_utf8_lossy(&default_fs_inspect.stderr)
+    );
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -88,9 +88,11 @@ fn is_unknown_nameservice(error: &HdfsError) -> bool {
 }
 
 fn builder(cluster: &str, options: &HdfsOptions) -> Result<ClientBuilder> {
-    let mut builder = ClientBuilder::new()
-        .with_url(cluster)
-        .with_io_runtime(runtime::handle()?);
+    let mut builder = ClientBuilder::new().with_io_runtime(runtime::handle()?);
+    if !cluster.ends_with("://") {
+        // `hdfs:///path`: no authority, so `fs.defaultFS` of the Hadoop configuration decides.
+        builder = builder.with_url(cluster);
+    }
     if let Some(user) = &options.user {
         builder = builder.with_user(user);
     }
