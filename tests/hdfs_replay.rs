@@ -47,8 +47,9 @@ fn source_events(pipeline: &str, sets: &[String]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn the_camus_source_reads_a_tree_on_hdfs_exactly_like_the_same_tree_on_local_disk() {
+/// Reads a sample tree from local disk and, uploaded, from `target`: the same source events and
+/// the same `c2k inspect` output. Returns the local inspect output and the data file's relative path.
+fn source_scenario(target: &HdfsTarget) -> (Vec<u8>, String) {
     let dir = tempfile::tempdir().unwrap();
     let camus = dir.path().join("camus");
     c2k(
@@ -65,7 +66,6 @@ fn the_camus_source_reads_a_tree_on_hdfs_exactly_like_the_same_tree_on_local_dis
         local.len()
     );
 
-    let target = HdfsTarget::local();
     let dest = target.upload_tree(&camus.join("destination"), "camus/destination");
     let schema = target.upload(&camus.join("page_view.avsc"), "camus/page_view.avsc");
     let from_hdfs = source_events(
@@ -102,6 +102,25 @@ fn the_camus_source_reads_a_tree_on_hdfs_exactly_like_the_same_tree_on_local_dis
         local_inspect.stdout == hdfs_inspect.stdout,
         "inspect differs for {relative}"
     );
+    (local_inspect.stdout, relative)
+}
+
+#[test]
+#[ignore = "opt-in: needs C2K_TEST_HDFS=hdfs://host:port/dir naming a cluster to write to"]
+fn the_camus_source_reads_a_tree_on_the_cluster_named_by_c2k_test_hdfs() {
+    let target = HdfsTarget::external().unwrap_or_else(|| {
+        panic!(
+            "set {}=hdfs://host:port/dir to run this test",
+            hdfs::EXTERNAL_ENV
+        )
+    });
+    source_scenario(&target);
+}
+
+#[test]
+fn the_camus_source_reads_a_tree_on_hdfs_exactly_like_the_same_tree_on_local_disk() {
+    let target = HdfsTarget::local();
+    let (local_inspect, relative) = source_scenario(&target);
 
     // `hdfs:///path`: the cluster comes from fs.defaultFS in $HADOOP_CONF_DIR/core-site.xml.
     let conf = target.cluster.as_ref().unwrap().workdir.join("conf");
@@ -112,7 +131,7 @@ fn the_camus_source_reads_a_tree_on_hdfs_exactly_like_the_same_tree_on_local_dis
         .output()
         .unwrap();
     assert!(
-        default_fs_inspect.stdout == local_inspect.stdout,
+        default_fs_inspect.stdout == local_inspect,
         "inspect {default_fs_url} differs: {}",
         String::from_utf8_lossy(&default_fs_inspect.stderr)
     );
