@@ -71,6 +71,10 @@ enum Command {
         /// Seed of the generator: the same seed writes the same tree.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// One codec for every file (null, deflate, snappy, zstandard, bzip2, xz); by default
+        /// the files cycle through all six.
+        #[arg(long)]
+        codec: Option<String>,
     },
 }
 
@@ -153,6 +157,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
             hours,
             topic,
             seed,
+            codec,
         } => {
             let options = camus2kafka::sample::SampleOptions {
                 records,
@@ -160,6 +165,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 hours,
                 topic,
                 seed,
+                codec,
             };
             camus2kafka::sample::write_sample(&dir, &options)
         }

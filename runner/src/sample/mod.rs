@@ -34,6 +34,9 @@ pub struct SampleOptions {
     pub hours: u32,
     pub topic: String,
     pub seed: u64,
+    /// One codec for every file (`null`, `deflate`, `snappy`, `zstandard`, `bzip2`, `xz`);
+    /// `None` cycles through all six, which tests want and benchmarks do not.
+    pub codec: Option<String>,
 }
 
 /// The first hour of every sample: 2024-03-10T00:00:00Z (fixed, so that output never depends on
@@ -52,6 +55,11 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
             "sample topic `{}` is not a usable topic name",
             options.topic
         );
+    }
+    if let Some(name) = &options.codec {
+        if !CODECS.contains(&name.as_str()) {
+            bail!("sample codec `{name}` is not one of {}", CODECS.join(", "));
+        }
     }
     let v1 = Schema::parse_str(schemas::PAGE_VIEW_V1).context("sample schema v1")?;
     let v2 = Schema::parse_str(schemas::PAGE_VIEW_V2).context("sample schema v2")?;
@@ -87,7 +95,10 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 last_time = time;
                 records.push(records::page_view(&mut rng, time, v2_file));
             }
-            let codec_name = CODECS[file_number % CODECS.len()];
+            let codec_name = options
+                .codec
+                .as_deref()
+                .unwrap_or(CODECS[file_number % CODECS.len()]);
             file_number += 1;
             let (schema, json) = if v2_file {
                 (&v2, schemas::PAGE_VIEW_V2)

@@ -1,0 +1,348 @@
+//! The benchmark of issue 6, in one run on this machine: the ceiling (read + decompress + decode),
+//! `c2k run` end to end into a file, the native key extractor against the WebAssembly one, the
+//! sort against GNU sort with the same memory, and the Kafka sink against a bare rdkafka producer.
+//! Prints a table with each target and writes every figure as JSON.
+//!
+//! Run it through `bench/run.sh`, which builds everything in release mode and generates (and
+//! caches) the dataset with `c2k sample`. Directly:
+//! ```text
+//! pipeline --data DIR --c2k target/release/c2k [--publish-bench target/release/examples/publish_bench]
+//!     [--memory 512MiB] [--sort-items N] [--publish-messages N] [--skip-kafka] [--format avro-binary]
+//!     [--scratch DIR] [--json FILE]
+//! ```
+
+mod ceiling;
+mod child;
+mod end_to_end;
+mod publish;
+mod report;
+mod sort_vs_gnu;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use camus2kafka::pipeline::units::ByteSize;
+use serde_json::json;
+
+use end_to_end::Layout;
+use report::{mib, row, Row};
+
+/// Headroom over `sort.memory` the peak RSS may use (issue 6).
+const RSS_HEADROOM: u64 = 150 << 20;
+
+struct Options {
+    data: PathBuf,
+    c2k: PathBuf,
+    publish_bench: Option<PathBuf>,
+    memory: ByteSize,
+    sort_items: Option<u64>,
+    publish_messages: Option<u64>,
+    skip_kafka: bool,
+    format: String,
+    scratch: PathBuf,
+    json: Option<PathBuf>,
+}
+
+fn options() -> Result<Options> {
+    let mut data = None;
+    let mut c2k = None;
+    let mut publish_bench = None;
+    let mut memory = ByteSize(512 << 20);
+    let mut sort_items = None;
+    let mut publish_messages = None;
+    let mut skip_kafka = false;
+    let mut format = "avro-binary".to_string();
+    let mut scratch = None;
+    let mut json = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--data" => data = Some(PathBuf::from(value()?)),
+            "--c2k" => c2k = Some(PathBuf::from(value()?)),
+            "--publish-bench" => publish_bench = Some(PathBuf::from(value()?)),
+            "--memory" => {
+                let text = value()?;
+                memory = text
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("--memory: {e}"))?;
+            }
+            "--sort-items" => sort_items = Some(value()?.parse().context("--sort-items")?),
+            "--publish-messages" => {
+                publish_messages = Some(value()?.parse().context("--publish-messages")?)
+            }
+            "--skip-kafka" => skip_kafka = true,
+            "--format" => format = value()?,
+            "--scratch" => scratch = Some(PathBuf::from(value()?)),
+            "--json" => json = Some(PathBuf::from(value()?)),
+            // `cargo bench` passes this to harness = false targets.
+            "--bench" => {}
+            other => bail!("unknown argument {other} (see runner/benches/pipeline/main.rs)"),
+        }
+    }
+    let data =
+        data.context("--data DIR (a `c2k sample` tree) is required; bench/run.sh makes one")?;
+    Ok(Options {
+        scratch: scratch.unwrap_or_else(|| data.join("../scratch")),
+        c2k: c2k.context("--c2k PATH (the release c2k binary) is required")?,
+        data,
+        publish_bench,
+        memory,
+        sort_items,
+        publish_messages,
+        skip_kafka,
+        format,
+        json,
+    })
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let o = options()?;
+    std::fs::create_dir_all(&o.scratch)
+        .with_context(|| format!("cannot create {}", o.scratch.display()))?;
+    let layout = Layout {
+        data: o.data.clone(),
+        scratch: o.scratch.clone(),
+    };
+    let memory_text = o.memory.to_string();
+    let pipeline = end_to_end::write_pipeline(&layout, &memory_text, &o.format)?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut figures = serde_json::Map::new();
+
+    let warmed = ceiling::warm_page_cache(&o.data.join("destination"))?;
+    eprintln!("bench: {} of input in the page cache", mib(warmed));
+
+    // 1. The ceiling.
+    eprintln!("bench: ceiling (read + decompress + decode)...");
+    let ceiling = ceiling::measure(&pipeline)?;
+    let ceiling_rate = ceiling.records as f64 / ceiling.elapsed.as_secs_f64();
+    let datum_mb_s = ceiling.datum_bytes as f64 / 1e6 / ceiling.elapsed.as_secs_f64();
+    rows.push(row(
+        "ceiling: read+decompress+decode",
+        format!(
+            "{ceiling_rate:.0} rec/s, {datum_mb_s:.1} MB/s ({:.1}s)",
+            ceiling.elapsed.as_secs_f64()
+        ),
+        "-",
+        None,
+    ));
+    figures.insert(
+        "ceiling".into(),
+        json!({
+            "records": ceiling.records, "files": ceiling.files, "file_bytes": ceiling.file_bytes,
+            "datum_bytes": ceiling.datum_bytes, "seconds": ceiling.elapsed.as_secs_f64(),
+            "records_per_s": ceiling_rate, "datum_mb_per_s": datum_mb_s,
+        }),
+    );
+
+    // 2. c2k run end to end (WebAssembly time-field key).
+    eprintln!("bench: c2k run end to end, key plugin time-field (WebAssembly)...");
+    let wasm = end_to_end::run(&o.c2k, &pipeline, &layout, "run-wasm", &[]);
+    let budget = o.memory.0 + RSS_HEADROOM;
+    match &wasm {
+        Ok(r) => {
+            let secs = r.measured.elapsed.as_secs_f64();
+            let rate = r.records_in as f64 / secs;
+            let mb_s = ceiling.datum_bytes as f64 / 1e6 / secs;
+            rows.push(row(
+                "c2k run -> file (wasm key)",
+                format!(
+                    "{rate:.0} rec/s, {mb_s:.1} MB/s ({secs:.1}s) = {:.0}% of ceiling",
+                    100.0 * rate / ceiling_rate
+                ),
+                ">= 50% of ceiling",
+                Some(rate >= 0.5 * ceiling_rate),
+            ));
+            rows.push(row(
+                "c2k run peak RSS",
+                mib(r.measured.peak_rss),
+                "<= sort.memory + 150 MiB",
+                Some(r.measured.peak_rss <= budget),
+            ));
+            rows.push(row("c2k run spilled", mib(r.spilled_bytes), "-", None));
+            figures.insert(
+                "end_to_end".into(),
+                json!({
+                    "records_in": r.records_in, "records_out": r.records_out, "seconds": secs,
+                    "records_per_s": rate, "datum_mb_per_s": mb_s, "fraction_of_ceiling": rate / ceiling_rate,
+                    "peak_rss_bytes": r.measured.peak_rss, "rss_budget_bytes": budget,
+                    "spilled_bytes": r.spilled_bytes, "output_bytes": r.output_bytes,
+                    "sort_memory_bytes": o.memory.0, "format": o.format,
+                }),
+            );
+            if r.records_in != ceiling.records || r.records_out != ceiling.records {
+                bail!(
+                    "c2k run read {} and wrote {} records, the source holds {}",
+                    r.records_in,
+                    r.records_out,
+                    ceiling.records
+                );
+            }
+        }
+        Err(e) => {
+            rows.push(row(
+                "c2k run -> file (wasm key)",
+                format!("n/a: {e:#}"),
+                ">= 50% of ceiling",
+                None,
+            ));
+            rows.push(row(
+                "c2k run peak RSS",
+                "n/a".into(),
+                "<= sort.memory + 150 MiB",
+                None,
+            ));
+            figures.insert("end_to_end".into(), json!({ "error": format!("{e:#}") }));
+        }
+    }
+
+    // 3. The same run with the native, compiled-in key extractor.
+    eprintln!("bench: c2k run end to end, key plugin native:time-field...");
+    let native = end_to_end::run(
+        &o.c2k,
+        &pipeline,
+        &layout,
+        "run-native",
+        &["key.plugin=native:time-field"],
+    );
+    match (&wasm, &native) {
+        (Ok(w), Ok(n)) => {
+            let ratio = w.measured.elapsed.as_secs_f64() / n.measured.elapsed.as_secs_f64();
+            rows.push(row(
+                "wasm key / native key (run time)",
+                format!(
+                    "{ratio:.2}x ({:.1}s / {:.1}s)",
+                    w.measured.elapsed.as_secs_f64(),
+                    n.measured.elapsed.as_secs_f64()
+                ),
+                "<= 1.15x",
+                Some(ratio <= 1.15),
+            ));
+            figures.insert(
+                "native_key".into(),
+                json!({ "seconds": n.measured.elapsed.as_secs_f64(), "peak_rss_bytes": n.measured.peak_rss,
+                        "wasm_over_native": ratio }),
+            );
+        }
+        (_, Err(e)) => {
+            rows.push(row(
+                "wasm key / native key (run time)",
+                format!("n/a: {e:#}"),
+                "<= 1.15x",
+                None,
+            ));
+            figures.insert("native_key".into(), json!({ "error": format!("{e:#}") }));
+        }
+        (Err(_), Ok(_)) => {
+            rows.push(row(
+                "wasm key / native key (run time)",
+                "n/a: the wasm run failed".into(),
+                "<= 1.15x",
+                None,
+            ));
+        }
+    }
+
+    // 4. The sort phase against GNU sort with the same memory.
+    let items = o.sort_items.unwrap_or(ceiling.records);
+    eprintln!("bench: Sorter vs GNU sort -S {memory_text}, {items} items...");
+    let gnu_memory = format!("{}b", o.memory.0);
+    match sort_vs_gnu::compare(items, o.memory.0, &gnu_memory, &o.scratch) {
+        Ok(s) => {
+            let ratio = s.ours.as_secs_f64() / s.gnu.as_secs_f64();
+            rows.push(row(
+                "sort phase / GNU sort (time)",
+                format!(
+                    "{ratio:.2}x ({:.1}s / {:.1}s, {items} items)",
+                    s.ours.as_secs_f64(),
+                    s.gnu.as_secs_f64()
+                ),
+                "<= 1.00x",
+                Some(ratio <= 1.0),
+            ));
+            figures.insert(
+                "sort".into(),
+                json!({ "items": s.items, "payload_bytes": s.payload_bytes, "sorter_seconds": s.ours.as_secs_f64(),
+                        "sorter_spilled_bytes": s.ours_spilled_bytes, "gnu_sort_seconds": s.gnu.as_secs_f64(),
+                        "gnu_sort_peak_rss_bytes": s.gnu_peak_rss, "ratio": ratio }),
+            );
+        }
+        Err(e) => {
+            rows.push(row(
+                "sort phase / GNU sort (time)",
+                format!("n/a: {e:#}"),
+                "<= 1.00x",
+                None,
+            ));
+            figures.insert("sort".into(), json!({ "error": format!("{e:#}") }));
+        }
+    }
+
+    // 5. The Kafka sink against a bare rdkafka producer.
+    if o.skip_kafka {
+        rows.push(row(
+            "KafkaSink / bare rdkafka (msgs/s)",
+            "skipped (--skip-kafka)".into(),
+            ">= 0.80x",
+            None,
+        ));
+    } else {
+        let example = o
+            .publish_bench
+            .clone()
+            .context("--publish-bench PATH is required unless --skip-kafka")?;
+        let messages = o.publish_messages.unwrap_or(ceiling.records.min(1_000_000));
+        eprintln!("bench: KafkaSink vs bare rdkafka, {messages} messages to tansu...");
+        match publish::compare(&example, messages, &o.scratch) {
+            Ok(p) => {
+                rows.push(row(
+                    "KafkaSink / bare rdkafka (msgs/s)",
+                    format!(
+                        "{:.2}x ({:.0} / {:.0} msgs/s)",
+                        p.ratio, p.sink_msgs_per_s, p.bare_msgs_per_s
+                    ),
+                    ">= 0.80x",
+                    Some(p.ratio >= 0.8),
+                ));
+                figures.insert(
+                    "publish".into(),
+                    json!({ "messages": p.messages, "bare_msgs_per_s": p.bare_msgs_per_s,
+                            "sink_msgs_per_s": p.sink_msgs_per_s, "ratio": p.ratio }),
+                );
+            }
+            Err(e) => {
+                rows.push(row(
+                    "KafkaSink / bare rdkafka (msgs/s)",
+                    format!("n/a: {e:#}"),
+                    ">= 0.80x",
+                    None,
+                ));
+                figures.insert("publish".into(), json!({ "error": format!("{e:#}") }));
+            }
+        }
+    }
+
+    println!();
+    report::print_table(&rows);
+    if let Some(path) = &o.json {
+        let context = json!({
+            "records": ceiling.records,
+            "sort_memory": memory_text,
+            "format": o.format,
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "loadavg_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+            "git_commit": std::env::var("C2K_BENCH_COMMIT").unwrap_or_default(),
+            "started_utc": std::env::var("C2K_BENCH_STARTED").unwrap_or_default(),
+        });
+        report::write_json(path, context, serde_json::Value::Object(figures), &rows)?;
+        println!("\nfigures written to {}", path.display());
+    }
+    Ok(())
+}
