@@ -117,15 +117,3 @@ fn parse_human_bytes(text: &str) -> Option<u64> {
     };
     Some((value * scale as f64) as u64)
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn summary_parses() {
-        let line = "c2k: 5000000 records in, 4999999 out to /x/replay.out (1.4 GiB), 1.5 MiB spilled, 80.1s, 62422 records/s";
-        assert_eq!(
-            super::parse_summary(line),
-            Some((5_000_000, 4_999_999, 1_572_864))
-        );
-    }
-}

@@ -65,14 +65,3 @@ fn parse_mean(line: &str) -> Option<(f64, f64, f64)> {
     let ratio = line.split("ratio ").nth(1)?.trim().parse().ok()?;
     Some((bare, sink, ratio))
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn mean_line_parses() {
-        assert_eq!(
-            super::parse_mean("mean: bare rdkafka 123 msgs/s, KafkaSink 110 msgs/s, ratio 0.89"),
-            Some((123.0, 110.0, 0.89))
-        );
-    }
-}
