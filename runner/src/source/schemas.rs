@@ -73,11 +73,10 @@ fn rename_aliased_fields(value: Value, reader: &Schema) -> Value {
                 .into_iter()
                 .map(|(name, v)| {
                     let field = record.fields.iter().find(|f| f.name == name).or_else(|| {
-                        record.fields.iter().find(|f| {
-                            f.aliases
-                                .as_ref()
-                                .is_some_and(|a| a.iter().any(|alias| *alias == name))
-                        })
+                        record
+                            .fields
+                            .iter()
+                            .find(|f| f.aliases.as_ref().is_some_and(|a| a.contains(&name)))
                     });
                     match field {
                         Some(field) => {
