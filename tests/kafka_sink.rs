@@ -196,3 +196,46 @@ fn max_messages_per_sec_paces_the_publish() {
     let received = kafka::read_topic(&brokers, "PACED", sent.len(), READ_TIMEOUT);
     kafka::assert_replayed(&sent, &received, |_| 0);
 }
+
+/// An independent check of the key hash: librdkafka's own `murmur2` partitioner (documented as
+/// Java-compatible) places each key on the same partition as `partition_for` does.
+#[test]
+fn key_partitions_agree_with_librdkafkas_java_compatible_murmur2_partitioner() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let tansu = servers::Tansu::start();
+    let brokers = tansu.brokers();
+    create_topic(&brokers, "LIBRDKAFKA_MURMUR2", 7);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("partitioner", "murmur2")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    let keys: Vec<String> = (0..500)
+        .map(|i| format!("key-{i}-{}", "x".repeat(i % 9)))
+        .collect();
+    for key in &keys {
+        producer
+            .send(
+                BaseRecord::to("LIBRDKAFKA_MURMUR2")
+                    .key(key.as_str())
+                    .payload(key.as_str()),
+            )
+            .expect("enqueue");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    let received = kafka::read_topic(&brokers, "LIBRDKAFKA_MURMUR2", keys.len(), READ_TIMEOUT);
+    assert_eq!(received.len(), keys.len());
+    for message in &received {
+        let ours = camus2kafka::record::OutMessage {
+            key: message.key.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            partition_for(Partitioning::Key, &ours, 7),
+            message.partition,
+            "key {:?}",
+            String::from_utf8_lossy(message.key.as_deref().unwrap_or_default())
+        );
+    }
+}
