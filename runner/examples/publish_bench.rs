@@ -145,7 +145,11 @@ fn bare(brokers: &str, topic: &str, options: &Options, all: &[OutMessage]) -> Re
     let producer: BaseProducer<Counting> =
         config::producer_config(&pipeline)?.create_with_context(Counting::default())?;
     let start = Instant::now();
-    for message in all {
+    for (i, message) in all.iter().enumerate() {
+        // Serve delivery reports as a well-written producer loop does.
+        if i % 256 == 0 {
+            producer.poll(Duration::ZERO);
+        }
         let mut record = BaseRecord::<[u8], [u8], ()>::to(topic)
             .payload(message.value.as_slice())
             .key(message.key.as_deref().unwrap_or_default())
