@@ -27,7 +27,10 @@ fn every_hadoop_compression_codec_and_layout_decodes_key_for_key() {
                 continue;
             }
             for layout in ["legacy", "map"] {
-                let name = format!("{compression}-{}-{layout}", codec.rsplit('.').next().unwrap());
+                let name = format!(
+                    "{compression}-{}-{layout}",
+                    codec.rsplit('.').next().unwrap()
+                );
                 files.push(HadoopFile {
                     path: dir.path().join(name),
                     compression,
@@ -45,7 +48,10 @@ fn every_hadoop_compression_codec_and_layout_decodes_key_for_key() {
         let mut reader = SequenceFileReader::new(input, &name).unwrap();
         let header = reader.header().clone();
         assert_eq!(header.version, 6, "{name}");
-        assert_eq!(header.key_class, "com.linkedin.camus.etl.kafka.common.EtlKey");
+        assert_eq!(
+            header.key_class,
+            "com.linkedin.camus.etl.kafka.common.EtlKey"
+        );
         assert_eq!(header.value_class, "org.apache.hadoop.io.NullWritable");
         match (file.compression, header.compression) {
             ("none", Compression::None) => {}
@@ -56,7 +62,10 @@ fn every_hadoop_compression_codec_and_layout_decodes_key_for_key() {
         }
         let mut decoded = Vec::new();
         while let Some(record) = reader.next_record().unwrap() {
-            assert!(record.value.is_empty(), "{name}: NullWritable values are empty");
+            assert!(
+                record.value.is_empty(),
+                "{name}: NullWritable values are empty"
+            );
             decoded.push(EtlKey::decode(&record.key).unwrap());
         }
         assert_eq!(decoded.len(), keys.len(), "{name}");
@@ -68,12 +77,22 @@ fn every_hadoop_compression_codec_and_layout_decodes_key_for_key() {
             assert_eq!(got.offset, want.offset, "{name}");
             assert_eq!(got.checksum, 77, "{name}");
             assert_eq!(got.time, 1_700_000_000_000, "{name}");
-            let layout = if file.layout == "legacy" { Layout::Legacy } else { Layout::WithPartitionMap };
+            let layout = if file.layout == "legacy" {
+                Layout::Legacy
+            } else {
+                Layout::WithPartitionMap
+            };
             assert_eq!(got.layout, layout, "{name}");
             if layout == Layout::WithPartitionMap {
                 let map = got.partition_map.clone().expect("map decoded");
-                assert!(map.contains(&("message.size".to_string(), "1024".to_string())), "{name}: {map:?}");
-                assert!(map.contains(&("server".to_string(), "server".to_string())), "{name}: {map:?}");
+                assert!(
+                    map.contains(&("message.size".to_string(), "1024".to_string())),
+                    "{name}: {map:?}"
+                );
+                assert!(
+                    map.contains(&("server".to_string(), "server".to_string())),
+                    "{name}: {map:?}"
+                );
             }
         }
     }
@@ -85,15 +104,29 @@ fn newest_run_written_by_hadoop_gives_each_partitions_resume_offset() {
     let exec = dir.path().join("execution");
     let history_dir = offsets::hadoop_history(&exec);
     let run = history::latest_run(history_dir.to_str().unwrap(), "PAGE_VIEWS").unwrap();
-    assert!(run.run_dir.ends_with("2024-01-15-10-00-00"), "{}", run.run_dir);
-    let got: Vec<(i32, i64, &str)> =
-        run.partitions.iter().map(|p| (p.partition, p.offset, p.node.as_str())).collect();
+    assert!(
+        run.run_dir.ends_with("2024-01-15-10-00-00"),
+        "{}",
+        run.run_dir
+    );
+    let got: Vec<(i32, i64, &str)> = run
+        .partitions
+        .iter()
+        .map(|p| (p.partition, p.offset, p.node.as_str()))
+        .collect();
     assert_eq!(got, offsets::EXPECTED);
 
     let pipeline = offsets::pipeline(dir.path(), &exec, "commit: none");
-    let out = offsets::c2k(&["offsets", "show", pipeline.to_str().unwrap()], Duration::from_secs(60));
+    let out = offsets::c2k(
+        &["offsets", "show", pipeline.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
     let stdout = offsets::text(&out.stdout);
-    assert!(out.status.success(), "stderr: {}", offsets::text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        offsets::text(&out.stderr)
+    );
     for (partition, offset, node) in offsets::EXPECTED {
         let line = stdout
             .lines()
@@ -102,7 +135,10 @@ fn newest_run_written_by_hadoop_gives_each_partitions_resume_offset() {
         let fields: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(fields[1], offset.to_string(), "{line}");
         assert_eq!(fields[2], *node, "{line}");
-        assert!(fields[3].contains("2024-01-15-10-00-00/offsets-m-"), "{line}");
+        assert!(
+            fields[3].contains("2024-01-15-10-00-00/offsets-m-"),
+            "{line}"
+        );
     }
 }
 
@@ -119,8 +155,14 @@ fn a_run_without_the_topic_is_an_error_naming_the_run_folder() {
         keys: vec![key("CLICKS", "1", 0, 0, 5)],
     }]);
     let pipeline = offsets::pipeline(dir.path(), &exec, "commit: none");
-    let out = offsets::c2k(&["offsets", "show", pipeline.to_str().unwrap()], Duration::from_secs(60));
+    let out = offsets::c2k(
+        &["offsets", "show", pipeline.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = offsets::text(&out.stderr);
-    assert!(stderr.contains("2024-02-01-00-00-00") && stderr.contains("PAGE_VIEWS"), "{stderr}");
+    assert!(
+        stderr.contains("2024-02-01-00-00-00") && stderr.contains("PAGE_VIEWS"),
+        "{stderr}"
+    );
 }

@@ -19,9 +19,14 @@ use rdkafka::{Offset, TopicPartitionList};
 const LIMIT: Duration = Duration::from_secs(90);
 
 fn create_topic(brokers: &str, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", brokers).create().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let results = runtime
         .block_on(async {
             tokio::time::timeout(
@@ -52,8 +57,13 @@ fn committed(brokers: &str, group: &str, topic: &str, partitions: i32) -> Vec<(i
     for p in 0..partitions {
         tpl.add_partition(topic, p);
     }
-    let got = consumer.committed_offsets(tpl, Duration::from_secs(20)).unwrap();
-    got.elements().iter().map(|e| (e.partition(), e.offset())).collect()
+    let got = consumer
+        .committed_offsets(tpl, Duration::from_secs(20))
+        .unwrap();
+    got.elements()
+        .iter()
+        .map(|e| (e.partition(), e.offset()))
+        .collect()
 }
 
 #[test]
@@ -77,32 +87,65 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
     let pipeline = offsets::pipeline(
         dir.path(),
         &exec,
-        &format!("commit: kafka\nbrokers: {brokers}\ngroup: replayers\nconsumer:\n  client.id: c2k-test"),
+        &format!(
+            "commit: kafka\nbrokers: {brokers}\ngroup: replayers\nconsumer:\n  client.id: c2k-test"
+        ),
     );
     let path = pipeline.to_str().unwrap();
 
     let first = offsets::c2k(&["offsets", "commit", path], LIMIT);
-    assert!(first.status.success(), "stderr: {}", offsets::text(&first.stderr));
-    let want = vec![(0, Offset::Offset(20)), (1, Offset::Offset(21)), (2, Offset::Offset(22))];
+    assert!(
+        first.status.success(),
+        "stderr: {}",
+        offsets::text(&first.stderr)
+    );
+    let want = vec![
+        (0, Offset::Offset(20)),
+        (1, Offset::Offset(21)),
+        (2, Offset::Offset(22)),
+    ];
     assert_eq!(committed(&brokers, "replayers", "PAGE_VIEWS", 3), want);
 
     // A newer run appears: the group already has offsets, nothing is committed.
     let later: Vec<SampleCutoff> = cutoffs
         .iter()
-        .map(|c| SampleCutoff { last_offset: c.last_offset + 100, time_ms: c.time_ms + 86_400_000, ..c.clone() })
+        .map(|c| SampleCutoff {
+            last_offset: c.last_offset + 100,
+            time_ms: c.time_ms + 86_400_000,
+            ..c.clone()
+        })
         .collect();
     sample_history::write(&exec, "PAGE_VIEWS", &later).unwrap();
     let second = offsets::c2k(&["offsets", "commit", path], LIMIT);
-    assert_eq!(second.status.code(), Some(3), "stderr: {}", offsets::text(&second.stderr));
+    assert_eq!(
+        second.status.code(),
+        Some(3),
+        "stderr: {}",
+        offsets::text(&second.stderr)
+    );
     let stderr = offsets::text(&second.stderr);
-    assert!(stderr.contains("replayers") && stderr.contains("PAGE_VIEWS"), "{stderr}");
+    assert!(
+        stderr.contains("replayers") && stderr.contains("PAGE_VIEWS"),
+        "{stderr}"
+    );
     assert_eq!(committed(&brokers, "replayers", "PAGE_VIEWS", 3), want);
 
     // Another group gets the newer run's offsets.
-    let other = offsets::c2k(&["offsets", "commit", path, "--set", "offsets.group=others"], LIMIT);
-    assert!(other.status.success(), "stderr: {}", offsets::text(&other.stderr));
+    let other = offsets::c2k(
+        &["offsets", "commit", path, "--set", "offsets.group=others"],
+        LIMIT,
+    );
+    assert!(
+        other.status.success(),
+        "stderr: {}",
+        offsets::text(&other.stderr)
+    );
     assert_eq!(
         committed(&brokers, "others", "PAGE_VIEWS", 3),
-        vec![(0, Offset::Offset(120)), (1, Offset::Offset(121)), (2, Offset::Offset(122))]
+        vec![
+            (0, Offset::Offset(120)),
+            (1, Offset::Offset(121)),
+            (2, Offset::Offset(122))
+        ]
     );
 }

@@ -17,7 +17,10 @@ use zookeeper_client::{Acl, Acls, AuthId, Client, CreateMode, Permission};
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// The children of `path` and their values, sorted by name.
@@ -27,7 +30,10 @@ fn read_tree(connect: &str, path: &str) -> Vec<(String, String)> {
             .await
             .expect("connect in time")
             .expect("connect");
-        let mut children = client.list_children(path).await.unwrap_or_else(|e| panic!("list {path}: {e}"));
+        let mut children = client
+            .list_children(path)
+            .await
+            .unwrap_or_else(|e| panic!("list {path}: {e}"));
         children.sort();
         let mut out = Vec::new();
         for child in children {
@@ -70,12 +76,19 @@ fn commits_hadoop_written_offsets_and_leaves_an_existing_group_untouched() {
     let pipeline = offsets::pipeline(
         dir.path(),
         &exec,
-        &format!("commit: zookeeper\nzookeeper: {}\ngroup: replayers", zk.connect_string()),
+        &format!(
+            "commit: zookeeper\nzookeeper: {}\ngroup: replayers",
+            zk.connect_string()
+        ),
     );
 
     let dry = commit(&pipeline, &[]);
     let first = commit(&pipeline, &[]);
-    assert!(first.status.success(), "stderr: {}", offsets::text(&first.stderr));
+    assert!(
+        first.status.success(),
+        "stderr: {}",
+        offsets::text(&first.stderr)
+    );
     let expected: Vec<(String, String)> = offsets::EXPECTED
         .iter()
         .map(|(p, o, _)| (p.to_string(), o.to_string()))
@@ -91,12 +104,23 @@ fn commits_hadoop_written_offsets_and_leaves_an_existing_group_untouched() {
         compression: "block",
         codec: offsets::DEFAULT_CODEC,
         layout: "map",
-        keys: vec![offsets::key("PAGE_VIEWS", "1", 0, 0, 555), offsets::key("PAGE_VIEWS", "1", 9, 0, 9)],
+        keys: vec![
+            offsets::key("PAGE_VIEWS", "1", 0, 0, 555),
+            offsets::key("PAGE_VIEWS", "1", 9, 0, 9),
+        ],
     }]);
     let second = commit(&pipeline, &[]);
-    assert_eq!(second.status.code(), Some(3), "stderr: {}", offsets::text(&second.stderr));
+    assert_eq!(
+        second.status.code(),
+        Some(3),
+        "stderr: {}",
+        offsets::text(&second.stderr)
+    );
     let stderr = offsets::text(&second.stderr);
-    assert!(stderr.contains(path) && stderr.contains("untouched"), "{stderr}");
+    assert!(
+        stderr.contains(path) && stderr.contains("untouched"),
+        "{stderr}"
+    );
     assert_eq!(read_tree(&zk.connect_string(), path), expected);
 }
 
@@ -109,12 +133,25 @@ fn dry_run_prints_the_writes_and_writes_nothing() {
     let pipeline = offsets::pipeline(
         dir.path(),
         &exec,
-        &format!("commit: zookeeper\nzookeeper: {}\ngroup: g", zk.connect_string()),
+        &format!(
+            "commit: zookeeper\nzookeeper: {}\ngroup: g",
+            zk.connect_string()
+        ),
     );
-    let out = offsets::c2k(&["offsets", "commit", pipeline.to_str().unwrap(), "--dry-run"], LIMIT);
-    assert!(out.status.success(), "stderr: {}", offsets::text(&out.stderr));
+    let out = offsets::c2k(
+        &["offsets", "commit", pipeline.to_str().unwrap(), "--dry-run"],
+        LIMIT,
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        offsets::text(&out.stderr)
+    );
     let stdout = offsets::text(&out.stdout);
-    assert!(stdout.contains("/consumers/g/offsets/PAGE_VIEWS/2 = 302"), "{stdout}");
+    assert!(
+        stdout.contains("/consumers/g/offsets/PAGE_VIEWS/2 = 302"),
+        "{stdout}"
+    );
     let exists = runtime().block_on(async {
         let client = Client::connect(&zk.connect_string()).await.unwrap();
         client.check_stat("/consumers").await.unwrap()
@@ -131,17 +168,35 @@ fn chroot_is_created_and_node_partition_layout_names_children_by_leader() {
     let pipeline = offsets::pipeline(
         dir.path(),
         &exec,
-        &format!("commit: zookeeper\nzookeeper: {}/kafka/prod\ngroup: g", zk.connect_string()),
+        &format!(
+            "commit: zookeeper\nzookeeper: {}/kafka/prod\ngroup: g",
+            zk.connect_string()
+        ),
     );
     let out = commit(&pipeline, &["offsets.layout=node-partition"]);
-    assert!(out.status.success(), "stderr: {}", offsets::text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        offsets::text(&out.stderr)
+    );
     assert_eq!(
-        read_tree(&zk.connect_string(), "/kafka/prod/consumers/g/offsets/PAGE_VIEWS"),
-        vec![("7-0".to_string(), "100".to_string()), ("7-1".to_string(), "201".to_string()), ("7-2".to_string(), "302".to_string())]
+        read_tree(
+            &zk.connect_string(),
+            "/kafka/prod/consumers/g/offsets/PAGE_VIEWS"
+        ),
+        vec![
+            ("7-0".to_string(), "100".to_string()),
+            ("7-1".to_string(), "201".to_string()),
+            ("7-2".to_string(), "302".to_string())
+        ]
     );
     // The same tree seen through the chroot by another client.
     assert_eq!(
-        read_tree(&format!("{}/kafka/prod", zk.connect_string()), "/consumers/g/offsets/PAGE_VIEWS").len(),
+        read_tree(
+            &format!("{}/kafka/prod", zk.connect_string()),
+            "/consumers/g/offsets/PAGE_VIEWS"
+        )
+        .len(),
         3
     );
 }
@@ -156,7 +211,11 @@ fn new_nodes_get_the_acl_of_consumers() {
     runtime().block_on(async {
         let client = Client::connect(&zk.connect_string()).await.unwrap();
         client
-            .create("/consumers", b"", &CreateMode::Persistent.with_acls(Acls::new(&acl)))
+            .create(
+                "/consumers",
+                b"",
+                &CreateMode::Persistent.with_acls(Acls::new(&acl)),
+            )
             .await
             .unwrap();
     });
@@ -166,14 +225,25 @@ fn new_nodes_get_the_acl_of_consumers() {
     let pipeline = offsets::pipeline(
         dir.path(),
         &exec,
-        &format!("commit: zookeeper\nzookeeper: {}\ngroup: g", zk.connect_string()),
+        &format!(
+            "commit: zookeeper\nzookeeper: {}\ngroup: g",
+            zk.connect_string()
+        ),
     );
     let out = commit(&pipeline, &[]);
-    assert!(out.status.success(), "stderr: {}", offsets::text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        offsets::text(&out.stderr)
+    );
     let acls = runtime().block_on(async {
         let client = Client::connect(&zk.connect_string()).await.unwrap();
         let mut all = Vec::new();
-        for path in ["/consumers/g", "/consumers/g/offsets/PAGE_VIEWS", "/consumers/g/offsets/PAGE_VIEWS/0"] {
+        for path in [
+            "/consumers/g",
+            "/consumers/g/offsets/PAGE_VIEWS",
+            "/consumers/g/offsets/PAGE_VIEWS/0",
+        ] {
             all.push(client.get_acl(path).await.unwrap().0);
         }
         all
@@ -196,7 +266,11 @@ fn unreachable_zookeeper_fails_fast_naming_the_connect_string() {
     );
     let start = Instant::now();
     let out = commit(&pipeline, &[]);
-    assert!(start.elapsed() < Duration::from_secs(15), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        start.elapsed()
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = offsets::text(&out.stderr);
     assert!(stderr.contains(&connect), "{stderr}");

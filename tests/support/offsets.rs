@@ -19,8 +19,20 @@ pub struct Key {
     pub offset: i64,
 }
 
-pub fn key(topic: &'static str, leader: &'static str, partition: i32, begin: i64, offset: i64) -> Key {
-    Key { topic, leader, partition, begin, offset }
+pub fn key(
+    topic: &'static str,
+    leader: &'static str,
+    partition: i32,
+    begin: i64,
+    offset: i64,
+) -> Key {
+    Key {
+        topic,
+        leader,
+        partition,
+        begin,
+        offset,
+    }
 }
 
 /// One offsets file: compression `none|record|block`, a Hadoop codec class, layout `legacy|map`.
@@ -39,9 +51,12 @@ pub const BZIP2_CODEC: &str = "org.apache.hadoop.io.compress.BZip2Codec";
 pub fn hadoop_jars() -> PathBuf {
     static JARS: OnceLock<PathBuf> = OnceLock::new();
     JARS.get_or_init(|| {
-        let dir = std::env::var_os("C2K_HADOOP_JARS").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/camus2kafka/hadoop-jars")
-        });
+        let dir = std::env::var_os("C2K_HADOOP_JARS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var("HOME").expect("HOME"))
+                    .join(".cache/camus2kafka/hadoop-jars")
+            });
         if !dir.join("hadoop-common-2.7.3.jar").exists() {
             let script = repo_root().join("tests/env/hdfs-fetch-jars.sh");
             let status = Command::new("bash")
@@ -49,7 +64,11 @@ pub fn hadoop_jars() -> PathBuf {
                 .arg(&dir)
                 .status()
                 .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-            assert!(status.success(), "{} failed: cannot get the Hadoop jars", script.display());
+            assert!(
+                status.success(),
+                "{} failed: cannot get the Hadoop jars",
+                script.display()
+            );
         }
         dir
     })
@@ -57,7 +76,10 @@ pub fn hadoop_jars() -> PathBuf {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
 }
 
 /// The compiled Java writer (compiled once per test process).
@@ -78,7 +100,11 @@ fn java_classes() -> PathBuf {
                 .arg(src.join("com/linkedin/camus/etl/kafka/common/EtlKey.java"))
                 .output()
                 .expect("javac (a JDK is needed: CI installs openjdk)");
-            assert!(output.status.success(), "javac failed: {}", String::from_utf8_lossy(&output.stderr));
+            assert!(
+                output.status.success(),
+                "javac failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
             out
         })
         .clone()
@@ -90,21 +116,41 @@ pub fn write_with_hadoop(files: &[HadoopFile<'_>]) {
     let mut spec = String::new();
     for f in files {
         std::fs::create_dir_all(f.path.parent().expect("parent")).expect("mkdir");
-        writeln!(spec, "file {} {} {} {}", f.path.display(), f.compression, f.codec, f.layout).unwrap();
+        writeln!(
+            spec,
+            "file {} {} {} {}",
+            f.path.display(),
+            f.compression,
+            f.codec,
+            f.layout
+        )
+        .unwrap();
         for k in &f.keys {
-            writeln!(spec, "key {} {} {} {} {} 77 1700000000000", k.topic, k.leader, k.partition, k.begin, k.offset)
-                .unwrap();
+            writeln!(
+                spec,
+                "key {} {} {} {} {} 77 1700000000000",
+                k.topic, k.leader, k.partition, k.begin, k.offset
+            )
+            .unwrap();
         }
     }
     let spec_path = classes.join(format!("spec-{}", unique()));
     std::fs::write(&spec_path, spec).expect("spec");
     let mut java = Command::new("java");
     java.arg("-cp")
-        .arg(format!("{}:{}/*", classes.display(), hadoop_jars().display()))
+        .arg(format!(
+            "{}:{}/*",
+            classes.display(),
+            hadoop_jars().display()
+        ))
         .arg("WriteOffsets")
         .arg(&spec_path);
     let output = run_with_timeout(&mut java, Duration::from_secs(120));
-    assert!(output.status.success(), "WriteOffsets failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "WriteOffsets failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn unique() -> u64 {
@@ -133,21 +179,30 @@ pub fn hadoop_history(exec_dir: &Path) -> PathBuf {
             compression: "none",
             codec: DEFAULT_CODEC,
             layout: "map",
-            keys: vec![key("PAGE_VIEWS", "1", 0, 100, 150), key("CLICKS", "1", 0, 0, 7)],
+            keys: vec![
+                key("PAGE_VIEWS", "1", 0, 100, 150),
+                key("CLICKS", "1", 0, 0, 7),
+            ],
         },
         HadoopFile {
             path: new.join("offsets-m-00001"),
             compression: "record",
             codec: DEFAULT_CODEC,
             layout: "legacy",
-            keys: vec![key("CLICKS", "2", 1, 0, 9), key("PAGE_VIEWS", "2", 1, 200, 260)],
+            keys: vec![
+                key("CLICKS", "2", 1, 0, 9),
+                key("PAGE_VIEWS", "2", 1, 200, 260),
+            ],
         },
         HadoopFile {
             path: new.join("offsets-m-00002"),
             compression: "block",
             codec: DEFAULT_CODEC,
             layout: "map",
-            keys: vec![key("PAGE_VIEWS", "3", 2, 300, 333), key("PAGE_VIEWS", "1", 0, 100, 140)],
+            keys: vec![
+                key("PAGE_VIEWS", "3", 2, 300, 333),
+                key("PAGE_VIEWS", "1", 0, 100, 140),
+            ],
         },
         HadoopFile {
             path: new.join("offsets-m-00003"),
@@ -161,15 +216,23 @@ pub fn hadoop_history(exec_dir: &Path) -> PathBuf {
             compression: "block",
             codec: BZIP2_CODEC,
             layout: "legacy",
-            keys: vec![key("OTHER", "1", 4, 0, 1), key("PAGE_VIEWS", "2", 4, 10, 44)],
+            keys: vec![
+                key("OTHER", "1", 4, 0, 1),
+                key("PAGE_VIEWS", "2", 4, 10, 44),
+            ],
         },
     ]);
     history
 }
 
 /// (partition, offset, node) the newest run of [`hadoop_history`] resumes `PAGE_VIEWS` from.
-pub const EXPECTED: &[(i32, i64, &str)] =
-    &[(0, 150, "1"), (1, 260, "2"), (2, 333, "3"), (3, 4_000_000_000, "1"), (4, 44, "2")];
+pub const EXPECTED: &[(i32, i64, &str)] = &[
+    (0, 150, "1"),
+    (1, 260, "2"),
+    (2, 333, "3"),
+    (3, 4_000_000_000, "1"),
+    (4, 44, "2"),
+];
 
 /// Writes a pipeline file for the offsets step (`sink: stdout`, so no broker is needed).
 pub fn pipeline(dir: &Path, exec_dir: &Path, offsets_yaml: &str) -> PathBuf {

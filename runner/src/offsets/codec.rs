@@ -194,7 +194,10 @@ mod tests {
         let a: &[u8] = b"hello hello hello hello";
         let b: &[u8] = b"second block";
         let snappy = |d: &[u8]| snap::raw::Encoder::new().compress_vec(d).unwrap();
-        let data = framed(&[(a, vec![snappy(a)]), (b, vec![snappy(&b[..6]), snappy(&b[6..])])]);
+        let data = framed(&[
+            (a, vec![snappy(a)]),
+            (b, vec![snappy(&b[..6]), snappy(&b[6..])]),
+        ]);
         assert_eq!(Codec::Snappy.decompress(&data).unwrap(), [a, b].concat());
 
         let lz4 = |d: &[u8]| lz4_flex::block::compress(d);
@@ -220,7 +223,10 @@ mod tests {
 
     #[test]
     fn truncated_framing_is_an_error() {
-        let data = framed(&[(&b"abcdef"[..], vec![snap::raw::Encoder::new().compress_vec(b"abc").unwrap()])]);
+        let data = framed(&[(
+            &b"abcdef"[..],
+            vec![snap::raw::Encoder::new().compress_vec(b"abc").unwrap()],
+        )]);
         assert!(Codec::Snappy.decompress(&data).is_err());
         assert!(Codec::Snappy.decompress(&data[..5]).is_err());
     }

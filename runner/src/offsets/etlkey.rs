@@ -214,7 +214,10 @@ mod tests {
         assert_eq!(key.checksum, -5);
         assert_eq!(key.topic, "PAGE_VIEWS");
         assert_eq!(key.time, 1_700_000_000_000);
-        assert_eq!((key.server.as_str(), key.service.as_str()), ("server", "service"));
+        assert_eq!(
+            (key.server.as_str(), key.service.as_str()),
+            ("server", "service")
+        );
         assert_eq!(key.partition_map, None);
         assert_eq!(key.encode(), legacy_bytes());
     }
@@ -262,7 +265,10 @@ mod tests {
         let b = legacy_bytes();
         let err = decode_named(&b[..20], "offsets-m-00000", 4).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("offsets-m-00000") && msg.contains("record 4"), "{msg}");
+        assert!(
+            msg.contains("offsets-m-00000") && msg.contains("record 4"),
+            "{msg}"
+        );
         assert!(msg.contains("offset"), "{msg}");
     }
 

@@ -93,7 +93,9 @@ pub fn read_run(storage: &dyn Storage, run_dir: &str, topic: &str) -> Result<Run
         })
         .collect();
     if files.is_empty() {
-        bail!("the Camus run folder {run_dir} has no offsets files (offsets-m-* or offsets-previous)");
+        bail!(
+            "the Camus run folder {run_dir} has no offsets files (offsets-m-* or offsets-previous)"
+        );
     }
     let mut best: BTreeMap<i32, PartitionOffset> = BTreeMap::new();
     let mut other_topics = BTreeMap::<String, usize>::new();
@@ -194,25 +196,43 @@ mod tests {
             std::fs::create_dir_all(d).unwrap();
         }
         write(&old.join("offsets-m-00000"), &[key("T", 0, 999)]);
-        write(&new.join("offsets-m-00000"), &[key("T", 0, 10), key("X", 0, 5)]);
-        write(&new.join("offsets-m-00001"), &[key("T", 0, 12), key("T", 1, 3)]);
-        write(&new.join("offsets-previous"), &[key("T", 2, 40), key("T", 1, 1)]);
+        write(
+            &new.join("offsets-m-00000"),
+            &[key("T", 0, 10), key("X", 0, 5)],
+        );
+        write(
+            &new.join("offsets-m-00001"),
+            &[key("T", 0, 12), key("T", 1, 3)],
+        );
+        write(
+            &new.join("offsets-previous"),
+            &[key("T", 2, 40), key("T", 1, 1)],
+        );
         write(&new.join("requests.previous"), &[key("T", 3, 1)]);
         let history = dir.path().to_str().unwrap();
         let run = latest_run(history, "T").unwrap();
         assert!(run.run_dir.ends_with("2024-01-02-00-00-00"));
-        let got: Vec<(i32, i64)> = run.partitions.iter().map(|p| (p.partition, p.offset)).collect();
+        let got: Vec<(i32, i64)> = run
+            .partitions
+            .iter()
+            .map(|p| (p.partition, p.offset))
+            .collect();
         assert_eq!(got, vec![(0, 12), (1, 3), (2, 40)]);
         assert!(run.partitions[0].file.ends_with("offsets-m-00001"));
 
         let err = latest_run(history, "MISSING").unwrap_err().to_string();
-        assert!(err.contains("2024-01-02-00-00-00") && err.contains("MISSING"), "{err}");
+        assert!(
+            err.contains("2024-01-02-00-00-00") && err.contains("MISSING"),
+            "{err}"
+        );
     }
 
     #[test]
     fn no_run_folder_is_an_error_naming_the_history_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let err = latest_run(dir.path().to_str().unwrap(), "T").unwrap_err().to_string();
+        let err = latest_run(dir.path().to_str().unwrap(), "T")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(dir.path().to_str().unwrap()), "{err}");
     }
 }

@@ -70,8 +70,15 @@ mod tests {
             layout: Layout::Legacy,
             partition_map: None,
         };
-        let mut w = SequenceFileWriter::new(Vec::new(), etlkey::CLASS_NAME, "N", Compression::None, &[], [1; 16])
-            .unwrap();
+        let mut w = SequenceFileWriter::new(
+            Vec::new(),
+            etlkey::CLASS_NAME,
+            "N",
+            Compression::None,
+            &[],
+            [1; 16],
+        )
+        .unwrap();
         w.append(&key.encode(), &[]).unwrap();
         let bytes = w.finish().unwrap();
         let mut out = Vec::new();

@@ -46,7 +46,9 @@ pub fn commit(
     let committed = consumer
         .committed_offsets(partitions.clone(), timeout)
         .with_context(|| {
-            format!("cannot fetch the committed offsets of group {group} for {topic} from {brokers}")
+            format!(
+                "cannot fetch the committed offsets of group {group} for {topic} from {brokers}"
+            )
         })?;
     let existing: Vec<String> = committed
         .elements()
@@ -77,7 +79,9 @@ pub fn commit(
         .with_context(|| format!("cannot assign {topic}'s partitions to group {group}"))?;
     consumer
         .commit(&commit, CommitMode::Sync)
-        .with_context(|| format!("cannot commit the offsets of group {group} for {topic} on {brokers}"))?;
+        .with_context(|| {
+            format!("cannot commit the offsets of group {group} for {topic} on {brokers}")
+        })?;
     // Make sure the coordinator has them before saying so.
     let check = consumer
         .committed_offsets(partitions, timeout)

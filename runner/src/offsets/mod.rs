@@ -35,10 +35,22 @@ pub fn show(pipeline: &Pipeline) -> Result<()> {
 /// The table `show` prints: one line per partition.
 pub fn print_table(run: &RunOffsets, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "# latest Camus run: {}", run.run_dir)?;
-    writeln!(out, "{:>9}  {:>20}  {:>6}  file", "partition", "offset", "node")?;
+    writeln!(
+        out,
+        "{:>9}  {:>20}  {:>6}  file",
+        "partition", "offset", "node"
+    )?;
     for p in &run.partitions {
-        let node = if p.node.is_empty() { "-" } else { p.node.as_str() };
-        writeln!(out, "{:>9}  {:>20}  {:>6}  {}", p.partition, p.offset, node, p.file)?;
+        let node = if p.node.is_empty() {
+            "-"
+        } else {
+            p.node.as_str()
+        };
+        writeln!(
+            out,
+            "{:>9}  {:>20}  {:>6}  {}",
+            p.partition, p.offset, node, p.file
+        )?;
     }
     Ok(())
 }
@@ -77,14 +89,24 @@ pub fn commit_step(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
             let planned =
                 zookeeper::planned_writes(connect, group, topic, offsets.layout, &run.partitions);
             if dry_run {
-                writeln!(out, "dry run: would write in ZooKeeper {connect} (from {}):", run.run_dir)?;
+                writeln!(
+                    out,
+                    "dry run: would write in ZooKeeper {connect} (from {}):",
+                    run.run_dir
+                )?;
                 for w in &planned {
                     writeln!(out, "  {} = {}", w.path, w.value)?;
                 }
                 return Ok(());
             }
-            let written =
-                zookeeper::commit(connect, group, topic, offsets.layout, &run.partitions, timeout)?;
+            let written = zookeeper::commit(
+                connect,
+                group,
+                topic,
+                offsets.layout,
+                &run.partitions,
+                timeout,
+            )?;
             writeln!(
                 out,
                 "committed {} offsets of {topic} for group {group} in ZooKeeper {connect} (from {}):",
@@ -101,9 +123,20 @@ pub fn commit_step(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
                 "offsets.brokers (or sink.brokers) is not set: brokers are needed for offsets.commit: kafka",
             )?;
             if dry_run {
-                writeln!(out, "dry run: would commit for group {group} on {brokers} (from {}):", run.run_dir)?;
+                writeln!(
+                    out,
+                    "dry run: would commit for group {group} on {brokers} (from {}):",
+                    run.run_dir
+                )?;
             } else {
-                kafka::commit(&brokers, group, topic, &offsets.consumer, &run.partitions, timeout)?;
+                kafka::commit(
+                    &brokers,
+                    group,
+                    topic,
+                    &offsets.consumer,
+                    &run.partitions,
+                    timeout,
+                )?;
                 writeln!(
                     out,
                     "committed {} offsets of {topic} for group {group} on {brokers} (from {}):",

@@ -39,11 +39,19 @@ pub fn write(exec_dir: &Path, topic: &str, cutoffs: &[SampleCutoff]) -> Result<(
     let older = history.join(run_name(last_time - 3 * 3_600_000));
 
     let start = |c: &SampleCutoff| c.first_offset as i64;
-    let halfway = |c: &SampleCutoff| (c.first_offset + (c.last_offset + 1 - c.first_offset) / 2) as i64;
+    let halfway =
+        |c: &SampleCutoff| (c.first_offset + (c.last_offset + 1 - c.first_offset) / 2) as i64;
     let end = |c: &SampleCutoff| c.last_offset as i64 + 1;
 
     write_run(&older, topic, cutoffs, start, halfway, Compression::None)?;
-    write_run(&newest, topic, cutoffs, halfway, end, Compression::Block(Codec::Deflate))?;
+    write_run(
+        &newest,
+        topic,
+        cutoffs,
+        halfway,
+        end,
+        Compression::Block(Codec::Deflate),
+    )?;
     Ok(())
 }
 
@@ -81,14 +89,18 @@ fn write_run(
             .filter(|(i, _)| i % 2 == task)
             .map(|(_, c)| key(c, from(c), to(c)))
             .collect();
-        write_file(&dir.join(format!("offsets-m-{task:05}")), &keys, compression)?;
+        write_file(
+            &dir.join(format!("offsets-m-{task:05}")),
+            &keys,
+            compression,
+        )?;
     }
     Ok(())
 }
 
 fn write_file(path: &Path, keys: &[EtlKey], compression: Compression) -> Result<()> {
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut sync = [0u8; 16];
     for (i, b) in path.to_string_lossy().bytes().enumerate() {
         sync[i % 16] = sync[i % 16].wrapping_mul(31).wrapping_add(b);
@@ -165,7 +177,11 @@ mod tests {
         let runs = std::fs::read_dir(&history_dir).unwrap().count();
         assert_eq!(runs, 2);
         let run = history::latest_run(history_dir.to_str().unwrap(), "PAGE_VIEWS").unwrap();
-        let got: Vec<(i32, i64)> = run.partitions.iter().map(|p| (p.partition, p.offset)).collect();
+        let got: Vec<(i32, i64)> = run
+            .partitions
+            .iter()
+            .map(|p| (p.partition, p.offset))
+            .collect();
         assert_eq!(got, vec![(0, 100), (1, 101), (2, 102)]);
         assert!(run.run_dir.ends_with("2024-01-15-10-10-00"));
     }

@@ -70,9 +70,15 @@ struct Block {
 impl<R: Read> SequenceFileReader<R> {
     /// Reads the header. `name` (a path or URL) is used in every error.
     pub fn new(input: R, name: &str) -> Result<Self> {
-        let mut input = Counting { inner: input, pos: 0 };
+        let mut input = Counting {
+            inner: input,
+            pos: 0,
+        };
         let header = read_header(&mut input).with_context(|| {
-            format!("{name}: not a readable SequenceFile header (byte {})", input.pos)
+            format!(
+                "{name}: not a readable SequenceFile header (byte {})",
+                input.pos
+            )
         })?;
         Ok(SequenceFileReader {
             input,
@@ -95,12 +101,8 @@ impl<R: Read> SequenceFileReader<R> {
             Compression::None => self.next_plain(None),
             Compression::Record(codec) => self.next_plain(Some(codec)),
         };
-        let record = record.with_context(|| {
-            format!(
-                "{}: record {} (at byte {start})",
-                self.name, self.records
-            )
-        })?;
+        let record = record
+            .with_context(|| format!("{}: record {} (at byte {start})", self.name, self.records))?;
         if record.is_some() {
             self.records += 1;
         }
@@ -181,7 +183,9 @@ impl<R: Read> SequenceFileReader<R> {
             match self.input.read_i32_or_eof()? {
                 None => return Ok(None),
                 Some(SYNC_ESCAPE) => self.check_sync()?,
-                Some(other) => bail!("expected a sync escape before the block at byte {at}, found {other}"),
+                Some(other) => {
+                    bail!("expected a sync escape before the block at byte {at}, found {other}")
+                }
             }
         }
         let at = self.input.pos;
@@ -290,7 +294,9 @@ fn read_header<R: Read>(input: &mut Counting<R>) -> Result<Header> {
     }
     let sync = if version > 1 {
         let mut sync = [0u8; 16];
-        input.read_exact(&mut sync).context("truncated sync marker")?;
+        input
+            .read_exact(&mut sync)
+            .context("truncated sync marker")?;
         Some(sync)
     } else {
         None
@@ -401,7 +407,8 @@ impl<R: Read> Counting<R> {
     }
 
     fn read_text(&mut self) -> Result<String> {
-        let len = usize::try_from(self.read_vlong()?).map_err(|_| anyhow!("negative string length"))?;
+        let len =
+            usize::try_from(self.read_vlong()?).map_err(|_| anyhow!("negative string length"))?;
         let bytes = self.read_vec(len, "string")?;
         String::from_utf8(bytes).map_err(|e| anyhow!("string is not UTF-8: {e}"))
     }
@@ -606,8 +613,14 @@ mod tests {
 
     fn expected() -> Vec<Record> {
         vec![
-            Record { key: text("k1"), value: text("v1") },
-            Record { key: text("k2"), value: text("value two") },
+            Record {
+                key: text("k1"),
+                value: text("v1"),
+            },
+            Record {
+                key: text("k2"),
+                value: text("value two"),
+            },
         ]
     }
 
@@ -733,7 +746,13 @@ mod tests {
 
     #[test]
     fn block_with_empty_values_as_null_writable_values_are() {
-        let records = vec![Record { key: text("k"), value: vec![] }; 3];
+        let records = vec![
+            Record {
+                key: text("k"),
+                value: vec![]
+            };
+            3
+        ];
         for (codec, compress) in all_codecs() {
             let mut file = header(Some(codec.class_name()), true);
             file.extend(block(&records, compress));
@@ -760,7 +779,10 @@ mod tests {
         file.extend(plain_record(b"key", b"value"));
         let err = read_all(&file[..file.len() - 2]).unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("test.seq") && msg.contains("record 0"), "{msg}");
+        assert!(
+            msg.contains("test.seq") && msg.contains("record 0"),
+            "{msg}"
+        );
 
         let mut bad_sync = header(None, false);
         bad_sync.extend_from_slice(&(-1i32).to_be_bytes());

@@ -223,7 +223,11 @@ pub fn write_vlong(out: &mut Vec<u8>, value: i64) {
         len -= 1;
     }
     out.push(len as i8 as u8);
-    let bytes = (if len < -120 { -(len + 120) } else { -(len + 112) }) as usize;
+    let bytes = (if len < -120 {
+        -(len + 120)
+    } else {
+        -(len + 112)
+    }) as usize;
     for idx in (0..bytes).rev() {
         out.push((magnitude >> (idx * 8)) as u8);
     }
@@ -258,8 +262,14 @@ mod tests {
             (128, &[0x8F, 0x80]),
             (300, &[0x8E, 0x01, 0x2C]),
             (-113, &[0x87, 0x70]),
-            (i64::MAX, &[0x88, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]),
-            (i64::MIN, &[0x80, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]),
+            (
+                i64::MAX,
+                &[0x88, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            ),
+            (
+                i64::MIN,
+                &[0x80, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            ),
         ];
         for (value, bytes) in cases {
             let mut out = Vec::new();

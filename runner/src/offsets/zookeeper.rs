@@ -110,7 +110,9 @@ async fn commit_async(
             client
                 .mkdir(root, &CreateMode::Persistent.with_acls(Acls::anyone_all()))
                 .await
-                .map_err(|e| anyhow!("ZooKeeper {connect}: cannot create the chroot {root}: {e}"))?;
+                .map_err(|e| {
+                    anyhow!("ZooKeeper {connect}: cannot create the chroot {root}: {e}")
+                })?;
             client
                 .chroot(root)
                 .map_err(|_| anyhow!("ZooKeeper {connect}: invalid chroot {root}"))?
@@ -165,11 +167,15 @@ async fn commit_async(
         }) => Err(AlreadyCommitted {
             location: format!(
                 "{root}{topic_node}/{} in ZooKeeper {connect} (created concurrently)",
-                offsets.get(index).map_or(String::new(), |o| child_name(layout, o))
+                offsets
+                    .get(index)
+                    .map_or(String::new(), |o| child_name(layout, o))
             ),
         }
         .into()),
-        Err(e) => bail!("ZooKeeper {connect}: cannot create the offsets under {root}{topic_node}: {e}"),
+        Err(e) => {
+            bail!("ZooKeeper {connect}: cannot create the offsets under {root}{topic_node}: {e}")
+        }
     }
 }
 
@@ -198,7 +204,10 @@ mod tests {
 
     #[test]
     fn connect_strings_split_into_hosts_and_chroot() {
-        assert_eq!(split_connect_string("a:1,b:2/kafka/x"), ("a:1,b:2", Some("/kafka/x")));
+        assert_eq!(
+            split_connect_string("a:1,b:2/kafka/x"),
+            ("a:1,b:2", Some("/kafka/x"))
+        );
         assert_eq!(split_connect_string("a:1"), ("a:1", None));
         assert_eq!(split_connect_string("a:1/"), ("a:1", None));
     }
