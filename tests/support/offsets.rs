@@ -129,7 +129,11 @@ pub fn write_with_hadoop(files: &[HadoopFile<'_>]) {
             writeln!(
                 spec,
                 "key {} {} {} {} {} 77 1700000000000",
-                k.topic, k.leader, k.partition, k.begin, k.offset
+                k.topic,
+                if k.leader.is_empty() { "-" } else { k.leader },
+                k.partition,
+                k.begin,
+                k.offset
             )
             .unwrap();
         }

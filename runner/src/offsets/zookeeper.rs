@@ -179,8 +179,8 @@ async fn commit_async(
     }
 }
 
-/// Connects (hosts only: the chroot is handled by the caller so it can be created first), failing
-/// fast when no server answers.
+/// Connects (hosts only: the chroot is handled by the caller so it can be created first). Hosts
+/// are retried (a server under load may drop a first attempt) until `timeout`, then it fails.
 async fn connect_client(connect: &str, timeout: Duration) -> Result<Client> {
     let (hosts, _) = split_connect_string(connect);
     if hosts.trim().is_empty() {
@@ -189,7 +189,6 @@ async fn connect_client(connect: &str, timeout: Duration) -> Result<Client> {
     let connecting = Client::connector()
         .with_session_timeout(timeout)
         .with_connection_timeout(timeout)
-        .with_fail_eagerly()
         .connect(hosts);
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok(client)) => Ok(client),
