@@ -17,7 +17,9 @@ const TOPIC: &str = "PAGE_VIEWS_REPLAY";
 
 fn mock_cluster(partitions: i32) -> MockCluster<'static, DefaultProducerContext> {
     let cluster = MockCluster::new(1).expect("mock cluster");
-    cluster.create_topic(TOPIC, partitions, 1).expect("mock topic");
+    cluster
+        .create_topic(TOPIC, partitions, 1)
+        .expect("mock topic");
     cluster
 }
 
@@ -36,16 +38,24 @@ fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 
 fn a_broker_down_mid_run_and_back_loses_and_duplicates_nothing() {
     let cluster = mock_cluster(3);
     let brokers = cluster.bootstrap_servers();
-    let pipeline = kafka::pipeline(&format!("{{ brokers: '{brokers}', delivery_timeout: 60s }}"));
+    let pipeline = kafka::pipeline(&format!(
+        "{{ brokers: '{brokers}', delivery_timeout: 60s }}"
+    ));
     let sent = kafka::messages(30_000, 3, 200);
-    let mut sink = KafkaSink::open(&pipeline, &SourceFacts { partitions: vec![0, 1, 2] })
-        .expect("open the sink on the mock cluster");
+    let mut sink = KafkaSink::open(
+        &pipeline,
+        &SourceFacts {
+            partitions: vec![0, 1, 2],
+        },
+    )
+    .expect("open the sink on the mock cluster");
     let (first, rest) = sent.split_at(10_000);
     sink.send(first.to_vec()).expect("send before the failure");
     cluster.broker_down(1).expect("broker down");
     // Sent while the broker is down: queued and retried by librdkafka.
     for batch in rest.chunks(5_000) {
-        sink.send(batch.to_vec()).expect("send while the broker is down");
+        sink.send(batch.to_vec())
+            .expect("send while the broker is down");
     }
     std::thread::sleep(Duration::from_secs(2));
     cluster.broker_up(1).expect("broker up");
@@ -61,16 +71,25 @@ fn a_broker_that_never_comes_back_fails_the_publish_with_the_delivered_count() {
     let cluster = mock_cluster(2);
     let brokers = cluster.bootstrap_servers();
     let pipeline = kafka::pipeline(&format!(
-        "{{ brokers: '{brokers}', delivery_timeout: 10s, producer: {{ message.timeout.ms: '3000' }} }}"
+        "{{ brokers: '{brokers}', delivery_timeout: 5s, producer: {{ message.timeout.ms: '3000' }} }}"
     ));
     let sent = kafka::messages(4_000, 2, 200);
-    let mut sink = KafkaSink::connect(&pipeline, &SourceFacts { partitions: vec![0, 1] })
-        .expect("open the sink on the mock cluster");
-    sink.send(sent[..1_000].to_vec()).expect("send before the failure");
+    let mut sink = KafkaSink::connect(
+        &pipeline,
+        &SourceFacts {
+            partitions: vec![0, 1],
+        },
+    )
+    .expect("open the sink on the mock cluster");
+    sink.send(sent[..1_000].to_vec())
+        .expect("send before the failure");
     // Let the first 1,000 be acknowledged before the broker goes away.
     let waiting = Instant::now();
     while sink.deliveries().delivered < 1_000 {
-        assert!(waiting.elapsed() < Duration::from_secs(20), "first 1,000 not acknowledged");
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "first 1,000 not acknowledged"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     cluster.broker_down(1).expect("broker down");
@@ -84,8 +103,17 @@ fn a_broker_that_never_comes_back_fails_the_publish_with_the_delivered_count() {
         Ok(report) => panic!("publish succeeded with the broker down: {report:?}"),
         Err(error) => format!("{error:#}"),
     };
-    assert!(start.elapsed() < Duration::from_secs(20), "failed only after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "failed only after {:?}",
+        start.elapsed()
+    );
     assert!(error.contains("1000 of 4000 messages delivered"), "{error}");
-    assert!(error.contains("first failure"), "{error}");
+    // Either librdkafka timed the messages out (message.timeout.ms) or, when they were in a
+    // request the dead broker never answered, the sink gave up after sink.delivery_timeout.
+    assert!(
+        error.contains("first failure: ") || error.contains("3000 still unacknowledged"),
+        "{error}"
+    );
     assert!(error.contains(TOPIC), "{error}");
 }

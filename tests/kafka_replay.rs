@@ -38,7 +38,14 @@ fn c2k_run_replays_a_sample_tree_into_kafka_each_partition_in_time_order() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().to_str().expect("utf-8 temp dir");
     let (ok, stderr) = kafka::run_c2k(
-        &["sample", root, "--records", &RECORDS.to_string(), "--partitions", &PARTITIONS.to_string()],
+        &[
+            "sample",
+            root,
+            "--records",
+            &RECORDS.to_string(),
+            "--partitions",
+            &PARTITIONS.to_string(),
+        ],
         RUN_TIMEOUT,
     );
     assert!(ok, "c2k sample failed: {stderr}");
@@ -52,7 +59,14 @@ fn c2k_run_replays_a_sample_tree_into_kafka_each_partition_in_time_order() {
     let sorted_file = dir.path().join("sorted.jsonl");
     let set_path = format!("sink.path={}", sorted_file.display());
     let (ok, stderr) = kafka::run_c2k(
-        &["run", pipeline, "--set", "sink.type=file", "--set", &set_path],
+        &[
+            "run",
+            pipeline,
+            "--set",
+            "sink.type=file",
+            "--set",
+            &set_path,
+        ],
         RUN_TIMEOUT,
     );
     assert!(ok, "c2k run into a file failed: {stderr}");
@@ -67,17 +81,29 @@ fn c2k_run_replays_a_sample_tree_into_kafka_each_partition_in_time_order() {
     let (ok, stderr) = kafka::run_c2k(&["run", pipeline], RUN_TIMEOUT);
     assert!(ok, "c2k run into kafka failed: {stderr}");
 
-    let received = kafka::read_topic(&brokers, "PAGE_VIEWS_REPLAY", RECORDS as usize, Duration::from_secs(60));
+    let received = kafka::read_topic(
+        &brokers,
+        "PAGE_VIEWS_REPLAY",
+        RECORDS as usize,
+        Duration::from_secs(60),
+    );
     assert_eq!(received.len() as u64, RECORDS, "every record exactly once");
     let partitions = kafka::by_partition(&received);
-    assert_eq!(partitions.len() as u32, PARTITIONS, "one replay partition per source partition");
+    assert_eq!(
+        partitions.len() as u32,
+        PARTITIONS,
+        "one replay partition per source partition"
+    );
 
     // Each record once: the same multiset of values as the file replay.
     let mut kafka_values: Vec<&[u8]> = received.iter().map(|m| m.value.as_slice()).collect();
     let mut file_values: Vec<&[u8]> = sorted.iter().map(Vec::as_slice).collect();
     kafka_values.sort();
     file_values.sort();
-    assert!(kafka_values == file_values, "the values read back differ from the file replay's");
+    assert!(
+        kafka_values == file_values,
+        "the values read back differ from the file replay's"
+    );
 
     // Each partition keeps the sorted (time) order: its records appear in the same relative order
     // as in the whole sorted replay, and their timestamps never go back.
@@ -87,14 +113,20 @@ fn c2k_run_replays_a_sample_tree_into_kafka_each_partition_in_time_order() {
         .map(|(i, v)| (v.as_slice(), i))
         .collect();
     for (partition, messages) in &partitions {
-        let positions: Vec<usize> = messages.iter().map(|m| position[m.value.as_slice()]).collect();
+        let positions: Vec<usize> = messages
+            .iter()
+            .map(|m| position[m.value.as_slice()])
+            .collect();
         assert!(
             positions.windows(2).all(|w| w[0] < w[1]),
             "partition {partition} is not in sorted order"
         );
         let times: Vec<i64> = messages
             .iter()
-            .map(|m| m.timestamp_ms.expect("a timestamp on every replayed message"))
+            .map(|m| {
+                m.timestamp_ms
+                    .expect("a timestamp on every replayed message")
+            })
             .collect();
         assert!(
             times.windows(2).all(|w| w[0] <= w[1]),

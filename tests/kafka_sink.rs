@@ -25,7 +25,12 @@ fn facts(partitions: u32) -> SourceFacts {
 }
 
 /// Publishes `count` messages through a `KafkaSink` in batches of 1,000 and returns them.
-fn publish(sink_yaml: &str, facts: &SourceFacts, count: usize, partitions: u32) -> Vec<camus2kafka::record::OutMessage> {
+fn publish(
+    sink_yaml: &str,
+    facts: &SourceFacts,
+    count: usize,
+    partitions: u32,
+) -> Vec<camus2kafka::record::OutMessage> {
     let pipeline = kafka::pipeline(sink_yaml);
     let messages = kafka::messages(count, partitions, 300);
     let mut sink: Box<dyn Sink> = KafkaSink::open(&pipeline, facts).expect("open the Kafka sink");
@@ -39,7 +44,11 @@ fn publish(sink_yaml: &str, facts: &SourceFacts, count: usize, partitions: u32) 
         .map(|m| m.value.len() + m.key.as_ref().map_or(0, Vec::len))
         .sum();
     assert_eq!(report.bytes, bytes as u64);
-    assert!(report.destination.contains(&pipeline.replay_topic()), "{}", report.destination);
+    assert!(
+        report.destination.contains(&pipeline.replay_topic()),
+        "{}",
+        report.destination
+    );
     messages
 }
 
@@ -50,7 +59,11 @@ fn create_topic(brokers: &str, topic: &str, partitions: i32) {
         .expect("admin client");
     let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
     let results = futures::executor::block_on(admin.create_topics(
-        [&NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+        [&NewTopic::new(
+            topic,
+            partitions,
+            TopicReplication::Fixed(1),
+        )],
         &options,
     ))
     .expect("create topic");
@@ -103,7 +116,10 @@ fn key_partitioning_hashes_keys_like_java_clients() {
         key: Some(b"foobar".to_vec()),
         ..Default::default()
     };
-    assert_eq!(partition_for(Partitioning::Key, &foobar, 5), java_partition(-790_332_482));
+    assert_eq!(
+        partition_for(Partitioning::Key, &foobar, 5),
+        java_partition(-790_332_482)
+    );
 }
 
 #[test]
@@ -111,7 +127,12 @@ fn an_existing_topic_with_enough_partitions_is_used_as_is() {
     let tansu = servers::Tansu::start();
     let brokers = tansu.brokers();
     create_topic(&brokers, "EXISTING", 6);
-    let sent = publish(&format!("{{ brokers: '{brokers}', topic: EXISTING }}"), &facts(3), 2_000, 3);
+    let sent = publish(
+        &format!("{{ brokers: '{brokers}', topic: EXISTING }}"),
+        &facts(3),
+        2_000,
+        3,
+    );
     let received = kafka::read_topic(&brokers, "EXISTING", sent.len(), READ_TIMEOUT);
     kafka::assert_replayed(&sent, &received, |m| m.source_partition.unwrap() as i32);
 }
@@ -122,7 +143,12 @@ fn an_existing_topic_with_too_few_partitions_is_refused_before_anything_is_sent(
     let brokers = tansu.brokers();
     create_topic(&brokers, "TOO_SMALL", 2);
     let pipeline = kafka::pipeline(&format!("{{ brokers: '{brokers}', topic: TOO_SMALL }}"));
-    let error = match KafkaSink::open(&pipeline, &SourceFacts { partitions: vec![0, 1, 4] }) {
+    let error = match KafkaSink::open(
+        &pipeline,
+        &SourceFacts {
+            partitions: vec![0, 1, 4],
+        },
+    ) {
         Ok(_) => panic!("a 2-partition topic accepted for source partitions up to 4"),
         Err(error) => format!("{error:#}"),
     };
@@ -163,7 +189,53 @@ fn max_messages_per_sec_paces_the_publish() {
     );
     let elapsed = start.elapsed();
     // 3,000 at 2,000/s, of which a burst of 200 goes at once: at least 1.4 s.
-    assert!(elapsed >= Duration::from_millis(1_350), "published in {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(1_350),
+        "published in {elapsed:?}"
+    );
     let received = kafka::read_topic(&brokers, "PACED", sent.len(), READ_TIMEOUT);
     kafka::assert_replayed(&sent, &received, |_| 0);
+}
+
+/// An independent check of the key hash: librdkafka's own `murmur2` partitioner (documented as
+/// Java-compatible) places each key on the same partition as `partition_for` does.
+#[test]
+fn key_partitions_agree_with_librdkafkas_java_compatible_murmur2_partitioner() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let tansu = servers::Tansu::start();
+    let brokers = tansu.brokers();
+    create_topic(&brokers, "LIBRDKAFKA_MURMUR2", 7);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("partitioner", "murmur2")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    let keys: Vec<String> = (0..500)
+        .map(|i| format!("key-{i}-{}", "x".repeat(i % 9)))
+        .collect();
+    for key in &keys {
+        producer
+            .send(
+                BaseRecord::to("LIBRDKAFKA_MURMUR2")
+                    .key(key.as_str())
+                    .payload(key.as_str()),
+            )
+            .expect("enqueue");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    let received = kafka::read_topic(&brokers, "LIBRDKAFKA_MURMUR2", keys.len(), READ_TIMEOUT);
+    assert_eq!(received.len(), keys.len());
+    for message in &received {
+        let ours = camus2kafka::record::OutMessage {
+            key: message.key.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            partition_for(Partitioning::Key, &ours, 7),
+            message.partition,
+            "key {:?}",
+            String::from_utf8_lossy(message.key.as_deref().unwrap_or_default())
+        );
+    }
 }

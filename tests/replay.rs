@@ -178,11 +178,19 @@ fn an_independently_written_tree_replays_exactly_once_in_key_order_with_ties_in_
     // Stable sort: equal keys keep the file-then-record order expected.jsonl is written in.
     expected.sort_by_key(|e| {
         let unknown = |v: &Value| v.as_u64().unwrap_or(u64::MAX);
-        (time_of(&e["resolved"]), unknown(&e["partition"]), unknown(&e["offset"]))
+        (
+            time_of(&e["resolved"]),
+            unknown(&e["partition"]),
+            unknown(&e["offset"]),
+        )
     });
     let got = lines(&dir.path().join("a.jsonl"));
     assert_eq!(got.len(), expected.len(), "every record exactly once");
     for (i, (got, want)) in got.iter().zip(&expected).enumerate() {
-        assert_eq!(got, &want["resolved"], "record {i} of the replay (from {} #{})", want["file"], want["index"]);
+        assert_eq!(
+            got, &want["resolved"],
+            "record {i} of the replay (from {} #{})",
+            want["file"], want["index"]
+        );
     }
 }

@@ -18,6 +18,11 @@ use serde_json::Value as Json;
 
 const TOPIC: &str = "PAGE_VIEWS";
 
+/// Announced schemas: (id, JSON).
+type Announced = Vec<(u32, String)>;
+/// One record read: (file URL, index in file, partition, offset, record as JSON).
+type Decoded = (String, u64, Option<u32>, Option<u64>, Json);
+
 fn pipeline(dest_dir: &Path, schema: Option<&Path>, batch_size: usize) -> Pipeline {
     let mut doc = serde_json::json!({
         "topic": TOPIC,
@@ -32,7 +37,7 @@ fn pipeline(dest_dir: &Path, schema: Option<&Path>, batch_size: usize) -> Pipeli
 
 /// Everything the source yields, checking on the way that each schema id is announced exactly
 /// once and before its first batch.
-fn read_all(source: &CamusSource) -> anyhow::Result<(Vec<(u32, String)>, Vec<SourceBatch>)> {
+fn read_all(source: &CamusSource) -> anyhow::Result<(Announced, Vec<SourceBatch>)> {
     let mut schemas: Vec<(u32, String)> = Vec::new();
     let mut batches = Vec::new();
     for event in source.events() {
@@ -62,7 +67,7 @@ fn decode(
     source: &CamusSource,
     schemas: &[(u32, String)],
     batches: &[SourceBatch],
-) -> Vec<(String, u64, Option<u32>, Option<u64>, Json)> {
+) -> Vec<Decoded> {
     let parsed: Vec<(u32, Schema)> = schemas
         .iter()
         .map(|(id, json)| {
@@ -98,7 +103,7 @@ fn decode(
 
 fn check_against_expected(
     source: &CamusSource,
-    decoded: &[(String, u64, Option<u32>, Option<u64>, Json)],
+    decoded: &[Decoded],
     expected: &[Json],
     which: &str,
 ) {

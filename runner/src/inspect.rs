@@ -3,7 +3,7 @@
 //! Records are printed as plain JSON ([`value_to_json`]): records and maps as objects, unions as
 //! their branch's value (not Avro's `{"type": value}` wrapping), logical types as their underlying
 //! number (a `timestamp-millis` is its long), bytes and fixed as strings of code points 0–255
-//! (as in Avro's JSON encoding), NaN and infinities as strings. That is what a person reading the
+//! (as in Avro's JSON encoding), NaN and infinities as strings; object keys come out sorted. That is what a person reading the
 //! data, or Python's fastavro with logical types turned back into numbers, sees.
 
 use std::io::{Read, Write};
@@ -53,7 +53,12 @@ fn inspect_avro(file: &str, input: Box<dyn Read + Send>, out: &mut dyn Write) ->
             line.clear();
             serde_json::to_writer(&mut line, &value_to_json(value))?;
             line.push(b'\n');
-            out.write_all(&line).context("cannot write to the output")?;
+            match out.write_all(&line) {
+                Ok(()) => {}
+                // `c2k inspect FILE | head`: the reader has seen enough.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(anyhow!("cannot write to the output: {e}")),
+            }
             pos = end;
             index += 1;
         }
@@ -65,8 +70,12 @@ fn inspect_avro(file: &str, input: Box<dyn Read + Send>, out: &mut dyn Write) ->
             );
         }
     }
-    out.flush().context("cannot write to the output")?;
-    Ok(())
+    match out.flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow!("cannot write to the output: {e}"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn read_up_to(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -131,7 +131,9 @@ pub fn read_topic(brokers: &str, topic: &str, expected: usize, timeout: Duration
 pub fn by_partition(received: &[Received]) -> BTreeMap<i32, Vec<Received>> {
     let mut map: BTreeMap<i32, Vec<Received>> = BTreeMap::new();
     for message in received {
-        map.entry(message.partition).or_default().push(message.clone());
+        map.entry(message.partition)
+            .or_default()
+            .push(message.clone());
     }
     for messages in map.values_mut() {
         messages.sort_by_key(|m| m.offset);
@@ -150,7 +152,10 @@ pub fn assert_replayed(
     assert_eq!(received.len(), sent.len(), "messages read back vs sent");
     let mut expected: BTreeMap<i32, Vec<&OutMessage>> = BTreeMap::new();
     for message in sent {
-        expected.entry(expected_partition(message)).or_default().push(message);
+        expected
+            .entry(expected_partition(message))
+            .or_default()
+            .push(message);
     }
     let actual = by_partition(received);
     assert_eq!(

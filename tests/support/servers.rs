@@ -78,8 +78,14 @@ impl ZooKeeper {
             .spawn()
             .expect("start ZooKeeper (is java installed?)");
         let guard = ChildGuard(child);
-        wait_until("ZooKeeper", Duration::from_secs(30), || four_letter(port, "ruok") == "imok");
-        ZooKeeper { port, _dir: dir, _child: guard }
+        wait_until("ZooKeeper", Duration::from_secs(30), || {
+            four_letter(port, "ruok") == "imok"
+        });
+        ZooKeeper {
+            port,
+            _dir: dir,
+            _child: guard,
+        }
     }
 
     /// `127.0.0.1:PORT`
@@ -111,7 +117,13 @@ impl Tansu {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(&binary)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -119,8 +131,13 @@ impl Tansu {
             .spawn()
             .unwrap_or_else(|e| panic!("start {} : {e}", binary.display()));
         let guard = ChildGuard(child);
-        wait_until("tansu", Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok());
-        Tansu { port, _child: guard }
+        wait_until("tansu", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Tansu {
+            port,
+            _child: guard,
+        }
     }
 
     /// `127.0.0.1:PORT`

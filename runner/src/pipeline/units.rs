@@ -5,6 +5,16 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
 
+/// `"512 MiB"` → `(512.0, "MiB")`; `None` when it does not start with a number.
+fn number_and_unit(text: &str) -> Option<(f64, &str)> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    Some((number.parse().ok()?, unit.trim()))
+}
+
 /// A size in bytes, written `123`, `64KiB`, `512MiB`, `2GiB` (or KB/MB/GB, also powers of 1024).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ByteSize(pub u64);
@@ -13,15 +23,9 @@ impl FromStr for ByteSize {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: f64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a size (e.g. 512MiB)"))?;
-        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        let (number, unit) =
+            number_and_unit(text).ok_or_else(|| format!("`{text}` is not a size (e.g. 512MiB)"))?;
+        let scale: u64 = match unit.to_ascii_lowercase().as_str() {
             "" | "b" => 1,
             "k" | "kb" | "kib" => 1 << 10,
             "m" | "mb" | "mib" => 1 << 20,
@@ -66,15 +70,9 @@ impl FromStr for Seconds {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: f64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration (e.g. 30s)"))?;
-        let scale = match unit.trim() {
+        let (number, unit) = number_and_unit(text)
+            .ok_or_else(|| format!("`{text}` is not a duration (e.g. 30s)"))?;
+        let scale = match unit {
             "ms" => 0.001,
             "" | "s" => 1.0,
             "m" | "min" => 60.0,

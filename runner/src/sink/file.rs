@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{Sink, SinkReport};
-use crate::pipeline::{Framing, Pipeline, SinkType};
+use super::kafka::{partition_for, plan_topic};
+use super::{Sink, SinkReport, SourceFacts};
+use crate::pipeline::{Framing, Partitioning, Pipeline, SinkType};
 use crate::record::OutMessage;
 
 /// Writes each message's value, framed. Keys, headers and timestamps are not written.
@@ -144,39 +145,57 @@ impl Sink for StdoutSink {
     }
 }
 
-/// Sends nothing; counts what would be sent, and where, and says so when finished.
+/// Sends nothing; counts what would be sent, and where, and says so when finished. For Kafka it
+/// plans the replay topic (without asking the broker) and counts messages per replay partition.
 pub struct DryRunSink {
     destination: String,
-    by_partition: BTreeMap<String, u64>,
+    /// `(partitioning, partitions)` when the sink is Kafka.
+    kafka: Option<(Partitioning, i32)>,
+    by_partition: BTreeMap<i32, u64>,
     report: SinkReport,
 }
 
 impl DryRunSink {
-    pub fn new(pipeline: &Pipeline) -> DryRunSink {
-        let destination = match pipeline.sink.kind {
-            SinkType::Kafka => format!(
-                "kafka topic {} at {}",
-                pipeline.replay_topic(),
-                pipeline.sink.brokers.as_deref().unwrap_or("?")
+    pub fn new(pipeline: &Pipeline, facts: &SourceFacts) -> Result<DryRunSink> {
+        let (destination, kafka) = match pipeline.sink.kind {
+            SinkType::Kafka => {
+                let plan = plan_topic(pipeline, facts)?;
+                let destination = format!(
+                    "kafka topic {} ({} partitions if created, partitioning: {:?}) at {}",
+                    plan.topic,
+                    plan.partitions,
+                    pipeline.sink.partitioning,
+                    pipeline.sink.brokers.as_deref().unwrap_or("?")
+                );
+                (
+                    destination,
+                    Some((pipeline.sink.partitioning, plan.partitions)),
+                )
+            }
+            SinkType::File => (
+                format!("file {}", pipeline.sink.path.as_deref().unwrap_or("?")),
+                None,
             ),
-            SinkType::File => format!("file {}", pipeline.sink.path.as_deref().unwrap_or("?")),
-            SinkType::Stdout => "stdout".into(),
+            SinkType::Stdout => ("stdout".into(), None),
         };
-        DryRunSink {
+        Ok(DryRunSink {
             destination,
+            kafka,
             by_partition: BTreeMap::new(),
             report: SinkReport::default(),
-        }
+        })
     }
 }
 
 impl Sink for DryRunSink {
     fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
         for message in &batch {
-            let partition = message
-                .source_partition
-                .map_or_else(|| "unknown".into(), |p| p.to_string());
-            *self.by_partition.entry(partition).or_default() += 1;
+            if let Some((partitioning, partitions)) = self.kafka {
+                *self
+                    .by_partition
+                    .entry(partition_for(partitioning, message, partitions))
+                    .or_default() += 1;
+            }
             self.report.bytes +=
                 (message.value.len() + message.key.as_ref().map_or(0, Vec::len)) as u64;
         }
@@ -188,14 +207,18 @@ impl Sink for DryRunSink {
         let per_partition: Vec<String> = self
             .by_partition
             .iter()
-            .map(|(p, n)| format!("source partition {p}: {n}"))
+            .map(|(p, n)| format!("partition {p}: {n}"))
             .collect();
         eprintln!(
-            "c2k: dry run: would send {} messages ({} bytes) to {} [{}]",
+            "c2k: dry run: would send {} messages ({} bytes) to {}{}",
             self.report.delivered,
             self.report.bytes,
             self.destination,
-            per_partition.join(", ")
+            if per_partition.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", per_partition.join(", "))
+            }
         );
         Ok(SinkReport {
             destination: format!("dry run ({})", self.destination),

@@ -37,7 +37,7 @@ pub trait Sink: Send {
 /// Opens the pipeline's sink. With `dry_run`, nothing is written or sent anywhere.
 pub fn open(pipeline: &Pipeline, facts: &SourceFacts, dry_run: bool) -> Result<Box<dyn Sink>> {
     if dry_run {
-        return Ok(Box::new(file::DryRunSink::new(pipeline)));
+        return Ok(Box::new(file::DryRunSink::new(pipeline, facts)?));
     }
     match pipeline.sink.kind {
         SinkType::File => Ok(Box::new(file::FileSink::create(pipeline)?)),

@@ -75,6 +75,7 @@ impl<'a> Events<'a> {
                     pos: 0,
                     remaining: 0,
                     done: false,
+                    last_batch_bytes: 0,
                 });
             }
             let Some(open) = self.current.as_mut() else {
@@ -134,6 +135,8 @@ struct OpenFile {
     /// Records left in the current block.
     remaining: u64,
     done: bool,
+    /// Bytes of the previous batch, to size the next one.
+    last_batch_bytes: usize,
 }
 
 impl OpenFile {
@@ -145,7 +148,8 @@ impl OpenFile {
             partition: self.partition,
             first_offset: self.first_offset.map(|o| o + self.next_index),
             schema_id: self.schema_id,
-            data: Vec::with_capacity(batch_size * 64),
+            // Sized like the previous batch: no regrowth on the pass-through path.
+            data: Vec::with_capacity(self.last_batch_bytes.max(batch_size * 64)),
             ends: Vec::with_capacity(batch_size),
         };
         while batch.len() < batch_size && batch.data.len() < MAX_BATCH_BYTES {
@@ -191,6 +195,7 @@ impl OpenFile {
             self.next_index += 1;
             self.check_block_end()?;
         }
+        self.last_batch_bytes = batch.data.len();
         Ok((!batch.is_empty()).then_some(batch))
     }
 

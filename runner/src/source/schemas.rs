@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use apache_avro::schema_compatibility::SchemaCompatibility;
+use apache_avro::types::Value;
 use apache_avro::Schema;
 
 /// The reader schema, parsed once.
@@ -55,8 +56,50 @@ impl Plan {
     /// Re-encodes one datum in the reader schema (only for [`Plan::Resolve`]).
     pub fn resolve(writer: &Schema, reader: &Schema, datum: &[u8]) -> Result<Vec<u8>> {
         let mut input = datum;
-        let value = apache_avro::from_avro_datum(writer, &mut input, Some(reader))?;
+        let value = apache_avro::from_avro_datum(writer, &mut input, None)?;
+        let value = rename_aliased_fields(value, reader).resolve(reader)?;
         Ok(apache_avro::to_avro_datum(reader, value)?)
+    }
+}
+
+/// apache-avro's resolution matches record fields by name only; Avro also matches a writer field
+/// to the reader field that lists its name among its `aliases`. This renames such fields to the
+/// reader's name first (in records, nested records, arrays and maps; not through unions or named
+/// references, where the value is left as it is).
+fn rename_aliased_fields(value: Value, reader: &Schema) -> Value {
+    match (value, reader) {
+        (Value::Record(fields), Schema::Record(record)) => Value::Record(
+            fields
+                .into_iter()
+                .map(|(name, v)| {
+                    let field = record.fields.iter().find(|f| f.name == name).or_else(|| {
+                        record
+                            .fields
+                            .iter()
+                            .find(|f| f.aliases.as_ref().is_some_and(|a| a.contains(&name)))
+                    });
+                    match field {
+                        Some(field) => {
+                            (field.name.clone(), rename_aliased_fields(v, &field.schema))
+                        }
+                        None => (name, v),
+                    }
+                })
+                .collect(),
+        ),
+        (Value::Array(items), Schema::Array(array)) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| rename_aliased_fields(v, &array.items))
+                .collect(),
+        ),
+        (Value::Map(entries), Schema::Map(map)) => Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, rename_aliased_fields(v, &map.types)))
+                .collect(),
+        ),
+        (value, _) => value,
     }
 }
 
@@ -201,5 +244,74 @@ fn check_dotted(name: &str, what: &str) -> Result<()> {
         Ok(())
     } else {
         Err(anyhow!("invalid {what} `{name}`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WRITER: &str = r#"{"type":"record","name":"R","fields":[
+        {"name":"dur","type":"int"},
+        {"name":"tag","type":"string"},
+        {"name":"gone","type":"double"}]}"#;
+    const READER: &str = r#"{"type":"record","name":"R","fields":[
+        {"name":"duration","type":"long","aliases":["dur"]},
+        {"name":"tag","type":["null","string"]},
+        {"name":"added","type":"string","default":"x"}]}"#;
+
+    #[test]
+    fn resolution_follows_avro_rules_aliases_promotions_unions_defaults() {
+        let writer = parse_schema(WRITER).unwrap();
+        let reader = ReaderSchema::parse("reader.avsc", READER.as_bytes()).unwrap();
+        let mut registry = Registry::new(Some(reader.clone()));
+        let (id, plan) = registry.plan_for("f.avro", &writer, WRITER).unwrap();
+        assert_eq!(id, 0);
+        assert!(matches!(plan, Plan::Resolve { .. }));
+        let datum = apache_avro::to_avro_datum(
+            &writer,
+            Value::Record(vec![
+                ("dur".into(), Value::Int(42)),
+                ("tag".into(), Value::String("t".into())),
+                ("gone".into(), Value::Double(1.0)),
+            ]),
+        )
+        .unwrap();
+        let resolved = Plan::resolve(&writer, &reader.schema, &datum).unwrap();
+        let value = apache_avro::from_avro_datum(&reader.schema, &mut &resolved[..], None).unwrap();
+        assert_eq!(
+            value,
+            Value::Record(vec![
+                ("duration".into(), Value::Long(42)),
+                (
+                    "tag".into(),
+                    Value::Union(1, Box::new(Value::String("t".into())))
+                ),
+                ("added".into(), Value::String("x".into())),
+            ])
+        );
+    }
+
+    #[test]
+    fn the_reader_schema_itself_passes_through_and_is_announced_once() {
+        let reader = ReaderSchema::parse("reader.avsc", READER.as_bytes()).unwrap();
+        let mut registry = Registry::new(Some(reader.clone()));
+        let (id, plan) = registry.plan_for("f.avro", &reader.schema, READER).unwrap();
+        assert_eq!(id, 0);
+        assert!(matches!(plan, Plan::PassThrough));
+        assert!(registry.announce(0).is_some());
+        assert!(registry.announce(0).is_none());
+    }
+
+    #[test]
+    fn damaged_schema_text_is_an_error_not_a_panic() {
+        for text in [
+            r#"{"type":"record","name":"a b","fields":[]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"x","type":"no such"}]}"#,
+            r#"{"type":"record","name":"R","aliases":["1x"],"fields":[]}"#,
+            r#"{"type":"recor"#,
+        ] {
+            assert!(parse_schema(text).is_err(), "{text}");
+        }
     }
 }

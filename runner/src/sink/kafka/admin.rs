@@ -34,7 +34,11 @@ pub struct TopicPlan {
 /// Decides the replay topic's partitions; fails when `sink.partitions` is too few for
 /// `partitioning: source`.
 pub fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan> {
-    let source_count = facts.partitions.iter().max().map_or(1, |max| i64::from(*max) + 1);
+    let source_count = facts
+        .partitions
+        .iter()
+        .max()
+        .map_or(1, |max| i64::from(*max) + 1);
     let source_count = i32::try_from(source_count).context("source partition number too large")?;
     let needed = match pipeline.sink.partitioning {
         Partitioning::Source => source_count,
@@ -42,7 +46,10 @@ pub fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan>
     };
     let partitions = match pipeline.sink.partitions {
         Some(n) => i32::try_from(n).ok().filter(|n| *n >= 1).with_context(|| {
-            format!("sink.partitions: {n} is not a valid partition count (1 to {})", i32::MAX)
+            format!(
+                "sink.partitions: {n} is not a valid partition count (1 to {})",
+                i32::MAX
+            )
         })?,
         None => source_count,
     };
@@ -87,7 +94,11 @@ pub fn ensure_topic(
     Ok(plan.partitions)
 }
 
-fn create_topic(admin: &AdminClient<DefaultClientContext>, plan: &TopicPlan, brokers: &str) -> Result<()> {
+fn create_topic(
+    admin: &AdminClient<DefaultClientContext>,
+    plan: &TopicPlan,
+    brokers: &str,
+) -> Result<()> {
     let topic = NewTopic::new(
         &plan.topic,
         plan.partitions,
@@ -116,15 +127,25 @@ fn create_topic(admin: &AdminClient<DefaultClientContext>, plan: &TopicPlan, bro
 }
 
 /// A created topic is usable once every partition has a leader; brokers take a moment.
-fn wait_for_leaders(admin: &AdminClient<DefaultClientContext>, plan: &TopicPlan, brokers: &str) -> Result<()> {
+fn wait_for_leaders(
+    admin: &AdminClient<DefaultClientContext>,
+    plan: &TopicPlan,
+    brokers: &str,
+) -> Result<()> {
     let start = Instant::now();
     loop {
         let metadata = fetch_metadata(admin, brokers)?;
-        let ready = metadata.topics().iter().find(|t| t.name() == plan.topic).is_some_and(|t| {
-            t.error().is_none()
-                && t.partitions().len() >= plan.needed as usize
-                && t.partitions().iter().all(|p| p.error().is_none() && p.leader() >= 0)
-        });
+        let ready = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == plan.topic)
+            .is_some_and(|t| {
+                t.error().is_none()
+                    && t.partitions().len() >= plan.needed as usize
+                    && t.partitions()
+                        .iter()
+                        .all(|p| p.error().is_none() && p.leader() >= 0)
+            });
         if ready {
             return Ok(());
         }
@@ -143,7 +164,11 @@ fn wait_for_leaders(admin: &AdminClient<DefaultClientContext>, plan: &TopicPlan,
 ///
 /// Asks for every topic's metadata rather than this one's: a metadata request naming a missing
 /// topic makes brokers with `auto.create.topics.enable` create it with their default partitions.
-fn partition_count(admin: &AdminClient<DefaultClientContext>, topic: &str, brokers: &str) -> Result<Option<i32>> {
+fn partition_count(
+    admin: &AdminClient<DefaultClientContext>,
+    topic: &str,
+    brokers: &str,
+) -> Result<Option<i32>> {
     let metadata = fetch_metadata(admin, brokers)?;
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(None);
@@ -179,14 +204,19 @@ mod tests {
     }
 
     fn facts(partitions: &[u32]) -> SourceFacts {
-        SourceFacts { partitions: partitions.to_vec() }
+        SourceFacts {
+            partitions: partitions.to_vec(),
+        }
     }
 
     #[test]
     fn default_partitions_are_highest_source_partition_plus_one() {
         let plan = plan_topic(&pipeline("{ brokers: b }"), &facts(&[0, 2, 5])).unwrap();
         assert_eq!(plan.topic, "PAGE_VIEWS_REPLAY");
-        assert_eq!((plan.partitions, plan.needed, plan.replication_factor), (6, 6, 1));
+        assert_eq!(
+            (plan.partitions, plan.needed, plan.replication_factor),
+            (6, 6, 1)
+        );
     }
 
     #[test]
@@ -198,7 +228,9 @@ mod tests {
     #[test]
     fn single_and_key_need_one_partition_whatever_the_source() {
         for mode in ["single", "key"] {
-            let p = pipeline(&format!("{{ brokers: b, partitioning: {mode}, partitions: 2 }}"));
+            let p = pipeline(&format!(
+                "{{ brokers: b, partitioning: {mode}, partitions: 2 }}"
+            ));
             let plan = plan_topic(&p, &facts(&[0, 7])).unwrap();
             assert_eq!((plan.partitions, plan.needed), (2, 1), "{mode}");
         }
@@ -208,6 +240,9 @@ mod tests {
     fn too_few_configured_partitions_for_source_partitioning_is_an_error() {
         let p = pipeline("{ brokers: b, partitions: 3, topic: R }");
         let error = plan_topic(&p, &facts(&[0, 4])).unwrap_err().to_string();
-        assert!(error.contains("sink.partitions is 3") && error.contains("at least 5"), "{error}");
+        assert!(
+            error.contains("sink.partitions is 3") && error.contains("at least 5"),
+            "{error}"
+        );
     }
 }

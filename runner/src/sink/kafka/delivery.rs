@@ -56,7 +56,11 @@ impl Deliveries {
             .collect();
         if !acknowledged.is_empty() {
             const SHOWN: usize = 16;
-            let _ = write!(text, "; last acknowledged: {}", acknowledged[..acknowledged.len().min(SHOWN)].join(", "));
+            let _ = write!(
+                text,
+                "; last acknowledged: {}",
+                acknowledged[..acknowledged.len().min(SHOWN)].join(", ")
+            );
             if acknowledged.len() > SHOWN {
                 let _ = write!(text, " and {} more partitions", acknowledged.len() - SHOWN);
             }

@@ -1,11 +1,11 @@
 //! The Kafka sink: publishes the sorted replay to the replay topic with rdkafka, checking every
 //! delivery report, so the run succeeds only when every message is acknowledged.
 //!
-//! - [`config`]: no-loss producer defaults, then the user's `sink.producer` properties on top;
-//! - [`admin`]: the replay topic's partitions, created when missing, checked before anything is sent;
-//! - [`partitioner`]: `sink.partitioning` (source | single | key with Java's murmur2);
-//! - [`delivery`]: delivery reports counted, the first failure remembered;
-//! - [`rate`]: `sink.max_messages_per_sec`.
+//! - [`config`] — no-loss producer defaults, then the user's `sink.producer` properties on top;
+//! - [`admin`] — the replay topic's partitions, created when missing, checked before anything is sent;
+//! - [`partitioner`] — `sink.partitioning` (source | single | key with Java's murmur2);
+//! - [`delivery`] — delivery reports counted, the first failure remembered;
+//! - [`rate`] — `sink.max_messages_per_sec`.
 //!
 //! The producer is a `BaseProducer` polled from the sending thread: delivery reports are served in
 //! between batches and while waiting for room in librdkafka's queue (backpressure: wait, never
@@ -74,14 +74,19 @@ impl KafkaSink {
         drop(admin);
         let producer: BaseProducer<DeliveryContext> = config::producer_config(pipeline)?
             .create_with_context(DeliveryContext::default())
-            .with_context(|| format!("cannot create a Kafka producer for {brokers} (check sink.producer)"))?;
+            .with_context(|| {
+                format!("cannot create a Kafka producer for {brokers} (check sink.producer)")
+            })?;
         Ok(KafkaSink {
             producer,
             destination: format!("kafka {}@{brokers}", plan.topic),
             topic: plan.topic,
             partitioning: pipeline.sink.partitioning,
             partitions,
-            rate: pipeline.sink.max_messages_per_sec.and_then(RateLimiter::new),
+            rate: pipeline
+                .sink
+                .max_messages_per_sec
+                .and_then(RateLimiter::new),
             delivery_timeout: pipeline.sink.delivery_timeout.duration(),
             sent: 0,
         })
@@ -109,9 +114,10 @@ impl KafkaSink {
         }
         let partition = partition_for(self.partitioning, message, self.partitions);
         let sequence = self.sent;
-        let mut record = BaseRecord::<[u8], [u8], usize>::with_opaque_to(&self.topic, sequence as usize)
-            .payload(message.value.as_slice())
-            .partition(partition);
+        let mut record =
+            BaseRecord::<[u8], [u8], usize>::with_opaque_to(&self.topic, sequence as usize)
+                .payload(message.value.as_slice())
+                .partition(partition);
         if let Some(key) = &message.key {
             record = record.key(key.as_slice());
         }
@@ -181,14 +187,15 @@ impl KafkaSink {
 }
 
 fn headers(headers: &[(String, Vec<u8>)]) -> OwnedHeaders {
-    headers
-        .iter()
-        .fold(OwnedHeaders::new_with_capacity(headers.len()), |all, (key, value)| {
+    headers.iter().fold(
+        OwnedHeaders::new_with_capacity(headers.len()),
+        |all, (key, value)| {
             all.insert(Header {
                 key: key.as_str(),
                 value: Some(value.as_slice()),
             })
-        })
+        },
+    )
 }
 
 impl Sink for KafkaSink {

@@ -95,11 +95,19 @@ mod tests {
             (b"foobar", -790_332_482),
             (b"a-little-bit-long-string", -985_981_536),
             (b"a-little-bit-longer-string", -1_486_304_829),
-            (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971),
+            (
+                b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58_897_971,
+            ),
             (b"abc", 479_470_107),
         ];
         for (data, expected) in cases {
-            assert_eq!(murmur2(data), *expected, "murmur2({:?})", String::from_utf8_lossy(data));
+            assert_eq!(
+                murmur2(data),
+                *expected,
+                "murmur2({:?})",
+                String::from_utf8_lossy(data)
+            );
         }
     }
 
@@ -137,19 +145,37 @@ mod tests {
     #[test]
     fn key_partitioning_is_java_default_partitioner() {
         // toPositive(murmur2("foobar")) = toPositive(-790332482) = 1357151166; 1357151166 % 5 = 1
-        assert_eq!(partition_for(Partitioning::Key, &message(Some("foobar"), Some(3)), 5), 1);
-        assert_eq!(partition_for(Partitioning::Key, &message(None, Some(3)), 5), 0);
+        assert_eq!(
+            partition_for(Partitioning::Key, &message(Some("foobar"), Some(3)), 5),
+            1
+        );
+        assert_eq!(
+            partition_for(Partitioning::Key, &message(None, Some(3)), 5),
+            0
+        );
     }
 
     #[test]
     fn source_partitioning_keeps_the_source_partition_and_falls_back_on_the_key() {
-        assert_eq!(partition_for(Partitioning::Source, &message(Some("foobar"), Some(3)), 5), 3);
-        assert_eq!(partition_for(Partitioning::Source, &message(Some("foobar"), None), 5), 1);
-        assert_eq!(partition_for(Partitioning::Source, &message(None, None), 5), 0);
+        assert_eq!(
+            partition_for(Partitioning::Source, &message(Some("foobar"), Some(3)), 5),
+            3
+        );
+        assert_eq!(
+            partition_for(Partitioning::Source, &message(Some("foobar"), None), 5),
+            1
+        );
+        assert_eq!(
+            partition_for(Partitioning::Source, &message(None, None), 5),
+            0
+        );
     }
 
     #[test]
     fn single_partitioning_is_always_partition_zero() {
-        assert_eq!(partition_for(Partitioning::Single, &message(Some("foobar"), Some(3)), 7), 0);
+        assert_eq!(
+            partition_for(Partitioning::Single, &message(Some("foobar"), Some(3)), 7),
+            0
+        );
     }
 }

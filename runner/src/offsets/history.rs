@@ -1,0 +1,238 @@
+//! The latest Camus run: which offset each partition of the topic resumes from.
+//!
+//! Camus moves each run's execution folder to `<exec_dir>/base/history/<timestamp>` (named
+//! `YYYY-MM-dd-HH-mm-ss`, so name order is time order). A run folder holds `offsets-m-NNNNN` (one
+//! per map task: the last key each task wrote per partition) and `offsets-previous` (the offsets
+//! the run started from, for partitions it found nothing new in). The next Camus run reads every
+//! `offsets*` file of that folder and, per partition, resumes at the largest `EtlKey.offset` —
+//! already "next offset to read" (see [`super::etlkey`]). This module does exactly that.
+//!
+//! Files are read through [`crate::storage`], so local paths, `file://` and `hdfs://` all work.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+
+use super::etlkey;
+use super::sequencefile::SequenceFileReader;
+use crate::pipeline::join_url;
+use crate::storage::{self, Storage};
+
+/// Where one partition resumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionOffset {
+    pub partition: i32,
+    /// The next offset to consume.
+    pub offset: i64,
+    /// The leader (node) id Camus recorded, possibly empty.
+    pub node: String,
+    /// The offsets file the offset came from.
+    pub file: String,
+}
+
+/// The offsets of one topic in one run.
+#[derive(Debug, Clone)]
+pub struct RunOffsets {
+    /// The run folder (path or URL).
+    pub run_dir: String,
+    /// One entry per partition, by partition.
+    pub partitions: Vec<PartitionOffset>,
+}
+
+/// The newest run folder under `history_dir` and the topic's offsets in it.
+pub fn latest_run(history_dir: &str, topic: &str) -> Result<RunOffsets> {
+    let storage = storage::for_url(history_dir)?;
+    let run = newest_run_dir(storage.as_ref(), history_dir)?;
+    read_run(storage.as_ref(), &run, topic)
+}
+
+/// The newest of the timestamp-named folders in `history_dir`.
+pub fn newest_run_dir(storage: &dyn Storage, history_dir: &str) -> Result<String> {
+    let dirs = storage
+        .list_dirs(history_dir)
+        .with_context(|| format!("cannot list the Camus history folder {history_dir}"))?;
+    let newest = dirs
+        .iter()
+        .filter(|name| looks_like_run(name))
+        .max()
+        .with_context(|| {
+            format!(
+                "no Camus run folder (named like 2024-01-15-10-00-00) in {history_dir}{}",
+                if dirs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (found: {})", dirs.join(", "))
+                }
+            )
+        })?;
+    Ok(join_url(history_dir, newest))
+}
+
+/// Camus names run folders by their start time; anything else (a `_temporary`, a stray folder)
+/// is not a run.
+fn looks_like_run(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_digit() || c == '-')
+}
+
+/// Whether a file in a run folder is one Camus reads offsets from.
+fn is_offsets_file(name: &str) -> bool {
+    name.starts_with("offsets-m-") || name == "offsets-previous"
+}
+
+/// Reads every offsets file of `run_dir` and keeps `topic`'s largest offset per partition.
+pub fn read_run(storage: &dyn Storage, run_dir: &str, topic: &str) -> Result<RunOffsets> {
+    let prefix = format!("{}/", run_dir.trim_end_matches('/'));
+    let files: Vec<String> = storage
+        .list_files(run_dir)
+        .with_context(|| format!("cannot list the Camus run folder {run_dir}"))?
+        .into_iter()
+        .filter_map(|entry| {
+            let name = entry.url.strip_prefix(&prefix)?;
+            (!name.contains('/') && is_offsets_file(name)).then_some(entry.url)
+        })
+        .collect();
+    if files.is_empty() {
+        bail!(
+            "the Camus run folder {run_dir} has no offsets files (offsets-m-* or offsets-previous)"
+        );
+    }
+    let mut best: BTreeMap<i32, PartitionOffset> = BTreeMap::new();
+    let mut other_topics = BTreeMap::<String, usize>::new();
+    for file in &files {
+        let input = storage.open(file)?;
+        let mut reader = SequenceFileReader::new(input, file)?;
+        let key_class = reader.header().key_class.clone();
+        let mut index = 0u64;
+        while let Some(record) = reader.next_record()? {
+            let key = etlkey::decode_named(&record.key, file, index)
+                .with_context(|| format!("(the file's key class is {key_class})"))?;
+            index += 1;
+            if key.topic != topic {
+                *other_topics.entry(key.topic).or_default() += 1;
+                continue;
+            }
+            let candidate = PartitionOffset {
+                partition: key.partition,
+                offset: key.offset,
+                node: key.leader_id,
+                file: file.clone(),
+            };
+            match best.get(&key.partition) {
+                Some(current) if current.offset >= candidate.offset => {}
+                _ => {
+                    best.insert(key.partition, candidate);
+                }
+            }
+        }
+    }
+    if best.is_empty() {
+        let found = if other_topics.is_empty() {
+            "no keys at all".to_string()
+        } else {
+            format!(
+                "only {}",
+                other_topics.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        };
+        bail!(
+            "the Camus run folder {run_dir} has no offsets for topic {topic} \
+             ({} offsets files read, {found})",
+            files.len()
+        );
+    }
+    Ok(RunOffsets {
+        run_dir: run_dir.to_string(),
+        partitions: best.into_values().collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offsets::etlkey::{EtlKey, Layout};
+    use crate::offsets::sequencefile::{Compression, SequenceFileWriter};
+
+    fn key(topic: &str, partition: i32, offset: i64) -> Vec<u8> {
+        EtlKey {
+            leader_id: "1".into(),
+            partition,
+            begin_offset: 0,
+            offset,
+            checksum: 0,
+            topic: topic.into(),
+            time: 0,
+            server: String::new(),
+            service: String::new(),
+            layout: Layout::Legacy,
+            partition_map: None,
+        }
+        .encode()
+    }
+
+    fn write(path: &std::path::Path, keys: &[Vec<u8>]) {
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = SequenceFileWriter::new(
+            file,
+            etlkey::CLASS_NAME,
+            "org.apache.hadoop.io.NullWritable",
+            Compression::None,
+            &[],
+            [7; 16],
+        )
+        .unwrap();
+        for k in keys {
+            w.append(k, &[]).unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    #[test]
+    fn newest_run_and_largest_offset_per_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("2024-01-01-00-00-00");
+        let new = dir.path().join("2024-01-02-00-00-00");
+        for d in [&old, &new, &dir.path().join("_temporary")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        write(&old.join("offsets-m-00000"), &[key("T", 0, 999)]);
+        write(
+            &new.join("offsets-m-00000"),
+            &[key("T", 0, 10), key("X", 0, 5)],
+        );
+        write(
+            &new.join("offsets-m-00001"),
+            &[key("T", 0, 12), key("T", 1, 3)],
+        );
+        write(
+            &new.join("offsets-previous"),
+            &[key("T", 2, 40), key("T", 1, 1)],
+        );
+        write(&new.join("requests.previous"), &[key("T", 3, 1)]);
+        let history = dir.path().to_str().unwrap();
+        let run = latest_run(history, "T").unwrap();
+        assert!(run.run_dir.ends_with("2024-01-02-00-00-00"));
+        let got: Vec<(i32, i64)> = run
+            .partitions
+            .iter()
+            .map(|p| (p.partition, p.offset))
+            .collect();
+        assert_eq!(got, vec![(0, 12), (1, 3), (2, 40)]);
+        assert!(run.partitions[0].file.ends_with("offsets-m-00001"));
+
+        let err = latest_run(history, "MISSING").unwrap_err().to_string();
+        assert!(
+            err.contains("2024-01-02-00-00-00") && err.contains("MISSING"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_run_folder_is_an_error_naming_the_history_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = latest_run(dir.path().to_str().unwrap(), "T")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(dir.path().to_str().unwrap()), "{err}");
+    }
+}

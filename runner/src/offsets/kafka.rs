@@ -1,0 +1,102 @@
+//! `offsets.commit: kafka`: the offsets of modern Kafka consumers, committed through the group
+//! coordinator with librdkafka.
+//!
+//! The group's committed offsets for the topic's partitions are fetched first; when any partition
+//! already has one, nothing is committed ([`AlreadyCommitted`]). The consumer is assigned the
+//! partitions (never subscribed: no rebalance, no group membership to leave) and commits
+//! synchronously. `offsets.consumer` properties are passed to librdkafka untouched, after ours.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::history::PartitionOffset;
+use super::AlreadyCommitted;
+
+/// Commits `offsets` of `topic` for `group` unless the group already has offsets for it.
+pub fn commit(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    properties: &BTreeMap<String, String>,
+    offsets: &[PartitionOffset],
+    timeout: Duration,
+) -> Result<()> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false");
+    for (name, value) in properties {
+        config.set(name, value);
+    }
+    let consumer: BaseConsumer = config
+        .create()
+        .with_context(|| format!("cannot create a Kafka consumer for brokers {brokers}"))?;
+
+    let mut partitions = TopicPartitionList::new();
+    for offset in offsets {
+        partitions.add_partition(topic, offset.partition);
+    }
+    let committed = consumer
+        .committed_offsets(partitions.clone(), timeout)
+        .with_context(|| {
+            format!(
+                "cannot fetch the committed offsets of group {group} for {topic} from {brokers}"
+            )
+        })?;
+    let existing: Vec<String> = committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(n) => Some(format!("{}={n}", e.partition())),
+            _ => None,
+        })
+        .collect();
+    if !existing.is_empty() {
+        return Err(AlreadyCommitted {
+            location: format!(
+                "Kafka group {group} on {brokers}, topic {topic} (committed: {})",
+                existing.join(", ")
+            ),
+        }
+        .into());
+    }
+
+    let mut commit = TopicPartitionList::new();
+    for offset in offsets {
+        commit
+            .add_partition_offset(topic, offset.partition, Offset::Offset(offset.offset))
+            .map_err(|e| anyhow!("{topic}/{}: {e}", offset.partition))?;
+    }
+    consumer
+        .assign(&partitions)
+        .with_context(|| format!("cannot assign {topic}'s partitions to group {group}"))?;
+    consumer
+        .commit(&commit, CommitMode::Sync)
+        .with_context(|| {
+            format!("cannot commit the offsets of group {group} for {topic} on {brokers}")
+        })?;
+    // Make sure the coordinator has them before saying so.
+    let check = consumer
+        .committed_offsets(partitions, timeout)
+        .with_context(|| format!("cannot read back group {group}'s offsets for {topic}"))?;
+    for offset in offsets {
+        let got = check
+            .find_partition(topic, offset.partition)
+            .map(|e| e.offset());
+        if got != Some(Offset::Offset(offset.offset)) {
+            bail!(
+                "group {group}: {topic}/{} reads back as {got:?} after committing {}",
+                offset.partition,
+                offset.offset
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! `offsets.commit: zookeeper`: the offsets of old (ZooKeeper-based) Kafka consumers, at
+//! `/consumers/<group>/offsets/<topic>/<partition>` = the offset in decimal text (or children
+//! named `<node>-<partition>` with `offsets.layout: node-partition`, as the original tool wrote).
+//!
+//! Never overwrites: when the topic's node already has children, nothing is written and the step
+//! fails with [`AlreadyCommitted`]. The partition nodes are created in one ZooKeeper transaction,
+//! so a concurrent writer cannot leave a half-written group behind either. New nodes get the ACL
+//! of `/consumers` when it exists, else the open ACL. A chroot in the connect string
+//! (`zk1:2181,zk2:2181/kafka`) is created when missing.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use zookeeper_client::{Acl, Acls, Client, CreateMode, Error as ZkError, MultiWriteError};
+
+use super::history::PartitionOffset;
+use super::AlreadyCommitted;
+use crate::pipeline::ZkLayout;
+
+/// One znode to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// Path as the server sees it (chroot included).
+    pub path: String,
+    pub value: String,
+}
+
+/// Splits `hosts/chroot` into the hosts and the chroot (`None` for none or `/`).
+pub fn split_connect_string(connect: &str) -> (&str, Option<&str>) {
+    match connect.find('/') {
+        Some(i) => {
+            let chroot = connect[i..].trim_end_matches('/');
+            (&connect[..i], (!chroot.is_empty()).then_some(chroot))
+        }
+        None => (connect, None),
+    }
+}
+
+/// The topic's offsets node, inside the chroot.
+pub fn topic_path(group: &str, topic: &str) -> String {
+    format!("/consumers/{group}/offsets/{topic}")
+}
+
+fn child_name(layout: ZkLayout, offset: &PartitionOffset) -> String {
+    match layout {
+        ZkLayout::Partition => offset.partition.to_string(),
+        ZkLayout::NodePartition => format!("{}-{}", offset.node, offset.partition),
+    }
+}
+
+/// What a commit writes, with full server-side paths (for `--dry-run` and reports).
+pub fn planned_writes(
+    connect: &str,
+    group: &str,
+    topic: &str,
+    layout: ZkLayout,
+    offsets: &[PartitionOffset],
+) -> Vec<Write> {
+    let (_, chroot) = split_connect_string(connect);
+    offsets
+        .iter()
+        .map(|o| Write {
+            path: format!(
+                "{}{}/{}",
+                chroot.unwrap_or(""),
+                topic_path(group, topic),
+                child_name(layout, o)
+            ),
+            value: o.offset.to_string(),
+        })
+        .collect()
+}
+
+/// Commits `offsets` for `group` unless the group already has offsets for `topic`.
+pub fn commit(
+    connect: &str,
+    group: &str,
+    topic: &str,
+    layout: ZkLayout,
+    offsets: &[PartitionOffset],
+    timeout: Duration,
+) -> Result<Vec<Write>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime for ZooKeeper")?;
+    let work = commit_async(connect, group, topic, layout, offsets, timeout);
+    // Every request is bounded as well as the session: never hang on a server that stops
+    // answering half-way.
+    runtime.block_on(async {
+        tokio::time::timeout(timeout * 3, work)
+            .await
+            .map_err(|_| anyhow!("ZooKeeper {connect}: no answer within {:?}", timeout * 3))?
+    })
+}
+
+async fn commit_async(
+    connect: &str,
+    group: &str,
+    topic: &str,
+    layout: ZkLayout,
+    offsets: &[PartitionOffset],
+    timeout: Duration,
+) -> Result<Vec<Write>> {
+    let client = connect_client(connect, timeout).await?;
+    let (_, chroot) = split_connect_string(connect);
+    let client = match chroot {
+        None => client,
+        Some(root) => {
+            client
+                .mkdir(root, &CreateMode::Persistent.with_acls(Acls::anyone_all()))
+                .await
+                .map_err(|e| {
+                    anyhow!("ZooKeeper {connect}: cannot create the chroot {root}: {e}")
+                })?;
+            client
+                .chroot(root)
+                .map_err(|_| anyhow!("ZooKeeper {connect}: invalid chroot {root}"))?
+        }
+    };
+    let root = chroot.unwrap_or("");
+
+    let consumer_acls: Vec<Acl> = match client.get_acl("/consumers").await {
+        Ok((acls, _)) => acls,
+        Err(ZkError::NoNode) => Vec::new(),
+        Err(e) => bail!("ZooKeeper {connect}: cannot read the ACL of {root}/consumers: {e}"),
+    };
+    let acls = if consumer_acls.is_empty() {
+        Acls::anyone_all()
+    } else {
+        Acls::new(&consumer_acls)
+    };
+    let options = CreateMode::Persistent.with_acls(acls);
+
+    let topic_node = topic_path(group, topic);
+    match client.list_children(&topic_node).await {
+        Ok(children) if !children.is_empty() => {
+            return Err(AlreadyCommitted {
+                location: format!(
+                    "{root}{topic_node} in ZooKeeper {connect} ({} existing: {})",
+                    children.len(),
+                    children.join(", ")
+                ),
+            }
+            .into())
+        }
+        Ok(_) | Err(ZkError::NoNode) => {}
+        Err(e) => bail!("ZooKeeper {connect}: cannot list {root}{topic_node}: {e}"),
+    }
+    client
+        .mkdir(&topic_node, &options)
+        .await
+        .map_err(|e| anyhow!("ZooKeeper {connect}: cannot create {root}{topic_node}: {e}"))?;
+
+    let mut writer = client.new_multi_writer();
+    for offset in offsets {
+        let path = format!("{topic_node}/{}", child_name(layout, offset));
+        writer
+            .add_create(&path, offset.offset.to_string().as_bytes(), &options)
+            .map_err(|e| anyhow!("ZooKeeper: invalid path {root}{path}: {e}"))?;
+    }
+    match writer.commit().await {
+        Ok(_) => Ok(planned_writes(connect, group, topic, layout, offsets)),
+        Err(MultiWriteError::OperationFailed {
+            source: ZkError::NodeExists,
+            index,
+        }) => Err(AlreadyCommitted {
+            location: format!(
+                "{root}{topic_node}/{} in ZooKeeper {connect} (created concurrently)",
+                offsets
+                    .get(index)
+                    .map_or(String::new(), |o| child_name(layout, o))
+            ),
+        }
+        .into()),
+        Err(e) => {
+            bail!("ZooKeeper {connect}: cannot create the offsets under {root}{topic_node}: {e}")
+        }
+    }
+}
+
+/// Connects (hosts only: the chroot is handled by the caller so it can be created first). Hosts
+/// are retried (a server under load may drop a first attempt) until `timeout`, then it fails.
+async fn connect_client(connect: &str, timeout: Duration) -> Result<Client> {
+    let (hosts, _) = split_connect_string(connect);
+    if hosts.trim().is_empty() {
+        bail!("ZooKeeper connect string {connect:?} has no hosts");
+    }
+    let connecting = Client::connector()
+        .with_session_timeout(timeout)
+        .with_connection_timeout(timeout)
+        .connect(hosts);
+    match tokio::time::timeout(timeout, connecting).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => bail!("cannot connect to ZooKeeper {connect}: {e}"),
+        Err(_) => bail!("cannot connect to ZooKeeper {connect}: no session within {timeout:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_strings_split_into_hosts_and_chroot() {
+        assert_eq!(
+            split_connect_string("a:1,b:2/kafka/x"),
+            ("a:1,b:2", Some("/kafka/x"))
+        );
+        assert_eq!(split_connect_string("a:1"), ("a:1", None));
+        assert_eq!(split_connect_string("a:1/"), ("a:1", None));
+    }
+
+    #[test]
+    fn planned_paths_follow_the_layout_and_chroot() {
+        let offsets = [PartitionOffset {
+            partition: 3,
+            offset: 42,
+            node: "7".into(),
+            file: "f".into(),
+        }];
+        let w = planned_writes("h:1/kafka", "g", "T", ZkLayout::Partition, &offsets);
+        assert_eq!(w[0].path, "/kafka/consumers/g/offsets/T/3");
+        assert_eq!(w[0].value, "42");
+        let w = planned_writes("h:1", "g", "T", ZkLayout::NodePartition, &offsets);
+        assert_eq!(w[0].path, "/consumers/g/offsets/T/7-3");
+    }
+}

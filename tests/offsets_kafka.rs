@@ -1,0 +1,151 @@
+//! `c2k offsets commit` with `offsets.commit: kafka` against a real Kafka-protocol broker
+//! (`tansu`) started by the test: the offsets read back by a separate consumer of the group, and a
+//! group that already has offsets for the topic left untouched (exit code 3).
+
+#[path = "support/offsets.rs"]
+mod offsets;
+#[path = "support/servers.rs"]
+mod servers;
+
+use std::time::Duration;
+
+use camus2kafka::offsets::sample_history::{self, SampleCutoff};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let results = runtime
+        .block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                admin.create_topics(
+                    &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+                    &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
+                ),
+            )
+            .await
+        })
+        .expect("create_topics in time")
+        .expect("create_topics");
+    for r in results {
+        r.unwrap_or_else(|(t, e)| panic!("create {t}: {e}"));
+    }
+}
+
+/// The group's committed offsets, read by a separate consumer of that group.
+fn committed(brokers: &str, group: &str, topic: &str, partitions: i32) -> Vec<(i32, Offset)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let got = consumer
+        .committed_offsets(tpl, Duration::from_secs(20))
+        .unwrap();
+    got.elements()
+        .iter()
+        .map(|e| (e.partition(), e.offset()))
+        .collect()
+}
+
+#[test]
+fn commits_through_the_group_coordinator_and_never_overwrites() {
+    let broker = servers::Tansu::start();
+    let brokers = broker.brokers();
+    create_topic(&brokers, "PAGE_VIEWS", 3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let exec = dir.path().join("execution");
+    let cutoffs: Vec<SampleCutoff> = (0..3)
+        .map(|p| SampleCutoff {
+            partition: p,
+            leader: 1,
+            first_offset: 10,
+            last_offset: 19 + p as u64,
+            time_ms: 1_705_312_800_000,
+        })
+        .collect();
+    sample_history::write(&exec, "PAGE_VIEWS", &cutoffs).unwrap();
+    let pipeline = offsets::pipeline(
+        dir.path(),
+        &exec,
+        &format!(
+            "commit: kafka\nbrokers: {brokers}\ngroup: replayers\nconsumer:\n  client.id: c2k-test"
+        ),
+    );
+    let path = pipeline.to_str().unwrap();
+
+    let first = offsets::c2k(&["offsets", "commit", path], LIMIT);
+    assert!(
+        first.status.success(),
+        "stderr: {}",
+        offsets::text(&first.stderr)
+    );
+    let want = vec![
+        (0, Offset::Offset(20)),
+        (1, Offset::Offset(21)),
+        (2, Offset::Offset(22)),
+    ];
+    assert_eq!(committed(&brokers, "replayers", "PAGE_VIEWS", 3), want);
+
+    // A newer run appears: the group already has offsets, nothing is committed.
+    let later: Vec<SampleCutoff> = cutoffs
+        .iter()
+        .map(|c| SampleCutoff {
+            last_offset: c.last_offset + 100,
+            time_ms: c.time_ms + 86_400_000,
+            ..c.clone()
+        })
+        .collect();
+    sample_history::write(&exec, "PAGE_VIEWS", &later).unwrap();
+    let second = offsets::c2k(&["offsets", "commit", path], LIMIT);
+    assert_eq!(
+        second.status.code(),
+        Some(3),
+        "stderr: {}",
+        offsets::text(&second.stderr)
+    );
+    let stderr = offsets::text(&second.stderr);
+    assert!(
+        stderr.contains("replayers") && stderr.contains("PAGE_VIEWS"),
+        "{stderr}"
+    );
+    assert_eq!(committed(&brokers, "replayers", "PAGE_VIEWS", 3), want);
+
+    // Another group gets the newer run's offsets.
+    let other = offsets::c2k(
+        &["offsets", "commit", path, "--set", "offsets.group=others"],
+        LIMIT,
+    );
+    assert!(
+        other.status.success(),
+        "stderr: {}",
+        offsets::text(&other.stderr)
+    );
+    assert_eq!(
+        committed(&brokers, "others", "PAGE_VIEWS", 3),
+        vec![
+            (0, Offset::Offset(120)),
+            (1, Offset::Offset(121)),
+            (2, Offset::Offset(122))
+        ]
+    );
+}

@@ -1,0 +1,290 @@
+//! Helpers for the offsets tests: Camus offsets files written by Hadoop's own SequenceFile writer
+//! (a small Java program in `tests/fixtures/java`, compiled against the Hadoop 2.7.3 jars), a
+//! pipeline file for the offsets step, and `c2k` run with a time limit.
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// One EtlKey the Java writer appends.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub topic: &'static str,
+    pub leader: &'static str,
+    pub partition: i32,
+    pub begin: i64,
+    pub offset: i64,
+}
+
+pub fn key(
+    topic: &'static str,
+    leader: &'static str,
+    partition: i32,
+    begin: i64,
+    offset: i64,
+) -> Key {
+    Key {
+        topic,
+        leader,
+        partition,
+        begin,
+        offset,
+    }
+}
+
+/// One offsets file: compression `none|record|block`, a Hadoop codec class, layout `legacy|map`.
+pub struct HadoopFile<'a> {
+    pub path: PathBuf,
+    pub compression: &'a str,
+    pub codec: &'a str,
+    pub layout: &'a str,
+    pub keys: Vec<Key>,
+}
+
+pub const DEFAULT_CODEC: &str = "org.apache.hadoop.io.compress.DefaultCodec";
+pub const BZIP2_CODEC: &str = "org.apache.hadoop.io.compress.BZip2Codec";
+
+/// Where the Hadoop jars are cached (fetched with `tests/env/hdfs-fetch-jars.sh` when missing).
+pub fn hadoop_jars() -> PathBuf {
+    static JARS: OnceLock<PathBuf> = OnceLock::new();
+    JARS.get_or_init(|| {
+        let dir = std::env::var_os("C2K_HADOOP_JARS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var("HOME").expect("HOME"))
+                    .join(".cache/camus2kafka/hadoop-jars")
+            });
+        if !dir.join("hadoop-common-2.7.3.jar").exists() {
+            let script = repo_root().join("tests/env/hdfs-fetch-jars.sh");
+            let status = Command::new("bash")
+                .arg(&script)
+                .arg(&dir)
+                .status()
+                .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+            assert!(
+                status.success(),
+                "{} failed: cannot get the Hadoop jars",
+                script.display()
+            );
+        }
+        dir
+    })
+    .clone()
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
+}
+
+/// The compiled Java writer (compiled once per test process).
+fn java_classes() -> PathBuf {
+    static CLASSES: OnceLock<PathBuf> = OnceLock::new();
+    CLASSES
+        .get_or_init(|| {
+            let jars = hadoop_jars();
+            let out = std::env::temp_dir().join(format!("c2k-offsets-java-{}", std::process::id()));
+            std::fs::create_dir_all(&out).expect("classes dir");
+            let src = repo_root().join("tests/fixtures/java");
+            let output = Command::new("javac")
+                .args(["-nowarn", "-cp"])
+                .arg(format!("{}/*", jars.display()))
+                .arg("-d")
+                .arg(&out)
+                .arg(src.join("WriteOffsets.java"))
+                .arg(src.join("com/linkedin/camus/etl/kafka/common/EtlKey.java"))
+                .output()
+                .expect("javac (a JDK is needed: CI installs openjdk)");
+            assert!(
+                output.status.success(),
+                "javac failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            out
+        })
+        .clone()
+}
+
+/// Writes the files with Hadoop's SequenceFile.Writer.
+pub fn write_with_hadoop(files: &[HadoopFile<'_>]) {
+    let classes = java_classes();
+    let mut spec = String::new();
+    for f in files {
+        std::fs::create_dir_all(f.path.parent().expect("parent")).expect("mkdir");
+        writeln!(
+            spec,
+            "file {} {} {} {}",
+            f.path.display(),
+            f.compression,
+            f.codec,
+            f.layout
+        )
+        .unwrap();
+        for k in &f.keys {
+            writeln!(
+                spec,
+                "key {} {} {} {} {} 77 1700000000000",
+                k.topic,
+                if k.leader.is_empty() { "-" } else { k.leader },
+                k.partition,
+                k.begin,
+                k.offset
+            )
+            .unwrap();
+        }
+    }
+    let spec_path = classes.join(format!("spec-{}", unique()));
+    std::fs::write(&spec_path, spec).expect("spec");
+    let mut java = Command::new("java");
+    java.arg("-cp")
+        .arg(format!(
+            "{}:{}/*",
+            classes.display(),
+            hadoop_jars().display()
+        ))
+        .arg("WriteOffsets")
+        .arg(&spec_path);
+    let output = run_with_timeout(&mut java, Duration::from_secs(120));
+    assert!(
+        output.status.success(),
+        "WriteOffsets failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A history with an older run and a newest one written by Hadoop: several compression types,
+/// both EtlKey layouts, other topics mixed in. Returns the history dir; the newest run's
+/// expected offsets of `PAGE_VIEWS` are [`EXPECTED`].
+pub fn hadoop_history(exec_dir: &Path) -> PathBuf {
+    let history = exec_dir.join("base/history");
+    let old = history.join("2024-01-15-09-00-00");
+    let new = history.join("2024-01-15-10-00-00");
+    write_with_hadoop(&[
+        HadoopFile {
+            path: old.join("offsets-m-00000"),
+            compression: "none",
+            codec: DEFAULT_CODEC,
+            layout: "map",
+            keys: vec![key("PAGE_VIEWS", "1", 0, 0, 999_999)],
+        },
+        HadoopFile {
+            path: new.join("offsets-m-00000"),
+            compression: "none",
+            codec: DEFAULT_CODEC,
+            layout: "map",
+            keys: vec![
+                key("PAGE_VIEWS", "1", 0, 100, 150),
+                key("CLICKS", "1", 0, 0, 7),
+            ],
+        },
+        HadoopFile {
+            path: new.join("offsets-m-00001"),
+            compression: "record",
+            codec: DEFAULT_CODEC,
+            layout: "legacy",
+            keys: vec![
+                key("CLICKS", "2", 1, 0, 9),
+                key("PAGE_VIEWS", "2", 1, 200, 260),
+            ],
+        },
+        HadoopFile {
+            path: new.join("offsets-m-00002"),
+            compression: "block",
+            codec: DEFAULT_CODEC,
+            layout: "map",
+            keys: vec![
+                key("PAGE_VIEWS", "3", 2, 300, 333),
+                key("PAGE_VIEWS", "1", 0, 100, 140),
+            ],
+        },
+        HadoopFile {
+            path: new.join("offsets-m-00003"),
+            compression: "record",
+            codec: BZIP2_CODEC,
+            layout: "map",
+            keys: vec![key("PAGE_VIEWS", "1", 3, 0, 4_000_000_000)],
+        },
+        HadoopFile {
+            path: new.join("offsets-m-00004"),
+            compression: "block",
+            codec: BZIP2_CODEC,
+            layout: "legacy",
+            keys: vec![
+                key("OTHER", "1", 4, 0, 1),
+                key("PAGE_VIEWS", "2", 4, 10, 44),
+            ],
+        },
+    ]);
+    history
+}
+
+/// (partition, offset, node) the newest run of [`hadoop_history`] resumes `PAGE_VIEWS` from.
+pub const EXPECTED: &[(i32, i64, &str)] = &[
+    (0, 150, "1"),
+    (1, 260, "2"),
+    (2, 333, "3"),
+    (3, 4_000_000_000, "1"),
+    (4, 44, "2"),
+];
+
+/// Writes a pipeline file for the offsets step (`sink: stdout`, so no broker is needed).
+pub fn pipeline(dir: &Path, exec_dir: &Path, offsets_yaml: &str) -> PathBuf {
+    let path = dir.join("pipeline.yaml");
+    let text = format!(
+        "topic: PAGE_VIEWS\nsource:\n  dest_dir: {}\nsink:\n  type: stdout\noffsets:\n  exec_dir: {}\n{}",
+        dir.join("destination").display(),
+        exec_dir.display(),
+        offsets_yaml
+            .lines()
+            .map(|l| format!("  {l}\n"))
+            .collect::<String>()
+    );
+    std::fs::write(&path, text).expect("write pipeline");
+    path
+}
+
+/// Runs `c2k ARGS`, killing it after `limit`.
+pub fn c2k(args: &[&str], limit: Duration) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_c2k"));
+    cmd.args(args);
+    run_with_timeout(&mut cmd, limit)
+}
+
+pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{cmd:?} did not finish within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
