@@ -16,7 +16,7 @@ pub mod key_world {
         world: "key-extractor-plugin",
         pub_export_macro: true,
         export_macro_name: "__c2k_export_key_extractor_world",
-        runtime_path: "c2k_plugin_sdk::guest::__wit_bindgen",
+        runtime_path: "c2k_plugin_sdk::guest::__wit_bindgen::rt",
     });
 }
 
@@ -27,14 +27,14 @@ pub mod format_world {
         world: "output-format-plugin",
         pub_export_macro: true,
         export_macro_name: "__c2k_export_output_format_world",
-        runtime_path: "c2k_plugin_sdk::guest::__wit_bindgen",
+        runtime_path: "c2k_plugin_sdk::guest::__wit_bindgen::rt",
     });
 }
 
 use format_world::exports::camus2kafka::plugin::output_format as format_wit;
-use format_world::exports::camus2kafka::plugin::types as format_types;
+use format_world::camus2kafka::plugin::types as format_types;
 use key_world::exports::camus2kafka::plugin::key_extractor as key_wit;
-use key_world::exports::camus2kafka::plugin::types as key_types;
+use key_world::camus2kafka::plugin::types as key_types;
 
 /// Where a plugin instance keeps its state between calls (one per component instance).
 pub type Slot<R> = LocalKey<RefCell<Option<R>>>;
