@@ -69,14 +69,15 @@ pub fn split_keys(data: &[u8], ends: &[u32]) -> Vec<Vec<u8>> {
 static BUILD: Mutex<()> = Mutex::new(());
 
 /// Builds the wasm32-wasip2 `cdylib` of the cargo project at `dir` (release) and returns the
-/// path of `<lib>.wasm`. The target dir is kept under the build's target directory so that only
-/// the first run compiles.
+/// path of `<lib>.wasm`. The target dir is the bundled plugins' one, so that only the first run
+/// compiles the shared dependencies.
 pub fn build_wasm(dir: &Path, lib: &str) -> PathBuf {
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("target"))
-        .join("wasm-test-plugins");
+        // The bundled plugins' target dir (runner/build.rs): same profile, so shared dependencies.
+        .join("wasm-plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])

@@ -32,7 +32,8 @@ fn create() -> Result<Engine> {
         }
         Err(e) => tracing::warn!("compiling plugins without a cache: {e:#}"),
     }
-    let engine = Engine::new(&config).context("creating the wasmtime engine")?;
+    let engine =
+        Engine::new(&config).map_err(|e| anyhow!("creating the wasmtime engine: {e:#}"))?;
     let ticking = engine.clone();
     std::thread::Builder::new()
         .name("c2k-plugin-epoch".into())
@@ -72,5 +73,5 @@ fn compile_cache() -> Result<Cache> {
         .with_context(|| format!("creating the plugin cache {}", dir.display()))?;
     let mut cache = CacheConfig::new();
     cache.with_directory(&dir);
-    Cache::new(cache).with_context(|| format!("opening the plugin cache {}", dir.display()))
+    Cache::new(cache).map_err(|e| anyhow!("opening the plugin cache {}: {e:#}", dir.display()))
 }

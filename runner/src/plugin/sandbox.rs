@@ -127,5 +127,7 @@ pub fn store(engine: &Engine, max_memory: usize) -> Store<Host> {
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<Host>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    // The contract's type-only interface, in case a component imports it: nothing to provide.
+    linker.instance("camus2kafka:plugin/types@0.1.0")?;
     Ok(linker)
 }

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use wasmtime::component::Component;
 use wasmtime::{Store, Trap};
 
@@ -39,14 +39,17 @@ impl Loaded {
             }
         };
         let engine = engine()?;
-        let component = Component::new(&engine, &bytes).with_context(|| {
-            format!("plugin {name} is not a valid WebAssembly component (build it for wasm32-wasip2)")
+        let component = Component::new(&engine, &bytes).map_err(|e| {
+            anyhow!(
+                "plugin {name} is not a valid WebAssembly component (build it for \
+                 wasm32-wasip2): {e:#}"
+            )
         })?;
         let max_memory = usize::try_from(config.max_memory.0).unwrap_or(usize::MAX);
         Ok(Loaded {
             store: sandbox::store(&engine, max_memory),
             linker: sandbox::linker(&engine)
-                .with_context(|| format!("linking WASI for plugin {name}"))?,
+                .map_err(|e| anyhow!("linking WASI for plugin {name}: {e:#}"))?,
             component,
             timeout: config.call_timeout.duration(),
             failed: None,
