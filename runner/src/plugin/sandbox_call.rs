@@ -46,7 +46,7 @@ impl Loaded {
             )
         })?;
         let max_memory = usize::try_from(config.max_memory.0).unwrap_or(usize::MAX);
-        Ok(Loaded {
+        let mut loaded = Loaded {
             store: sandbox::store(&engine, max_memory),
             linker: sandbox::linker(&engine)
                 .map_err(|e| anyhow!("linking WASI for plugin {name}: {e:#}"))?,
@@ -54,7 +54,16 @@ impl Loaded {
             timeout: config.call_timeout.duration(),
             failed: None,
             name,
-        })
+        };
+        // Instantiation runs guest code too (start functions): it gets the same time limit.
+        loaded.arm_deadline();
+        Ok(loaded)
+    }
+
+    /// Lets the next guest call run for `call_timeout`.
+    fn arm_deadline(&mut self) {
+        let ticks = (self.timeout.as_nanos() / TICK.as_nanos()).max(1) as u64 + 1;
+        self.store.set_epoch_deadline(ticks);
     }
 
     /// A whole-call error naming this plugin.
@@ -75,8 +84,7 @@ impl Loaded {
         if let Some(failed) = &self.failed {
             return Err(self.error(None, format!("not called again after it failed: {failed}")));
         }
-        let ticks = (self.timeout.as_nanos() / TICK.as_nanos()).max(1) as u64 + 1;
-        self.store.set_epoch_deadline(ticks);
+        self.arm_deadline();
         match f(&mut self.store) {
             Ok(r) => Ok(r),
             Err(e) => {
