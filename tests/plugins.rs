@@ -70,7 +70,11 @@ fn micros(server: &str, us: Option<i64>) -> Vec<u8> {
         Value::Record(vec![
             (
                 "attrs".into(),
-                Value::Map([("k".to_string(), Value::String("v".into()))].into_iter().collect()),
+                Value::Map(
+                    [("k".to_string(), Value::String("v".into()))]
+                        .into_iter()
+                        .collect(),
+                ),
             ),
             (
                 "header".into(),
@@ -100,7 +104,10 @@ fn int_ms(ms: i32) -> Vec<u8> {
 }
 
 fn no_time() -> Vec<u8> {
-    datum(NO_TIME, Value::Record(vec![("page".into(), Value::String("/old".into()))]))
+    datum(
+        NO_TIME,
+        Value::Record(vec![("page".into(), Value::String("/old".into()))]),
+    )
 }
 
 fn time_field(on_missing: &str) -> KeyExtractor {
@@ -109,7 +116,12 @@ fn time_field(on_missing: &str) -> KeyExtractor {
         json!({"field": "header.time", "on_missing": on_missing}),
     ))
     .unwrap();
-    for (id, schema) in [(1, HEADER_LONG_MS), (2, HEADER_MICROS), (3, HEADER_INT), (4, NO_TIME)] {
+    for (id, schema) in [
+        (1, HEADER_LONG_MS),
+        (2, HEADER_MICROS),
+        (3, HEADER_INT),
+        (4, NO_TIME),
+    ] {
         key.register_schema(id, schema).unwrap();
     }
     key
@@ -162,7 +174,9 @@ fn time_field_missing_time_is_an_error_naming_the_field_and_record() {
 
     let mut batch = Batch::default();
     batch.push(4, &no_time());
-    let error = time_field("error").extract_keys(&batch.as_plugin_batch()).unwrap_err();
+    let error = time_field("error")
+        .extract_keys(&batch.as_plugin_batch())
+        .unwrap_err();
     assert_eq!(error.index, Some(0), "{error}");
 }
 
@@ -179,7 +193,11 @@ fn time_field_sorts_records_without_time_first_or_last_as_configured() {
             .extract_keys(&batch.as_plugin_batch())
             .unwrap();
         let split = split_keys(&keys.data, &keys.ends);
-        assert_eq!(sorted_positions(&split), expected, "on_missing: {on_missing}");
+        assert_eq!(
+            sorted_positions(&split),
+            expected,
+            "on_missing: {on_missing}"
+        );
         assert_eq!(keys.timestamps_ms[1], None);
     }
 }
@@ -314,7 +332,10 @@ fn json_avro_encoding_matches_fastavro_and_javas_layout() {
         r#"{"s":"","b":"","f":"zz","e":"RED","m":{},"a":[],"u":{"string":"text"},"t":null,"n":null,"d":-2.5E-5,"fl":-3.0}"#
     );
     let first = String::from_utf8(messages[0].value.clone()).unwrap();
-    assert!(first.starts_with(r#"{"s":"hé \"q\" \\ \n","b":"\u0000\u0001"#), "{first}");
+    assert!(
+        first.starts_with(r#"{"s":"hé \"q\" \\ \n","b":"\u0000\u0001"#),
+        "{first}"
+    );
     assert!(first.contains(r#""u":{"t.Inner":{"x":-7,"ok":true}},"t":{"long":1700000000123},"n":{"t.Pair":"ab"},"d":1.0,"fl":0.5}"#), "{first}");
 }
 
@@ -347,7 +368,10 @@ fn a_panicking_plugin_fails_with_its_name_and_the_record() {
     let error = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
     assert_eq!(error.plugin, plugin);
     assert_eq!(error.index, Some(2), "{error}");
-    assert!(error.message.contains("deliberate panic on record 2"), "{error}");
+    assert!(
+        error.message.contains("deliberate panic on record 2"),
+        "{error}"
+    );
     // A plugin that failed is not called again.
     let again = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
     assert!(again.message.contains("not called again"), "{again}");
@@ -356,13 +380,19 @@ fn a_panicking_plugin_fails_with_its_name_and_the_record() {
     key.register_schema(1, HEADER_LONG_MS).unwrap();
     let error = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
     assert_eq!(error.index, Some(3));
-    assert!(error.message.contains("deliberate error on record 3"), "{error}");
+    assert!(
+        error.message.contains("deliberate error on record 3"),
+        "{error}"
+    );
 }
 
 #[test]
 fn a_plugin_that_never_returns_is_stopped_at_call_timeout() {
     let wasm = misbehave_wasm();
-    let mut cfg = config(&wasm.display().to_string(), json!({"mode": "loop", "at": 1}));
+    let mut cfg = config(
+        &wasm.display().to_string(),
+        json!({"mode": "loop", "at": 1}),
+    );
     cfg.call_timeout = Seconds(0.5);
     let mut key = KeyExtractor::load(&cfg).unwrap();
     key.register_schema(1, HEADER_LONG_MS).unwrap();
@@ -390,7 +420,10 @@ fn a_plugin_that_hoards_memory_is_capped_at_max_memory() {
     batch.push(1, &long_ms("a", 1));
     let error = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
     assert!(error.message.contains("out of memory"), "{error}");
-    assert!(error.message.contains(&(32u64 << 20).to_string()), "{error}");
+    assert!(
+        error.message.contains(&(32u64 << 20).to_string()),
+        "{error}"
+    );
 }
 
 #[test]
@@ -405,20 +438,38 @@ fn a_plugin_gets_no_files_environment_network_clock_or_randomness() {
         batch.push(1, &long_ms("a", 1));
         let keys = key.extract_keys(&batch.as_plugin_batch()).unwrap();
         let report: serde_json::Value = serde_json::from_slice(&keys.data).unwrap();
-        assert!(report["file"].as_str().unwrap().starts_with("Err"), "{report}");
-        assert!(report["dir"].as_str().unwrap().starts_with("Err"), "{report}");
-        assert!(report["network"].as_str().unwrap().starts_with("Err"), "{report}");
+        assert!(
+            report["file"].as_str().unwrap().starts_with("Err"),
+            "{report}"
+        );
+        assert!(
+            report["dir"].as_str().unwrap().starts_with("Err"),
+            "{report}"
+        );
+        assert!(
+            report["network"].as_str().unwrap().starts_with("Err"),
+            "{report}"
+        );
         assert_eq!(report["env"], 0, "{report}");
         assert_eq!(report["args"], 0, "{report}");
-        assert_eq!(report["now"], 0, "the wall clock is frozen at the epoch: {report}");
+        assert_eq!(
+            report["now"], 0,
+            "the wall clock is frozen at the epoch: {report}"
+        );
         seen.push(report);
     }
-    assert_eq!(seen[0]["random"], seen[1]["random"], "randomness is the same in every run");
+    assert_eq!(
+        seen[0]["random"], seen[1]["random"],
+        "randomness is the same in every run"
+    );
 }
 
 #[test]
 fn the_server_time_example_builds_and_sorts_by_server_then_time() {
-    let wasm = plugins::build_wasm(&repo().join("plugin-sdk/examples/server-time"), "server_time");
+    let wasm = plugins::build_wasm(
+        &repo().join("plugin-sdk/examples/server-time"),
+        "server_time",
+    );
     let mut key = KeyExtractor::load(&config(&wasm.display().to_string(), json!({}))).unwrap();
     key.register_schema(1, HEADER_LONG_MS).unwrap();
     key.register_schema(2, HEADER_MICROS).unwrap();
@@ -432,5 +483,8 @@ fn the_server_time_example_builds_and_sorts_by_server_then_time() {
     let keys = key.extract_keys(&batch.as_plugin_batch()).unwrap();
     let split = split_keys(&keys.data, &keys.ends);
     assert_eq!(sorted_positions(&split), vec![4, 2, 1, 3, 0]);
-    assert_eq!(keys.timestamps_ms, vec![Some(5), Some(9), Some(3), Some(1), Some(-4)]);
+    assert_eq!(
+        keys.timestamps_ms,
+        vec![Some(5), Some(9), Some(3), Some(1), Some(-4)]
+    );
 }

@@ -31,10 +31,10 @@ pub mod format_world {
     });
 }
 
-use format_world::exports::camus2kafka::plugin::output_format as format_wit;
 use format_world::camus2kafka::plugin::types as format_types;
-use key_world::exports::camus2kafka::plugin::key_extractor as key_wit;
+use format_world::exports::camus2kafka::plugin::output_format as format_wit;
 use key_world::camus2kafka::plugin::types as key_types;
+use key_world::exports::camus2kafka::plugin::key_extractor as key_wit;
 
 /// Where a plugin instance keeps its state between calls (one per component instance).
 pub type Slot<R> = LocalKey<RefCell<Option<R>>>;
@@ -170,13 +170,19 @@ macro_rules! export_key_extractor {
             struct __C2kKeyExtractor;
 
             impl __wit::Guest for __C2kKeyExtractor {
-                fn configure(config: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
+                fn configure(
+                    config: ::std::string::String,
+                ) -> ::core::result::Result<(), ::std::string::String> {
                     $crate::guest::key_configure::<$plugin>(&__C2K_STATE, config)
                 }
-                fn register_schema(schema: __wit::Schema) -> ::core::result::Result<(), ::std::string::String> {
+                fn register_schema(
+                    schema: __wit::Schema,
+                ) -> ::core::result::Result<(), ::std::string::String> {
                     $crate::guest::key_register_schema::<$plugin>(&__C2K_STATE, schema)
                 }
-                fn extract_keys(batch: __wit::Batch) -> ::core::result::Result<__wit::Keys, __wit::RecordError> {
+                fn extract_keys(
+                    batch: __wit::Batch,
+                ) -> ::core::result::Result<__wit::Keys, __wit::RecordError> {
                     $crate::guest::key_extract::<$plugin>(&__C2K_STATE, batch)
                 }
             }
@@ -205,13 +211,20 @@ macro_rules! export_output_format {
             struct __C2kOutputFormat;
 
             impl __wit::Guest for __C2kOutputFormat {
-                fn configure(config: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
+                fn configure(
+                    config: ::std::string::String,
+                ) -> ::core::result::Result<(), ::std::string::String> {
                     $crate::guest::format_configure::<$plugin>(&__C2K_STATE, config)
                 }
-                fn register_schema(schema: __wit::Schema) -> ::core::result::Result<(), ::std::string::String> {
+                fn register_schema(
+                    schema: __wit::Schema,
+                ) -> ::core::result::Result<(), ::std::string::String> {
                     $crate::guest::format_register_schema::<$plugin>(&__C2K_STATE, schema)
                 }
-                fn format(batch: __wit::Batch) -> ::core::result::Result<::std::vec::Vec<__wit::Message>, __wit::RecordError> {
+                fn format(
+                    batch: __wit::Batch,
+                ) -> ::core::result::Result<::std::vec::Vec<__wit::Message>, __wit::RecordError>
+                {
                     $crate::guest::format_batch::<$plugin>(&__C2K_STATE, batch)
                 }
             }

@@ -54,7 +54,11 @@ impl<'a> KeyWriter<'a> {
     /// A float, ordered as numbers are (`-inf < -1 < -0.0 < 0.0 < 1 < inf`; NaNs last).
     pub fn f64(&mut self, value: f64) -> &mut Self {
         let bits = value.to_bits();
-        let ordered = if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) };
+        let ordered = if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits ^ (1 << 63)
+        };
         self.buf.extend_from_slice(&ordered.to_be_bytes());
         self
     }
@@ -153,8 +157,18 @@ mod tests {
         buf
     }
 
-    fn assert_same_order<T: std::fmt::Debug>(a: &T, b: &T, by_value: Ordering, ka: &[u8], kb: &[u8]) {
-        assert_eq!(ka.cmp(kb), by_value, "{a:?} vs {b:?}: keys {ka:02x?} vs {kb:02x?}");
+    fn assert_same_order<T: std::fmt::Debug>(
+        a: &T,
+        b: &T,
+        by_value: Ordering,
+        ka: &[u8],
+        kb: &[u8],
+    ) {
+        assert_eq!(
+            ka.cmp(kb),
+            by_value,
+            "{a:?} vs {b:?}: keys {ka:02x?} vs {kb:02x?}"
+        );
     }
 
     #[test]
@@ -165,9 +179,24 @@ mod tests {
         values.extend((0..500).map(|_| (rng.next() % 2000) as i64 - 1000));
         for pair in values.windows(2) {
             let (a, b) = (pair[0], pair[1]);
-            assert_same_order(&a, &b, a.cmp(&b), &key(|k| { k.i64(a); }), &key(|k| { k.i64(b); }));
+            assert_same_order(
+                &a,
+                &b,
+                a.cmp(&b),
+                &key(|k| {
+                    k.i64(a);
+                }),
+                &key(|k| {
+                    k.i64(b);
+                }),
+            );
         }
-        assert_eq!(key(|k| { k.i64(7); }), encode_i64(7));
+        assert_eq!(
+            key(|k| {
+                k.i64(7);
+            }),
+            encode_i64(7)
+        );
     }
 
     #[test]
@@ -175,10 +204,33 @@ mod tests {
         let mut rng = Rng(42);
         for _ in 0..2000 {
             let (a, b) = (rng.next(), rng.next() >> (rng.next() % 64));
-            assert_same_order(&a, &b, a.cmp(&b), &key(|k| { k.u64(a); }), &key(|k| { k.u64(b); }));
+            assert_same_order(
+                &a,
+                &b,
+                a.cmp(&b),
+                &key(|k| {
+                    k.u64(a);
+                }),
+                &key(|k| {
+                    k.u64(b);
+                }),
+            );
         }
-        let mut floats = vec![f64::NEG_INFINITY, -1e300, -1.5, -0.0, 0.0, 1e-300, 2.5, f64::INFINITY];
-        floats.extend((0..2000).map(|_| f64::from_bits(rng.next())).filter(|f| !f.is_nan()));
+        let mut floats = vec![
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.5,
+            -0.0,
+            0.0,
+            1e-300,
+            2.5,
+            f64::INFINITY,
+        ];
+        floats.extend(
+            (0..2000)
+                .map(|_| f64::from_bits(rng.next()))
+                .filter(|f| !f.is_nan()),
+        );
         for a in &floats {
             for b in floats.iter().take(50) {
                 let by_value = a.partial_cmp(b).unwrap_or(Ordering::Equal);
@@ -186,7 +238,17 @@ mod tests {
                 if by_value == Ordering::Equal && a.to_bits() != b.to_bits() {
                     continue;
                 }
-                assert_same_order(a, b, by_value, &key(|k| { k.f64(*a); }), &key(|k| { k.f64(*b); }));
+                assert_same_order(
+                    a,
+                    b,
+                    by_value,
+                    &key(|k| {
+                        k.f64(*a);
+                    }),
+                    &key(|k| {
+                        k.f64(*b);
+                    }),
+                );
             }
         }
     }
@@ -197,8 +259,12 @@ mod tests {
         for _ in 0..5000 {
             let a = (rng.bytes(), rng.next() as i64 % 3);
             let b = (rng.bytes(), rng.next() as i64 % 3);
-            let ka = key(|k| { k.bytes(&a.0).i64(a.1); });
-            let kb = key(|k| { k.bytes(&b.0).i64(b.1); });
+            let ka = key(|k| {
+                k.bytes(&a.0).i64(a.1);
+            });
+            let kb = key(|k| {
+                k.bytes(&b.0).i64(b.1);
+            });
             assert_same_order(&a, &b, a.cmp(&b), &ka, &kb);
         }
     }
@@ -208,23 +274,51 @@ mod tests {
         let mut rng = Rng(99);
         let servers = ["", "a", "a\0", "ab", "b", "é"];
         for _ in 0..3000 {
-            let a = (servers[(rng.next() % 6) as usize], rng.next() as i64 % 5 - 2);
-            let b = (servers[(rng.next() % 6) as usize], rng.next() as i64 % 5 - 2);
-            let ka = key(|k| { k.str(a.0).timestamp_micros(a.1); });
-            let kb = key(|k| { k.str(b.0).timestamp_micros(b.1); });
+            let a = (
+                servers[(rng.next() % 6) as usize],
+                rng.next() as i64 % 5 - 2,
+            );
+            let b = (
+                servers[(rng.next() % 6) as usize],
+                rng.next() as i64 % 5 - 2,
+            );
+            let ka = key(|k| {
+                k.str(a.0).timestamp_micros(a.1);
+            });
+            let kb = key(|k| {
+                k.str(b.0).timestamp_micros(b.1);
+            });
             assert_same_order(&a, &b, a.cmp(&b), &ka, &kb);
         }
     }
 
     #[test]
     fn absent_values_sort_first_or_last_as_asked() {
-        let first = key(|k| { k.absent_first(); });
-        let last = key(|k| { k.absent_last(); });
+        let first = key(|k| {
+            k.absent_first();
+        });
+        let last = key(|k| {
+            k.absent_last();
+        });
         for v in [i64::MIN, -1, 0, i64::MAX] {
-            let present = key(|k| { k.present().i64(v); });
+            let present = key(|k| {
+                k.present().i64(v);
+            });
             assert!(first < present && present < last, "{v}");
         }
-        assert!(key(|k| { k.option_i64(None); }) < key(|k| { k.option_i64(Some(i64::MIN)); }));
-        assert!(key(|k| { k.option_str(None); }) < key(|k| { k.option_str(Some("")); }));
+        assert!(
+            key(|k| {
+                k.option_i64(None);
+            }) < key(|k| {
+                k.option_i64(Some(i64::MIN));
+            })
+        );
+        assert!(
+            key(|k| {
+                k.option_str(None);
+            }) < key(|k| {
+                k.option_str(Some(""));
+            })
+        );
     }
 }

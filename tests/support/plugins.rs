@@ -80,7 +80,13 @@ pub fn build_wasm(dir: &Path, lib: &str) -> PathBuf {
         .join("wasm-plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
@@ -96,7 +102,9 @@ pub fn build_wasm(dir: &Path, lib: &str) -> PathBuf {
         dir.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    let wasm = target_dir.join("wasm32-wasip2/release").join(format!("{lib}.wasm"));
+    let wasm = target_dir
+        .join("wasm32-wasip2/release")
+        .join(format!("{lib}.wasm"));
     assert!(wasm.is_file(), "cargo built no {}", wasm.display());
     wasm
 }

@@ -13,7 +13,11 @@ pub struct DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "malformed Avro datum at byte {}: {}", self.offset, self.what)
+        write!(
+            f,
+            "malformed Avro datum at byte {}: {}",
+            self.offset, self.what
+        )
     }
 }
 
@@ -211,7 +215,18 @@ mod tests {
 
     #[test]
     fn varints_round_trip_at_the_edges() {
-        for v in [0, -1, 1, 63, -64, 64, i64::MAX, i64::MIN, i32::MAX as i64, i32::MIN as i64] {
+        for v in [
+            0,
+            -1,
+            1,
+            63,
+            -64,
+            64,
+            i64::MAX,
+            i64::MIN,
+            i32::MAX as i64,
+            i32::MIN as i64,
+        ] {
             let mut buf = Vec::new();
             write_long(&mut buf, v);
             let mut c = Cursor::new(&buf);

@@ -12,7 +12,10 @@ pub enum Datum<'a> {
     Bytes(&'a [u8]),
     String(&'a str),
     Fixed(&'a [u8]),
-    Enum { index: u32, symbol: &'a str },
+    Enum {
+        index: u32,
+        symbol: &'a str,
+    },
     /// Days since the Unix epoch.
     Date(i32),
     TimeMillis(i32),

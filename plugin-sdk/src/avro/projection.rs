@@ -62,8 +62,7 @@ impl Projection {
     pub fn register(&mut self, id: u32, json: &str) -> Result<(), String> {
         let schema =
             Schema::parse_str(json).map_err(|e| format!("schema {id} does not parse: {e}"))?;
-        let compiled =
-            CompiledSchema::compile(&schema).map_err(|e| format!("schema {id}: {e}"))?;
+        let compiled = CompiledSchema::compile(&schema).map_err(|e| format!("schema {id}: {e}"))?;
         let access = self
             .paths
             .iter()

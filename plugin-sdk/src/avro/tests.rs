@@ -42,7 +42,10 @@ fn event(maybe: Option<Value>, time: Option<i64>, tags: usize) -> Value {
             "attrs".into(),
             Value::Map(
                 [
-                    ("a".to_string(), Value::Union(1, Box::new(Value::Double(1.5)))),
+                    (
+                        "a".to_string(),
+                        Value::Union(1, Box::new(Value::Double(1.5))),
+                    ),
                     ("b".to_string(), Value::Union(0, Box::new(Value::Null))),
                 ]
                 .into_iter()
@@ -96,11 +99,20 @@ fn reads_nested_and_nullable_fields_past_every_kind_of_value() {
     for tags in [0, 1, 300] {
         let datum = encode(event(Some(header("db-2", 42)), Some(1234), tags));
         let r = p.record(7, &datum).unwrap();
-        assert_eq!(r.get(0).unwrap(), Some(Datum::TimestampMicros(1_700_000_000_123_456)));
+        assert_eq!(
+            r.get(0).unwrap(),
+            Some(Datum::TimestampMicros(1_700_000_000_123_456))
+        );
         assert_eq!(r.get(1).unwrap(), Some(Datum::String("web-1")));
         assert_eq!(r.get(2).unwrap(), Some(Datum::Long(1234)));
         assert_eq!(r.get(3).unwrap(), Some(Datum::String("db-2")));
-        assert_eq!(r.get(4).unwrap(), Some(Datum::Enum { index: 2, symbol: "C" }));
+        assert_eq!(
+            r.get(4).unwrap(),
+            Some(Datum::Enum {
+                index: 2,
+                symbol: "C"
+            })
+        );
         assert_eq!(r.get(5).unwrap(), Some(Datum::Int(9)));
         assert_eq!(r.get(6).unwrap(), Some(Datum::Long(-5)));
         assert_eq!(r.get(7).unwrap(), None, "a field the schema lacks");
@@ -135,7 +147,10 @@ fn skips_arrays_written_with_byte_sized_negative_blocks() {
     datum.extend_from_slice(&[0x02, b'k', 0x02, b'v']);
     datum.push(0);
     binary::write_long(&mut datum, 77);
-    assert_eq!(p.record(1, &datum).unwrap().get(0).unwrap(), Some(Datum::Long(77)));
+    assert_eq!(
+        p.record(1, &datum).unwrap().get(0).unwrap(),
+        Some(Datum::Long(77))
+    );
 }
 
 #[test]
@@ -160,7 +175,11 @@ fn follows_named_references_and_recursive_types() {
     };
     let value = node(1, Some(node(2, Some(node(3, None, "c")), "b")), "a");
     let datum = to_avro_datum(&parsed, value).unwrap();
-    let mut p = Projection::new(vec!["last".into(), "next.next.value".into(), "next.last".into()]);
+    let mut p = Projection::new(vec![
+        "last".into(),
+        "next.next.value".into(),
+        "next.last".into(),
+    ]);
     p.register(3, schema).unwrap();
     let r = p.record(3, &datum).unwrap();
     assert_eq!(r.get(0).unwrap(), Some(Datum::String("a")));
@@ -173,7 +192,10 @@ fn corrupt_datums_and_unknown_schemas_are_errors() {
     let p = projection(&["time"]);
     let datum = encode(event(None, Some(1), 3));
     for cut in 0..datum.len() - 1 {
-        assert!(p.record(7, &datum[..cut]).unwrap().get(0).is_err(), "cut at {cut}");
+        assert!(
+            p.record(7, &datum[..cut]).unwrap().get(0).is_err(),
+            "cut at {cut}"
+        );
     }
     let err = p.record(8, &datum).unwrap_err();
     assert!(err.contains("schema id 8"), "{err}");

@@ -71,17 +71,14 @@ impl KeyExtractor {
     /// Loads the plugin (`config.plugin`: a bundled name or a `.wasm` path) and configures it.
     pub fn load(config: &PluginConfig) -> Result<Self> {
         let mut loaded = Loaded::load(config)?;
-        let plugin = KeyExtractorPlugin::instantiate(
-            &mut loaded.store,
-            &loaded.component,
-            &loaded.linker,
-        )
-        .map_err(|e| {
-            loaded.error(
-                None,
-                format!("cannot be instantiated as a key-extractor: {e:#}"),
-            )
-        })?;
+        let plugin =
+            KeyExtractorPlugin::instantiate(&mut loaded.store, &loaded.component, &loaded.linker)
+                .map_err(|e| {
+                loaded.error(
+                    None,
+                    format!("cannot be instantiated as a key-extractor: {e:#}"),
+                )
+            })?;
         let json = config.config.to_string();
         let configured = loaded.call("configure", |store| {
             plugin
@@ -112,7 +109,11 @@ impl KeyExtractor {
                 .camus2kafka_plugin_key_extractor()
                 .call_register_schema(store, &schema)
         })?;
-        result.map_err(|e| self.loaded.error(None, format!("rejected schema {id}: {e}")).into())
+        result.map_err(|e| {
+            self.loaded
+                .error(None, format!("rejected schema {id}: {e}"))
+                .into()
+        })
     }
 
     /// One key per record of the batch.
@@ -145,17 +146,14 @@ impl OutputFormat {
     /// Loads the plugin (`config.plugin`: a bundled name or a `.wasm` path) and configures it.
     pub fn load(config: &PluginConfig) -> Result<Self> {
         let mut loaded = Loaded::load(config)?;
-        let plugin = OutputFormatPlugin::instantiate(
-            &mut loaded.store,
-            &loaded.component,
-            &loaded.linker,
-        )
-        .map_err(|e| {
-            loaded.error(
-                None,
-                format!("cannot be instantiated as an output-format: {e:#}"),
-            )
-        })?;
+        let plugin =
+            OutputFormatPlugin::instantiate(&mut loaded.store, &loaded.component, &loaded.linker)
+                .map_err(|e| {
+                loaded.error(
+                    None,
+                    format!("cannot be instantiated as an output-format: {e:#}"),
+                )
+            })?;
         let json = config.config.to_string();
         let configured = loaded.call("configure", |store| {
             plugin
@@ -186,7 +184,11 @@ impl OutputFormat {
                 .camus2kafka_plugin_output_format()
                 .call_register_schema(store, &schema)
         })?;
-        result.map_err(|e| self.loaded.error(None, format!("rejected schema {id}: {e}")).into())
+        result.map_err(|e| {
+            self.loaded
+                .error(None, format!("rejected schema {id}: {e}"))
+                .into()
+        })
     }
 
     /// One message per record; `source_partition` and the default timestamp are the host's to set.

@@ -33,9 +33,10 @@ impl Loaded {
             Some(bytes) => Cow::Borrowed(bytes),
             None => {
                 let path = crate::storage::local::local_path(&name);
-                Cow::Owned(std::fs::read(&path).with_context(|| {
-                    format!("reading plugin component {}", path.display())
-                })?)
+                Cow::Owned(
+                    std::fs::read(&path)
+                        .with_context(|| format!("reading plugin component {}", path.display()))?,
+                )
             }
         };
         let engine = engine()?;
@@ -145,7 +146,10 @@ mod tests {
         let stderr = "noise\n[c2k-record-index=3] panicked at src/lib.rs:1:1:\nboom\n";
         assert_eq!(
             last_panic(stderr),
-            (Some(3), Some("panicked at src/lib.rs:1:1:\nboom".to_string()))
+            (
+                Some(3),
+                Some("panicked at src/lib.rs:1:1:\nboom".to_string())
+            )
         );
         assert_eq!(last_panic(""), (None, None));
     }

@@ -20,8 +20,14 @@ impl KeyExtractor for ServerTime {
     }
 
     fn key(&self, record: &Record, key: &mut KeyWriter) -> Result<Option<i64>, String> {
-        let server = record.get(0)?.and_then(|d| d.as_str()).ok_or("no header.server")?;
-        let time = record.get(1)?.and_then(|d| d.as_i64()).ok_or("no header.time")?;
+        let server = record
+            .get(0)?
+            .and_then(|d| d.as_str())
+            .ok_or("no header.server")?;
+        let time = record
+            .get(1)?
+            .and_then(|d| d.as_i64())
+            .ok_or("no header.time")?;
         key.str(server).i64(time);
         Ok(Some(time))
     }
