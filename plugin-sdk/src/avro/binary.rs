@@ -86,7 +86,7 @@ impl<'a> Cursor<'a> {
 
     /// A length or count: a `long` that must not be negative.
     #[inline]
-    pub fn len(&mut self) -> Result<usize, DecodeError> {
+    pub fn length(&mut self) -> Result<usize, DecodeError> {
         let at = self.pos;
         let value = self.long()?;
         usize::try_from(value).map_err(|_| DecodeError {
@@ -111,7 +111,7 @@ impl<'a> Cursor<'a> {
     /// Length-prefixed bytes.
     #[inline]
     pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
-        let n = self.len()?;
+        let n = self.length()?;
         self.fixed(n)
     }
 
@@ -181,7 +181,7 @@ impl<'a> Cursor<'a> {
                 byte_size: None,
             });
         }
-        let size = self.len()?;
+        let size = self.length()?;
         Ok(Block {
             count: count.checked_neg().ok_or(DecodeError {
                 offset: at,

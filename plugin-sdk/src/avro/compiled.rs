@@ -115,12 +115,12 @@ impl CompiledSchema {
         match &node.kind {
             Kind::Int | Kind::Long | Kind::Enum { .. } => c.skip_varint(),
             Kind::Bytes | Kind::String => {
-                let n = c.len()?;
+                let n = c.length()?;
                 c.skip(n)
             }
             Kind::Array(item) => self.skip_blocks(c, depth, |c| self.skip_at(*item, c, depth + 1)),
             Kind::Map(value) => self.skip_blocks(c, depth, |c| {
-                let n = c.len()?;
+                let n = c.length()?;
                 c.skip(n)?;
                 self.skip_at(*value, c, depth + 1)
             }),

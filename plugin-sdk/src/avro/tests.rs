@@ -199,11 +199,8 @@ fn corrupt_datums_and_unknown_schemas_are_errors() {
     }
     let err = p.record(8, &datum).unwrap_err();
     assert!(err.contains("schema id 8"), "{err}");
-    let mut bad = datum.clone();
-    *bad.last_mut().unwrap() = 0x7F; // the union index is the second-to-last byte; corrupt the long.
     let mut bad_union = datum;
     let n = bad_union.len();
     bad_union[n - 2] = 0x08; // union index 4
     assert!(p.record(7, &bad_union).unwrap().get(0).is_err());
-    assert!(p.record(7, &bad).unwrap().get(0).is_ok());
 }
