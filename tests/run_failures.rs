@@ -18,7 +18,21 @@ const T: Duration = Duration::from_secs(300);
 
 /// A sample tree of 3,000 records in `dir/camus` and a pipeline over it with the given key plugin.
 fn setup(dir: &Path, key_plugin: &Path, key_config: &str, extra: &str) -> String {
-    c2k(dir, &["sample", "camus", "--records", "3000", "--partitions", "2", "--hours", "2"], T).assert_ok();
+    c2k(
+        dir,
+        &[
+            "sample",
+            "camus",
+            "--records",
+            "3000",
+            "--partitions",
+            "2",
+            "--hours",
+            "2",
+        ],
+        T,
+    )
+    .assert_ok();
     write_pipeline(
         dir,
         "p.yaml",
@@ -42,8 +56,15 @@ fn a_plugin_that_panics_fails_the_run_naming_the_plugin_file_and_record() {
     let run = c2k(dir.path(), &["run", &p], T);
     run.assert_failed_with(&["misbehave.wasm", "deliberate panic on record 1500", ".avro"]);
     assert!(run.stderr.contains("record "), "{}", run.stderr);
-    assert!(!dir.path().join("out.jsonl").exists(), "no output is published by a failed run");
-    assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "spill files removed");
+    assert!(
+        !dir.path().join("out.jsonl").exists(),
+        "no output is published by a failed run"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0,
+        "spill files removed"
+    );
 }
 
 #[test]
@@ -51,31 +72,57 @@ fn a_plugin_that_rejects_a_record_names_that_record_and_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = plugins::misbehave_wasm();
     let p = setup(dir.path(), &wasm, "{mode: reject, at: 7}", "");
-    c2k(dir.path(), &["run", &p], T).assert_failed_with(&["misbehave.wasm", "deliberate error on record 7", "record 7 of ", ".avro"]);
+    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
+        "misbehave.wasm",
+        "deliberate error on record 7",
+        "record 7 of ",
+        ".avro",
+    ]);
 }
 
 #[test]
 fn a_plugin_that_loops_forever_is_stopped_by_its_call_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = plugins::misbehave_wasm();
-    let p = setup(dir.path(), &wasm, "{mode: loop, at: 10}", ", call_timeout: 1s");
+    let p = setup(
+        dir.path(),
+        &wasm,
+        "{mode: loop, at: 10}",
+        ", call_timeout: 1s",
+    );
     let started = Instant::now();
     let run = c2k(dir.path(), &["run", &p], Duration::from_secs(60));
     run.assert_failed_with(&["misbehave.wasm"]);
-    assert!(run.stderr.contains("call_timeout") || run.stderr.contains("time"), "{}", run.stderr);
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        run.stderr.contains("call_timeout") || run.stderr.contains("time"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
 fn a_truncated_avro_file_fails_the_run_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let p = setup(dir.path(), Path::new("time-field"), "{field: header.time}", "");
+    let p = setup(
+        dir.path(),
+        Path::new("time-field"),
+        "{field: header.time}",
+        "",
+    );
     let victim = find_avro(&dir.path().join("camus/destination"));
     let bytes = std::fs::read(&victim).unwrap();
     std::fs::write(&victim, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let name = victim.file_name().unwrap().to_string_lossy().into_owned();
     c2k(dir.path(), &["run", &p], T).assert_failed_with(&[&name]);
-    assert!(!dir.path().join("out.jsonl").exists(), "no output is published by a failed run");
+    assert!(
+        !dir.path().join("out.jsonl").exists(),
+        "no output is published by a failed run"
+    );
 }
 
 /// The README's custom plugin (`plugin-sdk/examples/server-time`), built with cargo for
@@ -83,7 +130,10 @@ fn a_truncated_avro_file_fails_the_run_naming_the_file() {
 #[test]
 fn a_custom_plugin_built_from_the_sdk_example_orders_a_whole_replay() {
     let dir = tempfile::tempdir().unwrap();
-    let wasm = plugins::build_wasm(&plugins::repo().join("plugin-sdk/examples/server-time"), "server_time");
+    let wasm = plugins::build_wasm(
+        &plugins::repo().join("plugin-sdk/examples/server-time"),
+        "server_time",
+    );
     let p = setup(dir.path(), &wasm, "{}", "");
     c2k(dir.path(), &["run", &p], T).assert_ok();
     let records: Vec<Value> = std::fs::read_to_string(dir.path().join("out.jsonl"))
@@ -92,8 +142,16 @@ fn a_custom_plugin_built_from_the_sdk_example_orders_a_whole_replay() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(records.len(), 3000);
-    let key = |r: &Value| (r["header"]["server"].as_str().unwrap().to_owned(), r["header"]["time"].as_i64().unwrap());
-    assert!(records.windows(2).all(|w| key(&w[0]) <= key(&w[1])), "not ordered by (server, time)");
+    let key = |r: &Value| {
+        (
+            r["header"]["server"].as_str().unwrap().to_owned(),
+            r["header"]["time"].as_i64().unwrap(),
+        )
+    };
+    assert!(
+        records.windows(2).all(|w| key(&w[0]) <= key(&w[1])),
+        "not ordered by (server, time)"
+    );
     let servers: std::collections::BTreeSet<String> = records.iter().map(|r| key(r).0).collect();
     assert!(servers.len() > 1, "the sample should have several servers");
 }
