@@ -148,7 +148,9 @@ impl Planner {
 
     /// The cache holds only finished plans, so a poisoned lock still guards a consistent map.
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Plan>> {
-        self.plans.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.plans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
