@@ -560,6 +560,8 @@ struct Counting {
     inner: std::sync::Arc<dyn camus2kafka::storage::Storage>,
     open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// How long opening a file takes, like a round trip to a NameNode and a DataNode.
+    open_latency: Duration,
 }
 
 struct CountingReader {
@@ -591,6 +593,7 @@ impl camus2kafka::storage::Storage for Counting {
         self.inner.list_dirs(dir)
     }
     fn open(&self, url: &str) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
+        std::thread::sleep(self.open_latency);
         let inner = self.inner.open(url)?;
         self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(Box::new(CountingReader {
@@ -618,6 +621,7 @@ fn a_slow_consumer_holds_back_reading_and_dropping_the_stream_early_stops_every_
         inner: local,
         open: open.clone(),
         bytes: bytes.clone(),
+        open_latency: Duration::ZERO,
     };
     let total: u64 = files.iter().map(|f| f.size).sum();
     let workers = 3;
@@ -657,4 +661,87 @@ fn a_slow_consumer_holds_back_reading_and_dropping_the_stream_early_stops_every_
         after_drop,
         "nothing is read after the drop"
     );
+}
+
+#[test]
+fn files_are_decoded_at_once_so_storage_latency_overlaps() {
+    let dir = tempfile::tempdir().unwrap();
+    many_files_sample(dir.path(), 4_000, 8, 6);
+    let topic_dir = dir.path().join("destination").join(TOPIC);
+    let local = camus2kafka::storage::for_url(topic_dir.to_str().unwrap()).unwrap();
+    let files =
+        camus2kafka::source::list_data_files(local.as_ref(), topic_dir.to_str().unwrap(), None)
+            .unwrap();
+    assert_eq!(files.len(), 48);
+    let latency = Duration::from_millis(60);
+    let storage = std::sync::Arc::new(Counting {
+        inner: local,
+        open: Default::default(),
+        bytes: Default::default(),
+        open_latency: latency,
+    });
+    let source = CamusSource::from_files(files, storage, None, 1000);
+    let timed = |workers| {
+        let started = std::time::Instant::now();
+        let events = sequence(&source, workers);
+        (started.elapsed(), events)
+    };
+    let (sequential, expected) = timed(1);
+    let (parallel, events) = timed(6);
+    assert_eq!(events, expected);
+    assert!(sequential >= latency * 48, "{sequential:?}");
+    // Six files open at once: about a sixth of the waiting, plus decoding.
+    assert!(
+        parallel * 2 < sequential,
+        "6 workers took {parallel:?}, 1 worker {sequential:?}"
+    );
+}
+
+/// Records/s of the source alone, sequential versus parallel, on the `c2k sample` tree in
+/// `C2K_SOURCE_BENCH_DIR` (e.g. written by `c2k sample DIR --records 500000`). Run with
+/// `cargo test --release --test source -- --ignored --nocapture records_per_second`.
+#[test]
+#[ignore = "a measurement: needs C2K_SOURCE_BENCH_DIR"]
+fn records_per_second_sequential_versus_parallel() {
+    let dir = std::env::var("C2K_SOURCE_BENCH_DIR")
+        .expect("C2K_SOURCE_BENCH_DIR names a tree written by `c2k sample`");
+    let dest = Path::new(&dir).join("destination");
+    let reader = Path::new(&dir).join("page_view.avsc");
+    for (what, schema) in [("pass-through", None), ("resolved", Some(reader.as_path()))] {
+        let source = CamusSource::open(&pipeline(&dest, schema, 1000)).unwrap();
+        let mut counts = Vec::new();
+        for workers in [1, 2, 4] {
+            let started = std::time::Instant::now();
+            let cpu_before = cpu_seconds();
+            let mut records = 0u64;
+            for event in source.events_with_workers(workers) {
+                if let SourceEvent::Batch(batch) = event.unwrap() {
+                    records += batch.len() as u64;
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu_before;
+            println!(
+                "{what:>12}, {workers} worker(s), {} files: {records} records in {seconds:.2} s = {:.0} records/s, {:.2} cores busy",
+                source.files.len(),
+                records as f64 / seconds,
+                cpu / seconds
+            );
+            counts.push(records);
+        }
+        assert!(
+            counts.iter().all(|c| *c == counts[0] && *c > 0),
+            "{counts:?}"
+        );
+    }
+}
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat`, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
 }
