@@ -102,7 +102,11 @@ fn same_from_hdfs_as_local(
     let pipeline = offsets::pipeline(
         dir,
         local_exec,
-        &format!("commit: zookeeper\nzookeeper: {}", zk.connect_string()),
+        // Each commit below names its own group with --set.
+        &format!(
+            "commit: zookeeper\nzookeeper: {}\ngroup: {name}",
+            zk.connect_string()
+        ),
     );
     let local_exec = local_exec.to_str().expect("a UTF-8 path");
     let local_table = show(&pipeline, local_exec);
