@@ -200,24 +200,40 @@ fn offsets_from_an_hdfs_history_show_and_commit_like_the_local_copy() {
 
     // 3. A history folder that is not there: a clear error naming the URL, fast.
     let missing = target.url("nowhere/execution");
-    let started = Instant::now();
-    let out = offsets_cmd(
-        "show",
-        &offsets::pipeline(dir.path(), &hadoop_exec, ""),
-        &missing,
-        &[],
+    let pipeline = offsets::pipeline(
+        dir.path(),
+        &hadoop_exec,
+        &format!(
+            "commit: zookeeper\nzookeeper: {}\ngroup: g",
+            zk.connect_string()
+        ),
     );
-    let stderr = offsets::text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for command in ["show", "commit"] {
+        let started = Instant::now();
+        let out = offsets_cmd(command, &pipeline, &missing, &[]);
+        let stderr = offsets::text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "offsets {command}: {stderr}");
+        for needle in [
+            format!("cannot list the Camus history folder {missing}/base/history"),
+            "no such file or directory".to_string(),
+        ] {
+            assert!(
+                stderr.contains(&needle),
+                "offsets {command}: stderr lacks `{needle}`: {stderr}"
+            );
+        }
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "offsets {command} took {:?}",
+            started.elapsed()
+        );
+    }
     assert!(
-        stderr.contains(&missing),
-        "stderr lacks {missing}: {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
+        read_tree(&zk.connect_string(), "/consumers")
+            .iter()
+            .all(|(group, _)| group != "g"),
+        "a failed commit created the group"
     );
 }
 
