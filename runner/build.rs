@@ -30,13 +30,6 @@ fn main() {
     }
 
     let plugins_manifest = root.join("plugins/Cargo.toml");
-    if !plugins_manifest.exists() {
-        println!("cargo:warning=plugins/Cargo.toml missing: bundled plugins are empty");
-        for (_, name) in PLUGINS {
-            std::fs::write(dest.join(format!("{name}.wasm")), b"").expect("write placeholder");
-        }
-        return;
-    }
 
     // A target dir of their own, kept across builds of the host (under target/, not OUT_DIR).
     let target_dir = out_dir

@@ -151,7 +151,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-#[ignore = "needs the bundled plugins (time-field, json): un-ignore once the plugins branch is merged"]
 fn a_camus_tree_on_hdfs_replays_exactly_like_the_same_tree_on_local_disk() {
     let dir = tempfile::tempdir().unwrap();
     let camus = dir.path().join("camus");

@@ -33,7 +33,6 @@ fn write_pipeline(dir: &Path, brokers: &str) -> std::path::PathBuf {
 }
 
 #[test]
-#[ignore = "needs `c2k sample`, the Camus source and the bundled plugins (issues 2 and 5); un-ignore once they land on main"]
 fn c2k_run_replays_a_sample_tree_into_kafka_each_partition_in_time_order() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().to_str().expect("utf-8 temp dir");

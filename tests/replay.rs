@@ -94,6 +94,8 @@ fn a_replay_20_times_larger_than_sort_memory_stays_near_the_budget() {
             "--set",
             "format.plugin=avro-binary",
             "--set",
+            "format.config={}",
+            "--set",
             "sink.framing=length-prefixed",
         ],
         T,

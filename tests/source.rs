@@ -410,3 +410,338 @@ fn inspect_prints_what_fastavro_reads() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("notes.txt"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Files decoded in parallel and merged back in file order.
+
+/// One event, comparable: a schema (id, JSON) or a batch (file, first index, partition, first
+/// offset, schema id, bytes, record ends).
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Schema(u32, String),
+    Batch(u32, u64, Option<u32>, Option<u64>, u32, Vec<u8>, Vec<u32>),
+}
+
+fn seen(event: SourceEvent) -> Seen {
+    match event {
+        SourceEvent::Schema { id, json } => Seen::Schema(id, json),
+        SourceEvent::Batch(b) => Seen::Batch(
+            b.file,
+            b.first_index,
+            b.partition,
+            b.first_offset,
+            b.schema_id,
+            b.data,
+            b.ends,
+        ),
+    }
+}
+
+/// Every event of the source read with `workers` decoding threads, in the order yielded.
+fn sequence(source: &CamusSource, workers: usize) -> Vec<Seen> {
+    source
+        .events_with_workers(workers)
+        .map(|event| seen(event.expect("the tree reads without error")))
+        .collect()
+}
+
+fn assert_parallel_equals_sequential(source: &CamusSource) {
+    let sequential = sequence(source, 1);
+    assert!(
+        sequential.iter().any(|e| matches!(e, Seen::Batch(..))),
+        "the tree has records"
+    );
+    for workers in [2, 3, 8] {
+        let parallel = sequence(source, workers);
+        assert_eq!(parallel.len(), sequential.len(), "{workers} workers");
+        for (i, (p, s)) in parallel.iter().zip(&sequential).enumerate() {
+            assert_eq!(p, s, "event {i} with {workers} workers");
+        }
+    }
+}
+
+#[test]
+fn parallel_decoding_yields_the_sequential_events_on_the_fastavro_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    camus::write_fastavro_tree(dir.path(), TOPIC);
+    let dest = dir.path().join("destination");
+    let reader = dir.path().join("reader.avsc");
+    // Resolved to a reader schema (one id), and passed through with one id per writer schema.
+    for (schema, batch_size) in [(Some(reader.as_path()), 7), (None, 1000), (None, 1)] {
+        let source = CamusSource::open(&pipeline(&dest, schema, batch_size)).unwrap();
+        assert_parallel_equals_sequential(&source);
+    }
+}
+
+/// A `c2k sample` tree with many small files: `partitions` x `hours` files.
+fn many_files_sample(dir: &Path, records: u32, partitions: u32, hours: u32) {
+    let output = c2k(&[
+        "sample",
+        dir.to_str().unwrap(),
+        "--records",
+        &records.to_string(),
+        "--partitions",
+        &partitions.to_string(),
+        "--hours",
+        &hours.to_string(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn parallel_decoding_yields_the_sequential_events_on_a_sample_tree_with_many_files() {
+    let dir = tempfile::tempdir().unwrap();
+    many_files_sample(dir.path(), 30_000, 8, 12);
+    let dest = dir.path().join("destination");
+    let reader = dir.path().join("page_view.avsc");
+    for (schema, batch_size) in [(None, 500), (Some(reader.as_path()), 333)] {
+        let source = CamusSource::open(&pipeline(&dest, schema, batch_size)).unwrap();
+        assert_eq!(source.files.len(), 96, "8 partitions x 12 hours");
+        let ids: BTreeSet<u32> = sequence(&source, 1)
+            .iter()
+            .filter_map(|e| match e {
+                Seen::Schema(id, _) => Some(*id),
+                Seen::Batch(..) => None,
+            })
+            .collect();
+        assert_eq!(ids.len(), if schema.is_some() { 1 } else { 2 }, "{ids:?}");
+        assert_parallel_equals_sequential(&source);
+    }
+}
+
+#[test]
+fn an_error_in_a_middle_file_is_reported_naming_it_and_nothing_after_it_is_yielded() {
+    let dir = tempfile::tempdir().unwrap();
+    many_files_sample(dir.path(), 20_000, 6, 8);
+    let dest = dir.path().join("destination");
+    let source = CamusSource::open(&pipeline(&dest, None, 100)).unwrap();
+    let middle = source.files.len() / 2;
+    let url = source.files[middle].url.clone();
+    let bytes = std::fs::read(&url).unwrap();
+    std::fs::write(&url, &bytes[..bytes.len() / 2]).unwrap();
+    let source = CamusSource::open(&pipeline(&dest, None, 100)).unwrap();
+
+    let started = std::time::Instant::now();
+    let mut error = None;
+    let mut events = source.events_with_workers(4);
+    for event in events.by_ref() {
+        match event {
+            Ok(SourceEvent::Batch(batch)) => assert!(
+                (batch.file as usize) < middle,
+                "a batch of file {} was yielded after the failing file {middle}",
+                batch.file
+            ),
+            Ok(SourceEvent::Schema { .. }) => {}
+            Err(e) => {
+                error = Some(format!("{e:#}"));
+                break;
+            }
+        }
+    }
+    let error = error.expect("the truncated file is an error");
+    assert!(error.contains(&url), "the error names {url}: {error}");
+    assert!(error.contains("truncated"), "{error}");
+    assert!(events.next().is_none(), "the stream ends after its error");
+    drop(events);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A storage that counts the files open through it and the bytes read, to see what the parallel
+/// source reads ahead and that it lets go of everything when dropped.
+struct Counting {
+    inner: std::sync::Arc<dyn camus2kafka::storage::Storage>,
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// How long opening a file takes, like a round trip to a NameNode and a DataNode.
+    open_latency: Duration,
+}
+
+struct CountingReader {
+    inner: Box<dyn std::io::Read + Send>,
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::io::Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes
+            .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+        Ok(n)
+    }
+}
+
+impl Drop for CountingReader {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl camus2kafka::storage::Storage for Counting {
+    fn list_files(&self, dir: &str) -> anyhow::Result<Vec<camus2kafka::storage::FileEntry>> {
+        self.inner.list_files(dir)
+    }
+    fn list_dirs(&self, dir: &str) -> anyhow::Result<Vec<String>> {
+        self.inner.list_dirs(dir)
+    }
+    fn open(&self, url: &str) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
+        std::thread::sleep(self.open_latency);
+        let inner = self.inner.open(url)?;
+        self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Box::new(CountingReader {
+            inner,
+            open: self.open.clone(),
+            bytes: self.bytes.clone(),
+        }))
+    }
+}
+
+#[test]
+fn a_slow_consumer_holds_back_reading_and_dropping_the_stream_early_stops_every_worker() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    many_files_sample(dir.path(), 30_000, 8, 12);
+    let topic_dir = dir.path().join("destination").join(TOPIC);
+    let local = camus2kafka::storage::for_url(topic_dir.to_str().unwrap()).unwrap();
+    let files =
+        camus2kafka::source::list_data_files(local.as_ref(), topic_dir.to_str().unwrap(), None)
+            .unwrap();
+    assert_eq!(files.len(), 96);
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counting = Counting {
+        inner: local,
+        open: open.clone(),
+        bytes: bytes.clone(),
+        open_latency: Duration::ZERO,
+    };
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let workers = 3;
+    // At most workers + 2 files are in flight at once.
+    let mut sizes: Vec<u64> = files.iter().map(|f| f.size).collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let read_ahead_bound: u64 = sizes.iter().take(workers + 2).sum();
+    let source = CamusSource::from_files(files, std::sync::Arc::new(counting), None, 50);
+
+    let mut events = source.events_with_workers(workers);
+    for _ in 0..3 {
+        events.next().expect("an event").expect("no error");
+    }
+    // The consumer dawdles: the workers fill their queues, then wait.
+    std::thread::sleep(Duration::from_millis(500));
+    let read = bytes.load(SeqCst);
+    assert!(
+        read <= read_ahead_bound && read < total,
+        "read {read} bytes ahead of a slow consumer (bound {read_ahead_bound}, tree {total})"
+    );
+    let started = std::time::Instant::now();
+    drop(events);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "dropping the stream took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        open.load(SeqCst),
+        0,
+        "every file is closed once the stream is dropped"
+    );
+    let after_drop = bytes.load(SeqCst);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        bytes.load(SeqCst),
+        after_drop,
+        "nothing is read after the drop"
+    );
+}
+
+#[test]
+fn files_are_decoded_at_once_so_storage_latency_overlaps() {
+    let dir = tempfile::tempdir().unwrap();
+    many_files_sample(dir.path(), 4_000, 8, 6);
+    let topic_dir = dir.path().join("destination").join(TOPIC);
+    let local = camus2kafka::storage::for_url(topic_dir.to_str().unwrap()).unwrap();
+    let files =
+        camus2kafka::source::list_data_files(local.as_ref(), topic_dir.to_str().unwrap(), None)
+            .unwrap();
+    assert_eq!(files.len(), 48);
+    let latency = Duration::from_millis(60);
+    let storage = std::sync::Arc::new(Counting {
+        inner: local,
+        open: Default::default(),
+        bytes: Default::default(),
+        open_latency: latency,
+    });
+    let source = CamusSource::from_files(files, storage, None, 1000);
+    let timed = |workers| {
+        let started = std::time::Instant::now();
+        let events = sequence(&source, workers);
+        (started.elapsed(), events)
+    };
+    let (sequential, expected) = timed(1);
+    let (parallel, events) = timed(6);
+    assert_eq!(events, expected);
+    assert!(sequential >= latency * 48, "{sequential:?}");
+    // Six files open at once: about a sixth of the waiting, plus decoding.
+    assert!(
+        parallel * 2 < sequential,
+        "6 workers took {parallel:?}, 1 worker {sequential:?}"
+    );
+}
+
+/// Records/s of the source alone, sequential versus parallel, on the `c2k sample` tree in
+/// `C2K_SOURCE_BENCH_DIR` (e.g. written by `c2k sample DIR --records 500000`). Run with
+/// `cargo test --release --test source -- --ignored --nocapture records_per_second`.
+#[test]
+#[ignore = "a measurement: needs C2K_SOURCE_BENCH_DIR"]
+fn records_per_second_sequential_versus_parallel() {
+    let dir = std::env::var("C2K_SOURCE_BENCH_DIR")
+        .expect("C2K_SOURCE_BENCH_DIR names a tree written by `c2k sample`");
+    let dest = Path::new(&dir).join("destination");
+    let reader = Path::new(&dir).join("page_view.avsc");
+    for (what, schema) in [("pass-through", None), ("resolved", Some(reader.as_path()))] {
+        let source = CamusSource::open(&pipeline(&dest, schema, 1000)).unwrap();
+        let mut counts = Vec::new();
+        for workers in [1, 2, 4] {
+            let started = std::time::Instant::now();
+            let cpu_before = cpu_seconds();
+            let mut records = 0u64;
+            for event in source.events_with_workers(workers) {
+                if let SourceEvent::Batch(batch) = event.unwrap() {
+                    records += batch.len() as u64;
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu_before;
+            println!(
+                "{what:>12}, {workers} worker(s), {} files: {records} records in {seconds:.2} s = {:.0} records/s, {:.2} cores busy",
+                source.files.len(),
+                records as f64 / seconds,
+                cpu / seconds
+            );
+            counts.push(records);
+        }
+        assert!(
+            counts.iter().all(|c| *c == counts[0] && *c > 0),
+            "{counts:?}"
+        );
+    }
+}
+
+/// CPU time (user + system) this process has used, from `/proc/self/stat`, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}

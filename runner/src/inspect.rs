@@ -28,8 +28,7 @@ pub fn inspect(file: &str, out: &mut dyn Write) -> Result<()> {
     if head == MAGIC {
         inspect_avro(file, rest, out)
     } else if head.starts_with(SEQUENCE_FILE_MAGIC) {
-        // Hook for the offsets step's SequenceFile reader (crate::offsets::sequencefile).
-        bail!("{file}: a Hadoop SequenceFile; inspecting SequenceFiles is not supported yet")
+        crate::offsets::inspect::sequence_file_json_lines(rest, file, out)
     } else {
         bail!("{file}: neither an Avro container file (Obj\\x01) nor a SequenceFile (SEQ)")
     }

@@ -47,7 +47,8 @@ impl Run {
             );
         }
         assert!(
-            !self.stderr.contains("panicked"),
+            // A plugin's own panic is reported as an error naming it; c2k itself never panics.
+            !self.stderr.contains("thread '"),
             "c2k panicked:\n{}",
             self.stderr
         );

@@ -101,8 +101,16 @@ fn write_run(
 fn write_file(path: &Path, keys: &[EtlKey], compression: Compression) -> Result<()> {
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    // From the run folder and file name only, so that the same sample written elsewhere is
+    // byte-identical.
+    let run_and_name: Vec<String> = path
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     let mut sync = [0u8; 16];
-    for (i, b) in path.to_string_lossy().bytes().enumerate() {
+    for (i, b) in run_and_name.concat().bytes().enumerate() {
         sync[i % 16] = sync[i % 16].wrapping_mul(31).wrapping_add(b);
     }
     let mut writer = SequenceFileWriter::new(

@@ -238,9 +238,32 @@ fn resolve_relative_paths_at(doc: &mut serde_yaml::Value, key: &str, base: &Path
         let is_bundled_plugin = key.ends_with(".plugin") && !value.ends_with(".wasm");
         if !value.contains("://") && !Path::new(value.as_str()).is_absolute() && !is_bundled_plugin
         {
-            *value = base.join(value.as_str()).to_string_lossy().into_owned();
+            *value = normalize(&base.join(value.as_str()))
+                .to_string_lossy()
+                .into_owned();
         }
     }
+}
+
+/// `pipelines/../target/demo` → `target/demo`: the same path, as a user would write it in an error.
+fn normalize(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 /// Joins a path segment onto a directory given as a path or URL.

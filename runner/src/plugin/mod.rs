@@ -1,10 +1,24 @@
 //! The WebAssembly plugin host on wasmtime's component model (issue 2): loads key-extractor and
 //! output-format components, grants them nothing, caps their memory and time.
+//!
+//! One engine serves every plugin of the process ([`engine`]); each plugin gets its own store
+//! ([`sandbox`]), is instantiated once and configured once, learns each schema once, then is
+//! called with batches. A failed call poisons the plugin: it is never called again.
 
-use anyhow::{bail, Result};
+mod bindings;
+mod engine;
+mod sandbox;
+mod sandbox_call;
+
+use anyhow::Result;
 
 use crate::pipeline::PluginConfig;
 use crate::record::OutMessage;
+use bindings::format::camus2kafka::plugin::types as format_types;
+use bindings::format::OutputFormatPlugin;
+use bindings::key::camus2kafka::plugin::types as key_types;
+use bindings::key::KeyExtractorPlugin;
+use sandbox_call::Loaded;
 
 /// A batch as it is handed to a plugin: record `i` is `data[ends[i-1]..ends[i]]` in schema
 /// `schema_ids[i]`.
@@ -33,31 +47,170 @@ pub struct PluginError {
     pub message: String,
 }
 
-pub struct KeyExtractor;
+/// Copies a host batch into the reusable owned batch the bindings lower into the guest.
+macro_rules! fill_batch {
+    ($target:expr, $batch:expr) => {{
+        let target = &mut $target;
+        target.data.clear();
+        target.data.extend_from_slice($batch.data);
+        target.ends.clear();
+        target.ends.extend_from_slice($batch.ends);
+        target.schema_ids.clear();
+        target.schema_ids.extend_from_slice($batch.schema_ids);
+    }};
+}
+
+/// A key-extractor plugin, instantiated and configured.
+pub struct KeyExtractor {
+    loaded: Loaded,
+    plugin: KeyExtractorPlugin,
+    batch: key_types::Batch,
+}
 
 impl KeyExtractor {
-    pub fn load(_config: &PluginConfig) -> Result<Self> {
-        bail!("plugins are not implemented yet")
+    /// Loads the plugin (`config.plugin`: a bundled name or a `.wasm` path) and configures it.
+    pub fn load(config: &PluginConfig) -> Result<Self> {
+        let mut loaded = Loaded::load(config)?;
+        let plugin =
+            KeyExtractorPlugin::instantiate(&mut loaded.store, &loaded.component, &loaded.linker)
+                .map_err(|e| {
+                loaded.error(
+                    None,
+                    format!("cannot be instantiated as a key-extractor: {e:#}"),
+                )
+            })?;
+        let json = config.config.to_string();
+        let configured = loaded.call("configure", |store| {
+            plugin
+                .camus2kafka_plugin_key_extractor()
+                .call_configure(store, &json)
+        })?;
+        configured.map_err(|e| loaded.error(None, format!("rejected its config {json}: {e}")))?;
+        Ok(KeyExtractor {
+            loaded,
+            plugin,
+            batch: key_types::Batch {
+                data: Vec::new(),
+                ends: Vec::new(),
+                schema_ids: Vec::new(),
+            },
+        })
     }
-    pub fn register_schema(&mut self, _id: u32, _json: &str) -> Result<()> {
-        bail!("plugins are not implemented yet")
+
+    /// Tells the plugin about a schema later batches refer to by `id`.
+    pub fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
+        let schema = key_types::Schema {
+            id,
+            json: json.to_string(),
+        };
+        let plugin = &self.plugin;
+        let result = self.loaded.call("register-schema", |store| {
+            plugin
+                .camus2kafka_plugin_key_extractor()
+                .call_register_schema(store, &schema)
+        })?;
+        result.map_err(|e| {
+            self.loaded
+                .error(None, format!("rejected schema {id}: {e}"))
+                .into()
+        })
     }
-    pub fn extract_keys(&mut self, _batch: &PluginBatch) -> Result<Keys, PluginError> {
-        unimplemented!()
+
+    /// One key per record of the batch.
+    pub fn extract_keys(&mut self, batch: &PluginBatch) -> Result<Keys, PluginError> {
+        fill_batch!(self.batch, batch);
+        let plugin = &self.plugin;
+        let request = &self.batch;
+        let result = self.loaded.call("extract-keys", |store| {
+            plugin
+                .camus2kafka_plugin_key_extractor()
+                .call_extract_keys(store, request)
+        })?;
+        let keys = result.map_err(|e| self.loaded.error(Some(e.index), e.message))?;
+        Ok(Keys {
+            data: keys.data,
+            ends: keys.ends,
+            timestamps_ms: keys.timestamps_ms,
+        })
     }
 }
 
-pub struct OutputFormat;
+/// An output-format plugin, instantiated and configured.
+pub struct OutputFormat {
+    loaded: Loaded,
+    plugin: OutputFormatPlugin,
+    batch: format_types::Batch,
+}
 
 impl OutputFormat {
-    pub fn load(_config: &PluginConfig) -> Result<Self> {
-        bail!("plugins are not implemented yet")
+    /// Loads the plugin (`config.plugin`: a bundled name or a `.wasm` path) and configures it.
+    pub fn load(config: &PluginConfig) -> Result<Self> {
+        let mut loaded = Loaded::load(config)?;
+        let plugin =
+            OutputFormatPlugin::instantiate(&mut loaded.store, &loaded.component, &loaded.linker)
+                .map_err(|e| {
+                loaded.error(
+                    None,
+                    format!("cannot be instantiated as an output-format: {e:#}"),
+                )
+            })?;
+        let json = config.config.to_string();
+        let configured = loaded.call("configure", |store| {
+            plugin
+                .camus2kafka_plugin_output_format()
+                .call_configure(store, &json)
+        })?;
+        configured.map_err(|e| loaded.error(None, format!("rejected its config {json}: {e}")))?;
+        Ok(OutputFormat {
+            loaded,
+            plugin,
+            batch: format_types::Batch {
+                data: Vec::new(),
+                ends: Vec::new(),
+                schema_ids: Vec::new(),
+            },
+        })
     }
-    pub fn register_schema(&mut self, _id: u32, _json: &str) -> Result<()> {
-        bail!("plugins are not implemented yet")
+
+    /// Tells the plugin about a schema later batches refer to by `id`.
+    pub fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
+        let schema = format_types::Schema {
+            id,
+            json: json.to_string(),
+        };
+        let plugin = &self.plugin;
+        let result = self.loaded.call("register-schema", |store| {
+            plugin
+                .camus2kafka_plugin_output_format()
+                .call_register_schema(store, &schema)
+        })?;
+        result.map_err(|e| {
+            self.loaded
+                .error(None, format!("rejected schema {id}: {e}"))
+                .into()
+        })
     }
+
     /// One message per record; `source_partition` and the default timestamp are the host's to set.
-    pub fn format(&mut self, _batch: &PluginBatch) -> Result<Vec<OutMessage>, PluginError> {
-        unimplemented!()
+    pub fn format(&mut self, batch: &PluginBatch) -> Result<Vec<OutMessage>, PluginError> {
+        fill_batch!(self.batch, batch);
+        let plugin = &self.plugin;
+        let request = &self.batch;
+        let result = self.loaded.call("format", |store| {
+            plugin
+                .camus2kafka_plugin_output_format()
+                .call_format(store, request)
+        })?;
+        let messages = result.map_err(|e| self.loaded.error(Some(e.index), e.message))?;
+        Ok(messages
+            .into_iter()
+            .map(|m| OutMessage {
+                key: m.key,
+                value: m.value,
+                headers: m.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+                timestamp_ms: m.timestamp_ms,
+                source_partition: None,
+            })
+            .collect())
     }
 }

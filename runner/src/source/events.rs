@@ -9,7 +9,7 @@ use apache_avro::Schema;
 use super::container::ContainerReader;
 use super::schemas::{Plan, Registry};
 use super::skip::Skipper;
-use super::{CamusSource, SourceEvent};
+use super::{CamusSource, SourceEvent, SourceFile};
 use crate::record::{FileId, SourceBatch};
 use crate::storage::Storage;
 
@@ -53,37 +53,19 @@ impl<'a> Events<'a> {
                 };
                 let id = self.next_file as FileId;
                 self.next_file += 1;
-                let input = self.storage.open(&file.url)?;
-                let reader = ContainerReader::open(&file.url, input)?;
+                let reader = open_container(self.storage.as_ref(), &file.url)?;
                 let (schema_id, plan) = self.registry.plan_for(
                     &file.url,
                     &reader.header.schema,
                     &reader.header.schema_json,
                 )?;
-                let skipper = Skipper::new(&reader.header.schema)
-                    .map_err(|e| anyhow!("{}: the writer schema is incomplete: {e}", file.url))?;
-                self.current = Some(OpenFile {
-                    file: id,
-                    reader,
-                    skipper,
-                    plan,
-                    schema_id,
-                    partition: file.name.as_ref().map(|n| n.partition),
-                    first_offset: file.name.as_ref().and_then(|n| n.first_offset()),
-                    expected_count: file.name.as_ref().map(|n| n.count),
-                    next_index: 0,
-                    pos: 0,
-                    remaining: 0,
-                    done: false,
-                    last_batch_bytes: 0,
-                });
+                self.current = Some(OpenFile::new(id, file, reader, plan, schema_id)?);
             }
             let Some(open) = self.current.as_mut() else {
                 continue;
             };
-            let batch = open.next_batch(self.source.batch_size)?;
+            let batch = open.next_checked(self.source.batch_size)?;
             if open.done {
-                open.check_count()?;
                 self.current = None;
             }
             if let Some(batch) = batch {
@@ -118,8 +100,13 @@ impl Iterator for Events<'_> {
     }
 }
 
+/// Opens a file and reads its container header.
+pub(super) fn open_container(storage: &dyn Storage, url: &str) -> Result<ContainerReader> {
+    ContainerReader::open(url, storage.open(url)?)
+}
+
 /// One file being read.
-struct OpenFile {
+pub(super) struct OpenFile {
     file: FileId,
     reader: ContainerReader,
     skipper: Skipper,
@@ -134,12 +121,53 @@ struct OpenFile {
     pos: usize,
     /// Records left in the current block.
     remaining: u64,
-    done: bool,
+    pub(super) done: bool,
     /// Bytes of the previous batch, to size the next one.
     last_batch_bytes: usize,
 }
 
 impl OpenFile {
+    /// Starts reading `file` (the `id`-th of the source) whose header `reader` has read; its
+    /// records are read according to `plan` and tagged `schema_id`.
+    pub(super) fn new(
+        id: FileId,
+        file: &SourceFile,
+        reader: ContainerReader,
+        plan: Plan,
+        schema_id: u32,
+    ) -> Result<OpenFile> {
+        let skipper = Skipper::new(&reader.header.schema)
+            .map_err(|e| anyhow!("{}: the writer schema is incomplete: {e}", file.url))?;
+        Ok(OpenFile {
+            file: id,
+            reader,
+            skipper,
+            plan,
+            schema_id,
+            partition: file.name.as_ref().map(|n| n.partition),
+            first_offset: file.name.as_ref().and_then(|n| n.first_offset()),
+            expected_count: file.name.as_ref().map(|n| n.count),
+            next_index: 0,
+            pos: 0,
+            remaining: 0,
+            done: false,
+            last_batch_bytes: 0,
+        })
+    }
+
+    /// The next batch of at most `batch_size` records, or `None` at the end of the file. Once
+    /// the end is reached ([`OpenFile::done`]) the record count has been checked against the name.
+    pub(super) fn next_checked(&mut self, batch_size: usize) -> Result<Option<SourceBatch>> {
+        if self.done {
+            return Ok(None);
+        }
+        let batch = self.next_batch(batch_size)?;
+        if self.done {
+            self.check_count()?;
+        }
+        Ok(batch)
+    }
+
     fn next_batch(&mut self, batch_size: usize) -> Result<Option<SourceBatch>> {
         let batch_size = batch_size.max(1);
         let mut batch = SourceBatch {

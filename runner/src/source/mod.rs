@@ -5,7 +5,8 @@
 //! - [`container`] and [`codec`]: the container format, streamed one block at a time;
 //! - [`skip`]: datum boundaries without decoding, so records pass through as bytes;
 //! - [`schemas`]: schema ids, and resolution to the reader schema when it differs;
-//! - [`events`]: all of it as one lazy stream of schemas and batches.
+//! - [`events`]: all of it as one lazy stream of schemas and batches;
+//! - [`parallel`]: the same stream with several files decoded at once, merged back in file order.
 //!
 //! Everything goes through [`crate::storage`], so local paths, `file://` and `hdfs://` all work.
 
@@ -13,6 +14,7 @@ pub mod codec;
 pub mod container;
 pub mod events;
 pub mod names;
+pub mod parallel;
 pub mod schemas;
 pub mod skip;
 
@@ -116,8 +118,31 @@ impl CamusSource {
     }
 
     /// Every record of every file, in file order then record order, as schemas and batches.
-    /// Files are opened one at a time, as the iteration reaches them; the first error ends it.
+    /// Files are decoded by one worker thread per core, a few at a time, and merged back in
+    /// order (see [`parallel`]); the first error ends the stream.
     pub fn events(&self) -> Box<dyn Iterator<Item = Result<SourceEvent>> + Send + '_> {
+        self.events_with_workers(parallel::default_workers())
+    }
+
+    /// [`CamusSource::events`] with `workers` decoding threads. With one worker (or one file)
+    /// files are read on the caller's thread, one at a time, as the iteration reaches them: the
+    /// reference the parallel stream must equal.
+    pub fn events_with_workers(
+        &self,
+        workers: usize,
+    ) -> Box<dyn Iterator<Item = Result<SourceEvent>> + Send + '_> {
+        if workers > 1 && self.files.len() > 1 {
+            // Only failing to start any thread lands here; reading on this thread still works.
+            if let Ok(events) = parallel::ParallelEvents::start(
+                self.files.clone(),
+                self.storage.clone(),
+                self.reader_schema.clone(),
+                self.batch_size,
+                workers,
+            ) {
+                return Box::new(events);
+            }
+        }
         Box::new(events::Events::new(
             self,
             self.storage.clone(),

@@ -9,7 +9,7 @@
 //! canonical form) gets its own id and records always pass through.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, Context, Result};
 use apache_avro::schema_compatibility::SchemaCompatibility;
@@ -103,11 +103,64 @@ fn rename_aliased_fields(value: Value, reader: &Schema) -> Value {
     }
 }
 
-/// Assigns schema ids and remembers which have been announced.
-pub struct Registry {
+/// Decides how each writer schema's datums are read. A plan depends only on the writer and reader
+/// schemas, never on the order files are read in, so the parallel source's workers share one
+/// planner; compatibility is checked once per distinct writer schema.
+pub struct Planner {
     reader: Option<ReaderSchema>,
-    /// Writer canonical form → (id, plan).
-    known: HashMap<String, (u32, Plan)>,
+    /// Writer canonical form → plan.
+    plans: Mutex<HashMap<String, Plan>>,
+}
+
+impl Planner {
+    pub fn new(reader: Option<ReaderSchema>) -> Planner {
+        Planner {
+            reader,
+            plans: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The plan for a writer schema whose canonical form is `canonical`; `url` names the file
+    /// in errors.
+    pub fn plan(&self, url: &str, writer: &Schema, canonical: &str) -> Result<Plan> {
+        if let Some(plan) = self.lock().get(canonical) {
+            return Ok(plan.clone());
+        }
+        let plan = match &self.reader {
+            None => Plan::PassThrough,
+            Some(reader) if reader.canonical == canonical => Plan::PassThrough,
+            Some(reader) => {
+                SchemaCompatibility::can_read(writer, &reader.schema).map_err(|e| {
+                    anyhow!(
+                        "{url}: its writer schema cannot be read with the reader schema {}: {e}",
+                        reader.url
+                    )
+                })?;
+                Plan::Resolve {
+                    writer: Arc::new(writer.clone()),
+                    reader: reader.schema.clone(),
+                }
+            }
+        };
+        self.lock().insert(canonical.to_string(), plan.clone());
+        Ok(plan)
+    }
+
+    /// The cache holds only finished plans, so a poisoned lock still guards a consistent map.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Plan>> {
+        self.plans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Assigns schema ids, in the order writer schemas are first met, and remembers which have been
+/// announced. Ids depend on file order, so only the in-order side of the source holds one.
+pub struct Registry {
+    planner: Planner,
+    has_reader: bool,
+    /// Writer canonical form → id (without a reader schema).
+    ids: HashMap<String, u32>,
     /// Id → JSON to announce.
     json: Vec<String>,
     announced: HashSet<u32>,
@@ -117,8 +170,9 @@ impl Registry {
     pub fn new(reader: Option<ReaderSchema>) -> Registry {
         let json = reader.iter().map(|r| r.json.clone()).collect();
         Registry {
-            reader,
-            known: HashMap::new(),
+            has_reader: reader.is_some(),
+            planner: Planner::new(reader),
+            ids: HashMap::new(),
             json,
             announced: HashSet::new(),
         }
@@ -132,33 +186,24 @@ impl Registry {
         writer_json: &str,
     ) -> Result<(u32, Plan)> {
         let canonical = writer.canonical_form();
-        if let Some(known) = self.known.get(&canonical) {
-            return Ok(known.clone());
+        let plan = self.planner.plan(url, writer, &canonical)?;
+        Ok((self.id_for(&canonical, writer_json), plan))
+    }
+
+    /// The id of a writer schema given its canonical form: with a reader schema always 0 (records
+    /// are announced in the reader schema), otherwise one id per distinct writer schema, handed
+    /// out in the order they are first asked for.
+    pub fn id_for(&mut self, canonical: &str, writer_json: &str) -> u32 {
+        if self.has_reader {
+            return 0;
         }
-        let planned = match &self.reader {
-            None => {
-                self.json.push(writer_json.trim().to_string());
-                ((self.json.len() - 1) as u32, Plan::PassThrough)
-            }
-            Some(reader) if reader.canonical == canonical => (0, Plan::PassThrough),
-            Some(reader) => {
-                SchemaCompatibility::can_read(writer, &reader.schema).map_err(|e| {
-                    anyhow!(
-                        "{url}: its writer schema cannot be read with the reader schema {}: {e}",
-                        reader.url
-                    )
-                })?;
-                (
-                    0,
-                    Plan::Resolve {
-                        writer: Arc::new(writer.clone()),
-                        reader: reader.schema.clone(),
-                    },
-                )
-            }
-        };
-        self.known.insert(canonical, planned.clone());
-        Ok(planned)
+        if let Some(id) = self.ids.get(canonical) {
+            return *id;
+        }
+        self.json.push(writer_json.trim().to_string());
+        let id = (self.json.len() - 1) as u32;
+        self.ids.insert(canonical.to_string(), id);
+        id
     }
 
     /// The schema's JSON the first time `id` is asked for, `None` afterwards.

@@ -1,0 +1,283 @@
+//! Projection reads: fields read by dotted path (`header.time`) straight from Avro binary datums.
+//!
+//! Each path is compiled once per registered schema into an [`Access`] plan (skip these fields,
+//! descend into that one, pick the union branch) and applied to each record without decoding
+//! anything the path does not lead through.
+
+use std::collections::HashMap;
+
+use apache_avro::Schema;
+
+use super::binary::{Cursor, DecodeError};
+use super::compiled::{CompiledSchema, Kind, Logical, NodeId};
+use super::datum::Datum;
+
+/// How to reach one path's value from the start of a datum.
+#[derive(Debug, Clone)]
+enum Access {
+    /// The path does not exist in this schema (or only through a union's `null` branch).
+    Absent,
+    /// Skip the record's leading fields (`fixed` bytes at once, then one node each), descend.
+    Record {
+        fixed: usize,
+        skip: Vec<NodeId>,
+        then: Box<Access>,
+    },
+    /// A union: read the branch index, continue with that branch's plan.
+    Union(Vec<Access>),
+    /// Read this node's value here.
+    Leaf(NodeId),
+}
+
+/// A schema registered with a projection: parsed, compiled, and its paths' plans.
+#[derive(Debug)]
+pub struct Registered {
+    pub schema: Schema,
+    pub compiled: CompiledSchema,
+    access: Vec<Access>,
+}
+
+/// The fields a plugin reads, and their plans for every registered schema.
+#[derive(Debug, Default)]
+pub struct Projection {
+    paths: Vec<String>,
+    schemas: HashMap<u32, Registered>,
+}
+
+impl Projection {
+    /// A projection of these dotted paths (`"time"`, `"header.time"`); `Record::get(i)` reads
+    /// `paths[i]`.
+    pub fn new(paths: Vec<String>) -> Self {
+        Projection {
+            paths,
+            schemas: HashMap::new(),
+        }
+    }
+
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
+    /// Parses, compiles and plans a schema under `id` (replacing any schema registered there).
+    pub fn register(&mut self, id: u32, json: &str) -> Result<(), String> {
+        let schema =
+            Schema::parse_str(json).map_err(|e| format!("schema {id} does not parse: {e}"))?;
+        let compiled = CompiledSchema::compile(&schema).map_err(|e| format!("schema {id}: {e}"))?;
+        let access = self
+            .paths
+            .iter()
+            .map(|path| {
+                let steps: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+                plan(&compiled, compiled.root(), &steps)
+            })
+            .collect();
+        self.schemas.insert(
+            id,
+            Registered {
+                schema,
+                compiled,
+                access,
+            },
+        );
+        Ok(())
+    }
+
+    /// The schema registered under `id`.
+    pub fn schema(&self, id: u32) -> Option<&Registered> {
+        self.schemas.get(&id)
+    }
+
+    /// A view of one datum in schema `id`.
+    pub fn record<'a>(&'a self, id: u32, datum: &'a [u8]) -> Result<Record<'a>, String> {
+        let registered = self
+            .schemas
+            .get(&id)
+            .ok_or_else(|| format!("schema id {id} was never registered"))?;
+        Ok(Record {
+            registered,
+            paths: &self.paths,
+            datum,
+            schema_id: id,
+        })
+    }
+}
+
+fn plan(schema: &CompiledSchema, node: NodeId, path: &[&str]) -> Access {
+    match (&schema.node(node).kind, path) {
+        (Kind::Null, _) => Access::Absent,
+        (Kind::Union(branches), _) => {
+            let plans: Vec<Access> = branches.iter().map(|b| plan(schema, *b, path)).collect();
+            if plans.iter().all(|p| matches!(p, Access::Absent)) {
+                Access::Absent
+            } else {
+                Access::Union(plans)
+            }
+        }
+        (_, []) => Access::Leaf(node),
+        (Kind::Record { fields }, [name, rest @ ..]) => {
+            let Some(index) = fields.iter().position(|(f, _)| f == name) else {
+                return Access::Absent;
+            };
+            let then = plan(schema, fields[index].1, rest);
+            if matches!(then, Access::Absent) {
+                return Access::Absent;
+            }
+            // Leading fixed-size fields are skipped in one step.
+            let mut fixed = 0;
+            let mut skip = Vec::new();
+            for (_, field) in &fields[..index] {
+                match schema.node(*field).fixed_size {
+                    Some(size) if skip.is_empty() => fixed += size,
+                    _ => skip.push(*field),
+                }
+            }
+            Access::Record {
+                fixed,
+                skip,
+                then: Box::new(then),
+            }
+        }
+        _ => Access::Absent,
+    }
+}
+
+/// One datum seen through a projection.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    registered: &'a Registered,
+    paths: &'a [String],
+    datum: &'a [u8],
+    schema_id: u32,
+}
+
+impl<'a> Record<'a> {
+    /// The value at the projection's path `i`; `None` when the schema has no such field or a
+    /// nullable union on the way holds `null`.
+    pub fn get(&self, i: usize) -> Result<Option<Datum<'a>>, String> {
+        let access = self
+            .registered
+            .access
+            .get(i)
+            .ok_or_else(|| format!("no field #{i} in the projection ({:?})", self.paths))?;
+        let mut cursor = Cursor::new(self.datum);
+        read(&self.registered.compiled, access, &mut cursor)
+            .map_err(|e| format!("reading field `{}`: {e}", self.paths[i]))
+    }
+
+    /// The dotted path of projection field `i`.
+    pub fn path(&self, i: usize) -> &'a str {
+        self.paths.get(i).map_or("", String::as_str)
+    }
+
+    /// The record's Avro binary encoding.
+    pub fn datum(&self) -> &'a [u8] {
+        self.datum
+    }
+
+    pub fn schema_id(&self) -> u32 {
+        self.schema_id
+    }
+
+    /// The record's parsed schema.
+    pub fn schema(&self) -> &'a Schema {
+        &self.registered.schema
+    }
+
+    /// The record's compiled schema (to walk the whole datum, as a JSON writer does).
+    pub fn compiled(&self) -> &'a CompiledSchema {
+        &self.registered.compiled
+    }
+}
+
+fn read<'a>(
+    schema: &'a CompiledSchema,
+    access: &Access,
+    c: &mut Cursor<'a>,
+) -> Result<Option<Datum<'a>>, DecodeError> {
+    let mut access = access;
+    loop {
+        match access {
+            Access::Absent => return Ok(None),
+            Access::Record { fixed, skip, then } => {
+                c.skip(*fixed)?;
+                for node in skip {
+                    schema.skip(*node, c)?;
+                }
+                access = then;
+            }
+            Access::Union(plans) => {
+                let at = c.position();
+                let index = c.long()?;
+                access = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| plans.get(i))
+                    .ok_or(DecodeError {
+                        offset: at,
+                        what: "union branch index out of range",
+                    })?;
+            }
+            Access::Leaf(node) => return read_leaf(schema, *node, c).map(Some),
+        }
+    }
+}
+
+/// Reads one value of `node` at the cursor.
+pub fn read_leaf<'a>(
+    schema: &'a CompiledSchema,
+    node: NodeId,
+    c: &mut Cursor<'a>,
+) -> Result<Datum<'a>, DecodeError> {
+    let n = schema.node(node);
+    Ok(match (&n.kind, n.logical) {
+        (Kind::Null, _) => Datum::Null,
+        (Kind::Boolean, _) => Datum::Boolean(c.boolean()?),
+        (Kind::Int, Logical::Date) => Datum::Date(c.int()?),
+        (Kind::Int, Logical::TimeMillis) => Datum::TimeMillis(c.int()?),
+        (Kind::Int, _) => Datum::Int(c.int()?),
+        (Kind::Long, logical) => {
+            let v = c.long()?;
+            match logical {
+                Logical::TimeMicros => Datum::TimeMicros(v),
+                Logical::TimestampMillis => Datum::TimestampMillis(v),
+                Logical::TimestampMicros => Datum::TimestampMicros(v),
+                Logical::TimestampNanos => Datum::TimestampNanos(v),
+                Logical::LocalTimestampMillis => Datum::LocalTimestampMillis(v),
+                Logical::LocalTimestampMicros => Datum::LocalTimestampMicros(v),
+                Logical::LocalTimestampNanos => Datum::LocalTimestampNanos(v),
+                _ => Datum::Long(v),
+            }
+        }
+        (Kind::Float, _) => Datum::Float(c.float()?),
+        (Kind::Double, _) => Datum::Double(c.double()?),
+        (Kind::Bytes, Logical::Decimal) => Datum::Decimal(c.bytes()?),
+        (Kind::Bytes, _) => Datum::Bytes(c.bytes()?),
+        (Kind::String, Logical::Uuid) => Datum::Uuid(c.string()?),
+        (Kind::String, _) => Datum::String(c.string()?),
+        (Kind::Fixed { size }, Logical::Decimal) => Datum::Decimal(c.fixed(*size)?),
+        (Kind::Fixed { size }, _) => Datum::Fixed(c.fixed(*size)?),
+        (Kind::Enum { symbols }, _) => {
+            let at = c.position();
+            let index = c.long()?;
+            let symbol = usize::try_from(index)
+                .ok()
+                .and_then(|i| symbols.get(i))
+                .ok_or(DecodeError {
+                    offset: at,
+                    what: "enum index out of range",
+                })?;
+            Datum::Enum {
+                index: index as u32,
+                symbol,
+            }
+        }
+        (Kind::Union(branches), _) => {
+            let branch = schema.branch(branches, c)?;
+            return read_leaf(schema, branch, c);
+        }
+        (Kind::Array(_) | Kind::Map(_) | Kind::Record { .. }, _) => {
+            let start = c.position();
+            schema.skip(node, c)?;
+            Datum::Raw(&c.buffer()[start..c.position()])
+        }
+    })
+}

@@ -1,0 +1,207 @@
+//! A schema-directed transcoder from Avro binary to JSON text.
+
+use c2k_plugin_sdk::avro::{CompiledSchema, Cursor, DecodeError, Kind, NodeId};
+
+use crate::numbers::{write_double, write_float};
+
+/// Nesting beyond this is rejected rather than risking the guest's stack.
+const MAX_DEPTH: u32 = 512;
+
+/// Items that take no bytes (nulls in arrays or maps) allowed per datum: a corrupt block count
+/// must fail, not spin.
+const MAX_ZERO_SIZED: u64 = 1 << 24;
+
+/// Appends the JSON of one datum; `tagged_unions` selects Avro's JSON encoding over plain JSON.
+pub fn write_datum(
+    schema: &CompiledSchema,
+    datum: &[u8],
+    tagged_unions: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    let mut writer = Writer {
+        schema,
+        zero_sized: 0,
+        tagged_unions,
+        out,
+    };
+    let mut cursor = Cursor::new(datum);
+    writer.value(schema.root(), &mut cursor, 0)
+}
+
+struct Writer<'a> {
+    schema: &'a CompiledSchema,
+    zero_sized: u64,
+    tagged_unions: bool,
+    out: &'a mut Vec<u8>,
+}
+
+impl Writer<'_> {
+    fn value(&mut self, id: NodeId, c: &mut Cursor<'_>, depth: u32) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return Err(DecodeError {
+                offset: c.position(),
+                what: "values nested too deeply",
+            });
+        }
+        let schema = self.schema;
+        match &schema.node(id).kind {
+            Kind::Null => self.out.extend_from_slice(b"null"),
+            Kind::Boolean => {
+                let text: &[u8] = if c.boolean()? { b"true" } else { b"false" };
+                self.out.extend_from_slice(text);
+            }
+            Kind::Int => {
+                let v = c.int()?;
+                self.out.extend_from_slice(v.to_string().as_bytes());
+            }
+            Kind::Long => {
+                let v = c.long()?;
+                self.out.extend_from_slice(v.to_string().as_bytes());
+            }
+            Kind::Float => write_float(self.out, c.float()?),
+            Kind::Double => write_double(self.out, c.double()?),
+            Kind::Bytes => {
+                let bytes = c.bytes()?;
+                self.latin1(bytes);
+            }
+            Kind::Fixed { size } => {
+                let bytes = c.fixed(*size)?;
+                self.latin1(bytes);
+            }
+            Kind::String => {
+                let s = c.string()?;
+                self.string(s);
+            }
+            Kind::Enum { symbols } => {
+                let at = c.position();
+                let index = c.long()?;
+                let symbol = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| symbols.get(i))
+                    .ok_or(DecodeError {
+                        offset: at,
+                        what: "enum index out of range",
+                    })?;
+                self.string(symbol);
+            }
+            Kind::Array(item) => {
+                self.out.push(b'[');
+                let mut first = true;
+                self.blocks(c, |w, c| {
+                    if !std::mem::take(&mut first) {
+                        w.out.push(b',');
+                    }
+                    w.value(*item, c, depth + 1)
+                })?;
+                self.out.push(b']');
+            }
+            Kind::Map(value) => {
+                self.out.push(b'{');
+                let mut first = true;
+                self.blocks(c, |w, c| {
+                    if !std::mem::take(&mut first) {
+                        w.out.push(b',');
+                    }
+                    let key = c.string()?;
+                    w.string(key);
+                    w.out.push(b':');
+                    w.value(*value, c, depth + 1)
+                })?;
+                self.out.push(b'}');
+            }
+            Kind::Union(branches) => {
+                let branch = schema.branch(branches, c)?;
+                let node = schema.node(branch);
+                if !self.tagged_unions || matches!(node.kind, Kind::Null) {
+                    return self.value(branch, c, depth + 1);
+                }
+                self.out.push(b'{');
+                self.string(&node.type_name);
+                self.out.push(b':');
+                self.value(branch, c, depth + 1)?;
+                self.out.push(b'}');
+            }
+            Kind::Record { fields } => {
+                self.out.push(b'{');
+                for (i, (name, field)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.string(name);
+                    self.out.push(b':');
+                    self.value(*field, c, depth + 1)?;
+                }
+                self.out.push(b'}');
+            }
+        }
+        Ok(())
+    }
+
+    /// The items of an array or map, block by block.
+    fn blocks(
+        &mut self,
+        c: &mut Cursor<'_>,
+        mut item: impl FnMut(&mut Self, &mut Cursor<'_>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        loop {
+            let block = c.block()?;
+            if block.count == 0 {
+                return Ok(());
+            }
+            for _ in 0..block.count {
+                let before = c.position();
+                item(self, c)?;
+                if c.position() == before {
+                    // Zero-sized items (nulls) are not bounded by the data: bound them here.
+                    self.zero_sized += 1;
+                    if self.zero_sized > MAX_ZERO_SIZED {
+                        return Err(DecodeError {
+                            offset: before,
+                            what: "more empty array or map items than any real record has",
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes as Java's JsonEncoder writes them: each byte is the character U+0000..U+00FF.
+    fn latin1(&mut self, bytes: &[u8]) {
+        self.out.push(b'"');
+        for &b in bytes {
+            self.char(char::from(b));
+        }
+        self.out.push(b'"');
+    }
+
+    fn string(&mut self, s: &str) {
+        self.out.push(b'"');
+        for ch in s.chars() {
+            self.char(ch);
+        }
+        self.out.push(b'"');
+    }
+
+    /// One character escaped as Jackson does by default: `"` and `\`, short escapes for
+    /// `\b \t \n \f \r`, `\u00XX` for other control characters, everything else as UTF-8.
+    fn char(&mut self, ch: char) {
+        match ch {
+            '"' => self.out.extend_from_slice(b"\\\""),
+            '\\' => self.out.extend_from_slice(b"\\\\"),
+            '\u{08}' => self.out.extend_from_slice(b"\\b"),
+            '\t' => self.out.extend_from_slice(b"\\t"),
+            '\n' => self.out.extend_from_slice(b"\\n"),
+            '\u{0C}' => self.out.extend_from_slice(b"\\f"),
+            '\r' => self.out.extend_from_slice(b"\\r"),
+            c if (c as u32) < 0x20 => {
+                self.out
+                    .extend_from_slice(format!("\\u{:04X}", c as u32).as_bytes());
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                self.out
+                    .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Host bindings of the two worlds of `plugin-sdk/wit/camus2kafka.wit`.
+
+pub mod key {
+    wasmtime::component::bindgen!({
+        path: "../plugin-sdk/wit",
+        world: "key-extractor-plugin",
+    });
+}
+
+pub mod format {
+    wasmtime::component::bindgen!({
+        path: "../plugin-sdk/wit",
+        world: "output-format-plugin",
+    });
+}

@@ -1,0 +1,490 @@
+//! The plugin system end to end: real components (the bundled ones, a custom example, test
+//! plugins that misbehave on purpose) in the real wasmtime host, over real Avro datums.
+
+#[path = "support/plugins.rs"]
+mod plugins;
+
+use std::time::{Duration, Instant};
+
+use apache_avro::types::Value;
+use apache_avro::{to_avro_datum, Schema};
+use camus2kafka::pipeline::{ByteSize, Seconds};
+use camus2kafka::plugin::{KeyExtractor, OutputFormat};
+use serde_json::json;
+
+use plugins::{config, misbehave_wasm, repo, split_keys, Batch};
+
+/// `header.time` as a plain long in milliseconds (what Camus records carry).
+const HEADER_LONG_MS: &str = r#"{"type": "record", "name": "PageView", "namespace": "com.example",
+  "fields": [
+    {"name": "page", "type": "string"},
+    {"name": "header", "type": {"type": "record", "name": "Header", "fields": [
+      {"name": "server", "type": "string"},
+      {"name": "time", "type": "long"}]}}]}"#;
+
+/// `header.time` as timestamp-micros, behind a nullable union, after a map to skip.
+const HEADER_MICROS: &str = r#"{"type": "record", "name": "PageView", "namespace": "com.example",
+  "fields": [
+    {"name": "attrs", "type": {"type": "map", "values": "string"}},
+    {"name": "header", "type": ["null", {"type": "record", "name": "Header", "fields": [
+      {"name": "server", "type": "string"},
+      {"name": "time", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}]}]}]}]}"#;
+
+/// `header.time` as an int (seconds would be odd, but ints are accepted as milliseconds).
+const HEADER_INT: &str = r#"{"type": "record", "name": "PageView", "namespace": "com.example",
+  "fields": [{"name": "header", "type": {"type": "record", "name": "Header", "fields": [
+      {"name": "server", "type": "string"},
+      {"name": "time", "type": "int"}]}}]}"#;
+
+/// No `header.time` at all (an older schema).
+const NO_TIME: &str = r#"{"type": "record", "name": "PageView", "namespace": "com.example",
+  "fields": [{"name": "page", "type": "string"}]}"#;
+
+fn datum(schema: &str, value: Value) -> Vec<u8> {
+    to_avro_datum(&Schema::parse_str(schema).unwrap(), value).unwrap()
+}
+
+fn long_ms(server: &str, ms: i64) -> Vec<u8> {
+    datum(
+        HEADER_LONG_MS,
+        Value::Record(vec![
+            ("page".into(), Value::String("/".into())),
+            (
+                "header".into(),
+                Value::Record(vec![
+                    ("server".into(), Value::String(server.into())),
+                    ("time".into(), Value::Long(ms)),
+                ]),
+            ),
+        ]),
+    )
+}
+
+fn micros(server: &str, us: Option<i64>) -> Vec<u8> {
+    let time = match us {
+        Some(us) => Value::Union(1, Box::new(Value::TimestampMicros(us))),
+        None => Value::Union(0, Box::new(Value::Null)),
+    };
+    datum(
+        HEADER_MICROS,
+        Value::Record(vec![
+            (
+                "attrs".into(),
+                Value::Map(
+                    [("k".to_string(), Value::String("v".into()))]
+                        .into_iter()
+                        .collect(),
+                ),
+            ),
+            (
+                "header".into(),
+                Value::Union(
+                    1,
+                    Box::new(Value::Record(vec![
+                        ("server".into(), Value::String(server.into())),
+                        ("time".into(), time),
+                    ])),
+                ),
+            ),
+        ]),
+    )
+}
+
+fn int_ms(ms: i32) -> Vec<u8> {
+    datum(
+        HEADER_INT,
+        Value::Record(vec![(
+            "header".into(),
+            Value::Record(vec![
+                ("server".into(), Value::String("i".into())),
+                ("time".into(), Value::Int(ms)),
+            ]),
+        )]),
+    )
+}
+
+fn no_time() -> Vec<u8> {
+    datum(
+        NO_TIME,
+        Value::Record(vec![("page".into(), Value::String("/old".into()))]),
+    )
+}
+
+fn time_field(on_missing: &str) -> KeyExtractor {
+    let mut key = KeyExtractor::load(&config(
+        "time-field",
+        json!({"field": "header.time", "on_missing": on_missing}),
+    ))
+    .unwrap();
+    for (id, schema) in [
+        (1, HEADER_LONG_MS),
+        (2, HEADER_MICROS),
+        (3, HEADER_INT),
+        (4, NO_TIME),
+    ] {
+        key.register_schema(id, schema).unwrap();
+    }
+    key
+}
+
+/// The batch positions in the order their keys sort.
+fn sorted_positions(keys: &[Vec<u8>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+    order
+}
+
+#[test]
+fn time_field_orders_long_int_and_micros_times_together() {
+    let mut key = time_field("error");
+    let mut batch = Batch::default();
+    batch
+        .push(1, &long_ms("a", 1_700_000_000_002)) // 0: ...002 ms
+        .push(2, &micros("b", Some(1_700_000_000_001_500))) // 1: ...001.5 ms
+        .push(1, &long_ms("c", -5)) // 2: before the epoch
+        .push(3, &int_ms(7)) // 3: 7 ms
+        .push(2, &micros("d", Some(1_700_000_000_002_000))) // 4: equal to 0
+        .push(2, &micros("e", Some(-5_001))); // 5: -5.001 ms
+    let keys = key.extract_keys(&batch.as_plugin_batch()).unwrap();
+    let split = split_keys(&keys.data, &keys.ends);
+    assert_eq!(sorted_positions(&split), vec![5, 2, 3, 1, 0, 4]);
+    assert_eq!(split[0], split[4], "1 ms == 1000 µs");
+    assert_eq!(
+        keys.timestamps_ms,
+        vec![
+            Some(1_700_000_000_002),
+            Some(1_700_000_000_001),
+            Some(-5),
+            Some(7),
+            Some(1_700_000_000_002),
+            Some(-6)
+        ]
+    );
+}
+
+#[test]
+fn time_field_missing_time_is_an_error_naming_the_field_and_record() {
+    let mut key = time_field("error");
+    let mut batch = Batch::default();
+    batch.push(1, &long_ms("a", 1)).push(2, &micros("b", None));
+    let error = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
+    assert_eq!(error.index, Some(1));
+    assert_eq!(error.plugin, "time-field");
+    assert!(error.to_string().contains("`header.time`"), "{error}");
+
+    let mut batch = Batch::default();
+    batch.push(4, &no_time());
+    let error = time_field("error")
+        .extract_keys(&batch.as_plugin_batch())
+        .unwrap_err();
+    assert_eq!(error.index, Some(0), "{error}");
+}
+
+#[test]
+fn time_field_sorts_records_without_time_first_or_last_as_configured() {
+    let mut batch = Batch::default();
+    batch
+        .push(1, &long_ms("a", i64::MAX / 1000)) // 0: the latest time there can be
+        .push(4, &no_time()) // 1: absent from the schema
+        .push(1, &long_ms("b", i64::MIN / 1000)) // 2: the earliest
+        .push(2, &micros("c", None)); // 3: null
+    for (on_missing, expected) in [("first", vec![1, 3, 2, 0]), ("last", vec![2, 0, 1, 3])] {
+        let keys = time_field(on_missing)
+            .extract_keys(&batch.as_plugin_batch())
+            .unwrap();
+        let split = split_keys(&keys.data, &keys.ends);
+        assert_eq!(
+            sorted_positions(&split),
+            expected,
+            "on_missing: {on_missing}"
+        );
+        assert_eq!(keys.timestamps_ms[1], None);
+    }
+}
+
+#[test]
+fn bundled_plugins_reject_unknown_config_keys_by_name() {
+    let error = KeyExtractor::load(&config("time-field", json!({"feild": "time"})))
+        .err()
+        .expect("a typo in the config is an error");
+    assert!(format!("{error:#}").contains("feild"), "{error:#}");
+    let error = OutputFormat::load(&config("json", json!({"encoding": "yaml"})))
+        .err()
+        .expect("an unknown encoding is an error");
+    assert!(format!("{error:#}").contains("yaml"), "{error:#}");
+}
+
+#[test]
+fn avro_binary_passes_datums_through_with_key_and_confluent_header() {
+    let mut plain = OutputFormat::load(&config("avro-binary", json!({}))).unwrap();
+    let mut framed = OutputFormat::load(&config(
+        "avro-binary",
+        json!({"key_field": "header.server", "confluent_schema_id": 258}),
+    ))
+    .unwrap();
+    let records = [long_ms("web-1", 10), long_ms("web-2", 20)];
+    let mut batch = Batch::default();
+    for r in &records {
+        batch.push(9, r);
+    }
+    plain.register_schema(9, HEADER_LONG_MS).unwrap();
+    framed.register_schema(9, HEADER_LONG_MS).unwrap();
+
+    let messages = plain.format(&batch.as_plugin_batch()).unwrap();
+    assert_eq!(messages.len(), 2);
+    for (m, r) in messages.iter().zip(&records) {
+        assert_eq!(&m.value, r);
+        assert_eq!(m.key, None);
+    }
+    let messages = framed.format(&batch.as_plugin_batch()).unwrap();
+    for (i, (m, r)) in messages.iter().zip(&records).enumerate() {
+        assert_eq!(&m.value[..5], &[0, 0, 0, 1, 2]);
+        assert_eq!(&m.value[5..], &r[..]);
+        assert_eq!(m.key.as_deref(), Some(format!("web-{}", i + 1).as_bytes()));
+    }
+}
+
+/// A schema with every kind of value Avro's JSON encoding treats specially.
+const EVERYTHING: &str = r#"{"type": "record", "name": "Everything", "namespace": "t",
+  "fields": [
+    {"name": "s", "type": "string"},
+    {"name": "b", "type": "bytes"},
+    {"name": "f", "type": {"type": "fixed", "name": "Pair", "size": 2}},
+    {"name": "e", "type": {"type": "enum", "name": "Color", "symbols": ["RED", "GREEN"]}},
+    {"name": "m", "type": {"type": "map", "values": ["null", "double"]}},
+    {"name": "a", "type": {"type": "array", "items": "long"}},
+    {"name": "u", "type": ["null", "string", "long", {"type": "record", "name": "Inner",
+        "fields": [{"name": "x", "type": "int"}, {"name": "ok", "type": "boolean"}]}]},
+    {"name": "t", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]},
+    {"name": "n", "type": ["null", "Pair"]},
+    {"name": "d", "type": "double"},
+    {"name": "fl", "type": "float"}]}"#;
+
+/// Writes records with Python's fastavro (an independent implementation): each record's binary
+/// datum and its Avro JSON encoding from `fastavro.json_writer`.
+fn fastavro_records() -> Vec<(Vec<u8>, serde_json::Value)> {
+    let script = r#"
+import io, json, sys, fastavro
+schema = fastavro.parse_schema(json.loads(sys.argv[1]))
+records = [
+  {"s": "h\u00e9 \"q\" \\ \n", "b": b"\x00\x01\x7f\x80\xff", "f": b"\xfe\x00", "e": "GREEN",
+   "m": {"x": 1.5, "y": None}, "a": [1, -2, 3000000000], "u": {"x": -7, "ok": True},
+   "t": 1700000000123, "n": b"ab", "d": 1.0, "fl": 0.5},
+  {"s": "", "b": b"", "f": b"zz", "e": "RED", "m": {}, "a": [], "u": "text", "t": None,
+   "n": None, "d": -2.5e-5, "fl": -3.0},
+  {"s": "x", "b": b"y", "f": b"\x01\x02", "e": "RED", "m": {}, "a": [0], "u": 42, "t": 0,
+   "n": None, "d": 12345.678, "fl": 1e10},
+  {"s": "x", "b": b"y", "f": b"\x01\x02", "e": "RED", "m": {}, "a": [], "u": None, "t": None,
+   "n": None, "d": 0.0, "fl": 0.0},
+]
+for r in records:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, schema, r)
+    text = io.StringIO()
+    fastavro.json_writer(text, schema, [r])
+    print(buf.getvalue().hex() + "\t" + text.getvalue().strip())
+"#;
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(EVERYTHING)
+        .output()
+        .expect("python3 must be installed (with fastavro: pip install fastavro)");
+    assert!(
+        output.status.success(),
+        "fastavro failed (pip install fastavro): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (hex, text) = line.split_once('\t').unwrap();
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            (bytes, serde_json::from_str(text).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn json_avro_encoding_matches_fastavro_and_javas_layout() {
+    let records = fastavro_records();
+    let mut json = OutputFormat::load(&config("json", json!({"key_field": "e"}))).unwrap();
+    json.register_schema(1, EVERYTHING).unwrap();
+    let mut batch = Batch::default();
+    for (datum, _) in &records {
+        batch.push(1, datum);
+    }
+    let messages = json.format(&batch.as_plugin_batch()).unwrap();
+    for ((_, expected), message) in records.iter().zip(&messages) {
+        let ours: serde_json::Value = serde_json::from_slice(&message.value)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&message.value)));
+        assert_eq!(&ours, expected);
+    }
+    assert_eq!(messages[0].key.as_deref(), Some(&b"GREEN"[..]));
+    // Java's JsonEncoder layout, checked by hand: no whitespace, Double.toString numbers,
+    // ISO-8859-1 bytes with Jackson's escapes.
+    assert_eq!(
+        String::from_utf8(messages[1].value.clone()).unwrap(),
+        r#"{"s":"","b":"","f":"zz","e":"RED","m":{},"a":[],"u":{"string":"text"},"t":null,"n":null,"d":-2.5E-5,"fl":-3.0}"#
+    );
+    let first = String::from_utf8(messages[0].value.clone()).unwrap();
+    assert!(
+        first.starts_with(r#"{"s":"hé \"q\" \\ \n","b":"\u0000\u0001"#),
+        "{first}"
+    );
+    assert!(first.contains(r#""u":{"t.Inner":{"x":-7,"ok":true}},"t":{"long":1700000000123},"n":{"t.Pair":"ab"},"d":1.0,"fl":0.5}"#), "{first}");
+}
+
+#[test]
+fn json_plain_encoding_unwraps_unions() {
+    let records = fastavro_records();
+    let mut json = OutputFormat::load(&config("json", json!({"encoding": "plain"}))).unwrap();
+    json.register_schema(1, EVERYTHING).unwrap();
+    let mut batch = Batch::default();
+    batch.push(1, &records[0].0).push(1, &records[2].0);
+    let messages = json.format(&batch.as_plugin_batch()).unwrap();
+    let first: serde_json::Value = serde_json::from_slice(&messages[0].value).unwrap();
+    assert_eq!(first["u"], json!({"x": -7, "ok": true}));
+    assert_eq!(first["t"], json!(1_700_000_000_123i64));
+    assert_eq!(first["m"], json!({"x": 1.5, "y": null}));
+    let second: serde_json::Value = serde_json::from_slice(&messages[1].value).unwrap();
+    assert_eq!(second["u"], json!(42));
+}
+
+#[test]
+fn a_panicking_plugin_fails_with_its_name_and_the_record() {
+    let wasm = misbehave_wasm();
+    let plugin = wasm.display().to_string();
+    let mut key = KeyExtractor::load(&config(&plugin, json!({"mode": "panic", "at": 2}))).unwrap();
+    key.register_schema(1, HEADER_LONG_MS).unwrap();
+    let mut batch = Batch::default();
+    for i in 0..5 {
+        batch.push(1, &long_ms("a", i));
+    }
+    let error = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
+    assert_eq!(error.plugin, plugin);
+    assert_eq!(error.index, Some(2), "{error}");
+    assert!(
+        error.message.contains("deliberate panic on record 2"),
+        "{error}"
+    );
+    // A plugin that failed is not called again.
+    let again = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
+    assert!(again.message.contains("not called again"), "{again}");
+
+    let mut key = KeyExtractor::load(&config(&plugin, json!({"mode": "reject", "at": 3}))).unwrap();
+    key.register_schema(1, HEADER_LONG_MS).unwrap();
+    let error = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
+    assert_eq!(error.index, Some(3));
+    assert!(
+        error.message.contains("deliberate error on record 3"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_plugin_that_never_returns_is_stopped_at_call_timeout() {
+    let wasm = misbehave_wasm();
+    let mut cfg = config(
+        &wasm.display().to_string(),
+        json!({"mode": "loop", "at": 1}),
+    );
+    cfg.call_timeout = Seconds(0.5);
+    let mut key = KeyExtractor::load(&cfg).unwrap();
+    key.register_schema(1, HEADER_LONG_MS).unwrap();
+    let mut batch = Batch::default();
+    batch.push(1, &long_ms("a", 1)).push(1, &long_ms("a", 2));
+    let started = Instant::now();
+    let error = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
+    let took = started.elapsed();
+    assert!(error.message.contains("timed out"), "{error}");
+    assert!(error.message.contains("call_timeout"), "{error}");
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
+        "stopped after {took:?}"
+    );
+}
+
+#[test]
+fn a_plugin_that_hoards_memory_is_capped_at_max_memory() {
+    let wasm = misbehave_wasm();
+    let mut cfg = config(&wasm.display().to_string(), json!({"mode": "hog", "at": 0}));
+    cfg.max_memory = ByteSize(32 << 20);
+    let mut key = KeyExtractor::load(&cfg).unwrap();
+    key.register_schema(1, HEADER_LONG_MS).unwrap();
+    let mut batch = Batch::default();
+    batch.push(1, &long_ms("a", 1));
+    let error = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
+    assert!(error.message.contains("out of memory"), "{error}");
+    assert!(
+        error.message.contains(&(32u64 << 20).to_string()),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_plugin_gets_no_files_environment_network_clock_or_randomness() {
+    let wasm = misbehave_wasm();
+    let cfg = config(&wasm.display().to_string(), json!({"mode": "snoop"}));
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let mut key = KeyExtractor::load(&cfg).unwrap();
+        key.register_schema(1, HEADER_LONG_MS).unwrap();
+        let mut batch = Batch::default();
+        batch.push(1, &long_ms("a", 1));
+        let keys = key.extract_keys(&batch.as_plugin_batch()).unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&keys.data).unwrap();
+        assert!(
+            report["file"].as_str().unwrap().starts_with("Err"),
+            "{report}"
+        );
+        assert!(
+            report["dir"].as_str().unwrap().starts_with("Err"),
+            "{report}"
+        );
+        assert!(
+            report["network"].as_str().unwrap().starts_with("Err"),
+            "{report}"
+        );
+        assert_eq!(report["env"], 0, "{report}");
+        assert_eq!(report["args"], 0, "{report}");
+        assert_eq!(
+            report["now"], 0,
+            "the wall clock is frozen at the epoch: {report}"
+        );
+        seen.push(report);
+    }
+    assert_eq!(
+        seen[0]["random"], seen[1]["random"],
+        "randomness is the same in every run"
+    );
+}
+
+#[test]
+fn the_server_time_example_builds_and_sorts_by_server_then_time() {
+    let wasm = plugins::build_wasm(
+        &repo().join("plugin-sdk/examples/server-time"),
+        "server_time",
+    );
+    let mut key = KeyExtractor::load(&config(&wasm.display().to_string(), json!({}))).unwrap();
+    key.register_schema(1, HEADER_LONG_MS).unwrap();
+    key.register_schema(2, HEADER_MICROS).unwrap();
+    let mut batch = Batch::default();
+    batch
+        .push(1, &long_ms("web-2", 5)) // 0
+        .push(1, &long_ms("web-1", 9)) // 1
+        .push(2, &micros("web-1", Some(3))) // 2
+        .push(1, &long_ms("web-10", 1)) // 3
+        .push(1, &long_ms("web-1", -4)); // 4
+    let keys = key.extract_keys(&batch.as_plugin_batch()).unwrap();
+    let split = split_keys(&keys.data, &keys.ends);
+    assert_eq!(sorted_positions(&split), vec![4, 2, 1, 3, 0]);
+    assert_eq!(
+        keys.timestamps_ms,
+        vec![Some(5), Some(9), Some(3), Some(1), Some(-4)]
+    );
+}
