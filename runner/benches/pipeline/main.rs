@@ -38,6 +38,8 @@ struct Options {
     sort_items: Option<u64>,
     publish_messages: Option<u64>,
     skip_kafka: bool,
+    /// Only the Sorter half of the sort comparison, for profiling it (`perf record`).
+    only_sorter: bool,
     format: String,
     scratch: PathBuf,
     json: Option<PathBuf>,
@@ -51,6 +53,7 @@ fn options() -> Result<Options> {
     let mut sort_items = None;
     let mut publish_messages = None;
     let mut skip_kafka = false;
+    let mut only_sorter = false;
     let mut format = "avro-binary".to_string();
     let mut scratch = None;
     let mut json = None;
@@ -72,6 +75,7 @@ fn options() -> Result<Options> {
                 publish_messages = Some(value()?.parse().context("--publish-messages")?)
             }
             "--skip-kafka" => skip_kafka = true,
+            "--only-sorter" => only_sorter = true,
             "--format" => format = value()?,
             "--scratch" => scratch = Some(PathBuf::from(value()?)),
             "--json" => json = Some(PathBuf::from(value()?)),
@@ -91,6 +95,7 @@ fn options() -> Result<Options> {
         sort_items,
         publish_messages,
         skip_kafka,
+        only_sorter,
         format,
         json,
     })
@@ -118,6 +123,13 @@ fn run() -> Result<()> {
 
     let warmed = ceiling::warm_page_cache(&o.data.join("destination"))?;
     eprintln!("bench: {} of input in the page cache", mib(warmed));
+
+    if o.only_sorter {
+        let items = o.sort_items.unwrap_or(5_000_000);
+        let elapsed = sort_vs_gnu::sorter_only(items, o.memory.0, &o.scratch)?;
+        println!("Sorter: {items} items in {:.1}s", elapsed.as_secs_f64());
+        return Ok(());
+    }
 
     // 1. The ceiling.
     eprintln!("bench: ceiling (read + decompress + decode)...");

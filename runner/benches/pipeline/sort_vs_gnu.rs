@@ -60,44 +60,7 @@ pub fn compare(
     let tmp = scratch.join("sort-tmp");
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
 
-    // Ours: push everything, then read everything back in order.
-    let start = Instant::now();
-    let mut sorter = Sorter::new(memory, &tmp)?;
-    let mut payload_bytes = 0u64;
-    for i in 0..items {
-        let (key, payload) = item(&pool, i);
-        payload_bytes += payload.len() as u64;
-        let partition = (i % 16) as u32;
-        sorter.push(SortItem::new(
-            &key.to_be_bytes(),
-            payload,
-            Some(partition),
-            Some(i),
-            i,
-            None,
-            0,
-            0,
-            i,
-        ))?;
-    }
-    let sorted = sorter.finish()?;
-    let spilled = sorted.spilled_bytes;
-    let mut previous: Vec<u8> = Vec::new();
-    let mut count = 0u64;
-    for item in sorted.iter {
-        let item = item?;
-        if count > 0 && previous.as_slice() > item.key() {
-            bail!("Sorter returned keys out of order at item {count}");
-        }
-        previous.clear();
-        previous.extend_from_slice(item.key());
-        count += 1;
-    }
-    drop(sorted.spill_dir);
-    let ours = start.elapsed();
-    if count != items {
-        bail!("Sorter returned {count} of {items} items");
-    }
+    let (ours, payload_bytes, spilled) = sorter(items, memory, &pool, &tmp)?;
 
     // GNU sort on the same items as text lines.
     let input = scratch.join("sort-input.tsv");
@@ -144,4 +107,56 @@ pub fn compare(
         gnu: measured.elapsed,
         gnu_peak_rss: measured.peak_rss,
     })
+}
+
+/// The Sorter half alone (`--only-sorter`), to profile it.
+pub fn sorter_only(items: u64, memory: u64, scratch: &Path) -> Result<Duration> {
+    let tmp = scratch.join("sort-tmp");
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    Ok(sorter(items, memory, &pool(), &tmp)?.0)
+}
+
+/// Pushes every item into a `Sorter`, then reads them all back in order and checks the order:
+/// (time, payload bytes, spilled bytes).
+fn sorter(items: u64, memory: u64, pool: &[u8], tmp: &Path) -> Result<(Duration, u64, u64)> {
+    // Ours: push everything, then read everything back in order.
+    let start = Instant::now();
+    let mut sorter = Sorter::new(memory, tmp)?;
+    let mut payload_bytes = 0u64;
+    for i in 0..items {
+        let (key, payload) = item(pool, i);
+        payload_bytes += payload.len() as u64;
+        let partition = (i % 16) as u32;
+        sorter.push(SortItem::new(
+            &key.to_be_bytes(),
+            payload,
+            Some(partition),
+            Some(i),
+            i,
+            None,
+            0,
+            0,
+            i,
+        ))?;
+    }
+    let sorted = sorter.finish()?;
+    let spilled = sorted.spilled_bytes;
+    let mut previous: Vec<u8> = Vec::new();
+    let mut count = 0u64;
+    for item in sorted.iter {
+        let item = item?;
+        if count > 0 && previous.as_slice() > item.key() {
+            bail!("Sorter returned keys out of order at item {count}");
+        }
+        previous.clear();
+        previous.extend_from_slice(item.key());
+        count += 1;
+    }
+    drop(sorted.spill_dir);
+    let ours = start.elapsed();
+    if count != items {
+        bail!("Sorter returned {count} of {items} items");
+    }
+
+    Ok((ours, payload_bytes, spilled))
 }
