@@ -7,6 +7,7 @@
 
 mod bindings;
 mod engine;
+pub mod native;
 mod sandbox;
 mod sandbox_call;
 
@@ -18,6 +19,7 @@ use bindings::format::camus2kafka::plugin::types as format_types;
 use bindings::format::OutputFormatPlugin;
 use bindings::key::camus2kafka::plugin::types as key_types;
 use bindings::key::KeyExtractorPlugin;
+use native::NativeKeyExtractor;
 use sandbox_call::Loaded;
 
 /// A batch as it is handed to a plugin: record `i` is `data[ends[i-1]..ends[i]]` in schema
@@ -60,16 +62,57 @@ macro_rules! fill_batch {
     }};
 }
 
-/// A key-extractor plugin, instantiated and configured.
-pub struct KeyExtractor {
+/// A key-extractor plugin, instantiated and configured: a WebAssembly component, or one of the
+/// [`native`] extractors compiled into the host.
+pub struct KeyExtractor(KeyBackend);
+
+enum KeyBackend {
+    Wasm(WasmKeyExtractor),
+    Native(NativeKeyExtractor),
+}
+
+impl KeyExtractor {
+    /// Loads the plugin (`config.plugin`: a bundled name, a `.wasm` path, or `native:<name>`)
+    /// and configures it.
+    pub fn load(config: &PluginConfig) -> Result<Self> {
+        let backend = match native::native_name(&config.plugin) {
+            Some(name) => KeyBackend::Native(NativeKeyExtractor::load(
+                &config.plugin,
+                name,
+                &config.config.to_string(),
+            )?),
+            None => KeyBackend::Wasm(WasmKeyExtractor::load(config)?),
+        };
+        Ok(KeyExtractor(backend))
+    }
+
+    /// Tells the plugin about a schema later batches refer to by `id`.
+    pub fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
+        match &mut self.0 {
+            KeyBackend::Wasm(wasm) => wasm.register_schema(id, json),
+            KeyBackend::Native(native) => Ok(native.register_schema(id, json)?),
+        }
+    }
+
+    /// One key per record of the batch.
+    pub fn extract_keys(&mut self, batch: &PluginBatch) -> Result<Keys, PluginError> {
+        match &mut self.0 {
+            KeyBackend::Wasm(wasm) => wasm.extract_keys(batch),
+            KeyBackend::Native(native) => native.extract_keys(batch),
+        }
+    }
+}
+
+/// A key-extractor component in its sandbox.
+struct WasmKeyExtractor {
     loaded: Loaded,
     plugin: KeyExtractorPlugin,
     batch: key_types::Batch,
 }
 
-impl KeyExtractor {
+impl WasmKeyExtractor {
     /// Loads the plugin (`config.plugin`: a bundled name or a `.wasm` path) and configures it.
-    pub fn load(config: &PluginConfig) -> Result<Self> {
+    fn load(config: &PluginConfig) -> Result<Self> {
         let mut loaded = Loaded::load(config)?;
         let plugin =
             KeyExtractorPlugin::instantiate(&mut loaded.store, &loaded.component, &loaded.linker)
@@ -86,7 +129,7 @@ impl KeyExtractor {
                 .call_configure(store, &json)
         })?;
         configured.map_err(|e| loaded.error(None, format!("rejected its config {json}: {e}")))?;
-        Ok(KeyExtractor {
+        Ok(WasmKeyExtractor {
             loaded,
             plugin,
             batch: key_types::Batch {
@@ -98,7 +141,7 @@ impl KeyExtractor {
     }
 
     /// Tells the plugin about a schema later batches refer to by `id`.
-    pub fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
+    fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
         let schema = key_types::Schema {
             id,
             json: json.to_string(),
@@ -117,7 +160,7 @@ impl KeyExtractor {
     }
 
     /// One key per record of the batch.
-    pub fn extract_keys(&mut self, batch: &PluginBatch) -> Result<Keys, PluginError> {
+    fn extract_keys(&mut self, batch: &PluginBatch) -> Result<Keys, PluginError> {
         fill_batch!(self.batch, batch);
         let plugin = &self.plugin;
         let request = &self.batch;
@@ -145,6 +188,13 @@ pub struct OutputFormat {
 impl OutputFormat {
     /// Loads the plugin (`config.plugin`: a bundled name or a `.wasm` path) and configures it.
     pub fn load(config: &PluginConfig) -> Result<Self> {
+        if native::native_name(&config.plugin).is_some() {
+            anyhow::bail!(
+                "format.plugin {}: `{}` plugins are key extractors (key.plugin) only",
+                config.plugin,
+                native::PREFIX
+            );
+        }
         let mut loaded = Loaded::load(config)?;
         let plugin =
             OutputFormatPlugin::instantiate(&mut loaded.store, &loaded.component, &loaded.linker)
