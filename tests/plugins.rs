@@ -649,22 +649,32 @@ fn time_field_speed_native_versus_wasm() {
     }
     let bytes = batch.data.len() as f64 / BATCH as f64;
 
-    let mut rates = Vec::new();
+    let mut extractors = Vec::new();
     for plugin in ["native:time-field", "time-field"] {
         let mut key = KeyExtractor::load(&config(plugin, json!({"field": "header.time"}))).unwrap();
         key.register_schema(1, PAGE_VIEW_V2).unwrap();
         key.extract_keys(&batch.as_plugin_batch()).unwrap(); // warm up
-        let started = Instant::now();
-        let mut key_bytes = 0;
-        for _ in 0..RECORDS / BATCH {
-            let keys = key.extract_keys(&batch.as_plugin_batch()).unwrap();
-            key_bytes += keys.data.len();
+        extractors.push((plugin, key, Duration::MAX));
+    }
+    // The best of several interleaved rounds: the machine running the tests is shared.
+    for _round in 0..7 {
+        for (_, key, best) in &mut extractors {
+            let started = Instant::now();
+            let mut key_bytes = 0;
+            for _ in 0..RECORDS / BATCH {
+                let keys = key.extract_keys(&batch.as_plugin_batch()).unwrap();
+                key_bytes += keys.data.len();
+            }
+            *best = (*best).min(started.elapsed());
+            assert_eq!(key_bytes, RECORDS * 9, "one 9-byte key per record");
         }
-        let elapsed = started.elapsed();
-        assert_eq!(key_bytes, RECORDS * 9, "one 9-byte key per record");
-        let rate = RECORDS as f64 / elapsed.as_secs_f64();
+    }
+    let mut rates = Vec::new();
+    for (plugin, _, best) in &extractors {
+        let rate = RECORDS as f64 / best.as_secs_f64();
         println!(
-            "{plugin:>18}: {RECORDS} records ({bytes:.0} B each) in {elapsed:.2?}: {:.1} M keys/s",
+            "{plugin:>18}: {RECORDS} records ({bytes:.0} B each) in {best:.2?} (best of 7): \
+             {:.1} M keys/s",
             rate / 1e6
         );
         rates.push(rate);
