@@ -69,7 +69,7 @@ macro_rules! fill_batch {
 pub struct KeyExtractor(KeyBackend);
 
 enum KeyBackend {
-    Wasm(WasmKeyExtractor),
+    Wasm(Box<WasmKeyExtractor>),
     Native(NativeKeyExtractor),
 }
 
@@ -83,7 +83,7 @@ impl KeyExtractor {
                 name,
                 &config.config.to_string(),
             )?),
-            None => KeyBackend::Wasm(WasmKeyExtractor::load(config)?),
+            None => KeyBackend::Wasm(Box::new(WasmKeyExtractor::load(config)?)),
         };
         Ok(KeyExtractor(backend))
     }
