@@ -681,3 +681,49 @@ fn time_field_speed_native_versus_wasm() {
     }
     println!("wasm takes {:.2}x the native time", rates[0] / rates[1]);
 }
+
+/// A whole `c2k run` over a `c2k sample` tree: `native:time-field` and the component give the
+/// same output file, byte for byte (same order, same timestamps).
+#[test]
+fn a_run_with_native_time_field_writes_the_same_output_as_the_component() {
+    use std::process::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let c2k = env!("CARGO_BIN_EXE_c2k");
+    let status = Command::new(c2k).arg("sample").arg(&data).status().unwrap();
+    assert!(status.success(), "c2k sample failed");
+    let mut outputs = Vec::new();
+    for plugin in ["time-field", "native:time-field"] {
+        let out = dir
+            .path()
+            .join(format!("{}.jsonl", plugin.replace(':', "-")));
+        let pipeline = dir.path().join("pipeline.yaml");
+        let yaml = format!(
+            "topic: PAGE_VIEWS\n\
+             source: {{ dest_dir: {data}/destination, schema: {data}/page_view.avsc }}\n\
+             key: {{ plugin: \"{plugin}\", config: {{ field: header.time }} }}\n\
+             sort: {{ memory: 64MiB, tmp_dir: {tmp} }}\n\
+             format: {{ plugin: json, config: {{ encoding: plain }} }}\n\
+             sink: {{ type: file, path: {out} }}\n\
+             offsets: {{ exec_dir: {data}/execution, group: g, commit: none }}\n",
+            data = data.display(),
+            tmp = dir.path().display(),
+            out = out.display(),
+        );
+        std::fs::write(&pipeline, yaml).unwrap();
+        let output = Command::new(c2k)
+            .arg("run")
+            .arg(&pipeline)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "c2k run with {plugin}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        outputs.push(std::fs::read(&out).unwrap());
+    }
+    assert!(outputs[0].len() > 1_000_000, "the sample is written out");
+    assert!(outputs[0] == outputs[1], "native and wasm outputs differ");
+}
