@@ -111,8 +111,14 @@ fn no_time() -> Vec<u8> {
 }
 
 fn time_field(on_missing: &str) -> KeyExtractor {
+    time_field_as("time-field", on_missing)
+}
+
+/// `time-field` on `header.time` loaded as `plugin` (`time-field` or `native:time-field`), with
+/// the four test schemas registered.
+fn time_field_as(plugin: &str, on_missing: &str) -> KeyExtractor {
     let mut key = KeyExtractor::load(&config(
-        "time-field",
+        plugin,
         json!({"field": "header.time", "on_missing": on_missing}),
     ))
     .unwrap();
@@ -487,4 +493,237 @@ fn the_server_time_example_builds_and_sorts_by_server_then_time() {
         keys.timestamps_ms,
         vec![Some(5), Some(9), Some(3), Some(1), Some(-4)]
     );
+}
+
+/// Every kind of record the time-field tests use, several times over, in one batch.
+fn mixed_batch() -> Batch {
+    let mut batch = Batch::default();
+    for i in 0..50i64 {
+        batch
+            .push(1, &long_ms("a", 1_700_000_000_000 + i * 37))
+            .push(2, &micros("b", Some(1_700_000_000_000_500 - i * 1_001)))
+            .push(1, &long_ms("c", -5 - i))
+            .push(3, &int_ms(7 * i as i32))
+            .push(2, &micros("d", Some(-5_001 * i)))
+            .push(1, &long_ms("e", i64::MAX / 1000 - i))
+            .push(1, &long_ms("f", i64::MIN / 1000 + i));
+    }
+    batch
+}
+
+#[test]
+fn native_and_wasm_time_field_give_identical_keys_and_timestamps() {
+    let batch = mixed_batch();
+    let mut with_missing = mixed_batch();
+    with_missing.push(4, &no_time()).push(2, &micros("n", None));
+    for (on_missing, batch) in [
+        ("error", &batch),
+        ("first", &with_missing),
+        ("last", &with_missing),
+    ] {
+        let mut wasm = time_field_as("time-field", on_missing);
+        let mut native = time_field_as("native:time-field", on_missing);
+        // Twice: a reused extractor gives the same answer as a fresh one.
+        for round in 0..2 {
+            let expected = wasm.extract_keys(&batch.as_plugin_batch()).unwrap();
+            let got = native.extract_keys(&batch.as_plugin_batch()).unwrap();
+            assert_eq!(
+                got.ends, expected.ends,
+                "on_missing: {on_missing}, round {round}"
+            );
+            assert_eq!(
+                got.data, expected.data,
+                "on_missing: {on_missing}, round {round}"
+            );
+            assert_eq!(
+                got.timestamps_ms, expected.timestamps_ms,
+                "on_missing: {on_missing}, round {round}"
+            );
+            assert_eq!(got.ends.len(), batch.ends.len());
+        }
+    }
+}
+
+#[test]
+fn native_time_field_errors_name_the_plugin_and_record() {
+    let mut batch = Batch::default();
+    batch
+        .push(1, &long_ms("a", 1))
+        .push(3, &int_ms(2))
+        .push(2, &micros("b", None));
+    let error = time_field_as("native:time-field", "error")
+        .extract_keys(&batch.as_plugin_batch())
+        .unwrap_err();
+    assert_eq!(error.plugin, "native:time-field");
+    assert_eq!(error.index, Some(2), "{error}");
+    assert!(error.to_string().contains("`header.time`"), "{error}");
+    // The same message as the component's.
+    let wasm = time_field("error")
+        .extract_keys(&batch.as_plugin_batch())
+        .unwrap_err();
+    assert_eq!(error.message, wasm.message);
+
+    let error = KeyExtractor::load(&config("native:time-field", json!({"feild": "time"})))
+        .err()
+        .expect("a typo in the config is an error");
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("native:time-field") && text.contains("feild"),
+        "{text}"
+    );
+
+    let error = KeyExtractor::load(&config("native:json", json!({})))
+        .err()
+        .expect("there is no native json key extractor");
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("native:json") && text.contains("time-field"),
+        "{text}"
+    );
+
+    let mut key = KeyExtractor::load(&config("native:time-field", json!({}))).unwrap();
+    let error = key.register_schema(9, "{not json").unwrap_err();
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("native:time-field") && text.contains("schema 9"),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_accepts_native_time_field_and_lists_the_native_plugins_otherwise() {
+    use camus2kafka::bundled::check_plugin_reference;
+    check_plugin_reference("native:time-field").unwrap();
+    let error = check_plugin_reference("native:time_field").unwrap_err();
+    assert!(error.contains("native:time-field"), "{error}");
+    let error = OutputFormat::load(&config("native:time-field", json!({})))
+        .err()
+        .expect("native plugins are key extractors only");
+    assert!(format!("{error:#}").contains("key.plugin"), "{error:#}");
+}
+
+/// Issue 6: keys/s of the native and the WebAssembly `time-field` over 1M sample page views
+/// (schema v2 of `c2k sample`, ~300 bytes each) in batches of `key.batch_size` (1000). Run with
+/// `cargo test --release -p camus2kafka --test plugins -- --ignored --nocapture time_field_speed`.
+#[test]
+#[ignore = "a benchmark: run it with --release --ignored"]
+fn time_field_speed_native_versus_wasm() {
+    use camus2kafka::sample::schemas::PAGE_VIEW_V2;
+
+    const RECORDS: usize = 1_000_000;
+    const BATCH: usize = 1000;
+    let schema = Schema::parse_str(PAGE_VIEW_V2).unwrap();
+    let distinct: Vec<Vec<u8>> = (0..BATCH as i64)
+        .map(|i| {
+            let record =
+                Value::Record(vec![
+                (
+                    "header".into(),
+                    Value::Record(vec![
+                        ("time".into(), Value::TimestampMillis(1_710_028_800_000 + i * 7)),
+                        ("server".into(), Value::String(format!("web-{:02}.example.com", i % 17))),
+                        ("service".into(), Value::String("frontend".into())),
+                    ]),
+                ),
+                ("url".into(), Value::String(format!(
+                    "https://www.example.com/news/{i:08x}-story?utm_source=feed&page={}", i % 20
+                ))),
+                ("referrer".into(), Value::Union(1, Box::new(Value::String(
+                    "https://www.google.com/search?q=example".into()
+                )))),
+                ("user_id".into(), Value::Long(1_000_000 + i * 7919)),
+                ("session_id".into(), Value::String(format!("{:032x}", i * 0x9e37_79b9))),
+                ("user_agent".into(), Value::String(
+                    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0".into()
+                )),
+                ("ip".into(), Value::String(format!("10.{}.{}.{}", i % 256, i / 256, i % 7))),
+                ("duration_ms".into(), Value::Long(i * 13 % 5000)),
+                ("country".into(), Value::String("FR".into())),
+            ]);
+            to_avro_datum(&schema, record).unwrap()
+        })
+        .collect();
+    let mut batch = Batch::default();
+    for datum in &distinct {
+        batch.push(1, datum);
+    }
+    let bytes = batch.data.len() as f64 / BATCH as f64;
+
+    let mut extractors = Vec::new();
+    for plugin in ["native:time-field", "time-field"] {
+        let mut key = KeyExtractor::load(&config(plugin, json!({"field": "header.time"}))).unwrap();
+        key.register_schema(1, PAGE_VIEW_V2).unwrap();
+        key.extract_keys(&batch.as_plugin_batch()).unwrap(); // warm up
+        extractors.push((plugin, key, Duration::MAX));
+    }
+    // The best of several interleaved rounds: the machine running the tests is shared.
+    for _round in 0..7 {
+        for (_, key, best) in &mut extractors {
+            let started = Instant::now();
+            let mut key_bytes = 0;
+            for _ in 0..RECORDS / BATCH {
+                let keys = key.extract_keys(&batch.as_plugin_batch()).unwrap();
+                key_bytes += keys.data.len();
+            }
+            *best = (*best).min(started.elapsed());
+            assert_eq!(key_bytes, RECORDS * 9, "one 9-byte key per record");
+        }
+    }
+    let mut rates = Vec::new();
+    for (plugin, _, best) in &extractors {
+        let rate = RECORDS as f64 / best.as_secs_f64();
+        println!(
+            "{plugin:>18}: {RECORDS} records ({bytes:.0} B each) in {best:.2?} (best of 7): \
+             {:.1} M keys/s",
+            rate / 1e6
+        );
+        rates.push(rate);
+    }
+    println!("wasm takes {:.2}x the native time", rates[0] / rates[1]);
+}
+
+/// A whole `c2k run` over a `c2k sample` tree: `native:time-field` and the component give the
+/// same output file, byte for byte (same order, same timestamps).
+#[test]
+fn a_run_with_native_time_field_writes_the_same_output_as_the_component() {
+    use std::process::Command;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let c2k = env!("CARGO_BIN_EXE_c2k");
+    let status = Command::new(c2k).arg("sample").arg(&data).status().unwrap();
+    assert!(status.success(), "c2k sample failed");
+    let mut outputs = Vec::new();
+    for plugin in ["time-field", "native:time-field"] {
+        let out = dir
+            .path()
+            .join(format!("{}.jsonl", plugin.replace(':', "-")));
+        let pipeline = dir.path().join("pipeline.yaml");
+        let yaml = format!(
+            "topic: PAGE_VIEWS\n\
+             source: {{ dest_dir: {data}/destination, schema: {data}/page_view.avsc }}\n\
+             key: {{ plugin: \"{plugin}\", config: {{ field: header.time }} }}\n\
+             sort: {{ memory: 64MiB, tmp_dir: {tmp} }}\n\
+             format: {{ plugin: json, config: {{ encoding: plain }} }}\n\
+             sink: {{ type: file, path: {out} }}\n\
+             offsets: {{ exec_dir: {data}/execution, group: g, commit: none }}\n",
+            data = data.display(),
+            tmp = dir.path().display(),
+            out = out.display(),
+        );
+        std::fs::write(&pipeline, yaml).unwrap();
+        let output = Command::new(c2k)
+            .arg("run")
+            .arg(&pipeline)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "c2k run with {plugin}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        outputs.push(std::fs::read(&out).unwrap());
+    }
+    assert!(outputs[0].len() > 1_000_000, "the sample is written out");
+    assert!(outputs[0] == outputs[1], "native and wasm outputs differ");
 }

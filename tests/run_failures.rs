@@ -5,7 +5,6 @@
 #[path = "support/c2k.rs"]
 mod c2k;
 #[path = "support/plugins.rs"]
-#[allow(dead_code)]
 mod plugins;
 
 use std::path::Path;

@@ -26,6 +26,8 @@ pub mod key;
 #[cfg(feature = "avro")]
 pub mod avro;
 #[cfg(feature = "avro")]
+pub mod extractors;
+#[cfg(feature = "avro")]
 mod plugin;
 #[cfg(feature = "avro")]
 pub mod runtime;

@@ -31,18 +31,21 @@ pub struct BatchRef<'a> {
 }
 
 /// The index of the record being processed, so that a panic can name it (see `guest`).
+/// Per thread: natively, several workers may run extractors at once.
 pub mod current {
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::cell::Cell;
 
-    static INDEX: AtomicU32 = AtomicU32::new(u32::MAX);
+    std::thread_local! {
+        static INDEX: Cell<u32> = const { Cell::new(u32::MAX) };
+    }
 
     pub fn set(index: u32) {
-        INDEX.store(index, Ordering::Relaxed);
+        INDEX.with(|i| i.set(index));
     }
 
     /// The record index being processed, if inside a batch.
     pub fn get() -> Option<u32> {
-        match INDEX.load(Ordering::Relaxed) {
+        match INDEX.with(Cell::get) {
             u32::MAX => None,
             i => Some(i),
         }

@@ -25,10 +25,27 @@ pub fn bundled(name: &str) -> Option<&'static [u8]> {
         .map(|(_, bytes)| *bytes)
 }
 
-/// Checks that a `*.plugin` value names a bundled plugin or an existing `.wasm` file.
+/// Checks that a `*.plugin` value names a bundled plugin, a native one (`native:time-field`,
+/// see [`crate::plugin::native`]) or an existing `.wasm` file.
 pub fn check_plugin_reference(plugin: &str) -> Result<(), String> {
+    use crate::plugin::native;
+
     if bundled(plugin).is_some() {
         return Ok(());
+    }
+    if let Some(name) = native::native_name(plugin) {
+        return if native::NAMES.contains(&name) {
+            Ok(())
+        } else {
+            let names: Vec<String> = native::NAMES
+                .iter()
+                .map(|n| format!("{}{n}", native::PREFIX))
+                .collect();
+            Err(format!(
+                "`{plugin}` is not a native plugin (there are: {})",
+                names.join(", ")
+            ))
+        };
     }
     if plugin.ends_with(".wasm") || plugin.contains('/') {
         let path = crate::storage::local::local_path(plugin);

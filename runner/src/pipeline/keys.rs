@@ -72,7 +72,7 @@ pub static KEYS: &[Key] = &[
     key("source.input_dir", Kind::Path, None, "where the topic's Avro files are; <dest_dir>/<topic> by default"),
     key("source.schema", Kind::Path, None, "reader schema (.avsc) every record is resolved to; without it plugins see each file's writer schema"),
     key("source.batch_size", Kind::Count, Some("1000"), "records per batch read from a file"),
-    key("key.plugin", Kind::Path, Some("time-field"), "the key-extractor plugin: a bundled name (time-field) or a path to a .wasm component"),
+    key("key.plugin", Kind::Path, Some("time-field"), "the key-extractor plugin: a bundled name (time-field), a path to a .wasm component, or native:time-field (compiled in, for benchmarks)"),
     key("key.config", Kind::Any, Some("{}"), "configuration given to the key plugin (time-field: field, on_missing)"),
     key("key.max_memory", Kind::Size, Some("256MiB"), "the most memory the key plugin may use"),
     key("key.call_timeout", Kind::Duration, Some("30s"), "the longest one call of the key plugin may run"),

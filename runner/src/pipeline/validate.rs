@@ -228,7 +228,12 @@ fn requirements(doc: &Value, found: &mut Vec<Problem>) {
     for section in ["key", "format"] {
         let path = format!("{section}.plugin");
         if let Some(plugin) = text(&path) {
-            if let Err(why) = crate::bundled::check_plugin_reference(&plugin) {
+            if section == "format" && plugin.starts_with("native:") {
+                found.push(Problem::new(
+                    path,
+                    "native plugins are key extractors: use them as key.plugin",
+                ));
+            } else if let Err(why) = crate::bundled::check_plugin_reference(&plugin) {
                 found.push(Problem::new(path, why));
             }
         }
@@ -288,6 +293,13 @@ mod tests {
             typo.message.contains("did you mean `source.dest_dir`"),
             "{typo:?}"
         );
+    }
+
+    #[test]
+    fn a_native_plugin_is_only_a_key_extractor() {
+        let found = problems_of("topic: T\nsource: {dest_dir: /d}\nsink: {type: stdout}\nformat: {plugin: native:time-field}");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "format.plugin");
     }
 
     #[test]
