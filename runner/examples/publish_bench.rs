@@ -25,6 +25,10 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 
+/// The allocator `c2k` itself runs with, so the in-process figures measure the same thing.
+#[global_allocator]
+static ALLOCATOR: camus2kafka::Allocator = camus2kafka::Allocator;
+
 struct Options {
     messages: usize,
     size: usize,

@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 
 use camus2kafka::pipeline::{self, Pipeline};
 
+#[global_allocator]
+static ALLOCATOR: camus2kafka::Allocator = camus2kafka::Allocator;
+
 /// Replay a Kafka topic archived on HDFS by Camus back into Kafka, sorted by time, then commit the
 /// original topic's cut-off offsets for a consumer group.
 #[derive(Parser)]

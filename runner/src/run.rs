@@ -245,7 +245,7 @@ fn format_all(
         for item in &items {
             data.extend_from_slice(item.datum());
             ends.push(data.len() as u32);
-            schema_ids.push(item.schema_id);
+            schema_ids.push(item.schema_id());
         }
         let mut messages = format
             .format(&PluginBatch {
@@ -302,7 +302,7 @@ fn send_all(
 fn fill_from_record(message: &mut OutMessage, item: &SortItem) {
     message.source_partition = item.partition();
     if message.timestamp_ms.is_none() {
-        message.timestamp_ms = item.timestamp_ms;
+        message.timestamp_ms = item.timestamp_ms();
     }
 }
 
@@ -359,8 +359,8 @@ fn name_sorted_record(
     match error.index.and_then(|i| items.get(i as usize)) {
         Some(item) => anyhow::anyhow!(
             "{error} (record {} of {})",
-            item.index,
-            file_url(files, item.file)
+            item.index(),
+            file_url(files, item.file())
         ),
         None => anyhow::anyhow!("{error} (in a batch of {} sorted records)", items.len()),
     }

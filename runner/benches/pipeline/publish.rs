@@ -1,5 +1,7 @@
 //! Kafka publish against a bare rdkafka producer: runs the `publish_bench` example (which starts
-//! `tansu` itself) and reads its `mean: ... ratio R` line.
+//! `tansu` itself) and reads its `mean: ... ratio R` line. A single round swings by ±20% on a shared
+//! two-core machine (broker, producer and librdkafka threads compete for the cores), so the ratio is
+//! the mean over several rounds, alternating which producer goes first.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,14 +12,22 @@ use crate::child;
 
 pub struct PublishComparison {
     pub messages: u64,
+    pub rounds: u32,
     pub bare_msgs_per_s: f64,
     pub sink_msgs_per_s: f64,
     pub ratio: f64,
 }
 
-pub fn compare(example: &Path, messages: u64, scratch: &Path) -> Result<PublishComparison> {
+pub fn compare(
+    example: &Path,
+    messages: u64,
+    rounds: u32,
+    scratch: &Path,
+) -> Result<PublishComparison> {
     let mut command = Command::new(example);
-    command.arg(messages.to_string());
+    command
+        .arg(messages.to_string())
+        .args(["--rounds", &rounds.to_string()]);
     let measured = child::run(command, scratch, "publish-bench")
         .with_context(|| format!("cannot run {}", example.display()))?;
     if !measured.success {
@@ -40,6 +50,7 @@ pub fn compare(example: &Path, messages: u64, scratch: &Path) -> Result<PublishC
         .with_context(|| format!("cannot parse publish_bench's line `{line}`"))
         .map(|(bare, sink, ratio)| PublishComparison {
             messages,
+            rounds,
             bare_msgs_per_s: bare,
             sink_msgs_per_s: sink,
             ratio,

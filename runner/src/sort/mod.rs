@@ -47,6 +47,7 @@ pub struct Sorted {
 impl Sorter {
     /// A sorter that holds about `budget` bytes and spills under `tmp_dir`.
     pub fn new(budget: u64, tmp_dir: &Path) -> Result<Sorter> {
+        allow_one_open_file_per_segment();
         std::fs::create_dir_all(tmp_dir)
             .with_context(|| format!("sort.tmp_dir {}: cannot create it", tmp_dir.display()))?;
         let spill_dir = tempfile::Builder::new()
@@ -75,7 +76,9 @@ impl Sorter {
     pub fn push(&mut self, item: SortItem) -> Result<()> {
         self.count += 1;
         match &mut self.pushed {
-            Some(pushed) => pushed.push(item).context("sort: cannot write a spill file"),
+            Some(pushed) => pushed
+                .push(item)
+                .map_err(|e| spill_error(e, self.spill_dir.path())),
             None => {
                 self.sample.push(item);
                 if self.sample.len() >= SAMPLE_RECORDS {
@@ -99,7 +102,7 @@ impl Sorter {
         for item in self.sample.drain(..) {
             pushed
                 .push(item)
-                .context("sort: cannot write a spill file")?;
+                .map_err(|e| spill_error(e, self.spill_dir.path()))?;
         }
         self.pushed = Some(pushed);
         Ok(())
@@ -111,7 +114,9 @@ impl Sorter {
             self.start()?;
         }
         let pushed = self.pushed.take().expect("started above");
-        let sorted = pushed.done().context("sort: cannot write a spill file")?;
+        let sorted = pushed
+            .done()
+            .map_err(|e| spill_error(e, self.spill_dir.path()))?;
         let spill_segments = sorted.disk_segment_count();
         let spilled_bytes = dir_size(self.spill_dir.path());
         let iter = sorted.map(|r| r.context("sort: cannot read back a spill file"));
@@ -134,6 +139,43 @@ fn segment_size(budget: u64, sample: &[SortItem]) -> usize {
         (sampled / sample.len() as u64).max(1)
     };
     ((budget as f64 * BUDGET_FRACTION) as u64 / average).max(1024) as usize
+}
+
+/// A spill failure, naming the directory and, for the two limits a user can change, what to do.
+fn spill_error(error: std::io::Error, dir: &Path) -> anyhow::Error {
+    let hint = match error.raw_os_error() {
+        Some(libc::EMFILE) | Some(libc::ENFILE) => {
+            " (one file per spill segment is open during the merge: raise `ulimit -n` or \
+             sort.memory, which makes fewer, larger segments)"
+        }
+        Some(libc::ENOSPC) => {
+            " (sort.tmp_dir needs about the size of the decoded input free: point it at a larger disk)"
+        }
+        _ => "",
+    };
+    anyhow::Error::new(error).context(format!(
+        "sort: cannot write a spill file under {}{hint}",
+        dir.display()
+    ))
+}
+
+/// `extsort` merges every spill segment in one pass, holding each segment file open: a history
+/// many times larger than `sort.memory` needs more files than the usual soft limit of 1,024
+/// (1 TB sorted in 512 MiB is ~2,500 segments). Raise the soft limit to the hard one, as a user
+/// would with `ulimit -n`; if even that is too few, the spill error says so.
+fn allow_one_open_file_per_segment() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -183,7 +225,7 @@ mod tests {
             .finish()
             .unwrap()
             .iter
-            .map(|r| r.unwrap().seq)
+            .map(|r| r.unwrap().seq())
             .collect();
         assert_eq!(sorted, vec![3, 4, 2, 1, 0]);
     }
@@ -226,5 +268,37 @@ mod tests {
             0,
             "spill dir removed"
         );
+    }
+
+    #[test]
+    fn a_sorter_may_hold_as_many_segment_files_as_the_hard_limit_allows() {
+        let dir = tempfile::tempdir().unwrap();
+        let _sorter = Sorter::new(1 << 20, dir.path()).unwrap();
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        // An unlimited hard limit cannot be taken literally (the kernel caps open files anyway).
+        assert!(limit.rlim_cur == limit.rlim_max || limit.rlim_max == libc::RLIM_INFINITY);
+    }
+
+    #[test]
+    fn spill_errors_name_the_directory_and_the_setting_to_change() {
+        let dir = Path::new("/big/tmp/c2k-sort-x");
+        let too_many = format!(
+            "{:#}",
+            spill_error(std::io::Error::from_raw_os_error(libc::EMFILE), dir)
+        );
+        assert!(too_many.contains("/big/tmp/c2k-sort-x"), "{too_many}");
+        assert!(too_many.contains("sort.memory"), "{too_many}");
+        let full = format!(
+            "{:#}",
+            spill_error(std::io::Error::from_raw_os_error(libc::ENOSPC), dir)
+        );
+        assert!(full.contains("sort.tmp_dir"), "{full}");
     }
 }
