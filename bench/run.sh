@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The camus2kafka benchmark (issue 6), one command:
-#   bench/run.sh [--records N] [--memory SIZE] [--skip-kafka] [--format PLUGIN]
+#   bench/run.sh [--records N] [--memory SIZE] [--skip-kafka] [--format PLUGIN] [--batch-sweep]
 # Builds c2k, the publish_bench example and the `pipeline` bench in release mode, generates (once,
 # cached under bench/out/) a Camus dataset with `c2k sample` — N records (default 5,000,000) of
 # ~300 bytes, deflate, 16 partitions, 24 hourly folders, two writer schemas — then measures
 # everything in one run (runner/benches/pipeline/main.rs), prints the table and writes
-# bench/out/results-<UTC time>.json. Needs: cargo, GNU sort (coreutils), and `tansu` on PATH or in
+# bench/out/results-<UTC time>.json. --batch-sweep instead times `c2k run` at five batch sizes.
+# Needs: cargo, GNU sort (coreutils), and `tansu` on PATH or in
 # ~/.cargo/bin unless --skip-kafka.
 set -euo pipefail
 
@@ -13,13 +14,15 @@ records=5000000
 memory=512MiB
 skip_kafka=()
 format=avro-binary
+mode=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --records) records="$2"; shift 2 ;;
     --memory) memory="$2"; shift 2 ;;
     --skip-kafka) skip_kafka=(--skip-kafka); shift ;;
     --format) format="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --batch-sweep) mode=(--batch-sweep); shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -63,5 +66,5 @@ scratch="$out/scratch"
 rm -rf "$scratch"
 "$bench_exe" --data "$data" --c2k "$c2k" --publish-bench "$publish_bench" \
   --memory "$memory" --format "$format" --scratch "$scratch" \
-  --json "$out/results-$stamp.json" "${skip_kafka[@]}"
+  --json "$out/results-$stamp.json" "${skip_kafka[@]}" "${mode[@]}"
 rm -rf "$scratch"

@@ -221,6 +221,28 @@ fn bundled_plugins_reject_unknown_config_keys_by_name() {
 }
 
 #[test]
+fn a_plugin_loaded_in_the_wrong_role_is_refused_naming_the_missing_export() {
+    let error = KeyExtractor::load(&config("avro-binary", json!({})))
+        .err()
+        .expect("an output format is not a key extractor");
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("avro-binary")
+            && text.contains("cannot be instantiated as a key-extractor")
+            && text.contains("key-extractor@0.1.0#configure"),
+        "{text}"
+    );
+    let error = OutputFormat::load(&config("time-field", json!({"field": "time"})))
+        .err()
+        .expect("a key extractor is not an output format");
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("time-field") && text.contains("cannot be instantiated as an output-format"),
+        "{text}"
+    );
+}
+
+#[test]
 fn avro_binary_passes_datums_through_with_key_and_confluent_header() {
     let mut plain = OutputFormat::load(&config("avro-binary", json!({}))).unwrap();
     let mut framed = OutputFormat::load(&config(

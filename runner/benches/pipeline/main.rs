@@ -8,9 +8,10 @@
 //! ```text
 //! pipeline --data DIR --c2k target/release/c2k [--publish-bench target/release/examples/publish_bench]
 //!     [--memory 512MiB] [--sort-items N] [--publish-messages N] [--publish-rounds 3] [--skip-kafka] [--format avro-binary]
-//!     [--scratch DIR] [--json FILE]
+//!     [--scratch DIR] [--json FILE] [--only-sorter | --batch-sweep]
 //! ```
 
+mod batch_sweep;
 mod ceiling;
 mod child;
 mod end_to_end;
@@ -45,6 +46,8 @@ struct Options {
     skip_kafka: bool,
     /// Only the Sorter half of the sort comparison, for profiling it (`perf record`).
     only_sorter: bool,
+    /// Only the batch-size sweep of `c2k run`.
+    batch_sweep: bool,
     format: String,
     scratch: PathBuf,
     json: Option<PathBuf>,
@@ -60,6 +63,7 @@ fn options() -> Result<Options> {
     let mut publish_rounds = 3;
     let mut skip_kafka = false;
     let mut only_sorter = false;
+    let mut batch_sweep = false;
     let mut format = "avro-binary".to_string();
     let mut scratch = None;
     let mut json = None;
@@ -83,6 +87,7 @@ fn options() -> Result<Options> {
             }
             "--skip-kafka" => skip_kafka = true,
             "--only-sorter" => only_sorter = true,
+            "--batch-sweep" => batch_sweep = true,
             "--format" => format = value()?,
             "--scratch" => scratch = Some(PathBuf::from(value()?)),
             "--json" => json = Some(PathBuf::from(value()?)),
@@ -104,6 +109,7 @@ fn options() -> Result<Options> {
         publish_rounds,
         skip_kafka,
         only_sorter,
+        batch_sweep,
         format,
         json,
     })
@@ -136,6 +142,22 @@ fn run() -> Result<()> {
         let items = o.sort_items.unwrap_or(5_000_000);
         let elapsed = sort_vs_gnu::sorter_only(items, o.memory.0, &o.scratch)?;
         println!("Sorter: {items} items in {:.1}s", elapsed.as_secs_f64());
+        return Ok(());
+    }
+
+    if o.batch_sweep {
+        let points = batch_sweep::sweep(&o.c2k, &pipeline, &layout)?;
+        batch_sweep::print(&points);
+        if let Some(path) = &o.json {
+            let text = serde_json::to_string_pretty(&json!({
+                "sort_memory": memory_text, "format": o.format,
+                "git_commit": std::env::var("C2K_BENCH_COMMIT").unwrap_or_default(),
+                "batch_sweep": batch_sweep::to_json(&points),
+            }))?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("\nfigures written to {}", path.display());
+        }
         return Ok(());
     }
 
