@@ -42,6 +42,24 @@ impl SourceBatch {
         self.data.extend_from_slice(datum);
         self.ends.push(self.data.len() as u32);
     }
+
+    /// Appends the datum `write` appends to the batch's bytes; on error the batch is unchanged.
+    pub fn push_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mark = self.data.len();
+        match write(&mut self.data) {
+            Ok(()) => {
+                self.ends.push(self.data.len() as u32);
+                Ok(())
+            }
+            Err(e) => {
+                self.data.truncate(mark);
+                Err(e)
+            }
+        }
+    }
 }
 
 /// A message ready for a sink, produced by the output-format plugin.

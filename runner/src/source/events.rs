@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
-use apache_avro::Schema;
 
 use super::container::ContainerReader;
 use super::schemas::{Plan, Registry};
@@ -205,19 +204,16 @@ impl OpenFile {
                 )
             })?;
             let datum = &block[self.pos..end];
-            match &self.plan {
-                Plan::PassThrough => batch.push(datum),
-                Plan::Resolve { writer, reader } => {
-                    let resolved = resolve(writer, reader, datum).with_context(|| {
-                        format!(
-                            "{}: record {} cannot be resolved to the reader schema",
-                            self.reader.url(),
-                            self.next_index
-                        )
-                    })?;
-                    batch.push(&resolved);
-                }
-            }
+            let plan = &self.plan;
+            batch
+                .push_with(|data| plan.write(datum, data))
+                .with_context(|| {
+                    format!(
+                        "{}: record {} cannot be resolved to the reader schema",
+                        self.reader.url(),
+                        self.next_index
+                    )
+                })?;
             self.pos = end;
             self.remaining -= 1;
             self.next_index += 1;
@@ -255,8 +251,4 @@ impl OpenFile {
             _ => Ok(()),
         }
     }
-}
-
-fn resolve(writer: &Schema, reader: &Schema, datum: &[u8]) -> Result<Vec<u8>> {
-    Plan::resolve(writer, reader, datum)
 }

@@ -17,6 +17,7 @@ pub mod names;
 pub mod parallel;
 pub mod schemas;
 pub mod skip;
+pub mod transcode;
 
 use std::sync::Arc;
 

@@ -16,6 +16,8 @@ use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::types::Value;
 use apache_avro::Schema;
 
+use super::transcode::Transcoder;
+
 /// The reader schema, parsed once.
 #[derive(Debug, Clone)]
 pub struct ReaderSchema {
@@ -45,7 +47,10 @@ impl ReaderSchema {
 pub enum Plan {
     /// The datum bytes are already right.
     PassThrough,
-    /// Decode in the writer schema, resolve to the reader schema, encode again.
+    /// Rewritten in the reader schema by the compiled resolution, byte to byte.
+    Transcode(Arc<Transcoder>),
+    /// Decode in the writer schema, resolve to the reader schema, encode again: for the schema
+    /// pairs the [`Transcoder`] leaves to apache-avro.
     Resolve {
         writer: Arc<Schema>,
         reader: Arc<Schema>,
@@ -53,7 +58,33 @@ pub enum Plan {
 }
 
 impl Plan {
-    /// Re-encodes one datum in the reader schema (only for [`Plan::Resolve`]).
+    /// The plan for reading `writer` data as `reader`, once they are known to be compatible.
+    fn resolving(writer: &Schema, reader: &Arc<Schema>) -> Plan {
+        match Transcoder::compile(writer, reader) {
+            Ok(transcoder) => Plan::Transcode(Arc::new(transcoder)),
+            Err(why) => {
+                tracing::debug!("schema resolution through apache-avro: {why}");
+                Plan::Resolve {
+                    writer: Arc::new(writer.clone()),
+                    reader: reader.clone(),
+                }
+            }
+        }
+    }
+
+    /// Appends one datum, in the reader schema, to `out`.
+    pub fn write(&self, datum: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            Plan::PassThrough => out.extend_from_slice(datum),
+            Plan::Transcode(transcoder) => transcoder.transcode(datum, out)?,
+            Plan::Resolve { writer, reader } => {
+                out.extend_from_slice(&Self::resolve(writer, reader, datum)?)
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-encodes one datum in the reader schema with apache-avro.
     pub fn resolve(writer: &Schema, reader: &Schema, datum: &[u8]) -> Result<Vec<u8>> {
         let mut input = datum;
         let value = apache_avro::from_avro_datum(writer, &mut input, None)?;
@@ -136,10 +167,7 @@ impl Planner {
                         reader.url
                     )
                 })?;
-                Plan::Resolve {
-                    writer: Arc::new(writer.clone()),
-                    reader: reader.schema.clone(),
-                }
+                Plan::resolving(writer, &reader.schema)
             }
         };
         self.lock().insert(canonical.to_string(), plan.clone());
@@ -312,7 +340,10 @@ mod tests {
         let mut registry = Registry::new(Some(reader.clone()));
         let (id, plan) = registry.plan_for("f.avro", &writer, WRITER).unwrap();
         assert_eq!(id, 0);
-        assert!(matches!(plan, Plan::Resolve { .. }));
+        assert!(
+            matches!(plan, Plan::Transcode(_)),
+            "compiled, not left to apache-avro"
+        );
         let datum = apache_avro::to_avro_datum(
             &writer,
             Value::Record(vec![
@@ -322,7 +353,13 @@ mod tests {
             ]),
         )
         .unwrap();
-        let resolved = Plan::resolve(&writer, &reader.schema, &datum).unwrap();
+        let mut resolved = Vec::new();
+        plan.write(&datum, &mut resolved).unwrap();
+        assert_eq!(
+            resolved,
+            Plan::resolve(&writer, &reader.schema, &datum).unwrap(),
+            "the transcoder and apache-avro agree"
+        );
         let value = apache_avro::from_avro_datum(&reader.schema, &mut &resolved[..], None).unwrap();
         assert_eq!(
             value,
