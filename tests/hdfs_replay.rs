@@ -23,7 +23,7 @@ fn pipeline(dir: &Path) -> String {
         dir,
         "replay.yaml",
         "topic: PAGE_VIEWS\n\
-         source: {dest_dir: camus/destination, schema: camus/page_view.avsc}\n\
+         source: {dest_dir: camus/destination, schema: camus/page_view.avsc, batch_size: 500}\n\
          key: {plugin: time-field, config: {field: header.time}}\n\
          sort: {memory: 4MiB, tmp_dir: tmp}\n\
          format: {plugin: json, config: {encoding: plain}}\n\

@@ -34,6 +34,12 @@ pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
     let sorted = read_and_sort(pipeline, &source, &mut key, &mut format, &progress)?;
     let records_read = sorted.count;
     let spilled = sorted.spilled_bytes;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        records_read,
+        spilled,
+        "read, keyed and sorted"
+    );
 
     let facts = SourceFacts {
         partitions: source.partitions(),
@@ -47,6 +53,10 @@ pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
         sink,
         &progress,
     )?;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "merged, formatted and written"
+    );
     if report.delivered != records_read {
         bail!(
             "{} records read but {} acknowledged by {}: offsets not committed",
@@ -79,7 +89,7 @@ fn read_and_sort(
 ) -> Result<Sorted> {
     std::thread::scope(|scope| {
         let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_DEPTH);
-        let reader = scope.spawn(move || {
+        let reader = named("c2k-read").spawn_scoped(scope, move || {
             for event in source.events() {
                 let failed = event.is_err();
                 // A closed channel means the keying side stopped on an error of its own.
@@ -87,7 +97,7 @@ fn read_and_sort(
                     break;
                 }
             }
-        });
+        })?;
         let sorted = key_and_sort(pipeline, &source.files, receiver, key, format, progress);
         reader
             .join()
@@ -179,9 +189,11 @@ fn write_sorted(
     let report = std::thread::scope(|scope| {
         let (batches_out, batches_in) =
             crossbeam_channel::bounded::<Result<Vec<SortItem>>>(CHANNEL_DEPTH);
-        let merger = scope.spawn(move || merge_in_batches(iter, batch_size, batches_out));
+        let merger = named("c2k-merge").spawn_scoped(scope, move || {
+            merge_in_batches(iter, batch_size, batches_out)
+        })?;
         let (messages_out, messages_in) = crossbeam_channel::bounded::<ToSink>(CHANNEL_DEPTH);
-        let sender = scope.spawn(move || send_all(sink, messages_in));
+        let sender = named("c2k-sink").spawn_scoped(scope, move || send_all(sink, messages_in))?;
         let formatted = format_all(pipeline, files, format, batches_in, messages_out, progress);
         let sent = sender
             .join()
@@ -304,6 +316,11 @@ fn fill_from_record(message: &mut OutMessage, item: &SortItem) {
     if message.timestamp_ms.is_none() {
         message.timestamp_ms = item.timestamp_ms();
     }
+}
+
+/// A thread builder with a name that shows in `top -H`, `perf` and panics.
+fn named(name: &str) -> std::thread::Builder {
+    std::thread::Builder::new().name(name.to_string())
 }
 
 /// Splits a source batch into plugin calls of at most `size` records.

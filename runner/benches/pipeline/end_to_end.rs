@@ -59,6 +59,16 @@ pub fn run(
     }
     // No progress bar: stderr is a file, and drawing costs time.
     command.env("NO_COLOR", "1");
+    // Every run starts from the same state: the previous run's output (gigabytes, possibly still
+    // being written back) is removed and flushed out before the clock starts, not during the run
+    // that replaces it.
+    let output = layout.scratch.join("replay.out");
+    if output.exists() {
+        std::fs::remove_file(&output)
+            .with_context(|| format!("cannot remove {}", output.display()))?;
+    }
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     let measured = child::run(command, &layout.scratch, label)?;
     if !measured.success {
         bail!("{}", child::last_line(&measured.stderr));

@@ -2,13 +2,13 @@
 //! sink that counts what would be sent.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use super::kafka::{partition_for, plan_topic};
+use super::write_behind::WriteBehind;
 use super::{Sink, SinkReport, SourceFacts};
 use crate::pipeline::{Framing, Partitioning, Pipeline, SinkType};
 use crate::record::OutMessage;
@@ -35,7 +35,7 @@ fn write_framed(out: &mut impl Write, framing: Framing, value: &[u8]) -> std::io
 pub struct FileSink {
     path: PathBuf,
     temp: Option<tempfile::NamedTempFile>,
-    out: BufWriter<File>,
+    out: BufWriter<WriteBehind>,
     framing: Framing,
     report: SinkReport,
 }
@@ -66,7 +66,7 @@ impl FileSink {
                     dir.display()
                 )
             })?;
-        let out = BufWriter::with_capacity(1 << 20, temp.as_file().try_clone()?);
+        let out = BufWriter::with_capacity(1 << 20, WriteBehind::new(temp.as_file().try_clone()?));
         let report = SinkReport {
             destination: format!("file {}", path.display()),
             ..SinkReport::default()

@@ -2,6 +2,7 @@
 
 pub mod file;
 pub mod kafka;
+mod write_behind;
 
 use anyhow::Result;
 

@@ -1,10 +1,11 @@
 //! One record in the sort, and its on-disk form in spill files.
 //!
 //! The sort moves items around and compares them far more often than it reads them, so the item is
-//! laid out for that: a 48-byte struct holding what the order needs — the key's first eight bytes
-//! as a big-endian `u64`, the tie-breakers — and one heap allocation holding the key, the datum
-//! and the metadata only the output side reads (timestamp, schema id, where the record came
-//! from). Most comparisons end on the `u64`; the key bytes are only read when two prefixes tie.
+//! laid out for that: a 64-byte struct holding what the order needs — the key's first sixteen
+//! bytes as a big-endian `u128`, the tie-breakers — and one heap allocation holding the key, the
+//! datum and the metadata only the output side reads (timestamp, schema id, where the record came
+//! from). Keys of up to sixteen bytes (a `time-field` key is nine: a presence tag and the time)
+//! are compared without reading the heap at all.
 
 use std::cmp::Ordering;
 use std::io::{Read, Write};
@@ -21,9 +22,9 @@ const SPILL_HEADER_LEN: usize = 4 + 4 + 4 + 8 + 8;
 /// A keyed record: the sort order is (key, source partition, source offset, input order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortItem {
-    /// The key's first eight bytes, big-endian, zero-padded: orders like the key's bytes except
-    /// between keys that share these eight bytes.
-    prefix: u64,
+    /// The key's first sixteen bytes, big-endian, zero-padded: orders like the key's bytes
+    /// except between keys that share these sixteen bytes.
+    prefix: u128,
     /// Key, then datum, then [`META_LEN`] bytes of metadata.
     bytes: Box<[u8]>,
     key_len: u32,
@@ -113,12 +114,15 @@ impl SortItem {
     }
 }
 
-/// The first eight bytes of `key` as a big-endian number, zero-padded.
-fn key_prefix(key: &[u8]) -> u64 {
-    let mut prefix = [0u8; 8];
-    let n = key.len().min(8);
+/// Key bytes held in [`SortItem::prefix`].
+const PREFIX_LEN: u32 = 16;
+
+/// The first sixteen bytes of `key` as a big-endian number, zero-padded.
+fn key_prefix(key: &[u8]) -> u128 {
+    let mut prefix = [0u8; PREFIX_LEN as usize];
+    let n = key.len().min(PREFIX_LEN as usize);
     prefix[..n].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(prefix)
+    u128::from_be_bytes(prefix)
 }
 
 fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
@@ -130,7 +134,7 @@ impl Ord for SortItem {
         self.prefix
             .cmp(&other.prefix)
             .then_with(|| {
-                if self.key_len <= 8 && other.key_len <= 8 {
+                if self.key_len <= PREFIX_LEN && other.key_len <= PREFIX_LEN {
                     // Equal zero-padded prefixes of short keys: the shorter key is a prefix of the
                     // longer one (the rest is zeros), so length decides, as for the byte slices.
                     self.key_len.cmp(&other.key_len)
@@ -251,6 +255,10 @@ mod tests {
             b"abcdefghB",
             b"abcdefghBB",
             b"abcdefgi",
+            b"abcdefghijklmnop",
+            b"abcdefghijklmnop\0",
+            b"abcdefghijklmnopA",
+            b"abcdefghijklmnoq",
             b"\xff",
             b"\xff\xff\xff\xff\xff\xff\xff\xff\xff",
         ];

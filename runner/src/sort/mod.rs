@@ -2,10 +2,12 @@
 //! `extsort`, holding about `sort.memory` in memory and spilling the rest under `sort.tmp_dir`.
 //!
 //! `extsort` counts its in-memory segment in items, not bytes, so the segment size is derived from
-//! the budget and the average size of the first records ([`SegmentSizer`]). Spill files go into a
-//! private temporary directory that is removed when the sort (or the run) ends, whether it
-//! succeeded or not.
+//! the budget and the average size of the first records ([`segment_size`]). The sorter runs on a
+//! thread of its own ([`feeder`]), so half the budget is the segment being sorted and half the
+//! records queued for the next. Spill files go into a private temporary directory that is removed
+//! when the sort (or the run) ends, whether it succeeded or not.
 
+mod feeder;
 mod item;
 
 use std::path::Path;
@@ -24,10 +26,11 @@ const BUDGET_FRACTION: f64 = 0.8;
 
 /// Accepts records in any order and gives them back sorted.
 pub struct Sorter {
+    /// Declared (so dropped) before `spill_dir`: its thread is stopped before the files go.
+    feeder: Option<feeder::Feeder>,
     budget: u64,
     spill_dir: tempfile::TempDir,
     sample: Vec<SortItem>,
-    pushed: Option<Pushed>,
     count: u64,
 }
 
@@ -63,7 +66,7 @@ impl Sorter {
             budget,
             spill_dir,
             sample: Vec::with_capacity(SAMPLE_RECORDS),
-            pushed: None,
+            feeder: None,
             count: 0,
         })
     }
@@ -75,8 +78,8 @@ impl Sorter {
 
     pub fn push(&mut self, item: SortItem) -> Result<()> {
         self.count += 1;
-        match &mut self.pushed {
-            Some(pushed) => pushed
+        match &mut self.feeder {
+            Some(feeder) => feeder
                 .push(item)
                 .map_err(|e| spill_error(e, self.spill_dir.path())),
             None => {
@@ -89,36 +92,43 @@ impl Sorter {
         }
     }
 
-    /// Sets up `extsort` with a segment size fitted to the budget and the sampled records.
+    /// Sets up `extsort` with a segment size fitted to half the budget and the sampled records,
+    /// on its own thread with the other half queued.
     fn start(&mut self) -> Result<()> {
-        let segment = segment_size(self.budget, &self.sample);
+        let segment = segment_size(self.budget / 2, &self.sample);
         tracing::debug!(segment, "sort segment size in records");
         let cmp: fn(&SortItem, &SortItem) -> std::cmp::Ordering = SortItem::cmp;
-        let mut pushed = ExternalSorter::new()
+        let pushed = ExternalSorter::new()
             .with_segment_size(segment)
             .with_sort_dir(self.spill_dir.path().to_path_buf())
             .with_parallel_sort()
             .pushed_by(cmp);
+        let mut feeder = feeder::Feeder::start(pushed, segment)
+            .map_err(|e| spill_error(e, self.spill_dir.path()))?;
         for item in self.sample.drain(..) {
-            pushed
+            feeder
                 .push(item)
                 .map_err(|e| spill_error(e, self.spill_dir.path()))?;
         }
-        self.pushed = Some(pushed);
+        self.feeder = Some(feeder);
         Ok(())
     }
 
     /// Ends the input and returns the records in order.
     pub fn finish(mut self) -> Result<Sorted> {
-        if self.pushed.is_none() {
+        if self.feeder.is_none() {
             self.start()?;
         }
-        let pushed = self.pushed.take().expect("started above");
+        let feeder = self.feeder.take().expect("started above");
+        let pushed = feeder
+            .finish()
+            .map_err(|e| spill_error(e, self.spill_dir.path()))?;
         let sorted = pushed
             .done()
             .map_err(|e| spill_error(e, self.spill_dir.path()))?;
         let spill_segments = sorted.disk_segment_count();
         let spilled_bytes = dir_size(self.spill_dir.path());
+        unlink_spill_files(self.spill_dir.path());
         let iter = sorted.map(|r| r.context("sort: cannot read back a spill file"));
         Ok(Sorted {
             iter: Box::new(iter),
@@ -175,6 +185,19 @@ fn allow_one_open_file_per_segment() {
             limit.rlim_cur = limit.rlim_max;
             let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
+    }
+}
+
+/// The merge holds every segment file open, so their names can go now: the space is freed when
+/// the merge closes them (on the merge thread, while the output is still being written, rather
+/// than in one long `unlink` at the end), and a run that is killed leaves no spill behind.
+fn unlink_spill_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        // What cannot be removed now is removed with the directory at the end.
+        let _ = std::fs::remove_file(entry.path());
     }
 }
 
@@ -259,6 +282,11 @@ mod tests {
                 sorted.spill_segments
             );
             assert!(sorted.spilled_bytes > 0);
+            assert_eq!(
+                std::fs::read_dir(sorted.spill_dir.path()).unwrap().count(),
+                0,
+                "segment files are unlinked once the merge holds them open"
+            );
             sorted.iter.map(|r| r.unwrap().key().to_vec()).collect()
         };
         assert_eq!(keys.len() as u64, n);
