@@ -122,11 +122,7 @@ fn newest_run_written_by_hadoop_gives_each_partitions_resume_offset() {
         Duration::from_secs(60),
     );
     let stdout = offsets::text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        offsets::text(&out.stderr)
-    );
+    offsets::assert_success(&out);
     for (partition, offset, node) in offsets::EXPECTED {
         let line = stdout
             .lines()

@@ -99,15 +99,8 @@ fn same_from_hdfs_as_local(
     zk: &servers::ZooKeeper,
     name: &str,
 ) -> Vec<(String, String)> {
-    let pipeline = offsets::pipeline(
-        dir,
-        local_exec,
-        // Each commit below names its own group with --set.
-        &format!(
-            "commit: zookeeper\nzookeeper: {}\ngroup: {name}",
-            zk.connect_string()
-        ),
-    );
+    // Each commit below names its own group with --set.
+    let pipeline = offsets::zookeeper_pipeline(dir, local_exec, &zk.connect_string(), name);
     let local_exec = local_exec.to_str().expect("a UTF-8 path");
     let local_table = show(&pipeline, local_exec);
     let hdfs_table = show(&pipeline, hdfs_exec);
@@ -200,14 +193,7 @@ fn offsets_from_an_hdfs_history_show_and_commit_like_the_local_copy() {
 
     // 3. A history folder that is not there: a clear error naming the URL, fast.
     let missing = target.url("nowhere/execution");
-    let pipeline = offsets::pipeline(
-        dir.path(),
-        &hadoop_exec,
-        &format!(
-            "commit: zookeeper\nzookeeper: {}\ngroup: g",
-            zk.connect_string()
-        ),
-    );
+    let pipeline = offsets::zookeeper_pipeline(dir.path(), &hadoop_exec, &zk.connect_string(), "g");
     for command in ["show", "commit"] {
         let started = Instant::now();
         let out = offsets_cmd(command, &pipeline, &missing, &[]);

@@ -94,11 +94,7 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
     let path = pipeline.to_str().unwrap();
 
     let first = offsets::c2k(&["offsets", "commit", path], LIMIT);
-    assert!(
-        first.status.success(),
-        "stderr: {}",
-        offsets::text(&first.stderr)
-    );
+    offsets::assert_success(&first);
     let want = vec![
         (0, Offset::Offset(20)),
         (1, Offset::Offset(21)),
@@ -135,11 +131,7 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
         &["offsets", "commit", path, "--set", "offsets.group=others"],
         LIMIT,
     );
-    assert!(
-        other.status.success(),
-        "stderr: {}",
-        offsets::text(&other.stderr)
-    );
+    offsets::assert_success(&other);
     assert_eq!(
         committed(&brokers, "others", "PAGE_VIEWS", 3),
         vec![

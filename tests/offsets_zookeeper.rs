@@ -73,30 +73,16 @@ fn commits_hadoop_written_offsets_and_leaves_an_existing_group_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let exec = dir.path().join("execution");
     offsets::hadoop_history(&exec);
-    let pipeline = offsets::pipeline(
-        dir.path(),
-        &exec,
-        &format!(
-            "commit: zookeeper\nzookeeper: {}\ngroup: replayers",
-            zk.connect_string()
-        ),
-    );
+    let pipeline =
+        offsets::zookeeper_pipeline(dir.path(), &exec, &zk.connect_string(), "replayers");
 
     let dry = offsets::c2k(
         &["offsets", "commit", pipeline.to_str().unwrap(), "--dry-run"],
         LIMIT,
     );
-    assert!(
-        dry.status.success(),
-        "stderr: {}",
-        offsets::text(&dry.stderr)
-    );
+    offsets::assert_success(&dry);
     let first = commit(&pipeline, &[]);
-    assert!(
-        first.status.success(),
-        "stderr: {}",
-        offsets::text(&first.stderr)
-    );
+    offsets::assert_success(&first);
     let expected: Vec<(String, String)> = offsets::EXPECTED
         .iter()
         .map(|(p, o, _)| (p.to_string(), o.to_string()))
@@ -137,23 +123,12 @@ fn dry_run_prints_the_writes_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let exec = dir.path().join("execution");
     quick_history(&exec);
-    let pipeline = offsets::pipeline(
-        dir.path(),
-        &exec,
-        &format!(
-            "commit: zookeeper\nzookeeper: {}\ngroup: g",
-            zk.connect_string()
-        ),
-    );
+    let pipeline = offsets::zookeeper_pipeline(dir.path(), &exec, &zk.connect_string(), "g");
     let out = offsets::c2k(
         &["offsets", "commit", pipeline.to_str().unwrap(), "--dry-run"],
         LIMIT,
     );
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        offsets::text(&out.stderr)
-    );
+    offsets::assert_success(&out);
     let stdout = offsets::text(&out.stdout);
     assert!(
         stdout.contains("/consumers/g/offsets/PAGE_VIEWS/2 = 302"),
@@ -172,20 +147,14 @@ fn chroot_is_created_and_node_partition_layout_names_children_by_leader() {
     let dir = tempfile::tempdir().unwrap();
     let exec = dir.path().join("execution");
     quick_history(&exec);
-    let pipeline = offsets::pipeline(
+    let pipeline = offsets::zookeeper_pipeline(
         dir.path(),
         &exec,
-        &format!(
-            "commit: zookeeper\nzookeeper: {}/kafka/prod\ngroup: g",
-            zk.connect_string()
-        ),
+        &format!("{}/kafka/prod", zk.connect_string()),
+        "g",
     );
     let out = commit(&pipeline, &["offsets.layout=node-partition"]);
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        offsets::text(&out.stderr)
-    );
+    offsets::assert_success(&out);
     assert_eq!(
         read_tree(
             &zk.connect_string(),
@@ -229,20 +198,9 @@ fn new_nodes_get_the_acl_of_consumers() {
     let dir = tempfile::tempdir().unwrap();
     let exec = dir.path().join("execution");
     quick_history(&exec);
-    let pipeline = offsets::pipeline(
-        dir.path(),
-        &exec,
-        &format!(
-            "commit: zookeeper\nzookeeper: {}\ngroup: g",
-            zk.connect_string()
-        ),
-    );
+    let pipeline = offsets::zookeeper_pipeline(dir.path(), &exec, &zk.connect_string(), "g");
     let out = commit(&pipeline, &[]);
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        offsets::text(&out.stderr)
-    );
+    offsets::assert_success(&out);
     let acls = runtime().block_on(async {
         let client = Client::connect(&zk.connect_string()).await.unwrap();
         let mut all = Vec::new();

@@ -239,6 +239,16 @@ pub const EXPECTED: &[(i32, i64, &str)] = &[
 ];
 
 /// Writes a pipeline file for the offsets step (`sink: stdout`, so no broker is needed).
+/// [`pipeline`] committing to ZooKeeper at `connect` (a connect string, maybe with a chroot) for
+/// `group`.
+pub fn zookeeper_pipeline(dir: &Path, exec_dir: &Path, connect: &str, group: &str) -> PathBuf {
+    pipeline(
+        dir,
+        exec_dir,
+        &format!("commit: zookeeper\nzookeeper: {connect}\ngroup: {group}"),
+    )
+}
+
 pub fn pipeline(dir: &Path, exec_dir: &Path, offsets_yaml: &str) -> PathBuf {
     let path = dir.join("pipeline.yaml");
     let text = format!(
@@ -287,4 +297,10 @@ pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Fails the test with the child's stderr unless it exited with 0.
+#[track_caller]
+pub fn assert_success(output: &Output) {
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
 }

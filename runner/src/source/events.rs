@@ -68,14 +68,7 @@ impl<'a> Events<'a> {
                 self.current = None;
             }
             if let Some(batch) = batch {
-                return Ok(Some(match self.registry.announce(batch.schema_id) {
-                    Some(json) => {
-                        let id = batch.schema_id;
-                        self.pending = Some(batch);
-                        SourceEvent::Schema { id, json }
-                    }
-                    None => SourceEvent::Batch(batch),
-                }));
+                return Ok(Some(self.registry.hand_on(batch, &mut self.pending)));
             }
         }
     }

@@ -201,14 +201,7 @@ impl ParallelEvents {
                 }
                 Ok(Piece::Batch(mut batch)) => {
                     batch.schema_id = front.schema_id;
-                    return Ok(Some(match self.registry.announce(batch.schema_id) {
-                        Some(json) => {
-                            let id = batch.schema_id;
-                            self.pending = Some(batch);
-                            SourceEvent::Schema { id, json }
-                        }
-                        None => SourceEvent::Batch(batch),
-                    }));
+                    return Ok(Some(self.registry.hand_on(batch, &mut self.pending)));
                 }
                 Ok(Piece::Done) => {
                     self.in_flight.pop_front();

@@ -17,6 +17,8 @@ use apache_avro::types::Value;
 use apache_avro::Schema;
 
 use super::transcode::Transcoder;
+use super::SourceEvent;
+use crate::record::SourceBatch;
 
 /// The reader schema, parsed once.
 #[derive(Debug, Clone)]
@@ -240,6 +242,23 @@ impl Registry {
             self.json.get(id as usize).cloned()
         } else {
             None
+        }
+    }
+
+    /// The event that hands `batch` on: the batch itself or, the first time its schema is met,
+    /// the schema, with the batch left in `pending` for the next event.
+    pub fn hand_on(
+        &mut self,
+        batch: SourceBatch,
+        pending: &mut Option<SourceBatch>,
+    ) -> SourceEvent {
+        match self.announce(batch.schema_id) {
+            Some(json) => {
+                let id = batch.schema_id;
+                *pending = Some(batch);
+                SourceEvent::Schema { id, json }
+            }
+            None => SourceEvent::Batch(batch),
         }
     }
 }
