@@ -329,4 +329,37 @@ mod tests {
         );
         assert!(full.contains("sort.tmp_dir"), "{full}");
     }
+
+    #[test]
+    fn a_spill_failure_on_the_sort_thread_is_reported_naming_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sorter = Sorter::new(64 << 10, dir.path()).unwrap();
+        let spill_dir = sorter.spill_dir().to_path_buf();
+        // The spill directory disappears: the sort thread cannot create its first segment file.
+        std::fs::remove_dir_all(&spill_dir).unwrap();
+        let mut failure = None;
+        for seq in 0..50_000u64 {
+            if let Err(e) = sorter.push(item(&seq.to_be_bytes(), 0, seq, seq)) {
+                failure = Some(e);
+                break;
+            }
+        }
+        let error = match failure {
+            Some(e) => e,
+            None => sorter.finish().err().expect("the spill cannot succeed"),
+        };
+        let text = format!("{error:#}");
+        assert!(text.contains(&spill_dir.display().to_string()), "{text}");
+    }
+
+    #[test]
+    fn a_sorter_dropped_unfinished_stops_its_thread_and_removes_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sorter = Sorter::new(64 << 10, dir.path()).unwrap();
+        for seq in 0..50_000u64 {
+            sorter.push(item(&seq.to_be_bytes(), 0, seq, seq)).unwrap();
+        }
+        drop(sorter);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 }
