@@ -64,3 +64,62 @@ pub fn warm_page_cache(dir: &Path) -> Result<u64> {
     }
     Ok(total)
 }
+
+/// A reference, not a target: the same files decoded the usual way, into apache-avro `Value`s
+/// resolved to the reader schema (`apache_avro::Reader::with_schema`), on two threads (files
+/// split between them). `c2k` never builds values; this shows what "decoding" costs otherwise.
+pub fn value_decode(destination: &Path, reader_schema: &Path) -> Result<(u64, Duration)> {
+    let schema_text = std::fs::read_to_string(reader_schema)
+        .with_context(|| format!("cannot read {}", reader_schema.display()))?;
+    let schema = apache_avro::Schema::parse_str(&schema_text)
+        .with_context(|| format!("cannot parse {}", reader_schema.display()))?;
+    let mut files = Vec::new();
+    let mut stack = vec![destination.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "avro") {
+                files.push(path);
+            }
+        }
+    }
+    let start = Instant::now();
+    let counts: Vec<Result<u64>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|worker| {
+                let (files, schema) = (&files, &schema);
+                scope.spawn(move || -> Result<u64> {
+                    let mut records = 0u64;
+                    for path in files.iter().skip(worker).step_by(2) {
+                        let file = std::fs::File::open(path)
+                            .with_context(|| format!("cannot open {}", path.display()))?;
+                        let reader =
+                            apache_avro::Reader::with_schema(schema, std::io::BufReader::new(file))
+                                .with_context(|| format!("cannot read {}", path.display()))?;
+                        for value in reader {
+                            value.with_context(|| format!("cannot decode {}", path.display()))?;
+                            records += 1;
+                        }
+                    }
+                    Ok(records)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a decoding thread panicked")))
+            })
+            .collect()
+    });
+    let mut records = 0;
+    for count in counts {
+        records += count?;
+    }
+    Ok((records, start.elapsed()))
+}

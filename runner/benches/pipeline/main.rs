@@ -196,6 +196,32 @@ fn run() -> Result<()> {
         }),
     );
 
+    // A reference for the ceiling: the usual decoding, into apache-avro values.
+    eprintln!("bench: reference: apache-avro decode to values...");
+    let value_decode =
+        ceiling::value_decode(&o.data.join("destination"), &o.data.join("page_view.avsc"));
+    match &value_decode {
+        Ok((records, elapsed)) => {
+            let rate = *records as f64 / elapsed.as_secs_f64();
+            rows.push(row(
+                "reference: apache-avro decode to values",
+                format!("{rate:.0} rec/s ({:.1}s, 2 threads)", elapsed.as_secs_f64()),
+                "-",
+                None,
+            ));
+            figures.insert(
+                "value_decode".into(),
+                json!({ "records": records, "seconds": elapsed.as_secs_f64(), "records_per_s": rate }),
+            );
+        }
+        Err(e) => rows.push(row(
+            "reference: apache-avro decode to values",
+            format!("n/a: {e:#}"),
+            "-",
+            None,
+        )),
+    }
+
     // 2. c2k run end to end (WebAssembly time-field key).
     eprintln!(
         "bench: c2k run end to end, key plugin time-field (WebAssembly) and native:time-field, \
@@ -272,6 +298,17 @@ fn run() -> Result<()> {
             ));
             figures.insert("end_to_end".into(), json!({ "error": format!("{e:#}") }));
         }
+    }
+
+    if let (Ok(r), Ok((records, elapsed))) = (&wasm, &value_decode) {
+        let ratio = elapsed.as_secs_f64() / r.measured.elapsed.as_secs_f64() * r.records_in as f64
+            / *records as f64;
+        rows.push(row(
+            "c2k run / apache-avro value decode",
+            format!("{ratio:.2}x (rate of the whole replay / rate of decoding alone)"),
+            "-",
+            None,
+        ));
     }
 
     // 3. The same run with the native, compiled-in key extractor (measured with 2. above).
