@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     --skip-kafka) skip_kafka=(--skip-kafka); shift ;;
     --format) format="$2"; shift 2 ;;
     --batch-sweep) mode=(--batch-sweep); shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
