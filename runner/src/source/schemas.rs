@@ -56,6 +56,9 @@ pub enum Plan {
     Resolve {
         writer: Arc<Schema>,
         reader: Arc<Schema>,
+        /// Rewrites apache-avro's output with map entries in key order (its maps are `HashMap`s,
+        /// in an order that changes from run to run).
+        sorting_maps: Option<Arc<Transcoder>>,
     },
 }
 
@@ -69,6 +72,7 @@ impl Plan {
                 Plan::Resolve {
                     writer: Arc::new(writer.clone()),
                     reader: reader.clone(),
+                    sorting_maps: Transcoder::sorting_maps(reader).ok().map(Arc::new),
                 }
             }
         }
@@ -79,8 +83,16 @@ impl Plan {
         match self {
             Plan::PassThrough => out.extend_from_slice(datum),
             Plan::Transcode(transcoder) => transcoder.transcode(datum, out)?,
-            Plan::Resolve { writer, reader } => {
-                out.extend_from_slice(&Self::resolve(writer, reader, datum)?)
+            Plan::Resolve {
+                writer,
+                reader,
+                sorting_maps,
+            } => {
+                let resolved = Self::resolve(writer, reader, datum)?;
+                match sorting_maps {
+                    Some(sorting) => sorting.transcode(&resolved, out)?,
+                    None => out.extend_from_slice(&resolved),
+                }
             }
         }
         Ok(())

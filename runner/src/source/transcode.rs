@@ -84,6 +84,8 @@ enum FieldOp {
 pub struct Transcoder {
     steps: Vec<Step>,
     root: StepId,
+    /// Rewrite map entries in key order (see [`Transcoder::sorting_maps`]).
+    sort_maps: bool,
 }
 
 /// A datum that cannot be rewritten: corrupt, or holding a value the reader cannot take.
@@ -123,6 +125,30 @@ impl Transcoder {
         Ok(Transcoder {
             steps: compiler.steps,
             root,
+            sort_maps: false,
+        })
+    }
+
+    /// A transcoder from `schema` to itself that writes every map's entries in key order.
+    /// apache-avro's resolution returns maps as a `HashMap`, whose order changes from run to run:
+    /// its output goes through this so that a replay is byte-identical twice on that path too.
+    pub fn sorting_maps(schema: &Schema) -> Result<Transcoder, String> {
+        let names = ResolvedSchema::try_from(schema).map_err(|e| e.to_string())?;
+        let mut compiler = Compiler {
+            steps: Vec::new(),
+            named: HashMap::new(),
+            reader_root: schema,
+        };
+        let pair = Pair {
+            writer: names.get_names(),
+            reader: names.get_names(),
+            identity: true,
+        };
+        let root = compiler.compile(schema, schema, &pair)?;
+        Ok(Transcoder {
+            steps: compiler.steps,
+            root,
+            sort_maps: true,
         })
     }
 
@@ -197,10 +223,23 @@ impl Transcoder {
             Step::Array(item) => {
                 self.blocks(c, out, |c, out| self.run(*item, c, out, depth + 1))?;
             }
-            Step::Map(value) => self.blocks(c, out, |c, out| {
-                write_bytes(out, c.string()?.as_bytes());
-                self.run(*value, c, out, depth + 1)
-            })?,
+            Step::Map(value) => {
+                // Each entry's encoded key and whole length, in the order written.
+                let mut entries: Vec<(usize, usize)> = Vec::new();
+                self.blocks(c, out, |c, out| {
+                    let entry = out.len();
+                    write_bytes(out, c.string()?.as_bytes());
+                    let key = out.len() - entry;
+                    self.run(*value, c, out, depth + 1)?;
+                    if self.sort_maps {
+                        entries.push((key, out.len() - entry));
+                    }
+                    Ok(())
+                })?;
+                if self.sort_maps && entries.len() > 1 {
+                    sort_map_entries(out, &entries);
+                }
+            }
             Step::Record(ops) => {
                 for op in ops {
                     match op {
@@ -277,6 +316,37 @@ impl Transcoder {
         out.push(0);
         Ok(())
     }
+}
+
+/// Reorders by key the entries of the map that ends `out` (one block: count, entries, 0).
+/// `entries` gives each entry's key length (with its length prefix) and whole length.
+fn sort_map_entries(out: &mut [u8], entries: &[(usize, usize)]) {
+    let body_len: usize = entries.iter().map(|(_, len)| len).sum();
+    // The map ends with the 0 that closes its block; the entries sit just before it.
+    let body_start = out.len() - 1 - body_len;
+    let body = out[body_start..body_start + body_len].to_vec();
+    let mut slices = Vec::with_capacity(entries.len());
+    let mut at = 0;
+    for &(key_len, len) in entries {
+        slices.push((&body[at..at + key_len], &body[at..at + len]));
+        at += len;
+    }
+    // Encoded keys compare like the keys once their length prefixes are skipped.
+    slices.sort_by(|a, b| skip_length(a.0).cmp(skip_length(b.0)));
+    let mut write = body_start;
+    for (_, entry) in slices {
+        out[write..write + entry.len()].copy_from_slice(entry);
+        write += entry.len();
+    }
+}
+
+/// A length-prefixed byte string without its prefix.
+fn skip_length(encoded: &[u8]) -> &[u8] {
+    let prefix = encoded
+        .iter()
+        .position(|b| b & 0x80 == 0)
+        .map_or(0, |i| i + 1);
+    &encoded[prefix..]
 }
 
 fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -976,5 +1046,67 @@ mod tests {
         assert_eq!(out, [2, 2, b'x']);
         let err = transcoder.transcode(&[4, 1], &mut Vec::new()).unwrap_err();
         assert!(err.what.contains("union branch 2"), "{err}");
+    }
+
+    fn map_datum(blocks: &[&[(&str, i64)]]) -> Vec<u8> {
+        let mut datum = Vec::new();
+        for block in blocks {
+            write_long(&mut datum, block.len() as i64);
+            for (key, value) in *block {
+                write_bytes(&mut datum, key.as_bytes());
+                write_long(&mut datum, *value);
+            }
+        }
+        datum.push(0);
+        datum
+    }
+
+    #[test]
+    fn sorting_maps_writes_entries_in_key_order_whatever_the_order_written() {
+        let schema = parse(r#"{"type": "map", "values": "long"}"#);
+        let sorting = Transcoder::sorting_maps(&schema).unwrap();
+        let mut out = Vec::new();
+        let written = map_datum(&[&[("b", 1), ("ab", 2)], &[("a", 3), ("", 4)]]);
+        sorting.transcode(&written, &mut out).unwrap();
+        assert_eq!(out, map_datum(&[&[("", 4), ("a", 3), ("ab", 2), ("b", 1)]]));
+    }
+
+    #[test]
+    fn the_apache_avro_path_gives_the_same_bytes_every_time() {
+        use crate::source::schemas::{ReaderSchema, Registry};
+        // `a` and `m` swap places: the transcoder leaves this pair to apache-avro.
+        let writer = parse(
+            r#"{"type": "record", "name": "R", "fields": [
+                {"name": "a", "type": "int"},
+                {"name": "m", "type": {"type": "map", "values": "int"}}]}"#,
+        );
+        let reader_json = r#"{"type": "record", "name": "R", "fields": [
+            {"name": "m", "type": {"type": "map", "values": "long"}},
+            {"name": "a", "type": "long"}]}"#;
+        let reader = ReaderSchema::parse("reader.avsc", reader_json.as_bytes()).unwrap();
+        let (_, plan) = Registry::new(Some(reader))
+            .plan_for("f.avro", &writer, "{}")
+            .unwrap();
+        assert!(matches!(plan, Plan::Resolve { .. }));
+        let mut datum = Vec::new();
+        write_long(&mut datum, 7);
+        let entries: Vec<(String, i64)> = (0..20).map(|i| (format!("k{i:02}"), i)).collect();
+        write_long(&mut datum, entries.len() as i64);
+        for (key, value) in entries.iter().rev() {
+            write_bytes(&mut datum, key.as_bytes());
+            write_long(&mut datum, *value);
+        }
+        datum.push(0);
+        let mut first = Vec::new();
+        plan.write(&datum, &mut first).unwrap();
+        for _ in 0..20 {
+            let mut again = Vec::new();
+            plan.write(&datum, &mut again).unwrap();
+            assert_eq!(again, first);
+        }
+        let sorted: Vec<(&str, i64)> = entries.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let mut expected = map_datum(&[&sorted]);
+        write_long(&mut expected, 7);
+        assert_eq!(first, expected, "map entries in key order, then a");
     }
 }
