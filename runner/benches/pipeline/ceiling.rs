@@ -47,6 +47,17 @@ pub fn measure(pipeline_file: &Path) -> Result<Ceiling> {
 /// Reads every input file once so that the page cache is equally warm for every measurement.
 pub fn warm_page_cache(dir: &Path) -> Result<u64> {
     let mut total = 0u64;
+    for path in files_under(dir)? {
+        total += std::fs::read(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len() as u64;
+    }
+    Ok(total)
+}
+
+/// Every file below `dir`, at any depth.
+fn files_under(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in
@@ -56,13 +67,11 @@ pub fn warm_page_cache(dir: &Path) -> Result<u64> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                total += std::fs::read(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?
-                    .len() as u64;
+                files.push(path);
             }
         }
     }
-    Ok(total)
+    Ok(files)
 }
 
 /// A reference, not a target: the same files decoded the usual way, into apache-avro `Value`s
@@ -73,20 +82,10 @@ pub fn value_decode(destination: &Path, reader_schema: &Path) -> Result<(u64, Du
         .with_context(|| format!("cannot read {}", reader_schema.display()))?;
     let schema = apache_avro::Schema::parse_str(&schema_text)
         .with_context(|| format!("cannot parse {}", reader_schema.display()))?;
-    let mut files = Vec::new();
-    let mut stack = vec![destination.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))?
-        {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "avro") {
-                files.push(path);
-            }
-        }
-    }
+    let files: Vec<_> = files_under(destination)?
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "avro"))
+        .collect();
     let start = Instant::now();
     let counts: Vec<Result<u64>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2)

@@ -109,6 +109,18 @@ impl Transcoder {
     /// Compiles the resolution of `writer` data to `reader`, or says why it is left to
     /// apache-avro.
     pub fn compile(writer: &Schema, reader: &Schema) -> Result<Transcoder, String> {
+        Self::build(writer, reader, false)
+    }
+
+    /// A transcoder from `schema` to itself that writes every map's entries in key order.
+    /// apache-avro's resolution returns maps as a `HashMap`, whose order changes from run to run:
+    /// its output goes through this so that a replay is byte-identical twice on that path too.
+    pub fn sorting_maps(schema: &Schema) -> Result<Transcoder, String> {
+        Self::build(schema, schema, true)
+    }
+
+    /// `identity` (a schema to itself) maps union branches to themselves and sorts map entries.
+    fn build(writer: &Schema, reader: &Schema, identity: bool) -> Result<Transcoder, String> {
         let writer_names = ResolvedSchema::try_from(writer).map_err(|e| e.to_string())?;
         let reader_names = ResolvedSchema::try_from(reader).map_err(|e| e.to_string())?;
         let mut compiler = Compiler {
@@ -119,36 +131,13 @@ impl Transcoder {
         let pair = Pair {
             writer: writer_names.get_names(),
             reader: reader_names.get_names(),
-            identity: false,
+            identity,
         };
         let root = compiler.compile(writer, reader, &pair)?;
         Ok(Transcoder {
             steps: compiler.steps,
             root,
-            sort_maps: false,
-        })
-    }
-
-    /// A transcoder from `schema` to itself that writes every map's entries in key order.
-    /// apache-avro's resolution returns maps as a `HashMap`, whose order changes from run to run:
-    /// its output goes through this so that a replay is byte-identical twice on that path too.
-    pub fn sorting_maps(schema: &Schema) -> Result<Transcoder, String> {
-        let names = ResolvedSchema::try_from(schema).map_err(|e| e.to_string())?;
-        let mut compiler = Compiler {
-            steps: Vec::new(),
-            named: HashMap::new(),
-            reader_root: schema,
-        };
-        let pair = Pair {
-            writer: names.get_names(),
-            reader: names.get_names(),
-            identity: true,
-        };
-        let root = compiler.compile(schema, schema, &pair)?;
-        Ok(Transcoder {
-            steps: compiler.steps,
-            root,
-            sort_maps: true,
+            sort_maps: identity,
         })
     }
 
