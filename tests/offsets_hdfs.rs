@@ -19,37 +19,8 @@ use std::time::{Duration, Instant};
 
 use camus2kafka::offsets::history;
 use hdfs::HdfsTarget;
-use zookeeper_client::Client;
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-/// The children of `path` in ZooKeeper `connect` and their values, sorted by name.
-fn read_tree(connect: &str, path: &str) -> Vec<(String, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(async {
-        let client = tokio::time::timeout(Duration::from_secs(20), Client::connect(connect))
-            .await
-            .expect("connect to ZooKeeper in time")
-            .expect("connect to ZooKeeper");
-        let mut children = client
-            .list_children(path)
-            .await
-            .unwrap_or_else(|e| panic!("list {path}: {e}"));
-        children.sort();
-        let mut out = Vec::new();
-        for child in children {
-            let (data, _) = client
-                .get_data(&format!("{path}/{child}"))
-                .await
-                .unwrap_or_else(|e| panic!("get {path}/{child}: {e}"));
-            out.push((child, String::from_utf8(data).expect("an ASCII offset")));
-        }
-        out
-    })
-}
 
 /// `c2k offsets ARGS... PIPELINE --set offsets.exec_dir=EXEC [--set SETS...]`.
 fn offsets_cmd(
@@ -122,7 +93,7 @@ fn same_from_hdfs_as_local(
             offsets::text(&first.stderr)
         );
         let path = format!("/consumers/{group}/offsets/PAGE_VIEWS");
-        trees.push(read_tree(&zk.connect_string(), &path));
+        trees.push(offsets::read_zookeeper_tree(&zk.connect_string(), &path));
 
         let second = offsets_cmd("commit", &pipeline, exec, &sets);
         let stderr = offsets::text(&second.stderr);
@@ -216,7 +187,7 @@ fn offsets_from_an_hdfs_history_show_and_commit_like_the_local_copy() {
         );
     }
     assert!(
-        read_tree(&zk.connect_string(), "/consumers")
+        offsets::read_zookeeper_tree(&zk.connect_string(), "/consumers")
             .iter()
             .all(|(group, _)| group != "g"),
         "a failed commit created the group"
@@ -290,8 +261,10 @@ fn a_run_with_source_and_history_on_hdfs_replays_and_commits_like_the_local_run(
         "the replay from HDFS differs from the replay from local disk"
     );
 
-    let local_offsets = read_tree(&zk.connect_string(), "/consumers/local/offsets/PAGE_VIEWS");
-    let hdfs_offsets = read_tree(&zk.connect_string(), "/consumers/hdfs/offsets/PAGE_VIEWS");
+    let local_offsets =
+        offsets::read_zookeeper_tree(&zk.connect_string(), "/consumers/local/offsets/PAGE_VIEWS");
+    let hdfs_offsets =
+        offsets::read_zookeeper_tree(&zk.connect_string(), "/consumers/hdfs/offsets/PAGE_VIEWS");
     let history_dir = camus.join("execution/base/history");
     let expected: Vec<(String, String)> =
         history::latest_run(history_dir.to_str().expect("a UTF-8 path"), "PAGE_VIEWS")

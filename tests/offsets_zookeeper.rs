@@ -23,27 +23,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// The children of `path` and their values, sorted by name.
-fn read_tree(connect: &str, path: &str) -> Vec<(String, String)> {
-    runtime().block_on(async {
-        let client = tokio::time::timeout(Duration::from_secs(20), Client::connect(connect))
-            .await
-            .expect("connect in time")
-            .expect("connect");
-        let mut children = client
-            .list_children(path)
-            .await
-            .unwrap_or_else(|e| panic!("list {path}: {e}"));
-        children.sort();
-        let mut out = Vec::new();
-        for child in children {
-            let (data, _) = client.get_data(&format!("{path}/{child}")).await.unwrap();
-            out.push((child, String::from_utf8(data).unwrap()));
-        }
-        out
-    })
-}
-
 /// A quick history (our own writer) whose newest run resumes partitions 0..3 at 100, 201, 302.
 fn quick_history(exec: &Path) {
     let cutoffs: Vec<SampleCutoff> = (0..3)
@@ -88,7 +67,10 @@ fn commits_hadoop_written_offsets_and_leaves_an_existing_group_untouched() {
         .map(|(p, o, _)| (p.to_string(), o.to_string()))
         .collect();
     let path = "/consumers/replayers/offsets/PAGE_VIEWS";
-    assert_eq!(read_tree(&zk.connect_string(), path), expected);
+    assert_eq!(
+        offsets::read_zookeeper_tree(&zk.connect_string(), path),
+        expected
+    );
     assert!(offsets::text(&first.stdout).contains(&format!("{path}/3 = 4000000000")));
 
     // A newer Camus run appears; the group already has offsets: nothing is written.
@@ -114,7 +96,10 @@ fn commits_hadoop_written_offsets_and_leaves_an_existing_group_untouched() {
         stderr.contains(path) && stderr.contains("untouched"),
         "{stderr}"
     );
-    assert_eq!(read_tree(&zk.connect_string(), path), expected);
+    assert_eq!(
+        offsets::read_zookeeper_tree(&zk.connect_string(), path),
+        expected
+    );
 }
 
 #[test]
@@ -156,7 +141,7 @@ fn chroot_is_created_and_node_partition_layout_names_children_by_leader() {
     let out = commit(&pipeline, &["offsets.layout=node-partition"]);
     offsets::assert_success(&out);
     assert_eq!(
-        read_tree(
+        offsets::read_zookeeper_tree(
             &zk.connect_string(),
             "/kafka/prod/consumers/g/offsets/PAGE_VIEWS"
         ),
@@ -168,7 +153,7 @@ fn chroot_is_created_and_node_partition_layout_names_children_by_leader() {
     );
     // The same tree seen through the chroot by another client.
     assert_eq!(
-        read_tree(
+        offsets::read_zookeeper_tree(
             &format!("{}/kafka/prod", zk.connect_string()),
             "/consumers/g/offsets/PAGE_VIEWS"
         )

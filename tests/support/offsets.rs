@@ -304,3 +304,34 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn assert_success(output: &Output) {
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
 }
+
+/// The children of `path` in ZooKeeper `connect` and their values, sorted by name.
+pub fn read_zookeeper_tree(connect: &str, path: &str) -> Vec<(String, String)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let client = tokio::time::timeout(
+            Duration::from_secs(20),
+            zookeeper_client::Client::connect(connect),
+        )
+        .await
+        .expect("connect to ZooKeeper in time")
+        .expect("connect to ZooKeeper");
+        let mut children = client
+            .list_children(path)
+            .await
+            .unwrap_or_else(|e| panic!("list {path}: {e}"));
+        children.sort();
+        let mut out = Vec::new();
+        for child in children {
+            let (data, _) = client
+                .get_data(&format!("{path}/{child}"))
+                .await
+                .unwrap_or_else(|e| panic!("read {path}/{child}: {e}"));
+            out.push((child, String::from_utf8(data).expect("a UTF-8 offset")));
+        }
+        out
+    })
+}
