@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The camus2kafka benchmark (issue 6), one command:
+# The camus2kafka benchmark (bench/README.md), one command:
 #   bench/run.sh [--records N] [--memory SIZE] [--skip-kafka] [--format PLUGIN] [--batch-sweep]
 # Builds c2k, the publish_bench example and the `pipeline` bench in release mode, generates (once,
 # cached under bench/out/) a Camus dataset with `c2k sample` — N records (default 5,000,000) of

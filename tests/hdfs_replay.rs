@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use c2k::{c2k, c2k_output, write_pipeline};
-use camus2kafka::pipeline::Pipeline;
+use camus2kafka::config::Pipeline;
 use camus2kafka::source::{CamusSource, SourceEvent};
 use hdfs::HdfsTarget;
 

@@ -9,7 +9,7 @@ mod servers;
 
 use std::time::Duration;
 
-use camus2kafka::pipeline::Partitioning;
+use camus2kafka::config::Partitioning;
 use camus2kafka::sink::kafka::{partition_for, KafkaSink};
 use camus2kafka::sink::{Sink, SourceFacts};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};

@@ -7,9 +7,9 @@ mod offsets;
 
 use std::time::Duration;
 
+use camus2kafka::hadoop::sequencefile::{Compression, SequenceFileReader};
 use camus2kafka::offsets::etlkey::{EtlKey, Layout};
 use camus2kafka::offsets::history;
-use camus2kafka::offsets::sequencefile::{Compression, SequenceFileReader};
 use offsets::{key, HadoopFile, BZIP2_CODEC, DEFAULT_CODEC};
 
 #[test]

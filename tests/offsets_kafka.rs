@@ -9,7 +9,7 @@ mod servers;
 
 use std::time::Duration;
 
-use camus2kafka::offsets::sample_history::{self, SampleCutoff};
+use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;

@@ -11,7 +11,7 @@ mod servers;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use camus2kafka::offsets::sample_history::{self, SampleCutoff};
+use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
 use zookeeper_client::{Acl, Acls, AuthId, Client, CreateMode, Permission};
 
 const LIMIT: Duration = Duration::from_secs(60);

@@ -80,10 +80,16 @@ fn set_overrides_are_validated_like_the_file() {
     c2k(dir.path(), &["validate", &p], T).assert_ok();
     c2k(
         dir.path(),
-        &["validate", &p, "--set", "sink.partitioning=random"],
+        &["validate", &p, "--set", "sink.framing=random"],
         T,
     )
-    .assert_failed_with(&["sink.partitioning", "not one of source, single, key"]);
+    .assert_failed_with(&["sink.framing", "not one of lines, length-prefixed"]);
+    c2k(
+        dir.path(),
+        &["validate", &p, "--set", "sink.partitioning=key"],
+        T,
+    )
+    .assert_failed_with(&["sink.partitioning", "belongs to sink.type kafka only"]);
     c2k(dir.path(), &["validate", &p, "--set", "sink.type"], T)
         .assert_failed_with(&["--set", "KEY=VALUE"]);
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use apache_avro::types::Value;
 use apache_avro::{to_avro_datum, Schema};
-use camus2kafka::pipeline::{ByteSize, Seconds};
-use camus2kafka::plugin::{KeyExtractor, OutputFormat};
+use camus2kafka::config::{ByteSize, Seconds};
+use camus2kafka::plugin::{FormatPlugin, KeyPlugin};
 use serde_json::json;
 
 use plugins::{config, misbehave_wasm, repo, split_keys, Batch};
@@ -110,14 +110,14 @@ fn no_time() -> Vec<u8> {
     )
 }
 
-fn time_field(on_missing: &str) -> KeyExtractor {
+fn time_field(on_missing: &str) -> KeyPlugin {
     time_field_as("time-field", on_missing)
 }
 
 /// `time-field` on `header.time` loaded as `plugin` (`time-field` or `native:time-field`), with
 /// the four test schemas registered.
-fn time_field_as(plugin: &str, on_missing: &str) -> KeyExtractor {
-    let mut key = KeyExtractor::load(&config(
+fn time_field_as(plugin: &str, on_missing: &str) -> KeyPlugin {
+    let mut key = KeyPlugin::load(&config(
         plugin,
         json!({"field": "header.time", "on_missing": on_missing}),
     ))
@@ -210,11 +210,11 @@ fn time_field_sorts_records_without_time_first_or_last_as_configured() {
 
 #[test]
 fn bundled_plugins_reject_unknown_config_keys_by_name() {
-    let error = KeyExtractor::load(&config("time-field", json!({"feild": "time"})))
+    let error = KeyPlugin::load(&config("time-field", json!({"feild": "time"})))
         .err()
         .expect("a typo in the config is an error");
     assert!(format!("{error:#}").contains("feild"), "{error:#}");
-    let error = OutputFormat::load(&config("json", json!({"encoding": "yaml"})))
+    let error = FormatPlugin::load(&config("json", json!({"encoding": "yaml"})))
         .err()
         .expect("an unknown encoding is an error");
     assert!(format!("{error:#}").contains("yaml"), "{error:#}");
@@ -222,7 +222,7 @@ fn bundled_plugins_reject_unknown_config_keys_by_name() {
 
 #[test]
 fn a_plugin_loaded_in_the_wrong_role_is_refused_naming_the_missing_export() {
-    let error = KeyExtractor::load(&config("avro-binary", json!({})))
+    let error = KeyPlugin::load(&config("avro-binary", json!({})))
         .err()
         .expect("an output format is not a key extractor");
     let text = format!("{error:#}");
@@ -232,7 +232,7 @@ fn a_plugin_loaded_in_the_wrong_role_is_refused_naming_the_missing_export() {
             && text.contains("key-extractor@0.1.0#configure"),
         "{text}"
     );
-    let error = OutputFormat::load(&config("time-field", json!({"field": "time"})))
+    let error = FormatPlugin::load(&config("time-field", json!({"field": "time"})))
         .err()
         .expect("a key extractor is not an output format");
     let text = format!("{error:#}");
@@ -244,8 +244,8 @@ fn a_plugin_loaded_in_the_wrong_role_is_refused_naming_the_missing_export() {
 
 #[test]
 fn avro_binary_passes_datums_through_with_key_and_confluent_header() {
-    let mut plain = OutputFormat::load(&config("avro-binary", json!({}))).unwrap();
-    let mut framed = OutputFormat::load(&config(
+    let mut plain = FormatPlugin::load(&config("avro-binary", json!({}))).unwrap();
+    let mut framed = FormatPlugin::load(&config(
         "avro-binary",
         json!({"key_field": "header.server", "confluent_schema_id": 258}),
     ))
@@ -340,7 +340,7 @@ for r in records:
 #[test]
 fn json_avro_encoding_matches_fastavro_and_javas_layout() {
     let records = fastavro_records();
-    let mut json = OutputFormat::load(&config("json", json!({"key_field": "e"}))).unwrap();
+    let mut json = FormatPlugin::load(&config("json", json!({"key_field": "e"}))).unwrap();
     json.register_schema(1, EVERYTHING).unwrap();
     let mut batch = Batch::default();
     for (datum, _) in &records {
@@ -370,7 +370,7 @@ fn json_avro_encoding_matches_fastavro_and_javas_layout() {
 #[test]
 fn json_plain_encoding_unwraps_unions() {
     let records = fastavro_records();
-    let mut json = OutputFormat::load(&config("json", json!({"encoding": "plain"}))).unwrap();
+    let mut json = FormatPlugin::load(&config("json", json!({"encoding": "plain"}))).unwrap();
     json.register_schema(1, EVERYTHING).unwrap();
     let mut batch = Batch::default();
     batch.push(1, &records[0].0).push(1, &records[2].0);
@@ -387,7 +387,7 @@ fn json_plain_encoding_unwraps_unions() {
 fn a_panicking_plugin_fails_with_its_name_and_the_record() {
     let wasm = misbehave_wasm();
     let plugin = wasm.display().to_string();
-    let mut key = KeyExtractor::load(&config(&plugin, json!({"mode": "panic", "at": 2}))).unwrap();
+    let mut key = KeyPlugin::load(&config(&plugin, json!({"mode": "panic", "at": 2}))).unwrap();
     key.register_schema(1, HEADER_LONG_MS).unwrap();
     let mut batch = Batch::default();
     for i in 0..5 {
@@ -404,7 +404,7 @@ fn a_panicking_plugin_fails_with_its_name_and_the_record() {
     let again = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
     assert!(again.message.contains("not called again"), "{again}");
 
-    let mut key = KeyExtractor::load(&config(&plugin, json!({"mode": "reject", "at": 3}))).unwrap();
+    let mut key = KeyPlugin::load(&config(&plugin, json!({"mode": "reject", "at": 3}))).unwrap();
     key.register_schema(1, HEADER_LONG_MS).unwrap();
     let error = key.extract_keys(&batch.as_plugin_batch()).unwrap_err();
     assert_eq!(error.index, Some(3));
@@ -422,7 +422,7 @@ fn a_plugin_that_never_returns_is_stopped_at_call_timeout() {
         json!({"mode": "loop", "at": 1}),
     );
     cfg.call_timeout = Seconds(0.5);
-    let mut key = KeyExtractor::load(&cfg).unwrap();
+    let mut key = KeyPlugin::load(&cfg).unwrap();
     key.register_schema(1, HEADER_LONG_MS).unwrap();
     let mut batch = Batch::default();
     batch.push(1, &long_ms("a", 1)).push(1, &long_ms("a", 2));
@@ -442,7 +442,7 @@ fn a_plugin_that_hoards_memory_is_capped_at_max_memory() {
     let wasm = misbehave_wasm();
     let mut cfg = config(&wasm.display().to_string(), json!({"mode": "hog", "at": 0}));
     cfg.max_memory = ByteSize(32 << 20);
-    let mut key = KeyExtractor::load(&cfg).unwrap();
+    let mut key = KeyPlugin::load(&cfg).unwrap();
     key.register_schema(1, HEADER_LONG_MS).unwrap();
     let mut batch = Batch::default();
     batch.push(1, &long_ms("a", 1));
@@ -460,7 +460,7 @@ fn a_plugin_gets_no_files_environment_network_clock_or_randomness() {
     let cfg = config(&wasm.display().to_string(), json!({"mode": "snoop"}));
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let mut key = KeyExtractor::load(&cfg).unwrap();
+        let mut key = KeyPlugin::load(&cfg).unwrap();
         key.register_schema(1, HEADER_LONG_MS).unwrap();
         let mut batch = Batch::default();
         batch.push(1, &long_ms("a", 1));
@@ -498,7 +498,7 @@ fn the_server_time_example_builds_and_sorts_by_server_then_time() {
         &repo().join("plugin-sdk/examples/server-time"),
         "server_time",
     );
-    let mut key = KeyExtractor::load(&config(&wasm.display().to_string(), json!({}))).unwrap();
+    let mut key = KeyPlugin::load(&config(&wasm.display().to_string(), json!({}))).unwrap();
     key.register_schema(1, HEADER_LONG_MS).unwrap();
     key.register_schema(2, HEADER_MICROS).unwrap();
     let mut batch = Batch::default();
@@ -585,7 +585,7 @@ fn native_time_field_errors_name_the_plugin_and_record() {
         .unwrap_err();
     assert_eq!(error.message, wasm.message);
 
-    let error = KeyExtractor::load(&config("native:time-field", json!({"feild": "time"})))
+    let error = KeyPlugin::load(&config("native:time-field", json!({"feild": "time"})))
         .err()
         .expect("a typo in the config is an error");
     let text = format!("{error:#}");
@@ -594,7 +594,7 @@ fn native_time_field_errors_name_the_plugin_and_record() {
         "{text}"
     );
 
-    let error = KeyExtractor::load(&config("native:json", json!({})))
+    let error = KeyPlugin::load(&config("native:json", json!({})))
         .err()
         .expect("there is no native json key extractor");
     let text = format!("{error:#}");
@@ -603,7 +603,7 @@ fn native_time_field_errors_name_the_plugin_and_record() {
         "{text}"
     );
 
-    let mut key = KeyExtractor::load(&config("native:time-field", json!({}))).unwrap();
+    let mut key = KeyPlugin::load(&config("native:time-field", json!({}))).unwrap();
     let error = key.register_schema(9, "{not json").unwrap_err();
     let text = format!("{error:#}");
     assert!(
@@ -618,7 +618,7 @@ fn validate_accepts_native_time_field_and_lists_the_native_plugins_otherwise() {
     check_plugin_reference("native:time-field").unwrap();
     let error = check_plugin_reference("native:time_field").unwrap_err();
     assert!(error.contains("native:time-field"), "{error}");
-    let error = OutputFormat::load(&config("native:time-field", json!({})))
+    let error = FormatPlugin::load(&config("native:time-field", json!({})))
         .err()
         .expect("native plugins are key extractors only");
     assert!(format!("{error:#}").contains("key.plugin"), "{error:#}");
@@ -673,7 +673,7 @@ fn time_field_speed_native_versus_wasm() {
 
     let mut extractors = Vec::new();
     for plugin in ["native:time-field", "time-field"] {
-        let mut key = KeyExtractor::load(&config(plugin, json!({"field": "header.time"}))).unwrap();
+        let mut key = KeyPlugin::load(&config(plugin, json!({"field": "header.time"}))).unwrap();
         key.register_schema(1, PAGE_VIEW_V2).unwrap();
         key.extract_keys(&batch.as_plugin_batch()).unwrap(); // warm up
         extractors.push((plugin, key, Duration::MAX));

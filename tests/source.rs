@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use apache_avro::Schema;
+use camus2kafka::config::Pipeline;
 use camus2kafka::inspect::value_to_json;
-use camus2kafka::pipeline::Pipeline;
 use camus2kafka::record::SourceBatch;
 use camus2kafka::source::{CamusSource, SourceEvent};
 use serde_json::Value as Json;

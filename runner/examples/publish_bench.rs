@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use camus2kafka::pipeline::Pipeline;
+use camus2kafka::config::Pipeline;
 use camus2kafka::record::OutMessage;
 use camus2kafka::sink::kafka::{config, KafkaSink};
 use camus2kafka::sink::SourceFacts;
@@ -147,7 +147,7 @@ fn bare(brokers: &str, topic: &str, options: &Options, all: &[OutMessage]) -> Re
     let pipeline = pipeline(brokers, topic, options)?;
     KafkaSink::open(&pipeline, &facts(options))?.finish()?;
     let producer: BaseProducer<Counting> =
-        config::producer_config(&pipeline)?.create_with_context(Counting::default())?;
+        config::producer_config(pipeline.kafka_sink()?)?.create_with_context(Counting::default())?;
     let start = Instant::now();
     for (i, message) in all.iter().enumerate() {
         // Serve delivery reports as a well-written producer loop does.

@@ -10,9 +10,10 @@
 //! instead.
 
 pub mod bundled;
+pub mod config;
+pub mod hadoop;
 pub mod inspect;
 pub mod offsets;
-pub mod pipeline;
 pub mod plugin;
 pub mod progress;
 pub mod record;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use camus2kafka::pipeline::{self, Pipeline};
+use camus2kafka::config::{self, Pipeline};
 
 #[global_allocator]
 static ALLOCATOR: camus2kafka::Allocator = camus2kafka::Allocator;
@@ -129,13 +129,13 @@ fn execute(command: Command) -> anyhow::Result<()> {
             camus2kafka::run::run(&pipeline, dry_run)
         }
         Command::Validate { pipeline: args } => {
-            let doc = pipeline::load_document(&args.pipeline, &args.sets)?;
-            let problems = pipeline::validate::problems(&doc);
+            let doc = config::load_document(&args.pipeline, &args.sets)?;
+            let problems = config::validate::problems(&doc);
             if problems.is_empty() {
                 println!("{}: ok", args.pipeline.display());
                 Ok(())
             } else {
-                anyhow::bail!("{}", pipeline::validate::report(&args.pipeline, &problems))
+                anyhow::bail!("{}", config::validate::report(&args.pipeline, &problems))
             }
         }
         Command::Offsets { action } => match action {

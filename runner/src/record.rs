@@ -1,7 +1,7 @@
 //! The units of data that cross the stage boundaries of the data path.
 
-/// Index of an input file in the run's file table ([`crate::source::FileTable`]); records carry
-/// it instead of the path so that errors can name the file cheaply.
+/// Index of an input file in the run's list of files ([`crate::source::CamusSource`]`::files`);
+/// records carry it instead of the path so that errors can name the file cheaply.
 pub type FileId = u32;
 
 /// Many consecutive records of one source file, in one writer (or reader) schema.

@@ -1,9 +1,9 @@
 //! `c2k run`: the data path, top to bottom —
 //! `source → key plugin → external sort → format plugin → sink → offsets`.
 //!
-//! Invariants (DESIGN.md): batches cross every boundary; the count read equals the count the sink
-//! acknowledged or the run fails; offsets are committed only after every message is acknowledged;
-//! equal keys keep source order.
+//! Invariants (ARCHITECTURE.md, "Invariants"): batches cross every boundary; the count read
+//! equals the count the sink acknowledged or the run fails; offsets are committed only after every
+//! message is acknowledged; equal keys keep source order.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use crate::pipeline::Pipeline;
-use crate::plugin::{KeyExtractor, OutputFormat, PluginBatch, PluginError};
+use crate::config::Pipeline;
+use crate::plugin::{FormatPlugin, KeyPlugin, PluginBatch, PluginError};
 use crate::progress::{Progress, Summary};
 use crate::record::{OutMessage, SourceBatch};
 use crate::sink::{self, SourceFacts};
@@ -20,7 +20,7 @@ use crate::sort::{SortItem, Sorted, Sorter};
 use crate::source::{CamusSource, SourceEvent, SourceFile};
 
 /// How many source batches may wait between the reader thread and the key plugin, and sorted
-/// batches between each stage of the write side: enough to keep both cores busy, few enough to
+/// batches between each stage of the write side: enough to keep every core busy, few enough to
 /// keep memory bounded (each batch is ~`batch_size` records).
 const CHANNEL_DEPTH: usize = 8;
 
@@ -28,8 +28,8 @@ const CHANNEL_DEPTH: usize = 8;
 pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
     let started = Instant::now();
     let source = CamusSource::open(pipeline)?;
-    let mut key = KeyExtractor::load(&pipeline.key)?;
-    let mut format = OutputFormat::load(&pipeline.format)?;
+    let mut key = KeyPlugin::load(&pipeline.key)?;
+    let mut format = FormatPlugin::load(&pipeline.format)?;
     let progress = Progress::new(source.files.iter().map(|f| f.size).sum());
 
     let sorted = read_and_sort(pipeline, &source, &mut key, &mut format, &progress)?;
@@ -84,8 +84,8 @@ pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
 fn read_and_sort(
     pipeline: &Pipeline,
     source: &CamusSource,
-    key: &mut KeyExtractor,
-    format: &mut OutputFormat,
+    key: &mut KeyPlugin,
+    format: &mut FormatPlugin,
     progress: &Progress,
 ) -> Result<Sorted> {
     std::thread::scope(|scope| {
@@ -111,8 +111,8 @@ fn key_and_sort(
     pipeline: &Pipeline,
     files: &[SourceFile],
     events: crossbeam_channel::Receiver<Result<SourceEvent>>,
-    key: &mut KeyExtractor,
-    format: &mut OutputFormat,
+    key: &mut KeyPlugin,
+    format: &mut FormatPlugin,
     progress: &Progress,
 ) -> Result<Sorted> {
     let mut sorter = Sorter::new(pipeline.sort.memory.0, Path::new(&pipeline.sort.tmp_dir))?;
@@ -178,7 +178,7 @@ fn write_sorted(
     pipeline: &Pipeline,
     files: &[SourceFile],
     sorted: Sorted,
-    format: &mut OutputFormat,
+    format: &mut FormatPlugin,
     sink: Box<dyn sink::Sink>,
     progress: &Progress,
 ) -> Result<sink::SinkReport> {
@@ -242,7 +242,7 @@ fn merge_in_batches(
 fn format_all(
     pipeline: &Pipeline,
     files: &[SourceFile],
-    format: &mut OutputFormat,
+    format: &mut FormatPlugin,
     batches: crossbeam_channel::Receiver<Result<Vec<SortItem>>>,
     out: crossbeam_channel::Sender<ToSink>,
     progress: &Progress,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use camus2kafka::pipeline::Pipeline;
+use camus2kafka::config::Pipeline;
 use camus2kafka::record::OutMessage;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};

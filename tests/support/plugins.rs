@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-use camus2kafka::pipeline::{ByteSize, PluginConfig, Seconds};
+use camus2kafka::config::{ByteSize, PluginConfig, Seconds};
 use camus2kafka::plugin::PluginBatch;
 
 /// The repository root.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use camus2kafka::pipeline::Pipeline;
+use camus2kafka::config::Pipeline;
 use camus2kafka::source::{CamusSource, SourceEvent};
 
 pub struct Ceiling {

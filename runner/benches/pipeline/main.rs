@@ -1,4 +1,4 @@
-//! The benchmark of issue 6, in one run on this machine: the ceiling (read + decompress + decode),
+//! The benchmark (method and results: bench/README.md), in one run on this machine: the ceiling (read + decompress + decode),
 //! `c2k run` end to end into a file, the native key extractor against the WebAssembly one, the
 //! sort against GNU sort with the same memory, and the Kafka sink against a bare rdkafka producer.
 //! Prints a table with each target and writes every figure as JSON.
@@ -22,7 +22,7 @@ mod sort_vs_gnu;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use camus2kafka::pipeline::units::ByteSize;
+use camus2kafka::config::units::ByteSize;
 use serde_json::json;
 
 /// The allocator `c2k` itself runs with, so the in-process figures measure the same thing.
@@ -32,7 +32,7 @@ static ALLOCATOR: camus2kafka::Allocator = camus2kafka::Allocator;
 use end_to_end::Layout;
 use report::{mib, row, Row};
 
-/// Headroom over `sort.memory` the peak RSS may use (issue 6).
+/// Headroom over `sort.memory` the peak RSS may use (the memory target).
 const RSS_HEADROOM: u64 = 150 << 20;
 
 struct Options {

@@ -15,7 +15,7 @@
 
 use anyhow::{anyhow, Result};
 
-use super::writable::{self, DataInput, DecodeError};
+use crate::hadoop::writable::{self, DataInput, DecodeError};
 
 /// The Hadoop class name Camus's offsets files carry as their key class.
 pub const CLASS_NAME: &str = "com.linkedin.camus.etl.kafka.common.EtlKey";

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 
 use super::etlkey;
-use super::sequencefile::SequenceFileReader;
-use crate::pipeline::join_url;
+use crate::config::join_url;
+use crate::hadoop::sequencefile::SequenceFileReader;
 use crate::storage::{self, Storage};
 
 /// Where one partition resumes.
@@ -150,8 +150,8 @@ pub fn read_run(storage: &dyn Storage, run_dir: &str, topic: &str) -> Result<Run
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hadoop::sequencefile::{Compression, SequenceFileWriter};
     use crate::offsets::etlkey::{EtlKey, Layout};
-    use crate::offsets::sequencefile::{Compression, SequenceFileWriter};
 
     fn key(topic: &str, partition: i32, offset: i64) -> Vec<u8> {
         EtlKey {

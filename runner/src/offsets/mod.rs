@@ -2,26 +2,20 @@
 //! original topic for a consumer group, so that consumers that finished the replay topic switch
 //! to the live topic at the exact cut-off.
 //!
-//! `sequencefile` (+ `codec`, `writable`) reads Hadoop SequenceFiles, `etlkey` decodes Camus's
-//! keys, `history` finds the newest run and each partition's resume offset, and `zookeeper` /
+//! `etlkey` decodes Camus's keys (read from Hadoop SequenceFiles by [`crate::hadoop`]), `history` finds the newest run and each partition's resume offset, and `zookeeper` /
 //! `kafka` commit them — never over offsets the group already has ([`AlreadyCommitted`], exit
 //! code 3).
 
-pub mod codec;
 pub mod etlkey;
 pub mod history;
-pub mod inspect;
 pub mod kafka;
-pub mod sample_history;
-pub mod sequencefile;
-pub mod writable;
 pub mod zookeeper;
 
 use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use crate::pipeline::{CommitMode, Pipeline};
+use crate::config::{CommitMode, Pipeline};
 use history::RunOffsets;
 
 /// `c2k offsets show`: prints the latest run's offsets table.

@@ -15,7 +15,7 @@ use zookeeper_client::{Acl, Acls, Client, CreateMode, Error as ZkError, MultiWri
 
 use super::history::PartitionOffset;
 use super::AlreadyCommitted;
-use crate::pipeline::ZkLayout;
+use crate::config::ZkLayout;
 
 /// One znode to create.
 #[derive(Debug, Clone, PartialEq, Eq)]

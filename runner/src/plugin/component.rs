@@ -12,7 +12,7 @@ use wasmtime::component::{ComponentNamedList, ComponentType, Func, Lift, Lower};
 
 use super::sandbox_call::Loaded;
 use super::{PluginBatch, PluginError};
-use crate::pipeline::PluginConfig;
+use crate::config::PluginConfig;
 
 /// A plugin role: the WIT interface it exports (`plugin-sdk/wit/camus2kafka.wit`) and its
 /// batch function.

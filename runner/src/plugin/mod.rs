@@ -1,4 +1,4 @@
-//! The WebAssembly plugin host on wasmtime's component model (issue 2): loads key-extractor and
+//! The WebAssembly plugin host on wasmtime's component model: loads key-extractor and
 //! output-format components, grants them nothing, caps their memory and time.
 //!
 //! One engine serves every plugin of the process ([`engine`]); each plugin gets its own store
@@ -16,7 +16,7 @@ mod sandbox_call;
 
 use anyhow::Result;
 
-use crate::pipeline::PluginConfig;
+use crate::config::PluginConfig;
 use crate::record::OutMessage;
 use bindings::format::camus2kafka::plugin::types as format_types;
 use bindings::format::exports::camus2kafka::plugin::output_format as format_interface;
@@ -52,16 +52,16 @@ pub struct PluginError {
     pub message: String,
 }
 
-/// A key-extractor plugin, instantiated and configured: a WebAssembly component, or one of the
-/// [`native`] extractors compiled into the host.
-pub struct KeyExtractor(KeyBackend);
+/// The host's handle on a key-extractor plugin, instantiated and configured: a WebAssembly
+/// component, or one of the [`native`] extractors compiled into the host.
+pub struct KeyPlugin(KeyBackend);
 
 enum KeyBackend {
     Wasm(Box<ComponentPlugin>),
     Native(NativeKeyExtractor),
 }
 
-impl KeyExtractor {
+impl KeyPlugin {
     /// Loads the plugin (`config.plugin`: a bundled name, a `.wasm` path, or `native:<name>`)
     /// and configures it.
     pub fn load(config: &PluginConfig) -> Result<Self> {
@@ -76,7 +76,7 @@ impl KeyExtractor {
                 key_types::RecordError,
             >(config, &KEY_EXTRACTOR)?)),
         };
-        Ok(KeyExtractor(backend))
+        Ok(KeyPlugin(backend))
     }
 
     /// Tells the plugin about a schema later batches refer to by `id`.
@@ -118,8 +118,8 @@ impl RecordFailure for key_types::RecordError {
     }
 }
 
-/// An output-format plugin, instantiated and configured.
-pub struct OutputFormat(ComponentPlugin);
+/// The host's handle on an output-format plugin, instantiated and configured.
+pub struct FormatPlugin(ComponentPlugin);
 
 const OUTPUT_FORMAT: Role = Role {
     name: "an output-format",
@@ -133,7 +133,7 @@ impl RecordFailure for format_types::RecordError {
     }
 }
 
-impl OutputFormat {
+impl FormatPlugin {
     /// Loads the plugin (`config.plugin`: a bundled name or a `.wasm` path) and configures it.
     pub fn load(config: &PluginConfig) -> Result<Self> {
         if native::native_name(&config.plugin).is_some() {
@@ -147,7 +147,7 @@ impl OutputFormat {
             config,
             &OUTPUT_FORMAT,
         )
-        .map(OutputFormat)
+        .map(FormatPlugin)
     }
 
     /// Tells the plugin about a schema later batches refer to by `id`.

@@ -1,5 +1,5 @@
 //! Key extractors compiled into the host (`key.plugin: native:<name>`), a benchmark reference
-//! for issue 6: the SDK's own [`extractors`](c2k_plugin_sdk::extractors) run in-process through
+//! (bench/README.md): the SDK's own [`extractors`](c2k_plugin_sdk::extractors) run in-process through
 //! the same [`KeyRuntime`] batch loop the WebAssembly components run, so a comparison measures
 //! the sandbox and nothing else. They are trusted code: no memory cap, no time limit.
 

@@ -12,7 +12,7 @@ use wasmtime::{Store, Trap};
 use super::engine::{engine, TICK};
 use super::sandbox::{self, Host};
 use super::PluginError;
-use crate::pipeline::PluginConfig;
+use crate::config::PluginConfig;
 
 /// A plugin component in its own store, ready to be instantiated.
 pub struct Loaded {

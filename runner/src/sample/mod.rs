@@ -1,4 +1,4 @@
-//! `c2k sample DIR`: a realistic Camus tree for demos and tests (issue 2, history in issue 4).
+//! `c2k sample DIR`: a realistic Camus tree (data and execution history) for demos and tests.
 //!
 //! Written, deterministically for a seed:
 //! - `DIR/destination/<TOPIC>/hourly/YYYY/MM/DD/HH/<topic>.<leader>.<partition>.<count>.<next
@@ -11,9 +11,10 @@
 //!   partitions);
 //! - `DIR/page_view.avsc`: the newest schema, to use as `source.schema`;
 //! - `DIR/execution/base/history/<run>/`: the Camus run's offsets, written by
-//!   [`crate::offsets::sample_history`].
+//!   [`history`].
 
 mod container_writer;
+pub mod history;
 mod records;
 pub mod schemas;
 
@@ -24,7 +25,7 @@ use apache_avro::{Codec, Schema};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::offsets::sample_history::{self, SampleCutoff};
+use history::SampleCutoff;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -136,7 +137,7 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
             });
         }
     }
-    sample_history::write(&dir.join("execution"), &options.topic, &cutoffs)
+    history::write(&dir.join("execution"), &options.topic, &cutoffs)
 }
 
 /// Record `i` of `count` in an hour: spread over the hour on a 10-second grid (so busy hours have

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use super::kafka::{partition_for, plan_topic};
 use super::write_behind::WriteBehind;
 use super::{Sink, SinkReport, SourceFacts};
-use crate::pipeline::{Framing, Partitioning, Pipeline, SinkType};
+use crate::config::{FileSinkConfig, Framing, Partitioning, Pipeline, SinkConfig};
 use crate::record::OutMessage;
 
 /// Writes each message's value, framed. Keys, headers and timestamps are not written.
@@ -41,9 +41,8 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    pub fn create(pipeline: &Pipeline) -> Result<FileSink> {
-        let path = pipeline
-            .sink
+    pub fn create(sink: &FileSinkConfig) -> Result<FileSink> {
+        let path = sink
             .path
             .as_deref()
             .context("sink.path is required for sink.type: file")?;
@@ -75,7 +74,7 @@ impl FileSink {
             path,
             temp: Some(temp),
             out,
-            framing: pipeline.sink.framing,
+            framing: sink.framing,
             report,
         })
     }
@@ -157,26 +156,23 @@ pub struct DryRunSink {
 
 impl DryRunSink {
     pub fn new(pipeline: &Pipeline, facts: &SourceFacts) -> Result<DryRunSink> {
-        let (destination, kafka) = match pipeline.sink.kind {
-            SinkType::Kafka => {
+        let (destination, kafka) = match &pipeline.sink {
+            SinkConfig::Kafka(sink) => {
                 let plan = plan_topic(pipeline, facts)?;
                 let destination = format!(
                     "kafka topic {} ({} partitions if created, partitioning: {:?}) at {}",
                     plan.topic,
                     plan.partitions,
-                    pipeline.sink.partitioning,
-                    pipeline.sink.brokers.as_deref().unwrap_or("?")
+                    sink.partitioning,
+                    sink.brokers.as_deref().unwrap_or("?")
                 );
-                (
-                    destination,
-                    Some((pipeline.sink.partitioning, plan.partitions)),
-                )
+                (destination, Some((sink.partitioning, plan.partitions)))
             }
-            SinkType::File => (
-                format!("file {}", pipeline.sink.path.as_deref().unwrap_or("?")),
+            SinkConfig::File(sink) => (
+                format!("file {}", sink.path.as_deref().unwrap_or("?")),
                 None,
             ),
-            SinkType::Stdout => ("stdout".into(), None),
+            SinkConfig::Stdout(_) => ("stdout".into(), None),
         };
         Ok(DryRunSink {
             destination,

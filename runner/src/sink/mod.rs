@@ -6,7 +6,7 @@ mod write_behind;
 
 use anyhow::Result;
 
-use crate::pipeline::{Pipeline, SinkType};
+use crate::config::{Pipeline, SinkConfig};
 use crate::record::OutMessage;
 
 /// What a sink acknowledged when it finished.
@@ -40,9 +40,9 @@ pub fn open(pipeline: &Pipeline, facts: &SourceFacts, dry_run: bool) -> Result<B
     if dry_run {
         return Ok(Box::new(file::DryRunSink::new(pipeline, facts)?));
     }
-    match pipeline.sink.kind {
-        SinkType::File => Ok(Box::new(file::FileSink::create(pipeline)?)),
-        SinkType::Stdout => Ok(Box::new(file::StdoutSink::new(pipeline.sink.framing))),
-        SinkType::Kafka => kafka::KafkaSink::open(pipeline, facts),
+    match &pipeline.sink {
+        SinkConfig::File(sink) => Ok(Box::new(file::FileSink::create(sink)?)),
+        SinkConfig::Stdout(sink) => Ok(Box::new(file::StdoutSink::new(sink.framing))),
+        SinkConfig::Kafka(_) => kafka::KafkaSink::open(pipeline, facts),
     }
 }

@@ -1,5 +1,5 @@
 //! The Camus source: every Avro object container file of one topic under the Camus destination
-//! directory, read in batches, resolved to the reader schema (issue 2).
+//! directory, read in batches, resolved to the reader schema.
 //!
 //! - [`names`]: which files are data files and what a Camus file name tells (partition, offsets);
 //! - [`container`] and [`codec`]: the container format, streamed one block at a time;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use crate::pipeline::Pipeline;
+use crate::config::Pipeline;
 use crate::record::SourceBatch;
 use crate::storage::{self, Storage};
 use schemas::{ReaderSchema, Registry};

@@ -11,7 +11,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::Metadata;
 
-use crate::pipeline::{Partitioning, Pipeline};
+use crate::config::{Partitioning, Pipeline};
 use crate::sink::SourceFacts;
 
 /// How long metadata requests, topic creation and waiting for the new topic's leaders may take.
@@ -34,17 +34,18 @@ pub struct TopicPlan {
 /// Decides the replay topic's partitions; fails when `sink.partitions` is too few for
 /// `partitioning: source`.
 pub fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan> {
+    let sink = pipeline.kafka_sink()?;
     let source_count = facts
         .partitions
         .iter()
         .max()
         .map_or(1, |max| i64::from(*max) + 1);
     let source_count = i32::try_from(source_count).context("source partition number too large")?;
-    let needed = match pipeline.sink.partitioning {
+    let needed = match sink.partitioning {
         Partitioning::Source => source_count,
         Partitioning::Single | Partitioning::Key => 1,
     };
-    let partitions = match pipeline.sink.partitions {
+    let partitions = match sink.partitions {
         Some(n) => i32::try_from(n).ok().filter(|n| *n >= 1).with_context(|| {
             format!(
                 "sink.partitions: {n} is not a valid partition count (1 to {})",
@@ -64,7 +65,7 @@ pub fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan>
         topic: pipeline.replay_topic(),
         partitions,
         needed,
-        replication_factor: pipeline.sink.replication_factor,
+        replication_factor: sink.replication_factor,
     })
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use rdkafka::ClientConfig;
 
-use crate::pipeline::Pipeline;
+use crate::config::KafkaSinkConfig;
 
 /// Defaults for a replay that must lose nothing, duplicate nothing and keep each partition's order:
 /// - `enable.idempotence` (implies `acks=all`, retries, and at most 5 requests in flight per
@@ -35,10 +35,8 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
 const PRODUCE_ONLY: &[&str] = &["enable.idempotence", "transactional.id"];
 
 /// The `sink.brokers` of a Kafka sink, or an error saying the key is needed.
-pub fn brokers(pipeline: &Pipeline) -> Result<&str> {
-    pipeline
-        .sink
-        .brokers
+pub fn brokers(sink: &KafkaSinkConfig) -> Result<&str> {
+    sink.brokers
         .as_deref()
         .filter(|b| !b.trim().is_empty())
         .context("sink.brokers is required for sink.type: kafka (bootstrap brokers, host:port[,host:port...])")
@@ -46,23 +44,22 @@ pub fn brokers(pipeline: &Pipeline) -> Result<&str> {
 
 /// The producer's configuration: defaults, then `sink.producer` (which may even override
 /// `bootstrap.servers`).
-pub fn producer_config(pipeline: &Pipeline) -> Result<ClientConfig> {
+pub fn producer_config(sink: &KafkaSinkConfig) -> Result<ClientConfig> {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers(pipeline)?);
+    config.set("bootstrap.servers", brokers(sink)?);
     for (name, value) in PRODUCER_DEFAULTS {
         config.set(*name, *value);
     }
-    apply(&mut config, &pipeline.sink.producer);
+    apply(&mut config, &sink.producer);
     Ok(config)
 }
 
 /// The admin client's configuration: the same connection settings (security, SASL, timeouts...)
 /// without what would make it a producer.
-pub fn admin_config(pipeline: &Pipeline) -> Result<ClientConfig> {
+pub fn admin_config(sink: &KafkaSinkConfig) -> Result<ClientConfig> {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers(pipeline)?);
-    let connection: BTreeMap<String, String> = pipeline
-        .sink
+    config.set("bootstrap.servers", brokers(sink)?);
+    let connection: BTreeMap<String, String> = sink
         .producer
         .iter()
         .filter(|(name, _)| !PRODUCE_ONLY.contains(&name.as_str()))
@@ -81,6 +78,7 @@ fn apply(config: &mut ClientConfig, properties: &BTreeMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Pipeline;
 
     fn pipeline(sink: &str) -> Pipeline {
         let yaml = format!("topic: T\nsource: {{ dest_dir: /nowhere }}\nsink: {sink}\n");
@@ -93,7 +91,7 @@ mod tests {
         let p = pipeline(
             "{ brokers: 'b:9092', producer: { linger.ms: '1', acks: '1', client.id: me } }",
         );
-        let config = producer_config(&p).unwrap();
+        let config = producer_config(p.kafka_sink().unwrap()).unwrap();
         assert_eq!(config.get("bootstrap.servers"), Some("b:9092"));
         assert_eq!(config.get("enable.idempotence"), Some("true"));
         assert_eq!(config.get("compression.type"), Some("lz4"));
@@ -107,7 +105,7 @@ mod tests {
         let p = pipeline(
             "{ brokers: 'b:9092', producer: { security.protocol: ssl, transactional.id: x, enable.idempotence: 'true' } }",
         );
-        let config = admin_config(&p).unwrap();
+        let config = admin_config(p.kafka_sink().unwrap()).unwrap();
         assert_eq!(config.get("security.protocol"), Some("ssl"));
         assert_eq!(config.get("transactional.id"), None);
         assert_eq!(config.get("enable.idempotence"), None);
@@ -116,7 +114,9 @@ mod tests {
     #[test]
     fn brokers_are_required() {
         let p = pipeline("{ type: kafka }");
-        let error = producer_config(&p).unwrap_err().to_string();
+        let error = producer_config(p.kafka_sink().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("sink.brokers is required"), "{error}");
     }
 }

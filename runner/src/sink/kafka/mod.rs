@@ -27,7 +27,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::{Sink, SinkReport, SourceFacts};
-use crate::pipeline::{Partitioning, Pipeline};
+use crate::config::{Partitioning, Pipeline};
 use crate::record::OutMessage;
 
 pub use admin::{plan_topic, TopicPlan};
@@ -65,14 +65,15 @@ impl KafkaSink {
 
     /// [`KafkaSink::open`], typed.
     pub fn connect(pipeline: &Pipeline, facts: &SourceFacts) -> Result<KafkaSink> {
-        let brokers = config::brokers(pipeline)?.to_string();
+        let sink = pipeline.kafka_sink()?;
+        let brokers = config::brokers(sink)?.to_string();
         let plan = plan_topic(pipeline, facts)?;
-        let admin: AdminClient<DefaultClientContext> = config::admin_config(pipeline)?
+        let admin: AdminClient<DefaultClientContext> = config::admin_config(sink)?
             .create()
             .with_context(|| format!("cannot create a Kafka admin client for {brokers}"))?;
         let partitions = admin::ensure_topic(&admin, &plan, &brokers)?;
         drop(admin);
-        let producer: BaseProducer<DeliveryContext> = config::producer_config(pipeline)?
+        let producer: BaseProducer<DeliveryContext> = config::producer_config(sink)?
             .create_with_context(DeliveryContext::default())
             .with_context(|| {
                 format!("cannot create a Kafka producer for {brokers} (check sink.producer)")
@@ -81,13 +82,10 @@ impl KafkaSink {
             producer,
             destination: format!("kafka {}@{brokers}", plan.topic),
             topic: plan.topic,
-            partitioning: pipeline.sink.partitioning,
+            partitioning: sink.partitioning,
             partitions,
-            rate: pipeline
-                .sink
-                .max_messages_per_sec
-                .and_then(RateLimiter::new),
-            delivery_timeout: pipeline.sink.delivery_timeout.duration(),
+            rate: sink.max_messages_per_sec.and_then(RateLimiter::new),
+            delivery_timeout: sink.delivery_timeout.duration(),
             sent: 0,
         })
     }

@@ -4,7 +4,7 @@
 //! consulted and the choice is a pure function of the message and the partition count: the dry run
 //! can say where each message would go without a broker.
 
-use crate::pipeline::Partitioning;
+use crate::config::Partitioning;
 use crate::record::OutMessage;
 
 /// Kafka's `Utils.murmur2`: the hash Java producers' default partitioner applies to a key, so

@@ -1,4 +1,5 @@
-//! The pipeline: typed configuration loaded from YAML, with `--set` overrides and defaults.
+//! A pipeline's configuration: the YAML file loaded into typed structs, with `--set` overrides and
+//! defaults. It describes a run; [`crate::run`] executes it.
 //!
 //! Every key, its meaning and its default is defined once, in [`keys::KEYS`]; loading goes
 //! YAML text → `--set` overrides → defaults filled in from that table → typed structs (unknown keys
@@ -68,14 +69,6 @@ pub struct SortConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum SinkType {
-    Kafka,
-    File,
-    Stdout,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum Framing {
     Lines,
     LengthPrefixed,
@@ -89,12 +82,19 @@ pub enum Partitioning {
     Key,
 }
 
+/// Where messages go, chosen by `sink.type`; each type has its own keys, and a key of another
+/// type is an error that names it (see [`keys::Key::sinks`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum SinkConfig {
+    Kafka(KafkaSinkConfig),
+    File(FileSinkConfig),
+    Stdout(StdoutSinkConfig),
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SinkConfig {
-    #[serde(rename = "type")]
-    pub kind: SinkType,
-    // kafka
+pub struct KafkaSinkConfig {
     pub brokers: Option<String>,
     /// `<topic>_REPLAY` when unset.
     pub topic: Option<String>,
@@ -107,9 +107,30 @@ pub struct SinkConfig {
     pub max_messages_per_sec: Option<u64>,
     /// How long to wait for outstanding deliveries before failing.
     pub delivery_timeout: Seconds,
-    // file
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSinkConfig {
     pub path: Option<String>,
     pub framing: Framing,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutSinkConfig {
+    pub framing: Framing,
+}
+
+impl SinkConfig {
+    /// The value of `sink.type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SinkConfig::Kafka(_) => "kafka",
+            SinkConfig::File(_) => "file",
+            SinkConfig::Stdout(_) => "stdout",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -174,12 +195,22 @@ impl Pipeline {
         }
     }
 
-    /// The topic the replay is published to.
+    /// The topic the replay is published to: `sink.topic`, or `<topic>_REPLAY`.
     pub fn replay_topic(&self) -> String {
-        self.sink
-            .topic
-            .clone()
-            .unwrap_or_else(|| format!("{}_REPLAY", self.topic))
+        match &self.sink {
+            SinkConfig::Kafka(KafkaSinkConfig {
+                topic: Some(topic), ..
+            }) => topic.clone(),
+            _ => format!("{}_REPLAY", self.topic),
+        }
+    }
+
+    /// The Kafka sink's keys, or an error naming the sink type this pipeline has instead.
+    pub fn kafka_sink(&self) -> Result<&KafkaSinkConfig> {
+        match &self.sink {
+            SinkConfig::Kafka(kafka) => Ok(kafka),
+            other => anyhow::bail!("sink.type is {}, not kafka", other.type_name()),
+        }
     }
 
     /// Where the Camus runs' offset files are, if the offsets step is configured.
@@ -193,10 +224,11 @@ impl Pipeline {
 
     /// Brokers used to commit offsets with `commit: kafka`.
     pub fn offsets_brokers(&self) -> Option<String> {
-        self.offsets
-            .brokers
-            .clone()
-            .or_else(|| self.sink.brokers.clone())
+        let sink_brokers = match &self.sink {
+            SinkConfig::Kafka(kafka) => kafka.brokers.clone(),
+            _ => None,
+        };
+        self.offsets.brokers.clone().or(sink_brokers)
     }
 }
 
@@ -273,4 +305,44 @@ pub fn join_url(dir: &str, name: &str) -> String {
         dir.trim_end_matches('/'),
         name.trim_start_matches('/')
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(yaml: &str) -> Pipeline {
+        Pipeline::from_document(&serde_yaml::from_str(yaml).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn each_sink_type_gets_its_own_typed_keys_with_defaults() {
+        let kafka = pipeline("topic: T\nsource: {dest_dir: /d}\nsink: {brokers: b:9092}");
+        let SinkConfig::Kafka(sink) = &kafka.sink else {
+            panic!("{:?}", kafka.sink)
+        };
+        assert_eq!(sink.partitioning, Partitioning::Source);
+        assert_eq!(kafka.replay_topic(), "T_REPLAY");
+
+        let file = pipeline("topic: T\nsource: {dest_dir: /d}\nsink: {type: file, path: /o}");
+        let SinkConfig::File(sink) = &file.sink else {
+            panic!("{:?}", file.sink)
+        };
+        assert_eq!(sink.framing, Framing::Lines);
+        assert!(file
+            .kafka_sink()
+            .unwrap_err()
+            .to_string()
+            .contains("sink.type is file"));
+    }
+
+    #[test]
+    fn a_document_that_skipped_validation_still_cannot_mix_sink_keys() {
+        let doc = serde_yaml::from_str(
+            "topic: T\nsource: {dest_dir: /d}\nsink: {type: stdout, brokers: b}",
+        )
+        .unwrap();
+        let error = format!("{:#}", Pipeline::from_document(&doc).unwrap_err());
+        assert!(error.contains("brokers"), "{error}");
+    }
 }

@@ -34,8 +34,22 @@ pub fn problems(doc: &Value) -> Vec<Problem> {
         return found;
     }
     unknown_keys(doc, &mut found);
+    let sink_type = keys::sink_type(doc);
     for key in KEYS {
-        match keys::lookup(doc, key.path) {
+        let value = keys::lookup(doc, key.path);
+        if !key.applies_to_sink(sink_type) {
+            if value.is_some_and(|v| !v.is_null()) {
+                found.push(Problem::new(
+                    key.path,
+                    format!(
+                        "belongs to sink.type {} only, and this sink is {sink_type}; remove it or change sink.type",
+                        key.sinks.join(" or ")
+                    ),
+                ));
+            }
+            continue;
+        }
+        match value {
             None | Some(Value::Null) if key.required => found.push(Problem::new(
                 key.path,
                 format!("missing; it is {}", key.help),
@@ -309,5 +323,35 @@ mod tests {
         );
         let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, vec!["offsets.group", "offsets.brokers"], "{found:?}");
+    }
+
+    #[test]
+    fn a_key_of_another_sink_type_is_rejected_with_the_key_named() {
+        let found = problems_of(
+            "topic: T\nsource: {dest_dir: /d}\nsink: {type: file, path: /o, partitioning: key}",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "sink.partitioning");
+        assert!(
+            found[0].message.contains("sink.type kafka only"),
+            "{found:?}"
+        );
+        assert!(found[0].message.contains("this sink is file"), "{found:?}");
+
+        let found = problems_of("topic: T\nsource: {dest_dir: /d}\nsink: {brokers: b, path: /o}");
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["sink.path"],
+            "the default sink is kafka: {found:?}"
+        );
+    }
+
+    #[test]
+    fn framing_belongs_to_both_file_and_stdout() {
+        let found = problems_of(
+            "topic: T\nsource: {dest_dir: /d}\nsink: {type: stdout, framing: length-prefixed}",
+        );
+        assert!(found.is_empty(), "{found:?}");
     }
 }

@@ -36,6 +36,21 @@ pub struct Key {
     pub default: Option<&'static str>,
     pub required: bool,
     pub help: &'static str,
+    /// The `sink.type`s this key belongs to; empty for a key of every pipeline. Keys of other sink
+    /// types are rejected, so `sink: {type: file, partitioning: key}` is an error naming the key.
+    pub sinks: &'static [&'static str],
+}
+
+impl Key {
+    /// The key, belonging to these sink types only.
+    const fn for_sinks(self, sinks: &'static [&'static str]) -> Key {
+        Key { sinks, ..self }
+    }
+
+    /// Whether the key belongs in a pipeline whose `sink.type` is `sink_type`.
+    pub fn applies_to_sink(&self, sink_type: &str) -> bool {
+        self.sinks.is_empty() || self.sinks.contains(&sink_type)
+    }
 }
 
 const fn key(
@@ -50,6 +65,7 @@ const fn key(
         default,
         required: false,
         help,
+        sinks: &[],
     }
 }
 
@@ -60,6 +76,7 @@ const fn required(path: &'static str, kind: Kind, help: &'static str) -> Key {
         default: None,
         required: true,
         help,
+        sinks: &[],
     }
 }
 
@@ -85,16 +102,16 @@ pub static KEYS: &[Key] = &[
     key("format.call_timeout", Kind::Duration, Some("30s"), "the longest one call of the format plugin may run"),
     key("format.batch_size", Kind::Count, Some("3000"), "records per call of the format plugin"),
     key("sink.type", Kind::Choice(&["kafka", "file", "stdout"]), Some("kafka"), "where messages go: kafka, file or stdout"),
-    key("sink.brokers", Kind::Text, None, "kafka: bootstrap brokers, host:port[,host:port...]"),
-    key("sink.topic", Kind::Text, None, "kafka: the replay topic; <topic>_REPLAY by default"),
-    key("sink.producer", Kind::Properties, Some("{}"), "kafka: librdkafka producer properties, passed through untouched (override our no-loss defaults)"),
-    key("sink.partitions", Kind::Count, None, "kafka: partitions of the replay topic if it is created; as many as the source topic had by default"),
-    key("sink.replication_factor", Kind::Integer, Some("1"), "kafka: replication factor of the replay topic if it is created"),
-    key("sink.partitioning", Kind::Choice(&["source", "single", "key"]), Some("source"), "kafka: source (the record's original partition), single (partition 0, total order) or key (murmur2 of the message key, as Java clients)"),
-    key("sink.max_messages_per_sec", Kind::Count, None, "kafka: publish at most this many messages per second"),
-    key("sink.delivery_timeout", Kind::Duration, Some("120s"), "kafka: how long to wait for outstanding delivery reports before failing"),
-    key("sink.path", Kind::Path, None, "file: the output file (written under a temporary name, renamed when complete)"),
-    key("sink.framing", Kind::Choice(&["lines", "length-prefixed"]), Some("lines"), "file and stdout: lines (value then newline) or length-prefixed (4-byte big-endian length then value)"),
+    key("sink.brokers", Kind::Text, None, "kafka: bootstrap brokers, host:port[,host:port...]").for_sinks(&["kafka"]),
+    key("sink.topic", Kind::Text, None, "kafka: the replay topic; <topic>_REPLAY by default").for_sinks(&["kafka"]),
+    key("sink.producer", Kind::Properties, Some("{}"), "kafka: librdkafka producer properties, passed through untouched (override our no-loss defaults)").for_sinks(&["kafka"]),
+    key("sink.partitions", Kind::Count, None, "kafka: partitions of the replay topic if it is created; as many as the source topic had by default").for_sinks(&["kafka"]),
+    key("sink.replication_factor", Kind::Integer, Some("1"), "kafka: replication factor of the replay topic if it is created").for_sinks(&["kafka"]),
+    key("sink.partitioning", Kind::Choice(&["source", "single", "key"]), Some("source"), "kafka: source (the record's original partition), single (partition 0, total order) or key (murmur2 of the message key, as Java clients)").for_sinks(&["kafka"]),
+    key("sink.max_messages_per_sec", Kind::Count, None, "kafka: publish at most this many messages per second").for_sinks(&["kafka"]),
+    key("sink.delivery_timeout", Kind::Duration, Some("120s"), "kafka: how long to wait for outstanding delivery reports before failing").for_sinks(&["kafka"]),
+    key("sink.path", Kind::Path, None, "file: the output file (written under a temporary name, renamed when complete)").for_sinks(&["file"]),
+    key("sink.framing", Kind::Choice(&["lines", "length-prefixed"]), Some("lines"), "file and stdout: lines (value then newline) or length-prefixed (4-byte big-endian length then value)").for_sinks(&["file", "stdout"]),
     key("offsets.exec_dir", Kind::Path, None, "the Camus execution directory (its base/history holds each run's offsets)"),
     key("offsets.history_dir", Kind::Path, None, "where Camus runs' folders are; <exec_dir>/base/history by default"),
     key("offsets.group", Kind::Text, None, "the consumer group whose offsets of the original topic are committed"),
@@ -105,6 +122,13 @@ pub static KEYS: &[Key] = &[
     key("offsets.brokers", Kind::Text, None, "kafka: brokers for the commit; sink.brokers by default"),
     key("offsets.consumer", Kind::Properties, Some("{}"), "kafka: librdkafka consumer properties, passed through untouched"),
 ];
+
+/// The document's `sink.type` (`kafka` when unset).
+pub fn sink_type(doc: &Value) -> &str {
+    lookup(doc, "sink.type")
+        .and_then(Value::as_str)
+        .unwrap_or("kafka")
+}
 
 /// The key with this dotted path, if there is one.
 pub fn find(path: &str) -> Option<&'static Key> {
@@ -148,7 +172,8 @@ pub fn insert(doc: &mut Value, path: &str, value: Value) {
 /// set to null, so that the typed structs need no defaults of their own.
 pub fn with_defaults(doc: &Value) -> Value {
     let mut filled = doc.clone();
-    for key in KEYS {
+    let sink_type = sink_type(doc).to_owned();
+    for key in KEYS.iter().filter(|k| k.applies_to_sink(&sink_type)) {
         if lookup(&filled, key.path).is_some_and(|v| !v.is_null()) {
             continue;
         }
@@ -171,7 +196,7 @@ mod tests {
             if let Some(text) = key.default {
                 let value: Value = serde_yaml::from_str(text).unwrap();
                 assert!(
-                    crate::pipeline::validate::check_kind(key, &value).is_ok(),
+                    crate::config::validate::check_kind(key, &value).is_ok(),
                     "default of {} does not fit its kind",
                     key.path
                 );

@@ -6,6 +6,8 @@
 //! (as in Avro's JSON encoding), NaN and infinities as strings; object keys come out sorted. That is what a person reading the
 //! data, or Python's fastavro with logical types turned back into numbers, sees.
 
+mod sequence_file;
+
 use std::io::{Read, Write};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -28,7 +30,7 @@ pub fn inspect(file: &str, out: &mut dyn Write) -> Result<()> {
     if head == MAGIC {
         inspect_avro(file, rest, out)
     } else if head.starts_with(SEQUENCE_FILE_MAGIC) {
-        crate::offsets::inspect::sequence_file_json_lines(rest, file, out)
+        sequence_file::json_lines(rest, file, out)
     } else {
         bail!("{file}: neither an Avro container file (Obj\\x01) nor a SequenceFile (SEQ)")
     }

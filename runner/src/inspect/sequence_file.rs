@@ -1,5 +1,5 @@
 //! SequenceFile records as JSON lines, for `c2k inspect` (whose owner calls
-//! [`sequence_file_json_lines`] when a file starts with `SEQ`). Camus `EtlKey` keys are decoded
+//! [`json_lines`] when a file starts with `SEQ`). Camus `EtlKey` keys are decoded
 //! field by field; other keys and values are shown as hex.
 
 use std::io::{Read, Write};
@@ -7,11 +7,11 @@ use std::io::{Read, Write};
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use super::etlkey::{self, EtlKey, Layout};
-use super::sequencefile::SequenceFileReader;
+use crate::hadoop::sequencefile::SequenceFileReader;
+use crate::offsets::etlkey::{self, EtlKey, Layout};
 
 /// Writes one JSON object per record of the SequenceFile `name` read from `input`.
-pub fn sequence_file_json_lines(input: impl Read, name: &str, out: &mut dyn Write) -> Result<()> {
+pub fn json_lines(input: impl Read, name: &str, out: &mut dyn Write) -> Result<()> {
     let mut reader = SequenceFileReader::new(input, name)?;
     let etl_keys = reader.header().key_class.ends_with("EtlKey");
     let mut index = 0u64;
@@ -53,7 +53,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::offsets::sequencefile::{Compression, SequenceFileWriter};
+    use crate::hadoop::sequencefile::{Compression, SequenceFileWriter};
 
     #[test]
     fn etl_keys_print_as_json_objects() {
@@ -82,7 +82,7 @@ mod tests {
         w.append(&key.encode(), &[]).unwrap();
         let bytes = w.finish().unwrap();
         let mut out = Vec::new();
-        sequence_file_json_lines(&bytes[..], "f", &mut out).unwrap();
+        json_lines(&bytes[..], "f", &mut out).unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["key"]["topic"], "T");
         assert_eq!(v["key"]["offset"], 4);

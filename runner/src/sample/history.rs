@@ -11,9 +11,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::codec::Codec;
-use super::etlkey::{self, EtlKey, Layout};
-use super::sequencefile::{Compression, SequenceFileWriter};
+use crate::hadoop::compression::Codec;
+use crate::hadoop::sequencefile::{Compression, SequenceFileWriter};
+use crate::offsets::etlkey::{self, EtlKey, Layout};
 
 /// Where the sample's Camus run stopped for one partition.
 #[derive(Debug, Clone)]

@@ -1,0 +1,7 @@
+//! Hadoop's on-disk formats, as far as Camus uses them: SequenceFiles ([`sequencefile`]), the
+//! `Writable` encodings inside them ([`writable`]) and Hadoop's compression codecs
+//! ([`compression`]). A library: it knows nothing of Camus, Kafka or the pipeline.
+
+pub mod compression;
+pub mod sequencefile;
+pub mod writable;
