@@ -124,7 +124,7 @@ fn a_truncated_avro_file_fails_the_run_naming_the_file() {
     );
 }
 
-/// The README's custom plugin (`plugin-sdk/examples/server-time`), built with cargo for
+/// The plugin guide's custom plugin (`plugin-sdk/examples/server-time`), built with cargo for
 /// wasm32-wasip2 and run in a whole pipeline: records come out ordered by (server, time).
 #[test]
 fn a_custom_plugin_built_from_the_sdk_example_orders_a_whole_replay() {

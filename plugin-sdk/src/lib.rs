@@ -1,22 +1,4 @@
-//! # camus2kafka plugin SDK
-//!
-//! What a camus2kafka (`c2k`) plugin author depends on. A plugin is a WebAssembly component that
-//! either computes a sort key for each record ([`KeyExtractor`]) or turns each record into a
-//! Kafka message ([`OutputFormat`]). The author implements one trait with a per-record method and
-//! calls one macro ([`export_key_extractor!`] / [`export_output_format!`]); the SDK owns the WIT
-//! contract (`wit/camus2kafka.wit`), the memory plumbing and the per-batch loop.
-//!
-//! The SDK also carries what makes per-record work cheap, usable natively too (feature `avro`
-//! without `guest`, as the host does):
-//! - [`avro::Projection`]: read one field by dotted path (`header.time`) straight from an Avro
-//!   binary datum, with a plan compiled once per schema, without decoding the record;
-//! - [`key::KeyWriter`]: order-preserving key encoding (integers, timestamps, strings, bytes,
-//!   optional values, tuples), so that the host can sort keys as plain bytes.
-//!
-//! It is not the host: loading, sandboxing and calling plugins is `camus2kafka::plugin`.
-//!
-//! Build a plugin with `cargo build --release --target wasm32-wasip2` and point the pipeline's
-//! `key.plugin` or `format.plugin` at the `.wasm` file. See the README for a complete example.
+#![doc = include_str!("../README.md")]
 
 // The bindings name the SDK by its crate name, also from inside the SDK.
 extern crate self as c2k_plugin_sdk;

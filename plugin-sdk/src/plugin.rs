@@ -7,7 +7,11 @@ use crate::key::KeyWriter;
 
 /// Computes the sort key of each record.
 ///
-/// ```ignore
+/// ```
+/// # use c2k_plugin_sdk::prelude::*;
+/// # #[derive(Deserialize)]
+/// # struct Config {}
+/// # struct ByTime;
 /// impl KeyExtractor for ByTime {
 ///     type Config = Config;
 ///     fn new(config: Config) -> Result<Self, String> { Ok(ByTime) }

@@ -1,6 +1,6 @@
 //! How the batch size changes `c2k run`'s speed (`--batch-sweep`): the end-to-end run repeated
 //! with `source.batch_size`, `key.batch_size` and `format.batch_size` all set to each size in
-//! turn. The defaults in `pipeline/keys.rs` were chosen from this sweep (README, Benchmark).
+//! turn. The defaults in `pipeline/keys.rs` were chosen from this sweep (bench/README.md).
 
 use std::path::Path;
 
