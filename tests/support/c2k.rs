@@ -1,6 +1,5 @@
 //! Running the real `c2k` binary from tests: pipelines written to temp dirs, a timeout on every
 //! run, and the peak memory of the child measured by the kernel.
-#![allow(dead_code)]
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
