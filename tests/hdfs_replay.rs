@@ -2,18 +2,15 @@
 //! replays, exactly like the same tree on local disk, and a run pointed at a namenode that is not
 //! there fails fast with a message naming the URL.
 
-#[path = "support/c2k.rs"]
-mod c2k;
-#[path = "support/hdfs.rs"]
-mod hdfs;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use c2k::{c2k, c2k_output, write_pipeline};
 use camus2kafka::config::Pipeline;
 use camus2kafka::source::{CamusSource, SourceEvent};
-use hdfs::HdfsTarget;
+
+use crate::support::c2k::{c2k, c2k_output, write_pipeline};
+use crate::support::hdfs::HdfsTarget;
+use crate::support::{c2k, hdfs};
 
 const T: Duration = Duration::from_secs(300);
 

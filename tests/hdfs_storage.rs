@@ -3,12 +3,9 @@
 //! a missing path, a forbidden one, a refused port, an unknown host, a namenode that never
 //! answers, a DataNode that dies mid-read — each failing fast with a message naming the URL.
 //!
-//! Opt-in: `C2K_TEST_HDFS=hdfs://host:port/dir cargo test -p camus2kafka --test hdfs_storage --
-//! --ignored` runs the same storage scenario against that cluster (uploading with the Hadoop
-//! client from the cached jars; `HADOOP_CONF_DIR`, if set, is on its classpath).
-
-#[path = "support/hdfs.rs"]
-mod hdfs;
+//! Opt-in: `C2K_TEST_HDFS=hdfs://host:port/dir cargo test -p camus2kafka --test integration --
+//! --ignored hdfs_storage::` runs the same storage scenario against that cluster (uploading with
+//! the Hadoop client from the cached jars; `HADOOP_CONF_DIR`, if set, is on its classpath).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -18,8 +15,10 @@ use std::time::{Duration, Instant};
 use camus2kafka::storage::hdfs::{HdfsOptions, HdfsStorage};
 use camus2kafka::storage::local::LocalStorage;
 use camus2kafka::storage::Storage;
-use hdfs::{HdfsTarget, BLOCK_SIZE};
 use rand::{RngCore, SeedableRng};
+
+use crate::support::hdfs;
+use crate::support::hdfs::{HdfsTarget, BLOCK_SIZE};
 
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut bytes = vec![0u8; len];

@@ -2,9 +2,6 @@
 //! goes down mid-run and comes back loses and duplicates nothing (idempotent producer); one that
 //! never comes back makes `finish` fail, saying how many were delivered, well within a timeout.
 
-#[path = "support/kafka.rs"]
-mod kafka;
-
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +9,8 @@ use camus2kafka::sink::kafka::KafkaSink;
 use camus2kafka::sink::{Sink, SinkReport, SourceFacts};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
+
+use crate::support::kafka;
 
 const TOPIC: &str = "PAGE_VIEWS_REPLAY";
 

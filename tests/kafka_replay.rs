@@ -2,14 +2,11 @@
 //! replayed with `sink.type: kafka`, and an independent consumer reads back every record exactly
 //! once, each replay partition holding its source partition's records in time order.
 
-#[path = "support/kafka.rs"]
-mod kafka;
-#[path = "support/servers.rs"]
-mod servers;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+
+use crate::support::{kafka, servers};
 
 const RECORDS: u64 = 5_000;
 const PARTITIONS: u32 = 4;

@@ -2,11 +2,6 @@
 //! back by an independent consumer exactly once, on the right partition, in order, with its key,
 //! headers and timestamp; the replay topic is created when missing and refused when too small.
 
-#[path = "support/kafka.rs"]
-mod kafka;
-#[path = "support/servers.rs"]
-mod servers;
-
 use std::time::Duration;
 
 use camus2kafka::config::Partitioning;
@@ -15,6 +10,8 @@ use camus2kafka::sink::{Sink, SourceFacts};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::ClientConfig;
+
+use crate::support::{kafka, servers};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -2,15 +2,14 @@
 //! Java program in `tests/fixtures/java`, generated at test time) decode key for key, and the
 //! newest run's resume offsets are what `c2k offsets show` prints.
 
-#[path = "support/offsets.rs"]
-mod offsets;
-
 use std::time::Duration;
 
 use camus2kafka::hadoop::sequencefile::{Compression, SequenceFileReader};
 use camus2kafka::offsets::etlkey::{EtlKey, Layout};
 use camus2kafka::offsets::history;
-use offsets::{key, HadoopFile, BZIP2_CODEC, DEFAULT_CODEC};
+
+use crate::support::offsets;
+use crate::support::offsets::{key, HadoopFile, BZIP2_CODEC, DEFAULT_CODEC};
 
 #[test]
 fn every_hadoop_compression_codec_and_layout_decodes_key_for_key() {

@@ -5,20 +5,13 @@
 //! source and history on HDFS replays and commits like the local run; a missing history folder and
 //! an unreachable namenode fail fast, naming the URL.
 
-#[path = "support/c2k.rs"]
-mod c2k;
-#[path = "support/hdfs.rs"]
-mod hdfs;
-#[path = "support/offsets.rs"]
-mod offsets;
-#[path = "support/servers.rs"]
-mod servers;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use camus2kafka::offsets::history;
-use hdfs::HdfsTarget;
+
+use crate::support::hdfs::HdfsTarget;
+use crate::support::{c2k, hdfs, offsets, servers};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

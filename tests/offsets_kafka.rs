@@ -2,11 +2,6 @@
 //! (`tansu`) started by the test: the offsets read back by a separate consumer of the group, and a
 //! group that already has offsets for the topic left untouched (exit code 3).
 
-#[path = "support/offsets.rs"]
-mod offsets;
-#[path = "support/servers.rs"]
-mod servers;
-
 use std::time::Duration;
 
 use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
@@ -15,6 +10,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
+
+use crate::support::{offsets, servers};
 
 const LIMIT: Duration = Duration::from_secs(90);
 

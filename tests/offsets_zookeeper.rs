@@ -3,16 +3,13 @@
 //! (exit code 3), chroot, the node-partition layout, `/consumers` ACLs, and a fast failure when
 //! no server answers.
 
-#[path = "support/offsets.rs"]
-mod offsets;
-#[path = "support/servers.rs"]
-mod servers;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
 use zookeeper_client::{Acl, Acls, AuthId, Client, CreateMode, Permission};
+
+use crate::support::{offsets, servers};
 
 const LIMIT: Duration = Duration::from_secs(60);
 

@@ -1,12 +1,9 @@
 //! Bad pipelines end in one clear error that names the key, with a non-zero exit, and
 //! `c2k validate` reports every problem at once.
 
-#[path = "support/c2k.rs"]
-mod c2k;
-
 use std::time::Duration;
 
-use c2k::{c2k, write_pipeline};
+use crate::support::c2k::{c2k, write_pipeline};
 
 const T: Duration = Duration::from_secs(60);
 

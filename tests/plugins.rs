@@ -1,9 +1,6 @@
 //! The plugin system end to end: real components (the bundled ones, a custom example, test
 //! plugins that misbehave on purpose) in the real wasmtime host, over real Avro datums.
 
-#[path = "support/plugins.rs"]
-mod plugins;
-
 use std::time::{Duration, Instant};
 
 use apache_avro::types::Value;
@@ -12,7 +9,8 @@ use camus2kafka::config::{ByteSize, Seconds};
 use camus2kafka::plugin::{FormatPlugin, KeyPlugin};
 use serde_json::json;
 
-use plugins::{config, misbehave_wasm, repo, split_keys, Batch};
+use crate::support::plugins;
+use crate::support::plugins::{config, misbehave_wasm, repo, split_keys, Batch};
 
 /// `header.time` as a plain long in milliseconds (what Camus records carry).
 const HEADER_LONG_MS: &str = r#"{"type": "record", "name": "PageView", "namespace": "com.example",
@@ -626,7 +624,7 @@ fn validate_accepts_native_time_field_and_lists_the_native_plugins_otherwise() {
 
 /// Issue 6: keys/s of the native and the WebAssembly `time-field` over 1M sample page views
 /// (schema v2 of `c2k sample`, ~300 bytes each) in batches of `key.batch_size` (1000). Run with
-/// `cargo test --release -p camus2kafka --test plugins -- --ignored --nocapture time_field_speed`.
+/// `cargo test --release -p camus2kafka --test integration -- --ignored --nocapture time_field_speed`.
 #[test]
 #[ignore = "a benchmark: run it with --release --ignored"]
 fn time_field_speed_native_versus_wasm() {

@@ -2,14 +2,12 @@
 //! `c2k run` into files — every record exactly once, in key order, ties in source order,
 //! byte-identical across runs, memory bounded by `sort.memory`.
 
-#[path = "support/c2k.rs"]
-mod c2k;
-
 use std::path::Path;
 use std::time::Duration;
 
-use c2k::{c2k, write_pipeline};
 use serde_json::Value;
+
+use crate::support::c2k::{c2k, write_pipeline};
 
 const T: Duration = Duration::from_secs(300);
 

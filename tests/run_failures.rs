@@ -2,16 +2,13 @@
 //! forever; a truncated Avro file — and with a custom plugin built from the SDK's example: each
 //! failure is a clear error naming the plugin, the file and the record, with a non-zero exit.
 
-#[path = "support/c2k.rs"]
-mod c2k;
-#[path = "support/plugins.rs"]
-mod plugins;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use c2k::{c2k, write_pipeline};
 use serde_json::Value;
+
+use crate::support::c2k::{c2k, write_pipeline};
+use crate::support::plugins;
 
 const T: Duration = Duration::from_secs(300);
 

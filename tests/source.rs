@@ -1,9 +1,6 @@
 //! The Camus source, `c2k sample` and `c2k inspect` against Avro files written by an independent
 //! implementation (Python's fastavro) and read back by it.
 
-#[path = "support/camus.rs"]
-mod camus;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -15,6 +12,8 @@ use camus2kafka::inspect::value_to_json;
 use camus2kafka::record::SourceBatch;
 use camus2kafka::source::{CamusSource, SourceEvent};
 use serde_json::Value as Json;
+
+use crate::support::camus;
 
 const TOPIC: &str = "PAGE_VIEWS";
 
@@ -699,7 +698,7 @@ fn files_are_decoded_at_once_so_storage_latency_overlaps() {
 
 /// Records/s of the source alone, sequential versus parallel, on the `c2k sample` tree in
 /// `C2K_SOURCE_BENCH_DIR` (e.g. written by `c2k sample DIR --records 500000`). Run with
-/// `cargo test --release --test source -- --ignored --nocapture records_per_second`.
+/// `cargo test --release -p camus2kafka --test integration -- --ignored --nocapture records_per_second`.
 #[test]
 #[ignore = "a measurement: needs C2K_SOURCE_BENCH_DIR"]
 fn records_per_second_sequential_versus_parallel() {

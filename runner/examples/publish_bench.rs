@@ -9,6 +9,10 @@
 //! Prints msgs/s for both and the ratio sink / bare (the target is at least 0.8).
 
 #[path = "../../tests/support/servers.rs"]
+#[allow(
+    dead_code,
+    reason = "the tests' server helpers: this example starts only tansu"
+)]
 mod servers;
 
 use std::collections::BTreeMap;

@@ -1,9 +1,9 @@
 //! Running the real `c2k` binary from tests: pipelines written to temp dirs, a timeout on every
 //! run, and the peak memory of the child measured by the kernel.
-#![allow(dead_code)]
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The `c2k` binary cargo built for these tests.
@@ -57,6 +57,10 @@ impl Run {
 }
 
 /// Runs `c2k ARGS` in `dir`, killing it after `timeout`.
+#[expect(
+    clippy::zombie_processes,
+    reason = "try_wait_with_peak_rss reaps the child with wait4"
+)]
 pub fn c2k(dir: &Path, args: &[&str], timeout: Duration) -> Run {
     let stdout_path = dir.join(format!(".c2k-stdout-{}", std::process::id()));
     let stderr_path = dir.join(format!(".c2k-stderr-{}", std::process::id()));
@@ -69,9 +73,9 @@ pub fn c2k(dir: &Path, args: &[&str], timeout: Duration) -> Run {
         .spawn()
         .expect("start c2k");
     let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for c2k") {
-            break status;
+    let (status, peak_rss) = loop {
+        if let Some(exited) = try_wait_with_peak_rss(&child) {
+            break exited;
         }
         if start.elapsed() > timeout {
             let _ = child.kill();
@@ -84,7 +88,7 @@ pub fn c2k(dir: &Path, args: &[&str], timeout: Duration) -> Run {
         code: status.code(),
         stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
         stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
-        peak_rss: children_peak_rss(),
+        peak_rss,
     };
     let _ = std::fs::remove_file(stdout_path);
     let _ = std::fs::remove_file(stderr_path);
@@ -100,16 +104,31 @@ pub fn c2k_output(dir: &Path, args: &[&str]) -> Output {
         .expect("run c2k")
 }
 
-/// The largest peak RSS of any waited-for child so far (getrusage). Tests that measure memory run
-/// their child alone in their own test process (nextest) so this is that child's peak.
-fn children_peak_rss() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) == 0 {
-            usage.ru_maxrss as u64 * 1024
-        } else {
-            0
+/// The child's exit status and its own peak resident memory, in bytes, once it has exited;
+/// `None` while it runs. `wait4` reports the usage of that one child, where `getrusage` would
+/// give the largest of every child the test process has waited for — under `cargo test` all the
+/// tests are threads of one process, and a ZooKeeper or Hadoop JVM is such a child too.
+fn try_wait_with_peak_rss(child: &Child) -> Option<(ExitStatus, u64)> {
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value; wait4 only writes into `status` and `usage`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: as above; `pid` is our own child, not reaped yet (std never waited for it).
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        match reaped {
+            0 => return None,
+            r if r == pid => {
+                let peak_rss = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+                return Some((ExitStatus::from_raw(status), peak_rss));
+            }
+            _ => {
+                let error = std::io::Error::last_os_error();
+                assert!(
+                    error.kind() == std::io::ErrorKind::Interrupted,
+                    "wait for c2k: {error}"
+                );
+            }
         }
     }
 }

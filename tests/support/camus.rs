@@ -3,7 +3,6 @@
 //!
 //! A missing `python3`, `fastavro`, `cramjam` or `zstandard` fails the test with a clear message:
 //! CI installs them.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

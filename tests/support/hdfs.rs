@@ -8,13 +8,12 @@
 //!
 //! Needs `java` (17 runs Hadoop 2.7 fine) and, the first time, `python3` with `venv` and network
 //! access to PyPI to fetch the jars into `${C2K_HADOOP_JARS:-~/.cache/camus2kafka/hadoop-jars}`.
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The environment variable naming an external cluster for the opt-in suite.
 pub const EXTERNAL_ENV: &str = "C2K_TEST_HDFS";
@@ -274,16 +273,4 @@ fn empty_client_conf() -> PathBuf {
         dir
     })
     .clone()
-}
-
-/// Waits up to `limit` for `ready`, polling every 100 ms.
-pub fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if ready() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }

@@ -1,6 +1,5 @@
 //! Helpers for the Kafka sink tests: pipelines, messages to publish, and an independent rdkafka
 //! consumer that reads a whole topic back (assign, never subscribe: see DESIGN.md on hangs).
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -1,7 +1,6 @@
 //! Helpers for the offsets tests: Camus offsets files written by Hadoop's own SequenceFile writer
 //! (a small Java program in `tests/fixtures/java`, compiled against the Hadoop 2.7.3 jars), a
 //! pipeline file for the offsets step, and `c2k` run with a time limit.
-#![allow(dead_code)]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,5 @@
 //! Helpers for the plugin tests: plugin configs, Avro datums, batches, and building WebAssembly
 //! components from crates (test fixtures, the SDK's example) with cargo.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

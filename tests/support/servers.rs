@@ -2,7 +2,6 @@
 //! dropped: ZooKeeper (Debian's package) and a Kafka-protocol broker (`tansu`).
 //!
 //! A missing server binary fails the test with a clear message: CI installs them (`.ci/run`).
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

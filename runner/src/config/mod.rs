@@ -248,13 +248,30 @@ pub fn load_document(path: &Path, sets: &[String]) -> Result<serde_yaml::Value> 
     let file_dir = path.parent().unwrap_or(Path::new("."));
     resolve_relative_paths(&mut doc, file_dir);
     for set in sets {
+        let file_sink_type = keys::sink_type(&doc).to_owned();
         let key = overrides::apply(&mut doc, set)?;
         // A relative path given on the command line is relative to where the user is.
         if keys::find(&key).is_some_and(|k| k.kind == keys::Kind::Path) {
             resolve_relative_paths_at(&mut doc, &key, &std::env::current_dir()?);
         }
+        if key == "sink.type" && keys::sink_type(&doc) != file_sink_type {
+            drop_other_sink_keys(&mut doc);
+        }
     }
     Ok(doc)
+}
+
+/// `--set sink.type=file` on a Kafka pipeline switches the sink wholesale: the Kafka keys the
+/// file had would otherwise make the pipeline invalid. Keys set after it are kept as given.
+fn drop_other_sink_keys(doc: &mut serde_yaml::Value) {
+    let sink_type = keys::sink_type(doc).to_owned();
+    let Some(serde_yaml::Value::Mapping(sink)) = keys::lookup_mut(doc, "sink") else {
+        return;
+    };
+    sink.retain(|name, _| {
+        let path = format!("sink.{}", name.as_str().unwrap_or_default());
+        keys::find(&path).is_none_or(|key| key.applies_to_sink(&sink_type))
+    });
 }
 
 /// Relative local paths in a pipeline file mean "relative to that file", as a user reading the
@@ -334,6 +351,34 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("sink.type is file"));
+    }
+
+    #[test]
+    fn setting_the_sink_type_on_the_command_line_switches_the_sink_wholesale() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        std::fs::write(
+            &path,
+            "topic: T\nsource: {dest_dir: /d}\nsink: {brokers: b, partitioning: key}\n",
+        )
+        .unwrap();
+        let sets = ["sink.type=file".to_string(), "sink.path=/o".to_string()];
+        let doc = load_document(&path, &sets).unwrap();
+        assert!(
+            validate::problems(&doc).is_empty(),
+            "{:?}",
+            validate::problems(&doc)
+        );
+        let later = [
+            "sink.type=file".to_string(),
+            "sink.partitioning=key".to_string(),
+        ];
+        let doc = load_document(&path, &later).unwrap();
+        let keys: Vec<String> = validate::problems(&doc)
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        assert_eq!(keys, vec!["sink.partitioning", "sink.path"]);
     }
 
     #[test]

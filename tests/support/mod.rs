@@ -1,0 +1,10 @@
+//! Helpers shared by the integration tests: running `c2k`, writing Camus trees and offsets files
+//! with independent implementations, and starting real servers on loopback ports.
+
+pub mod c2k;
+pub mod camus;
+pub mod hdfs;
+pub mod kafka;
+pub mod offsets;
+pub mod plugins;
+pub mod servers;
