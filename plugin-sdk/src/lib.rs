@@ -13,6 +13,9 @@
 //! - [`key::KeyWriter`]: order-preserving key encoding (integers, timestamps, strings, bytes,
 //!   optional values, tuples), so that the host can sort keys as plain bytes.
 //!
+//! The Avro binary reader and compiled schemas under [`avro`] are `camus2kafka-avro`'s, which the
+//! host walks its input with too.
+//!
 //! It is not the host: loading, sandboxing and calling plugins is `camus2kafka::plugin`.
 //!
 //! Build a plugin with `cargo build --release --target wasm32-wasip2` and point the pipeline's
