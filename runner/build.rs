@@ -20,8 +20,11 @@ fn main() {
     let dest = out_dir.join("plugins");
     std::fs::create_dir_all(&dest).expect("create OUT_DIR/plugins");
 
+    // Everything the plugins compile from: their own sources, the SDK, the Avro core under it.
     for watched in [
         "plugins",
+        "avro-core/src",
+        "avro-core/Cargo.toml",
         "plugin-sdk/src",
         "plugin-sdk/wit",
         "plugin-sdk/Cargo.toml",

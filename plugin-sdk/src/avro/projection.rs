@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use apache_avro::Schema;
 
-use super::binary::{Cursor, DecodeError};
-use super::compiled::{CompiledSchema, Kind, Logical, NodeId};
+use c2k_avro::{CompiledSchema, Cursor, DecodeError, Kind, Logical, Malformed, NodeId};
+
 use super::datum::Datum;
 
 /// How to reach one path's value from the start of a datum.
@@ -213,7 +213,10 @@ fn read<'a>(
                     .and_then(|i| plans.get(i))
                     .ok_or(DecodeError {
                         offset: at,
-                        what: "union branch index out of range",
+                        what: Malformed::BadUnionIndex {
+                            index,
+                            branches: plans.len(),
+                        },
                     })?;
             }
             Access::Leaf(node) => return read_leaf(schema, *node, c).map(Some),
@@ -263,7 +266,10 @@ pub fn read_leaf<'a>(
                 .and_then(|i| symbols.get(i))
                 .ok_or(DecodeError {
                     offset: at,
-                    what: "enum index out of range",
+                    what: Malformed::BadEnumIndex {
+                        index,
+                        symbols: symbols.len(),
+                    },
                 })?;
             Datum::Enum {
                 index: index as u32,

@@ -1,11 +1,10 @@
 //! A schema-directed transcoder from Avro binary to JSON text.
 
-use c2k_plugin_sdk::avro::{CompiledSchema, Cursor, DecodeError, Kind, NodeId};
+use c2k_plugin_sdk::avro::{
+    CompiledSchema, Cursor, DecodeError, Kind, Malformed, NodeId, MAX_DEPTH,
+};
 
 use crate::numbers::{write_double, write_float};
-
-/// Nesting beyond this is rejected rather than risking the guest's stack.
-const MAX_DEPTH: u32 = 512;
 
 /// Items that take no bytes (nulls in arrays or maps) allowed per datum: a corrupt block count
 /// must fail, not spin.
@@ -38,10 +37,8 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn value(&mut self, id: NodeId, c: &mut Cursor<'_>, depth: u32) -> Result<(), DecodeError> {
         if depth > MAX_DEPTH {
-            return Err(DecodeError {
-                offset: c.position(),
-                what: "values nested too deeply",
-            });
+            // The limit the host walked the record with, so a record it passed on is within it.
+            return Err(c.error(Malformed::TooDeep));
         }
         let schema = self.schema;
         match &schema.node(id).kind {
@@ -80,7 +77,10 @@ impl Writer<'_> {
                     .and_then(|i| symbols.get(i))
                     .ok_or(DecodeError {
                         offset: at,
-                        what: "enum index out of range",
+                        what: Malformed::BadEnumIndex {
+                            index,
+                            symbols: symbols.len(),
+                        },
                     })?;
                 self.string(symbol);
             }
@@ -157,7 +157,7 @@ impl Writer<'_> {
                     if self.zero_sized > MAX_ZERO_SIZED {
                         return Err(DecodeError {
                             offset: before,
-                            what: "more empty array or map items than any real record has",
+                            what: Malformed::TooManyItems(MAX_ZERO_SIZED),
                         });
                     }
                 }

@@ -12,10 +12,10 @@ use std::io::{Read, Write};
 
 use anyhow::{anyhow, bail, Context, Result};
 use apache_avro::types::Value;
+use c2k_avro::{CompiledSchema, Validate};
 use serde_json::{Map, Number, Value as Json};
 
 use crate::source::container::{ContainerReader, MAGIC};
-use crate::source::skip::Skipper;
 use crate::storage;
 
 /// Hadoop SequenceFiles (Camus's offset files) start with these bytes.
@@ -39,15 +39,15 @@ pub fn inspect(file: &str, out: &mut dyn Write) -> Result<()> {
 fn inspect_avro(file: &str, input: Box<dyn Read + Send>, out: &mut dyn Write) -> Result<()> {
     let mut reader = ContainerReader::open(file, input)?;
     let schema = reader.header.schema.clone();
-    let skipper = Skipper::new(&schema).map_err(|e| anyhow!("{file}: {e}"))?;
+    let compiled = CompiledSchema::compile(&schema).map_err(|e| anyhow!("{file}: {e}"))?;
     let mut index = 0u64;
     let mut line = Vec::new();
     while let Some(count) = reader.next_block()? {
         let block = reader.block();
         let mut pos = 0;
         for _ in 0..count {
-            let end = skipper
-                .skip(block, pos)
+            let end = compiled
+                .datum_end(block, pos, Validate::Strict)
                 .map_err(|e| anyhow!("{file}: record {index} is not decodable: {e}"))?;
             let value = apache_avro::from_avro_datum(&schema, &mut &block[pos..end], None)
                 .with_context(|| format!("{file}: record {index} is not decodable"))?;

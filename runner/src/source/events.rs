@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
+use c2k_avro::{CompiledSchema, Validate};
 
 use super::container::ContainerReader;
 use super::schemas::{Plan, Registry};
-use super::skip::Skipper;
 use super::{CamusSource, SourceEvent, SourceFile};
 use crate::record::{FileId, SourceBatch};
 use crate::storage::Storage;
@@ -101,7 +101,9 @@ pub(super) fn open_container(storage: &dyn Storage, url: &str) -> Result<Contain
 pub(super) struct OpenFile {
     file: FileId,
     reader: ContainerReader,
-    skipper: Skipper,
+    /// The writer schema, walked strictly: a record passes on as bytes only once every value in
+    /// it has been checked.
+    writer: CompiledSchema,
     plan: Plan,
     schema_id: u32,
     partition: Option<u32>,
@@ -128,12 +130,12 @@ impl OpenFile {
         plan: Plan,
         schema_id: u32,
     ) -> Result<OpenFile> {
-        let skipper = Skipper::new(&reader.header.schema)
+        let writer = CompiledSchema::compile(&reader.header.schema)
             .map_err(|e| anyhow!("{}: the writer schema is incomplete: {e}", file.url))?;
         Ok(OpenFile {
             file: id,
             reader,
-            skipper,
+            writer,
             plan,
             schema_id,
             partition: file.name.as_ref().map(|n| n.partition),
@@ -188,7 +190,10 @@ impl OpenFile {
                 }
             }
             let block = self.reader.block();
-            let end = self.skipper.skip(block, self.pos).map_err(|e| {
+            let end = self
+                .writer
+                .datum_end(block, self.pos, Validate::Strict)
+                .map_err(|e| {
                 anyhow!(
                     "{}: record {} (in block {}) is not decodable with the file's writer schema: {e}",
                     self.reader.url(),

@@ -3,8 +3,11 @@
 //!
 //! - [`names`]: which files are data files and what a Camus file name tells (partition, offsets);
 //! - [`container`] and [`codec`]: the container format, streamed one block at a time;
-//! - [`skip`]: datum boundaries without decoding, so records pass through as bytes;
+//! - datum boundaries without decoding, so records pass through as bytes, come from
+//!   `camus2kafka-avro` (the walker the plugins use too);
 //! - [`schemas`]: schema ids, and resolution to the reader schema when it differs;
+//! - [`transcode`]: that resolution compiled into a byte-to-byte rewrite, for the pairs it is
+//!   sure of;
 //! - [`events`]: all of it as one lazy stream of schemas and batches;
 //! - [`parallel`]: the same stream with several files decoded at once, merged back in file order.
 //!
@@ -16,7 +19,6 @@ pub mod events;
 pub mod names;
 pub mod parallel;
 pub mod schemas;
-pub mod skip;
 pub mod transcode;
 
 use std::sync::Arc;

@@ -1,29 +1,56 @@
 //! Reading the Avro binary encoding one primitive at a time, without building values.
 //!
-//! Every read is bounds-checked: a truncated or corrupt datum is a [`DecodeError`], never a panic.
+//! Every read is bounds-checked: a truncated or corrupt datum is a [`DecodeError`] naming what
+//! was wrong and at which byte, never a panic. What the bytes mean is the schema's business
+//! ([`crate::schema`], [`crate::skip`]), not this module's.
 
-use std::fmt;
+use crate::MAX_DEPTH;
 
-/// Malformed Avro binary data, with the byte offset where it was found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Malformed Avro binary data: what was wrong, and the byte offset (in the buffer the cursor
+/// reads, such as a whole container block) where it was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at byte {offset}")]
 pub struct DecodeError {
     pub offset: usize,
-    pub what: &'static str,
+    pub what: Malformed,
 }
 
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "malformed Avro datum at byte {}: {}",
-            self.offset, self.what
-        )
-    }
+/// What was wrong with the data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("datum runs past the end of its bytes")]
+    Truncated,
+    #[error("varint longer than {0} bytes")]
+    LongVarint(usize),
+    #[error("negative length {0}")]
+    NegativeLength(i64),
+    #[error("int {0} out of range")]
+    IntOutOfRange(i64),
+    #[error("string is not UTF-8")]
+    NotUtf8,
+    #[error("boolean byte {0} is neither 0 nor 1")]
+    BadBoolean(u8),
+    #[error("block count {0} out of range")]
+    BadBlockCount(i64),
+    #[error("union branch {index} out of range (the union has {branches})")]
+    BadUnionIndex { index: i64, branches: usize },
+    #[error("enum symbol {index} out of range (the enum has {symbols})")]
+    BadEnumIndex { index: i64, symbols: usize },
+    #[error("nesting deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// Items that take no bytes (nulls) are not bounded by the data's length: a reader that
+    /// loops over them bounds their number itself.
+    #[error("more than {0} array or map items")]
+    TooManyItems(u64),
 }
 
-impl std::error::Error for DecodeError {}
+/// The most bytes a zig-zag varint `long` takes.
+const LONG_BYTES: usize = 10;
 
-/// A read position in one Avro binary datum.
+/// The most bytes a zig-zag varint `int` takes.
+pub const INT_BYTES: usize = 5;
+
+/// A read position in Avro binary data.
 #[derive(Debug, Clone)]
 pub struct Cursor<'a> {
     buf: &'a [u8],
@@ -31,46 +58,61 @@ pub struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
         Cursor { buf, pos: 0 }
     }
 
-    /// Bytes consumed so far.
+    /// A cursor at byte `pos` of `buf`, so that positions and errors count from the start of
+    /// `buf` (a container block holding many datums).
+    pub fn at(buf: &'a [u8], pos: usize) -> Self {
+        Cursor { buf, pos }
+    }
+
+    /// The current position in the buffer.
     pub fn position(&self) -> usize {
         self.pos
     }
 
-    /// The whole datum this cursor reads.
+    /// The whole buffer this cursor reads.
     pub fn buffer(&self) -> &'a [u8] {
         self.buf
     }
 
-    fn error(&self, what: &'static str) -> DecodeError {
+    /// An error at the current position.
+    pub fn error(&self, what: Malformed) -> DecodeError {
         DecodeError {
             offset: self.pos,
             what,
         }
     }
 
+    /// A zig-zag varint of at most `max_bytes` bytes.
+    #[inline]
+    pub fn varint(&mut self, max_bytes: usize) -> Result<i64, DecodeError> {
+        let start = self.pos;
+        let mut value: u64 = 0;
+        for i in 0..max_bytes {
+            let Some(&byte) = self.buf.get(start + i) else {
+                self.pos = start + i;
+                return Err(self.error(Malformed::Truncated));
+            };
+            value |= u64::from(byte & 0x7F) << (7 * i);
+            if byte & 0x80 == 0 {
+                self.pos = start + i + 1;
+                return Ok((value >> 1) as i64 ^ -((value & 1) as i64));
+            }
+        }
+        Err(DecodeError {
+            offset: start,
+            what: Malformed::LongVarint(max_bytes),
+        })
+    }
+
     /// A zig-zag varint `long`.
     #[inline]
     pub fn long(&mut self) -> Result<i64, DecodeError> {
-        let mut value: u64 = 0;
-        let mut shift = 0;
-        loop {
-            let Some(&byte) = self.buf.get(self.pos) else {
-                return Err(self.error("truncated varint"));
-            };
-            self.pos += 1;
-            value |= u64::from(byte & 0x7F) << shift;
-            if byte & 0x80 == 0 {
-                return Ok((value >> 1) as i64 ^ -((value & 1) as i64));
-            }
-            shift += 7;
-            if shift > 63 {
-                return Err(self.error("varint longer than 10 bytes"));
-            }
-        }
+        self.varint(LONG_BYTES)
     }
 
     /// A zig-zag varint `int`.
@@ -80,7 +122,7 @@ impl<'a> Cursor<'a> {
         let value = self.long()?;
         i32::try_from(value).map_err(|_| DecodeError {
             offset: at,
-            what: "int out of range",
+            what: Malformed::IntOutOfRange(value),
         })
     }
 
@@ -91,7 +133,7 @@ impl<'a> Cursor<'a> {
         let value = self.long()?;
         usize::try_from(value).map_err(|_| DecodeError {
             offset: at,
-            what: "negative length",
+            what: Malformed::NegativeLength(value),
         })
     }
 
@@ -102,7 +144,7 @@ impl<'a> Cursor<'a> {
             .pos
             .checked_add(n)
             .filter(|&end| end <= self.buf.len())
-            .ok_or_else(|| self.error("truncated value"))?;
+            .ok_or_else(|| self.error(Malformed::Truncated))?;
         let bytes = &self.buf[self.pos..end];
         self.pos = end;
         Ok(bytes)
@@ -122,17 +164,18 @@ impl<'a> Cursor<'a> {
         let bytes = self.bytes()?;
         std::str::from_utf8(bytes).map_err(|_| DecodeError {
             offset: at,
-            what: "string is not UTF-8",
+            what: Malformed::NotUtf8,
         })
     }
 
     pub fn boolean(&mut self) -> Result<bool, DecodeError> {
+        let at = self.pos;
         match self.fixed(1)?[0] {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(DecodeError {
-                offset: self.pos - 1,
-                what: "boolean is neither 0 nor 1",
+            value => Err(DecodeError {
+                offset: at,
+                what: Malformed::BadBoolean(value),
             }),
         }
     }
@@ -155,19 +198,30 @@ impl<'a> Cursor<'a> {
         self.fixed(n).map(|_| ())
     }
 
-    /// Skips one varint without decoding it.
+    /// Skips one `long` varint without decoding it.
     #[inline]
     pub fn skip_varint(&mut self) -> Result<(), DecodeError> {
-        for _ in 0..10 {
-            let Some(&byte) = self.buf.get(self.pos) else {
-                return Err(self.error("truncated varint"));
+        self.skip_varint_of(LONG_BYTES)
+    }
+
+    /// Skips one varint of at most `max_bytes` bytes without decoding it.
+    #[inline]
+    pub fn skip_varint_of(&mut self, max_bytes: usize) -> Result<(), DecodeError> {
+        let start = self.pos;
+        for i in 0..max_bytes {
+            let Some(&byte) = self.buf.get(start + i) else {
+                self.pos = start + i;
+                return Err(self.error(Malformed::Truncated));
             };
-            self.pos += 1;
             if byte & 0x80 == 0 {
+                self.pos = start + i + 1;
                 return Ok(());
             }
         }
-        Err(self.error("varint longer than 10 bytes"))
+        Err(DecodeError {
+            offset: start,
+            what: Malformed::LongVarint(max_bytes),
+        })
     }
 
     /// The header of one block of an array or map: the item count, and (for a negative count)
@@ -185,7 +239,7 @@ impl<'a> Cursor<'a> {
         Ok(Block {
             count: count.checked_neg().ok_or(DecodeError {
                 offset: at,
-                what: "block count out of range",
+                what: Malformed::BadBlockCount(count),
             })? as u64,
             byte_size: Some(size),
         })
@@ -239,14 +293,39 @@ mod tests {
     }
 
     #[test]
+    fn varints_decode_zigzag() {
+        assert_eq!(Cursor::new(&[0x03]).long(), Ok(-2));
+        assert_eq!(Cursor::new(&[0x80, 0x01]).long(), Ok(64));
+        assert!(Cursor::new(&[0xff; 11]).long().is_err());
+    }
+
+    #[test]
     fn truncated_and_overlong_data_is_an_error_not_a_panic() {
         assert!(Cursor::new(&[0x80]).long().is_err());
         assert!(Cursor::new(&[0xFF; 11]).long().is_err());
+        assert!(Cursor::new(&[0x80; 5]).skip_varint_of(INT_BYTES).is_err());
         assert!(Cursor::new(&[0x06, b'a']).string().is_err());
         assert!(Cursor::new(&[0x01]).bytes().is_err(), "negative length");
         assert!(Cursor::new(&[0x02, 0xFF]).string().is_err(), "not UTF-8");
         let mut big = Vec::new();
         write_long(&mut big, i64::from(i32::MAX) + 1);
         assert!(Cursor::new(&big).int().is_err());
+    }
+
+    #[test]
+    fn errors_count_bytes_from_the_start_of_the_buffer() {
+        let mut c = Cursor::at(&[0x00, 0x00, 0x02], 2);
+        assert_eq!(
+            c.boolean(),
+            Err(DecodeError {
+                offset: 2,
+                what: Malformed::BadBoolean(2)
+            })
+        );
+        let err = Cursor::at(&[0x04, b'a'], 0).string().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "datum runs past the end of its bytes at byte 1"
+        );
     }
 }

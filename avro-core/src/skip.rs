@@ -1,0 +1,164 @@
+//! Finding where one Avro datum ends without decoding it: the one walker of the project.
+//!
+//! The host passes records through as bytes whenever it can, so it needs each datum's
+//! boundaries but not its value; a plugin's projection skips the fields before the one it reads.
+//! Both walk a [`CompiledSchema`] here. The host wants every value checked before it passes a
+//! record on ([`Validate::Strict`]); a plugin reading records the host has already checked wants
+//! speed ([`Validate::Fast`]). The two modes are one function compiled twice (a const
+//! parameter), so the fast path carries no test of the mode.
+//!
+//! Walking never allocates and never panics on bad bytes. It does not decode values: readers
+//! that need them use [`Cursor`] directly.
+
+use crate::binary::{Cursor, DecodeError, Malformed, INT_BYTES};
+use crate::schema::{CompiledSchema, Kind, NodeId};
+use crate::MAX_DEPTH;
+
+/// How much a walk checks besides lengths, varints, union indexes and depth (always checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validate {
+    /// Also: booleans are 0 or 1, enum indexes name a symbol, `int` varints take at most 5
+    /// bytes, and the items of array and map blocks that carry their byte size are walked one
+    /// by one rather than jumped over. For data nothing has checked yet.
+    Strict,
+    /// Fixed-size values and sized blocks are jumped over at once. For data already checked.
+    Fast,
+}
+
+impl CompiledSchema {
+    /// The end (exclusive) of the datum of the root type that starts at `start` in `buf`.
+    /// Error offsets count from the start of `buf`.
+    pub fn datum_end(
+        &self,
+        buf: &[u8],
+        start: usize,
+        validate: Validate,
+    ) -> Result<usize, DecodeError> {
+        let mut c = Cursor::at(buf, start);
+        self.skip_with(self.root(), &mut c, validate)?;
+        Ok(c.position())
+    }
+
+    /// Skips one value of node `id`, as fast as the bytes allow ([`Validate::Fast`]).
+    pub fn skip(&self, id: NodeId, c: &mut Cursor<'_>) -> Result<(), DecodeError> {
+        self.walk::<false>(id, c, 0)
+    }
+
+    /// Skips one value of node `id`, checking as much as `validate` says.
+    pub fn skip_with(
+        &self,
+        id: NodeId,
+        c: &mut Cursor<'_>,
+        validate: Validate,
+    ) -> Result<(), DecodeError> {
+        match validate {
+            Validate::Strict => self.walk::<true>(id, c, 0),
+            Validate::Fast => self.walk::<false>(id, c, 0),
+        }
+    }
+
+    /// Reads a union's branch index and returns that branch's node.
+    pub fn branch(&self, branches: &[NodeId], c: &mut Cursor<'_>) -> Result<NodeId, DecodeError> {
+        let at = c.position();
+        let index = c.long()?;
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| branches.get(i))
+            .copied()
+            .ok_or(DecodeError {
+                offset: at,
+                what: Malformed::BadUnionIndex {
+                    index,
+                    branches: branches.len(),
+                },
+            })
+    }
+
+    fn walk<const STRICT: bool>(
+        &self,
+        id: NodeId,
+        c: &mut Cursor<'_>,
+        depth: u32,
+    ) -> Result<(), DecodeError> {
+        if depth > MAX_DEPTH {
+            return Err(c.error(Malformed::TooDeep));
+        }
+        let node = self.node(id);
+        if !STRICT {
+            if let Some(size) = node.fixed_size {
+                return c.skip(size);
+            }
+        }
+        match &node.kind {
+            Kind::Null => Ok(()),
+            Kind::Boolean => c.boolean().map(|_| ()),
+            Kind::Int if STRICT => c.skip_varint_of(INT_BYTES),
+            Kind::Int | Kind::Long => c.skip_varint(),
+            Kind::Float => c.skip(4),
+            Kind::Double => c.skip(8),
+            Kind::Fixed { size } => c.skip(*size),
+            Kind::Enum { symbols } if STRICT => {
+                let at = c.position();
+                let index = c.varint(INT_BYTES)?;
+                if usize::try_from(index).map_or(true, |i| i >= symbols.len()) {
+                    return Err(DecodeError {
+                        offset: at,
+                        what: Malformed::BadEnumIndex {
+                            index,
+                            symbols: symbols.len(),
+                        },
+                    });
+                }
+                Ok(())
+            }
+            Kind::Enum { .. } => c.skip_varint(),
+            Kind::Bytes | Kind::String => {
+                let n = c.length()?;
+                c.skip(n)
+            }
+            Kind::Array(item) => {
+                self.blocks::<STRICT>(c, |c| self.walk::<STRICT>(*item, c, depth + 1))
+            }
+            Kind::Map(value) => self.blocks::<STRICT>(c, |c| {
+                let n = c.length()?;
+                c.skip(n)?;
+                self.walk::<STRICT>(*value, c, depth + 1)
+            }),
+            Kind::Union(branches) => {
+                let branch = self.branch(branches, c)?;
+                self.walk::<STRICT>(branch, c, depth + 1)
+            }
+            Kind::Record { fields } => fields
+                .iter()
+                .try_for_each(|(_, field)| self.walk::<STRICT>(*field, c, depth + 1)),
+        }
+    }
+
+    /// The blocks of an array or map, until the block of count 0. A block that carries its
+    /// byte size is jumped over at once, unless the walk is strict.
+    fn blocks<const STRICT: bool>(
+        &self,
+        c: &mut Cursor<'_>,
+        mut item: impl FnMut(&mut Cursor<'_>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        loop {
+            let block = c.block()?;
+            if block.count == 0 {
+                return Ok(());
+            }
+            if let (false, Some(size)) = (STRICT, block.byte_size) {
+                c.skip(size)?;
+                continue;
+            }
+            for _ in 0..block.count {
+                let before = c.position();
+                item(c)?;
+                if c.position() == before {
+                    // An item that takes no bytes (null, an empty record) takes none for every
+                    // item: no need to loop over a count that corrupt data may have made huge.
+                    break;
+                }
+            }
+        }
+    }
+}
