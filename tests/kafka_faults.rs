@@ -45,6 +45,7 @@ fn a_broker_down_mid_run_and_back_loses_and_duplicates_nothing() {
         &pipeline,
         &SourceFacts {
             partitions: vec![0, 1, 2],
+            ..Default::default()
         },
     )
     .expect("open the sink on the mock cluster");
@@ -77,6 +78,7 @@ fn a_broker_that_never_comes_back_fails_the_publish_with_the_delivered_count() {
         &pipeline,
         &SourceFacts {
             partitions: vec![0, 1],
+            ..Default::default()
         },
     )
     .expect("open the sink on the mock cluster");

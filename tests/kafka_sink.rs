@@ -18,6 +18,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 fn facts(partitions: u32) -> SourceFacts {
     SourceFacts {
         partitions: (0..partitions).collect(),
+        ..Default::default()
     }
 }
 
@@ -144,6 +145,7 @@ fn an_existing_topic_with_too_few_partitions_is_refused_before_anything_is_sent(
         &pipeline,
         &SourceFacts {
             partitions: vec![0, 1, 4],
+            ..Default::default()
         },
     ) {
         Ok(_) => panic!("a 2-partition topic accepted for source partitions up to 4"),

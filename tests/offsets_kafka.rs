@@ -99,6 +99,13 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
     ];
     assert_eq!(committed(&brokers, "replayers", "PAGE_VIEWS", 3), want);
 
+    // The same offsets again (an interrupted earlier attempt committed them): done, nothing written.
+    let again = offsets::c2k(&["offsets", "commit", path], LIMIT);
+    offsets::assert_success(&again);
+    let stdout = offsets::text(&again.stdout);
+    assert!(stdout.contains("already committed, identical"), "{stdout}");
+    assert_eq!(committed(&brokers, "replayers", "PAGE_VIEWS", 3), want);
+
     // A newer run appears: the group already has offsets, nothing is committed.
     let later: Vec<SampleCutoff> = cutoffs
         .iter()

@@ -85,6 +85,7 @@ fn messages(options: &Options) -> Vec<OutMessage> {
                 headers: vec![("source".into(), b"camus".to_vec())],
                 timestamp_ms: Some(1_500_000_000_000 + i as i64),
                 source_partition: Some(i as u32 % options.partitions),
+                origin: None,
             }
         })
         .collect()
@@ -105,6 +106,7 @@ fn pipeline(brokers: &str, topic: &str, options: &Options) -> Result<Pipeline> {
 fn facts(options: &Options) -> SourceFacts {
     SourceFacts {
         partitions: (0..options.partitions).collect(),
+        ..Default::default()
     }
 }
 

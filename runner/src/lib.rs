@@ -12,6 +12,7 @@
 pub mod bundled;
 pub mod config;
 pub mod hadoop;
+pub mod identity;
 pub mod inspect;
 pub mod offsets;
 pub mod plugin;

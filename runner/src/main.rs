@@ -39,6 +39,11 @@ enum Command {
         /// Go through everything but the send and the commit, and say what would be sent where.
         #[arg(long)]
         dry_run: bool,
+        /// Continue a replay that was interrupted: the messages of this same replay already in
+        /// the replay topic are skipped and the rest is published (without it, a non-empty replay
+        /// topic is refused with exit code 4).
+        #[arg(long)]
+        resume: bool,
     },
     /// Check a pipeline and report every problem at once, each with what the key means.
     Validate {
@@ -124,9 +129,15 @@ fn execute(command: Command) -> anyhow::Result<()> {
         Command::Run {
             pipeline: args,
             dry_run,
+            resume,
         } => {
             let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
-            camus2kafka::run::run(&pipeline, dry_run)
+            let options = camus2kafka::run::RunOptions {
+                dry_run,
+                resume,
+                pipeline_file: Some(args.pipeline.clone()),
+            };
+            camus2kafka::run::run(&pipeline, &options)
         }
         Command::Validate { pipeline: args } => {
             let doc = config::load_document(&args.pipeline, &args.sets)?;

@@ -72,4 +72,13 @@ pub struct OutMessage {
     pub timestamp_ms: Option<i64>,
     /// The Kafka partition of the original record, when known (used by `partitioning: source`).
     pub source_partition: Option<u32>,
+    /// The archived record this message was made from (the provenance headers).
+    pub origin: Option<Origin>,
+}
+
+/// Where a record was archived: its file and its index in that file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub file: FileId,
+    pub index: u64,
 }

@@ -9,12 +9,12 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::config::Pipeline;
 use crate::plugin::{FormatPlugin, KeyPlugin, PluginBatch, PluginError};
 use crate::progress::{Progress, Summary};
-use crate::record::{OutMessage, SourceBatch};
+use crate::record::{Origin, OutMessage, SourceBatch};
 use crate::sink::{self, SourceFacts};
 use crate::sort::{SortItem, Sorted, Sorter};
 use crate::source::{CamusSource, SourceEvent, SourceFile};
@@ -24,10 +24,37 @@ use crate::source::{CamusSource, SourceEvent, SourceFile};
 /// keep memory bounded (each batch is ~`batch_size` records).
 const CHANNEL_DEPTH: usize = 8;
 
-/// Runs the whole job. With `dry_run`, everything but the send and the commit.
-pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
+/// How `c2k run` was asked to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Everything but the send and the commit.
+    pub dry_run: bool,
+    /// Continue a replay the topic already holds part of (`--resume`).
+    pub resume: bool,
+    /// The pipeline file, for messages that say which command finishes the job.
+    pub pipeline_file: Option<std::path::PathBuf>,
+}
+
+/// Runs the whole job.
+pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     let started = Instant::now();
     let source = CamusSource::open(pipeline)?;
+    let facts = source_facts(pipeline, &source)?;
+    // What the offsets step needs is checked before anything is published, so a replay is never
+    // sent only to find that its hand-off cannot be made.
+    crate::offsets::preflight(pipeline, options.dry_run)?;
+    let sink = sink::open(pipeline, &facts, options)?;
+    let present = sink.already_present();
+    if present > 0 && facts.records == Some(present) {
+        eprintln!(
+            "c2k: the replay is already complete: {present} messages in {} ({} records archived); \
+             nothing to send",
+            pipeline.replay_topic(),
+            present
+        );
+        return finish_with_offsets(pipeline, options, present);
+    }
+
     let mut key = KeyPlugin::load(&pipeline.key)?;
     let mut format = FormatPlugin::load(&pipeline.format)?;
     let progress = Progress::new(source.files.iter().map(|f| f.size).sum());
@@ -42,10 +69,6 @@ pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
         "read, keyed and sorted"
     );
 
-    let facts = SourceFacts {
-        partitions: source.partitions(),
-    };
-    let sink = sink::open(pipeline, &facts, dry_run)?;
     let report = write_sorted(
         pipeline,
         &source.files,
@@ -67,7 +90,7 @@ pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
         );
     }
     progress.finish();
-    crate::offsets::commit_step(pipeline, dry_run)?;
+    finish_with_offsets(pipeline, options, report.delivered)?;
     Summary {
         records_in: records_read,
         report,
@@ -76,6 +99,44 @@ pub fn run(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
     }
     .print();
     Ok(())
+}
+
+/// What the sink is told about the source before anything is read: partitions, file names, the
+/// replay's content identity and, when every file has a Camus name, how many records there are.
+fn source_facts(pipeline: &Pipeline, source: &CamusSource) -> Result<SourceFacts> {
+    let input_dir = pipeline.input_dir();
+    let records = source
+        .files
+        .iter()
+        .map(|file| file.name.as_ref().map(|name| name.count))
+        .sum::<Option<u64>>();
+    Ok(SourceFacts {
+        partitions: source.partitions(),
+        files: source
+            .files
+            .iter()
+            .map(|file| crate::identity::relative_path(&input_dir, &file.url))
+            .collect(),
+        content: crate::identity::content_digest(pipeline, &input_dir, &source.files)?,
+        records,
+    })
+}
+
+/// The offsets step once the replay is complete. A failure here says so, and which command
+/// finishes the job without publishing anything again.
+fn finish_with_offsets(pipeline: &Pipeline, options: &RunOptions, messages: u64) -> Result<()> {
+    crate::offsets::commit_step(pipeline, options.dry_run).with_context(|| {
+        let file = options
+            .pipeline_file
+            .as_ref()
+            .map_or("PIPELINE".to_string(), |f| f.display().to_string());
+        format!(
+            "the replay is complete ({messages} messages in {}), but the offsets step failed; \
+             `c2k offsets commit {file}` finishes the job (and `c2k run --resume {file}` would \
+             also just commit)",
+            pipeline.replay_topic()
+        )
+    })
 }
 
 /// Reads every record, keys it, and feeds the sort. Files are read and decoded on a thread of
@@ -314,6 +375,10 @@ fn send_all(
 /// one, the key extractor's event time as the timestamp.
 fn fill_from_record(message: &mut OutMessage, item: &SortItem) {
     message.source_partition = item.partition();
+    message.origin = Some(Origin {
+        file: item.file(),
+        index: item.index(),
+    });
     if message.timestamp_ms.is_none() {
         message.timestamp_ms = item.timestamp_ms();
     }
@@ -390,6 +455,11 @@ fn name_sorted_record(
 /// offsets and left them alone, 1 for anything else.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error
+        .chain()
+        .any(|e| e.is::<crate::sink::kafka::guard::TopicRefused>())
+    {
+        4
+    } else if error
         .chain()
         .any(|e| e.is::<crate::offsets::AlreadyCommitted>())
     {

@@ -39,6 +39,7 @@ pub fn messages(count: usize, partitions: u32, value_len: usize) -> Vec<OutMessa
                 },
                 timestamp_ms: Some(1_500_000_000_000 + i as i64 * 1000),
                 source_partition: Some((i as u32 * 7 + i as u32 / 3) % partitions),
+                origin: None,
             }
         })
         .collect()
@@ -169,7 +170,18 @@ pub fn assert_replayed(
             let what = format!("message {i} of partition {partition}");
             assert_eq!(got.value, wanted.value, "{what}: value");
             assert_eq!(got.key, wanted.key, "{what}: key");
-            assert_eq!(got.headers, wanted.headers, "{what}: headers");
+            let own: Vec<_> = got
+                .headers
+                .iter()
+                .filter(|(name, _)| !name.starts_with("c2k-"))
+                .cloned()
+                .collect();
+            assert_eq!(own, wanted.headers, "{what}: the format's headers");
+            assert_eq!(
+                header(got, "c2k-seq").as_deref(),
+                Some(i.to_string().as_str()),
+                "{what}: c2k-seq is its position in the partition"
+            );
             assert_eq!(got.timestamp_ms, wanted.timestamp_ms, "{what}: timestamp");
         }
     }
@@ -207,4 +219,13 @@ pub fn run_c2k(args: &[&str], timeout: Duration) -> (bool, String) {
     };
     let text = reader.join().unwrap_or_default();
     (status.success(), text)
+}
+
+/// A header's value as text, if the message has it.
+pub fn header(message: &Received, name: &str) -> Option<String> {
+    message
+        .headers
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
 }

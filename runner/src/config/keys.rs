@@ -19,6 +19,8 @@ pub enum Kind {
     Count,
     /// A whole number, possibly negative.
     Integer,
+    /// `true` or `false`.
+    Flag,
     /// One of the listed words.
     Choice(&'static [&'static str]),
     /// A map of text to text, passed through (librdkafka properties).
@@ -109,6 +111,9 @@ pub static KEYS: &[Key] = &[
     key("sink.replication_factor", Kind::Integer, Some("1"), "kafka: replication factor of the replay topic if it is created").for_sinks(&["kafka"]),
     key("sink.partitioning", Kind::Choice(&["source", "single", "key"]), Some("source"), "kafka: source (the record's original partition), single (partition 0, total order) or key (murmur2 of the message key, as Java clients)").for_sinks(&["kafka"]),
     key("sink.max_messages_per_sec", Kind::Count, None, "kafka: publish at most this many messages per second").for_sinks(&["kafka"]),
+    key("sink.provenance", Kind::Flag, Some("true"), "kafka: c2k-replay, c2k-seq and c2k-source-* headers on every message, which let a rerun account for what the topic holds (--resume); false publishes only into an empty topic").for_sinks(&["kafka"]),
+    key("sink.transactions", Kind::Flag, Some("false"), "kafka: publish in transactions (transactional.id from the replay's identity), so read_committed consumers never see a partial or repeated chunk across a crash and --resume").for_sinks(&["kafka"]),
+    key("sink.transaction_messages", Kind::Count, Some("100000"), "kafka: messages per transaction with sink.transactions: true").for_sinks(&["kafka"]),
     key("sink.delivery_timeout", Kind::Duration, Some("120s"), "kafka: how long to wait for outstanding delivery reports before failing").for_sinks(&["kafka"]),
     key("sink.path", Kind::Path, None, "file: the output file (written under a temporary name, renamed when complete)").for_sinks(&["file"]),
     key("sink.framing", Kind::Choice(&["lines", "length-prefixed"]), Some("lines"), "file and stdout: lines (value then newline) or length-prefixed (4-byte big-endian length then value)").for_sinks(&["file", "stdout"]),

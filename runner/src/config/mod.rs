@@ -107,6 +107,11 @@ pub struct KafkaSinkConfig {
     pub max_messages_per_sec: Option<u64>,
     /// How long to wait for outstanding deliveries before failing.
     pub delivery_timeout: Seconds,
+    /// Provenance headers on every message (what lets a rerun account for the topic).
+    pub provenance: bool,
+    /// A transactional producer, committing every `transaction_messages` messages.
+    pub transactions: bool,
+    pub transaction_messages: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

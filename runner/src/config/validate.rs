@@ -108,6 +108,10 @@ pub fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
                 describe(value)
             )),
         },
+        Kind::Flag => match value {
+            Value::Bool(_) => Ok(()),
+            _ => Err(format!("expected true or false, got {}", describe(value))),
+        },
         Kind::Integer => match value.as_i64() {
             Some(_) => Ok(()),
             None => Err(format!("expected a whole number, got {}", describe(value))),

@@ -17,15 +17,25 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::history::PartitionOffset;
 use super::AlreadyCommitted;
 
-/// Commits `offsets` of `topic` for `group` unless the group already has offsets for it.
-pub fn commit(
+/// The offsets the group already has for `offsets`' partitions of `topic`: `(partition, offset)`,
+/// empty when it has none. Reads only.
+pub fn existing(
     brokers: &str,
     group: &str,
     topic: &str,
     properties: &BTreeMap<String, String>,
     offsets: &[PartitionOffset],
     timeout: Duration,
-) -> Result<()> {
+) -> Result<Vec<(i32, i64)>> {
+    let consumer = group_consumer(brokers, group, properties)?;
+    committed(&consumer, brokers, group, topic, offsets, timeout)
+}
+
+fn group_consumer(
+    brokers: &str,
+    group: &str,
+    properties: &BTreeMap<String, String>,
+) -> Result<BaseConsumer> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
@@ -35,28 +45,59 @@ pub fn commit(
     for (name, value) in properties {
         config.set(name, value);
     }
-    let consumer: BaseConsumer = config
+    config
         .create()
-        .with_context(|| format!("cannot create a Kafka consumer for brokers {brokers}"))?;
+        .with_context(|| format!("cannot create a Kafka consumer for brokers {brokers}"))
+}
 
+fn committed(
+    consumer: &BaseConsumer,
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    offsets: &[PartitionOffset],
+    timeout: Duration,
+) -> Result<Vec<(i32, i64)>> {
     let mut partitions = TopicPartitionList::new();
     for offset in offsets {
         partitions.add_partition(topic, offset.partition);
     }
     let committed = consumer
-        .committed_offsets(partitions.clone(), timeout)
+        .committed_offsets(partitions, timeout)
         .with_context(|| {
             format!(
                 "cannot fetch the committed offsets of group {group} for {topic} from {brokers}"
             )
         })?;
-    let existing: Vec<String> = committed
+    let mut found: Vec<(i32, i64)> = committed
         .elements()
         .iter()
         .filter_map(|e| match e.offset() {
-            Offset::Offset(n) => Some(format!("{}={n}", e.partition())),
+            Offset::Offset(n) => Some((e.partition(), n)),
             _ => None,
         })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Commits `offsets` of `topic` for `group` unless the group already has offsets for it.
+pub fn commit(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    properties: &BTreeMap<String, String>,
+    offsets: &[PartitionOffset],
+    timeout: Duration,
+) -> Result<()> {
+    let consumer = group_consumer(brokers, group, properties)?;
+    let mut partitions = TopicPartitionList::new();
+    for offset in offsets {
+        partitions.add_partition(topic, offset.partition);
+    }
+    let existing: Vec<String> = committed(&consumer, brokers, group, topic, offsets, timeout)?
+        .into_iter()
+        .map(|(partition, offset)| format!("{partition}={offset}"))
         .collect();
     if !existing.is_empty() {
         return Err(AlreadyCommitted {

@@ -58,28 +58,160 @@ fn latest_run(pipeline: &Pipeline) -> Result<RunOffsets> {
     history::latest_run(&history_dir, &pipeline.topic)
 }
 
+/// What the group already has for the topic, compared with what the newest Camus run says.
+enum Existing {
+    None,
+    /// Exactly the offsets the step would commit (an earlier attempt committed them).
+    Same,
+    /// Other offsets: the step must not touch them.
+    Different(AlreadyCommitted),
+}
+
+fn group_of(pipeline: &Pipeline) -> Result<&str> {
+    pipeline
+        .offsets
+        .group
+        .as_deref()
+        .context("offsets.group is not set: which consumer group should get the offsets?")
+}
+
+/// Reads (never writes) what the group has where the step would commit.
+fn existing(pipeline: &Pipeline, run: &RunOffsets) -> Result<Existing> {
+    let offsets = &pipeline.offsets;
+    let group = group_of(pipeline)?;
+    let topic = &pipeline.topic;
+    let timeout = offsets.session_timeout.duration();
+    let (found, location) = match offsets.commit {
+        CommitMode::None => return Ok(Existing::None),
+        CommitMode::Zookeeper => {
+            let connect = zookeeper_connect(pipeline)?;
+            let found = zookeeper::existing(connect, group, topic, timeout)?;
+            let same = found == zookeeper::planned_children(offsets.layout, &run.partitions);
+            let (_, chroot) = zookeeper::split_connect_string(connect);
+            let location = format!(
+                "{}{} in ZooKeeper {connect} ({} existing: {})",
+                chroot.unwrap_or(""),
+                zookeeper::topic_path(group, topic),
+                found.len(),
+                found
+                    .iter()
+                    .map(|(child, value)| format!("{child}={value}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            (
+                if same {
+                    Some(true)
+                } else {
+                    (!found.is_empty()).then_some(false)
+                },
+                location,
+            )
+        }
+        CommitMode::Kafka => {
+            let brokers = kafka_brokers(pipeline)?;
+            let found = kafka::existing(
+                &brokers,
+                group,
+                topic,
+                &offsets.consumer,
+                &run.partitions,
+                timeout,
+            )?;
+            let mut planned: Vec<(i32, i64)> = run
+                .partitions
+                .iter()
+                .map(|p| (p.partition, p.offset))
+                .collect();
+            planned.sort();
+            let location = format!(
+                "Kafka group {group} on {brokers}, topic {topic} (committed: {})",
+                found
+                    .iter()
+                    .map(|(partition, offset)| format!("{partition}={offset}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            (
+                if found == planned {
+                    Some(true)
+                } else {
+                    (!found.is_empty()).then_some(false)
+                },
+                location,
+            )
+        }
+    };
+    Ok(match found {
+        None => Existing::None,
+        Some(true) => Existing::Same,
+        Some(false) => Existing::Different(AlreadyCommitted { location }),
+    })
+}
+
+fn zookeeper_connect(pipeline: &Pipeline) -> Result<&str> {
+    pipeline.offsets.zookeeper.as_deref().context(
+        "offsets.zookeeper is not set: the ZooKeeper connect string is needed for offsets.commit: zookeeper",
+    )
+}
+
+fn kafka_brokers(pipeline: &Pipeline) -> Result<String> {
+    pipeline.offsets_brokers().context(
+        "offsets.brokers (or sink.brokers) is not set: brokers are needed for offsets.commit: kafka",
+    )
+}
+
+/// Checks, before anything is published, what the offsets step will need: the newest Camus run
+/// readable with offsets for the topic and, unless `dry_run`, the ZooKeeper ensemble or the group
+/// coordinator reachable and the group free (no offsets, or exactly these). A replay is never
+/// published only to find that its hand-off cannot be made.
+pub fn preflight(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
+    if pipeline.offsets.commit == CommitMode::None {
+        return Ok(());
+    }
+    let context = "checked before publishing anything: the offsets step could not be made";
+    group_of(pipeline).context(context)?;
+    let run = latest_run(pipeline).context(context)?;
+    if dry_run {
+        return Ok(());
+    }
+    match existing(pipeline, &run).context(context)? {
+        Existing::None | Existing::Same => Ok(()),
+        Existing::Different(already) => Err(anyhow::Error::new(already).context(
+            "checked before publishing anything: nothing was sent; the group must be new for the \
+             replay's hand-off",
+        )),
+    }
+}
+
 /// The offsets step of `c2k run`, and `c2k offsets commit`. With `dry_run`, prints what would be
-/// written where and writes nothing.
+/// written where and writes nothing. Offsets identical to those already committed (an earlier,
+/// interrupted attempt) are not written again and the step succeeds.
 pub fn commit_step(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
     let offsets = &pipeline.offsets;
     if offsets.commit == CommitMode::None {
         return Ok(());
     }
-    let group = offsets
-        .group
-        .as_deref()
-        .context("offsets.group is not set: which consumer group should get the offsets?")?;
+    let group = group_of(pipeline)?;
     let run = latest_run(pipeline)?;
     let topic = &pipeline.topic;
     let timeout = offsets.session_timeout.duration();
     let mut out = std::io::stdout().lock();
+    if !dry_run {
+        if let Existing::Same = existing(pipeline, &run)? {
+            writeln!(
+                out,
+                "offsets of {topic} for group {group} are already committed, identical to the newest \
+                 Camus run's ({}): nothing written",
+                run.run_dir
+            )?;
+            return Ok(());
+        }
+    }
     match offsets.commit {
         CommitMode::None => Ok(()),
         CommitMode::Zookeeper => {
-            let connect = offsets
-                .zookeeper
-                .as_deref()
-                .context("offsets.zookeeper is not set: the ZooKeeper connect string is needed for offsets.commit: zookeeper")?;
+            let connect = zookeeper_connect(pipeline)?;
             let planned =
                 zookeeper::planned_writes(connect, group, topic, offsets.layout, &run.partitions);
             if dry_run {
@@ -113,9 +245,7 @@ pub fn commit_step(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
             Ok(())
         }
         CommitMode::Kafka => {
-            let brokers = pipeline.offsets_brokers().context(
-                "offsets.brokers (or sink.brokers) is not set: brokers are needed for offsets.commit: kafka",
-            )?;
+            let brokers = kafka_brokers(pipeline)?;
             if dry_run {
                 writeln!(
                     out,

@@ -179,6 +179,63 @@ async fn commit_async(
     }
 }
 
+/// The offsets the group already has for the topic: `(child name, value)` of every child of the
+/// topic's node (none when the node, its parents or the chroot do not exist). Reads only.
+pub fn existing(
+    connect: &str,
+    group: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<(String, String)>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime for ZooKeeper")?;
+    runtime.block_on(async {
+        tokio::time::timeout(timeout * 3, existing_async(connect, group, topic, timeout))
+            .await
+            .map_err(|_| anyhow!("ZooKeeper {connect}: no answer within {:?}", timeout * 3))?
+    })
+}
+
+async fn existing_async(
+    connect: &str,
+    group: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<(String, String)>> {
+    let client = connect_client(connect, timeout).await?;
+    let (_, chroot) = split_connect_string(connect);
+    let root = chroot.unwrap_or("");
+    let topic_node = format!("{root}{}", topic_path(group, topic));
+    let children = match client.list_children(&topic_node).await {
+        Ok(children) => children,
+        Err(ZkError::NoNode) => return Ok(Vec::new()),
+        Err(e) => bail!("ZooKeeper {connect}: cannot list {topic_node}: {e}"),
+    };
+    let mut found = Vec::with_capacity(children.len());
+    for child in children {
+        let path = format!("{topic_node}/{child}");
+        match client.get_data(&path).await {
+            Ok((data, _)) => found.push((child, String::from_utf8_lossy(&data).into_owned())),
+            Err(ZkError::NoNode) => {}
+            Err(e) => bail!("ZooKeeper {connect}: cannot read {path}: {e}"),
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The children [`commit`] would create: `(child name, value)`, sorted like [`existing`].
+pub fn planned_children(layout: ZkLayout, offsets: &[PartitionOffset]) -> Vec<(String, String)> {
+    let mut children: Vec<(String, String)> = offsets
+        .iter()
+        .map(|o| (child_name(layout, o), o.offset.to_string()))
+        .collect();
+    children.sort();
+    children
+}
+
 /// Connects (hosts only: the chroot is handled by the caller so it can be created first). Hosts
 /// are retried (a server under load may drop a first attempt) until `timeout`, then it fails.
 async fn connect_client(connect: &str, timeout: Duration) -> Result<Client> {

@@ -170,6 +170,7 @@ impl FormatPlugin {
                 headers: m.headers.into_iter().map(|h| (h.key, h.value)).collect(),
                 timestamp_ms: m.timestamp_ms,
                 source_partition: None,
+                origin: None,
             })
             .collect())
     }

@@ -7,13 +7,18 @@ mod write_behind;
 use anyhow::Result;
 
 use crate::config::{Pipeline, SinkConfig};
+use crate::identity::ContentDigest;
 use crate::record::OutMessage;
+use crate::run::RunOptions;
 
 /// What a sink acknowledged when it finished.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SinkReport {
-    /// Messages acknowledged (written, or delivered to the broker with acks).
+    /// Messages accounted for: acknowledged (written, or delivered to the broker with acks), plus
+    /// those a resumed replay found already in the topic.
     pub delivered: u64,
+    /// Of `delivered`, the messages that were already in the topic (`--resume`).
+    pub already_present: u64,
     /// Value and key bytes acknowledged.
     pub bytes: u64,
     /// Where they went, for the summary (`file out.jsonl`, `kafka PAGE_VIEWS_REPLAY@localhost:9092`).
@@ -25,6 +30,13 @@ pub struct SinkReport {
 pub struct SourceFacts {
     /// Distinct Kafka partitions seen in the Camus file names (sorted).
     pub partitions: Vec<u32>,
+    /// The input files relative to the input directory, by [`crate::record::FileId`] (the
+    /// `c2k-source-file` header).
+    pub files: Vec<String>,
+    /// What decides the replay's content and order ([`crate::identity`]).
+    pub content: ContentDigest,
+    /// How many records the source holds, when every file has a Camus name (which counts them).
+    pub records: Option<u64>,
 }
 
 /// A destination for messages, fed in sorted order, batch by batch.
@@ -33,16 +45,28 @@ pub trait Sink: Send {
     fn send(&mut self, batch: Vec<OutMessage>) -> Result<()>;
     /// Waits until everything sent is acknowledged, or fails saying how many were.
     fn finish(self: Box<Self>) -> Result<SinkReport>;
+    /// Messages of this replay the destination already held when it was opened (`--resume`).
+    fn already_present(&self) -> u64 {
+        0
+    }
 }
 
 /// Opens the pipeline's sink. With `dry_run`, nothing is written or sent anywhere.
-pub fn open(pipeline: &Pipeline, facts: &SourceFacts, dry_run: bool) -> Result<Box<dyn Sink>> {
-    if dry_run {
+pub fn open(
+    pipeline: &Pipeline,
+    facts: &SourceFacts,
+    options: &RunOptions,
+) -> Result<Box<dyn Sink>> {
+    if options.dry_run {
         return Ok(Box::new(file::DryRunSink::new(pipeline, facts)?));
     }
     match &pipeline.sink {
         SinkConfig::File(sink) => Ok(Box::new(file::FileSink::create(sink)?)),
         SinkConfig::Stdout(sink) => Ok(Box::new(file::StdoutSink::new(sink.framing))),
-        SinkConfig::Kafka(_) => kafka::KafkaSink::open(pipeline, facts),
+        SinkConfig::Kafka(_) => Ok(Box::new(kafka::KafkaSink::connect_resuming(
+            pipeline,
+            facts,
+            options.resume,
+        )?)),
     }
 }

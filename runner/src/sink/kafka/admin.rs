@@ -207,6 +207,7 @@ mod tests {
     fn facts(partitions: &[u32]) -> SourceFacts {
         SourceFacts {
             partitions: partitions.to_vec(),
+            ..Default::default()
         }
     }
 

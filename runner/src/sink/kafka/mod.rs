@@ -5,7 +5,10 @@
 //! - [`admin`] — the replay topic's partitions, created when missing, checked before anything is sent;
 //! - [`partitioner`] — `sink.partitioning` (source | single | key with Java's murmur2);
 //! - [`delivery`] — delivery reports counted, the first failure remembered;
-//! - [`rate`] — `sink.max_messages_per_sec`.
+//! - [`rate`] — `sink.max_messages_per_sec`;
+//! - [`provenance`] — the `c2k-*` headers on every message;
+//! - [`guard`] — what the replay topic already holds, read before anything is sent: publish,
+//!   resume (skip exactly what is there) or refuse.
 //!
 //! The producer is a `BaseProducer` polled from the sending thread: delivery reports are served in
 //! between batches and while waiting for room in librdkafka's queue (backpressure: wait, never
@@ -14,7 +17,9 @@
 pub mod admin;
 pub mod config;
 pub mod delivery;
+pub mod guard;
 pub mod partitioner;
+pub mod provenance;
 pub mod rate;
 
 use std::time::{Duration, Instant};
@@ -29,6 +34,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use super::{Sink, SinkReport, SourceFacts};
 use crate::config::{Partitioning, Pipeline};
 use crate::record::OutMessage;
+use guard::Resume;
+use provenance::Provenance;
 
 pub use admin::{plan_topic, TopicPlan};
 pub use partitioner::{murmur2, partition_for};
@@ -44,6 +51,10 @@ const QUEUE_FULL_WAIT: Duration = Duration::from_millis(5);
 /// a negligible cost per message.
 const POLL_EVERY: u64 = 256;
 
+/// How long the guard may take to read one replay partition's end, and a transactional producer
+/// to start (a broker without transactions must fail, not hang).
+const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct KafkaSink {
     producer: BaseProducer<DeliveryContext>,
     topic: String,
@@ -54,6 +65,21 @@ pub struct KafkaSink {
     delivery_timeout: Duration,
     /// Messages handed to librdkafka so far; also the next message's sequence number.
     sent: u64,
+    /// `None` with `sink.provenance: false`.
+    provenance: Option<Provenance>,
+    /// The next message's `c2k-seq`, per replay partition.
+    next_seq: Vec<u64>,
+    /// Messages of this replay the topic already held, per partition (skipped, not sent again).
+    resume: Resume,
+    /// Messages produced by the replay that were found already in the topic.
+    skipped: u64,
+    /// With `sink.transactions`: messages per transaction, and how many the open one holds.
+    transaction: Option<Transaction>,
+}
+
+struct Transaction {
+    size: u64,
+    open: u64,
 }
 
 impl KafkaSink {
@@ -63,8 +89,19 @@ impl KafkaSink {
         Ok(Box::new(KafkaSink::connect(pipeline, facts)?))
     }
 
-    /// [`KafkaSink::open`], typed.
+    /// [`KafkaSink::open`], typed; a new replay (`--resume` not given).
     pub fn connect(pipeline: &Pipeline, facts: &SourceFacts) -> Result<KafkaSink> {
+        KafkaSink::connect_resuming(pipeline, facts, false)
+    }
+
+    /// Creates the replay topic if needed, starts the producer (a transactional one fences and
+    /// aborts a dead run's open transaction), then reads what the topic holds ([`guard`]): with
+    /// `resume`, this replay's messages already there are skipped; anything else is refused.
+    pub fn connect_resuming(
+        pipeline: &Pipeline,
+        facts: &SourceFacts,
+        resume: bool,
+    ) -> Result<KafkaSink> {
         let sink = pipeline.kafka_sink()?;
         let brokers = config::brokers(sink)?.to_string();
         let plan = plan_topic(pipeline, facts)?;
@@ -73,11 +110,59 @@ impl KafkaSink {
             .with_context(|| format!("cannot create a Kafka admin client for {brokers}"))?;
         let partitions = admin::ensure_topic(&admin, &plan, &brokers)?;
         drop(admin);
-        let producer: BaseProducer<DeliveryContext> = config::producer_config(sink)?
+        let identity =
+            crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
+        let mut producer_config = config::producer_config(sink)?;
+        if sink.transactions && !sink.producer.contains_key("transactional.id") {
+            producer_config.set("transactional.id", format!("c2k-{identity}"));
+        }
+        let producer: BaseProducer<DeliveryContext> = producer_config
             .create_with_context(DeliveryContext::default())
             .with_context(|| {
                 format!("cannot create a Kafka producer for {brokers} (check sink.producer)")
             })?;
+        if sink.transactions {
+            producer
+                .init_transactions(BROKER_TIMEOUT)
+                .with_context(|| {
+                    format!(
+                    "cannot start a transactional producer on {brokers} (sink.transactions: true): \
+                     the brokers must support transactions (Apache Kafka 0.11 or later, with a \
+                     transaction state log they can write)"
+                )
+                })?;
+        }
+        let ends = guard::read_ends(
+            config::admin_config(sink)?,
+            &plan.topic,
+            partitions,
+            sink.transactions,
+            BROKER_TIMEOUT,
+        )
+        .with_context(|| format!("cannot read what replay topic {} holds", plan.topic))?;
+        let resume = if sink.provenance {
+            guard::decide(&plan.topic, &identity, &ends, resume, !sink.transactions)?
+        } else {
+            guard::decide_without_provenance(&plan.topic, &ends, resume)?
+        };
+        if resume.total() > 0 {
+            tracing::info!(
+                topic = plan.topic,
+                present = resume.total(),
+                "resuming: messages of this replay already in the topic are skipped"
+            );
+        }
+        let transaction = if sink.transactions {
+            producer
+                .begin_transaction()
+                .with_context(|| format!("cannot begin a transaction on {brokers}"))?;
+            Some(Transaction {
+                size: sink.transaction_messages.max(1),
+                open: 0,
+            })
+        } else {
+            None
+        };
         Ok(KafkaSink {
             producer,
             destination: format!("kafka {}@{brokers}", plan.topic),
@@ -87,7 +172,24 @@ impl KafkaSink {
             rate: sink.max_messages_per_sec.and_then(RateLimiter::new),
             delivery_timeout: sink.delivery_timeout.duration(),
             sent: 0,
+            provenance: sink
+                .provenance
+                .then(|| Provenance::new(identity, facts.files.clone())),
+            next_seq: vec![0; partitions as usize],
+            resume,
+            skipped: 0,
+            transaction,
         })
+    }
+
+    /// Messages of this replay the topic held before this run, in all partitions.
+    pub fn already_present(&self) -> u64 {
+        self.resume.total()
+    }
+
+    /// The replay's identity (the `c2k-replay` header), unless provenance is off.
+    pub fn identity(&self) -> Option<&str> {
+        self.provenance.as_ref().map(Provenance::identity)
     }
 
     /// Partitions of the replay topic (as found or created).
@@ -102,16 +204,29 @@ impl KafkaSink {
         self.producer.context().deliveries()
     }
 
-    /// Hands one message to librdkafka, waiting while its queue is full.
+    /// Hands one message to librdkafka, waiting while its queue is full — unless the topic already
+    /// holds it (a resumed replay), when it is counted and skipped.
     fn send_one(&mut self, message: &OutMessage) -> Result<()> {
+        let partition = partition_for(self.partitioning, message, self.partitions);
+        let slot = partition as usize;
+        let seq = self.next_seq[slot];
+        self.next_seq[slot] += 1;
+        if seq < self.resume.present.get(slot).copied().unwrap_or(0) {
+            self.skipped += 1;
+            return Ok(());
+        }
         if let Some(rate) = &mut self.rate {
             let wait = rate.admit(Instant::now());
             if !wait.is_zero() {
                 self.producer.poll(wait);
             }
         }
-        let partition = partition_for(self.partitioning, message, self.partitions);
         let sequence = self.sent;
+        let provenance = self
+            .provenance
+            .as_ref()
+            .map(|p| p.headers(message, seq))
+            .unwrap_or_default();
         let mut record =
             BaseRecord::<[u8], [u8], usize>::with_opaque_to(&self.topic, sequence as usize)
                 .payload(message.value.as_slice())
@@ -122,8 +237,8 @@ impl KafkaSink {
         if let Some(timestamp) = message.timestamp_ms {
             record = record.timestamp(timestamp);
         }
-        if !message.headers.is_empty() {
-            record = record.headers(headers(&message.headers));
+        if !message.headers.is_empty() || !provenance.is_empty() {
+            record = record.headers(headers(&message.headers, &provenance));
         }
         let mut waiting_since: Option<(Instant, u64)> = None;
         loop {
@@ -145,7 +260,30 @@ impl KafkaSink {
         if self.sent % POLL_EVERY == 0 {
             self.producer.poll(Duration::ZERO);
         }
+        if let Some(transaction) = &mut self.transaction {
+            transaction.open += 1;
+            if transaction.open >= transaction.size {
+                transaction.open = 0;
+                self.commit_transaction()?;
+                self.producer.begin_transaction().with_context(|| {
+                    format!("cannot begin a transaction on {}", self.destination)
+                })?;
+            }
+        }
         Ok(())
+    }
+
+    /// Commits the open transaction (which waits for its messages' acknowledgements).
+    fn commit_transaction(&self) -> Result<()> {
+        self.producer
+            .commit_transaction(self.delivery_timeout)
+            .with_context(|| {
+                format!(
+                    "cannot commit a transaction to {} (sink.transactions: true); {}",
+                    self.destination,
+                    self.producer.context().deliveries().describe(self.sent)
+                )
+            })
     }
 
     /// Fails as soon as a delivery has failed: with the idempotent producer, what follows on that
@@ -184,19 +322,32 @@ impl KafkaSink {
     }
 }
 
-fn headers(headers: &[(String, Vec<u8>)]) -> OwnedHeaders {
-    headers.iter().fold(
-        OwnedHeaders::new_with_capacity(headers.len()),
-        |all, (key, value)| {
-            all.insert(Header {
-                key: key.as_str(),
-                value: Some(value.as_slice()),
+/// The format plugin's headers, then c2k's provenance headers.
+fn headers(own: &[(String, Vec<u8>)], provenance: &[(&'static str, Vec<u8>)]) -> OwnedHeaders {
+    let all = own
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_slice()))
+        .chain(
+            provenance
+                .iter()
+                .map(|(key, value)| (*key, value.as_slice())),
+        );
+    all.fold(
+        OwnedHeaders::new_with_capacity(own.len() + provenance.len()),
+        |headers, (key, value)| {
+            headers.insert(Header {
+                key,
+                value: Some(value),
             })
         },
     )
 }
 
 impl Sink for KafkaSink {
+    fn already_present(&self) -> u64 {
+        self.resume.total()
+    }
+
     fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
         for message in &batch {
             self.send_one(message)?;
@@ -207,11 +358,15 @@ impl Sink for KafkaSink {
     }
 
     fn finish(self: Box<Self>) -> Result<SinkReport> {
+        if self.transaction.is_some() {
+            self.commit_transaction()?;
+        }
         let flushed = self.producer.flush(self.delivery_timeout);
         let deliveries = self.producer.context().deliveries();
         if deliveries.delivered == self.sent && deliveries.failed == 0 {
             return Ok(SinkReport {
-                delivered: deliveries.delivered,
+                delivered: deliveries.delivered + self.skipped,
+                already_present: self.skipped,
                 bytes: deliveries.bytes,
                 destination: self.destination.clone(),
             });
@@ -225,9 +380,19 @@ impl Sink for KafkaSink {
             _ => String::new(),
         };
         bail!(
-            "publishing to {} failed: {}{waited}",
+            "publishing to {} failed: {}{waited}{}",
             self.destination,
-            deliveries.describe(self.sent)
+            deliveries.describe(self.sent),
+            resume_hint(self.provenance.is_some())
         )
+    }
+}
+
+/// What to do after a failed publish: the topic tells a rerun what was delivered.
+fn resume_hint(provenance: bool) -> &'static str {
+    if provenance {
+        "; `c2k run --resume` publishes exactly what is missing"
+    } else {
+        ""
     }
 }

@@ -138,6 +138,7 @@ mod tests {
             key: key.map(|k| k.as_bytes().to_vec()),
             value: b"v".to_vec(),
             source_partition,
+            origin: None,
             ..OutMessage::default()
         }
     }

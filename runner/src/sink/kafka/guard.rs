@@ -1,0 +1,398 @@
+//! The replay topic's guard: before anything is sent, the last message of every replay partition
+//! is read back, and the run either publishes (all empty), resumes (`--resume`, only messages of
+//! this same replay: skip exactly what is there) or refuses with exit code 4 (anything c2k cannot
+//! account for, or a rerun without `--resume`).
+//!
+//! The topic, not c2k's memory, is the truth: after a `kill -9` a message in flight either reached
+//! the log (then it is read here and skipped) or did not (then it is sent again). The replay order
+//! is deterministic, so "skip the first `c2k-seq + 1` messages of each partition" is exact.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use super::provenance::{REPLAY_HEADER, SEQ_HEADER};
+
+/// How far back from the end the first look at a partition starts; widened (×8) while it finds
+/// only what is not a message (transaction markers, aborted messages under `read_committed`).
+const FIRST_WINDOW: i64 = 16;
+
+/// The end of one replay partition, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionEnd {
+    pub partition: i32,
+    /// The log start offset (messages before it were deleted by retention).
+    pub low: i64,
+    pub last: Option<LastMessage>,
+}
+
+/// The last message of a partition and what its headers say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastMessage {
+    pub offset: i64,
+    /// `c2k-replay`, when present.
+    pub replay: Option<String>,
+    /// `c2k-seq`, when present and a number.
+    pub seq: Option<u64>,
+}
+
+/// What the guard decided: for each replay partition, how many messages of this replay are
+/// already there (the first `present[p]` messages the run produces for it are skipped).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resume {
+    pub present: Vec<u64>,
+}
+
+impl Resume {
+    pub fn total(&self) -> u64 {
+        self.present.iter().sum()
+    }
+}
+
+/// The replay topic holds messages the run will not publish over. `c2k` exits with code 4.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TopicRefused(pub String);
+
+/// Reads the last message of each of the topic's `partitions` partitions. `config` is the
+/// consumer's connection configuration (brokers, security); `read_committed` for transactional
+/// replays, so that an aborted attempt's messages do not count.
+pub fn read_ends(
+    mut config: ClientConfig,
+    topic: &str,
+    partitions: i32,
+    read_committed: bool,
+    timeout: Duration,
+) -> Result<Vec<PartitionEnd>> {
+    config
+        .set("group.id", "c2k-replay-guard")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "50")
+        .set(
+            "isolation.level",
+            if read_committed {
+                "read_committed"
+            } else {
+                "read_uncommitted"
+            },
+        );
+    let consumer: BaseConsumer = config
+        .create()
+        .context("cannot create a Kafka consumer to read the replay topic's end")?;
+    let mut ends = Vec::with_capacity(partitions as usize);
+    for partition in 0..partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition, timeout)
+            .with_context(|| format!("cannot read the offsets of {topic} partition {partition}"))?;
+        let mut window = FIRST_WINDOW;
+        let last = loop {
+            let start = (high - window).max(low);
+            let last = last_message_from(&consumer, topic, partition, start, timeout)?;
+            if last.is_some() || start <= low {
+                break last;
+            }
+            window = window.saturating_mul(8);
+        };
+        ends.push(PartitionEnd {
+            partition,
+            low,
+            last,
+        });
+    }
+    Ok(ends)
+}
+
+/// Reads `partition` from `start` to its end (the partition-EOF event, not the watermark read
+/// before: some brokers report a watermark behind what a fetch returns) and keeps the last message.
+fn last_message_from(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    start: i64,
+    timeout: Duration,
+) -> Result<Option<LastMessage>> {
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, partition, Offset::Offset(start))
+        .map_err(|e| anyhow!("{topic}/{partition}: {e}"))?;
+    consumer
+        .assign(&assignment)
+        .with_context(|| format!("cannot read {topic} partition {partition}"))?;
+    let deadline = Instant::now() + timeout;
+    let mut last = None;
+    loop {
+        if Instant::now() >= deadline {
+            bail!(
+                "cannot read to the end of {topic} partition {partition} within {timeout:?} \
+                 (from offset {start})"
+            );
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            None => continue,
+            Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
+            Some(Err(KafkaError::PartitionEOF(_))) => continue,
+            Some(Err(e)) => {
+                return Err(anyhow!(e))
+                    .with_context(|| format!("cannot read {topic} partition {partition}"))
+            }
+            Some(Ok(message)) => {
+                let header = |name: &str| {
+                    message.headers().and_then(|headers| {
+                        headers
+                            .iter()
+                            .find(|h| h.key == name)
+                            .and_then(|h| h.value)
+                            .map(|v| String::from_utf8_lossy(v).into_owned())
+                    })
+                };
+                last = Some(LastMessage {
+                    offset: message.offset(),
+                    replay: header(REPLAY_HEADER),
+                    seq: header(SEQ_HEADER).and_then(|s| s.parse().ok()),
+                });
+            }
+        }
+    }
+    consumer.unassign().ok();
+    Ok(last)
+}
+
+/// Decides from the partitions' ends. `exact_offsets`: the topic holds only this replay's data
+/// messages (no transaction markers), so a partition whose log starts at 0 must end exactly at
+/// `c2k-seq + 1` — anything else (a gap, a message from another producer) cannot be accounted for.
+pub fn decide(
+    topic: &str,
+    identity: &str,
+    ends: &[PartitionEnd],
+    resume: bool,
+    exact_offsets: bool,
+) -> Result<Resume> {
+    let mut present = Vec::with_capacity(ends.len());
+    let mut foreign = BTreeMap::new();
+    for end in ends {
+        let Some(last) = &end.last else {
+            present.push(0);
+            continue;
+        };
+        let what = match (&last.replay, last.seq) {
+            (None, _) => Some("messages without c2k headers".to_string()),
+            (Some(replay), _) if replay != identity => Some(format!(
+                "messages of another replay ({replay}, not this one: {identity})"
+            )),
+            (Some(_), None) => Some("a message of this replay without a valid c2k-seq".into()),
+            (Some(_), Some(seq)) if exact_offsets && end.low == 0 && last.offset != seq as i64 => {
+                Some(format!(
+                    "{} messages where this replay wrote {} (its last message, c2k-seq {seq}, \
+                     is at offset {})",
+                    last.offset + 1,
+                    seq + 1,
+                    last.offset
+                ))
+            }
+            (Some(_), Some(seq)) => {
+                present.push(seq + 1);
+                None
+            }
+        };
+        if let Some(what) = what {
+            foreign.insert(end.partition, (what, last.offset));
+            present.push(0);
+        }
+    }
+    if !foreign.is_empty() {
+        let mut text = format!(
+            "replay topic {topic} holds messages c2k cannot account for; nothing was sent:"
+        );
+        for (partition, (what, offset)) in &foreign {
+            let _ = write!(
+                text,
+                "\n  partition {partition}: {what}, up to offset {offset}"
+            );
+        }
+        text.push_str(
+            "\nThe archive or the pipeline differs from the one the topic was written from, or \
+             something else wrote to it. Publish into an empty topic (delete it, or set \
+             sink.topic to a new one).",
+        );
+        if resume {
+            text.push_str(
+                " --resume only continues a replay of this same archive and pipeline: it refuses too.",
+            );
+        }
+        return Err(TopicRefused(text).into());
+    }
+    let resume_plan = Resume { present };
+    if resume_plan.total() > 0 && !resume {
+        let mut text = format!(
+            "replay topic {topic} already holds {} messages of this same replay; nothing was sent:",
+            resume_plan.total()
+        );
+        for (partition, n) in resume_plan.present.iter().enumerate() {
+            if *n > 0 {
+                let _ = write!(text, "\n  partition {partition}: {n}");
+            }
+        }
+        text.push_str(
+            "\n`c2k run --resume` continues where it stopped (skips exactly the messages already \
+             there and publishes the rest).",
+        );
+        return Err(TopicRefused(text).into());
+    }
+    Ok(resume_plan)
+}
+
+/// Without provenance headers nothing in the topic can be accounted for: only an empty topic is
+/// published into, and `--resume` cannot be honoured.
+pub fn decide_without_provenance(
+    topic: &str,
+    ends: &[PartitionEnd],
+    resume: bool,
+) -> Result<Resume> {
+    let filled: Vec<String> = ends
+        .iter()
+        .filter_map(|end| {
+            end.last
+                .as_ref()
+                .map(|last| format!("partition {} up to offset {}", end.partition, last.offset))
+        })
+        .collect();
+    if filled.is_empty() && !resume {
+        return Ok(Resume {
+            present: vec![0; ends.len()],
+        });
+    }
+    let mut text = if filled.is_empty() {
+        format!("replay topic {topic} is empty")
+    } else {
+        format!(
+            "replay topic {topic} is not empty ({}); nothing was sent",
+            filled.join(", ")
+        )
+    };
+    text.push_str(
+        ": with sink.provenance: false the messages carry no c2k headers, so c2k cannot tell what is \
+         there and never publishes into a non-empty topic",
+    );
+    if resume {
+        text.push_str("; --resume needs sink.provenance: true");
+    }
+    Err(TopicRefused(text).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours(partition: i32, seq: u64) -> PartitionEnd {
+        PartitionEnd {
+            partition,
+            low: 0,
+            last: Some(LastMessage {
+                offset: seq as i64,
+                replay: Some("me".into()),
+                seq: Some(seq),
+            }),
+        }
+    }
+
+    fn empty(partition: i32) -> PartitionEnd {
+        PartitionEnd {
+            partition,
+            low: 0,
+            last: None,
+        }
+    }
+
+    #[test]
+    fn an_empty_topic_is_published_into() {
+        let plan = decide("R", "me", &[empty(0), empty(1)], false, true).unwrap();
+        assert_eq!(plan.present, vec![0, 0]);
+    }
+
+    #[test]
+    fn this_replay_is_refused_without_resume_and_continued_with_it() {
+        let ends = [ours(0, 9), empty(1), ours(2, 0)];
+        let refused = decide("R", "me", &ends, false, true).unwrap_err();
+        assert!(refused.is::<TopicRefused>());
+        let text = refused.to_string();
+        assert!(text.contains("already holds 11 messages"), "{text}");
+        assert!(text.contains("partition 0: 10"), "{text}");
+        assert!(text.contains("--resume"), "{text}");
+        let plan = decide("R", "me", &ends, true, true).unwrap();
+        assert_eq!(plan.present, vec![10, 0, 1]);
+    }
+
+    #[test]
+    fn foreign_messages_and_other_replays_are_refused_even_with_resume() {
+        let mut other = ours(1, 4);
+        other.last.as_mut().unwrap().replay = Some("them".into());
+        let mut bare = ours(2, 4);
+        bare.last.as_mut().unwrap().replay = None;
+        for resume in [false, true] {
+            let text = decide(
+                "R",
+                "me",
+                &[ours(0, 1), other.clone(), bare.clone()],
+                resume,
+                true,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                text.contains("partition 1: messages of another replay (them"),
+                "{text}"
+            );
+            assert!(
+                text.contains("partition 2: messages without c2k headers"),
+                "{text}"
+            );
+            assert!(text.contains("archive or the pipeline differs"), "{text}");
+            assert_eq!(text.contains("--resume only continues"), resume, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_partition_whose_offsets_do_not_match_its_sequence_is_refused() {
+        let mut gap = ours(0, 4);
+        gap.last.as_mut().unwrap().offset = 7;
+        let text = decide("R", "me", &[gap.clone()], true, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("8 messages where this replay wrote 5"),
+            "{text}"
+        );
+        // With transaction markers in the log, offsets are not message counts.
+        assert_eq!(
+            decide("R", "me", &[gap], true, false).unwrap().present,
+            vec![5]
+        );
+    }
+
+    #[test]
+    fn without_provenance_only_an_empty_topic_is_accepted() {
+        assert!(decide_without_provenance("R", &[empty(0)], false).is_ok());
+        let text = decide_without_provenance("R", &[ours(0, 3)], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("not empty (partition 0 up to offset 3)"),
+            "{text}"
+        );
+        let text = decide_without_provenance("R", &[empty(0)], true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("--resume needs sink.provenance: true"),
+            "{text}"
+        );
+    }
+}
