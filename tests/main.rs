@@ -10,6 +10,7 @@
 
 mod support;
 
+mod exactly_once;
 mod hdfs_replay;
 mod hdfs_storage;
 mod kafka_faults;

@@ -304,7 +304,8 @@ pub fn assert_success(output: &Output) {
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
 }
 
-/// The children of `path` in ZooKeeper `connect` and their values, sorted by name.
+/// The children of `path` in ZooKeeper `connect` and their values, sorted by name (none when
+/// `path` does not exist).
 pub fn read_zookeeper_tree(connect: &str, path: &str) -> Vec<(String, String)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -318,10 +319,12 @@ pub fn read_zookeeper_tree(connect: &str, path: &str) -> Vec<(String, String)> {
         .await
         .expect("connect to ZooKeeper in time")
         .expect("connect to ZooKeeper");
-        let mut children = client
-            .list_children(path)
-            .await
-            .unwrap_or_else(|e| panic!("list {path}: {e}"));
+        let mut children = match client.list_children(path).await {
+            Ok(children) => children,
+            // Nothing committed (yet): no node.
+            Err(zookeeper_client::Error::NoNode) => Vec::new(),
+            Err(e) => panic!("list {path}: {e}"),
+        };
         children.sort();
         let mut out = Vec::new();
         for child in children {

@@ -145,9 +145,12 @@ impl Sink for StdoutSink {
 }
 
 /// Sends nothing; counts what would be sent, and where, and says so when finished. For Kafka it
-/// plans the replay topic (without asking the broker) and counts messages per replay partition.
+/// plans the replay topic, counts messages per replay partition and reads (never writes) what the
+/// topic already holds, to say whether a run would publish, resume or be refused.
 pub struct DryRunSink {
     destination: String,
+    /// For Kafka: what the replay topic holds and what a run would do with it.
+    topic_state: Option<String>,
     /// `(partitioning, partitions)` when the sink is Kafka.
     kafka: Option<(Partitioning, i32)>,
     by_partition: BTreeMap<i32, u64>,
@@ -174,8 +177,13 @@ impl DryRunSink {
             ),
             SinkConfig::Stdout(_) => ("stdout".into(), None),
         };
+        let topic_state = match &pipeline.sink {
+            SinkConfig::Kafka(_) => Some(super::kafka::KafkaSink::look(pipeline, facts)?),
+            _ => None,
+        };
         Ok(DryRunSink {
             destination,
+            topic_state,
             kafka,
             by_partition: BTreeMap::new(),
             report: SinkReport::default(),
@@ -216,6 +224,9 @@ impl Sink for DryRunSink {
                 format!(" [{}]", per_partition.join(", "))
             }
         );
+        if let Some(state) = &self.topic_state {
+            eprintln!("c2k: dry run: {state}");
+        }
         Ok(SinkReport {
             destination: format!("dry run ({})", self.destination),
             ..self.report

@@ -249,6 +249,63 @@ pub fn decide(
     Ok(resume_plan)
 }
 
+/// For `--dry-run`: what the replay topic holds and what a real run would do with it, in one
+/// sentence. Reads only; a broker that cannot be reached is said, not an error.
+pub fn look(
+    config: ClientConfig,
+    topic: &str,
+    identity_for: impl Fn(i32) -> String,
+    provenance: bool,
+    read_committed: bool,
+) -> String {
+    match look_inner(config, topic, identity_for, provenance, read_committed) {
+        Ok(text) => text,
+        Err(e) => format!("could not look at replay topic {topic}: {e:#}"),
+    }
+}
+
+fn look_inner(
+    config: ClientConfig,
+    topic: &str,
+    identity_for: impl Fn(i32) -> String,
+    provenance: bool,
+    read_committed: bool,
+) -> Result<String> {
+    let timeout = Duration::from_secs(10);
+    let consumer: BaseConsumer = config.create().context("cannot create a Kafka consumer")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .with_context(|| format!("cannot read the metadata of {topic}"))?;
+    let partitions = metadata
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len()) as i32;
+    drop(consumer);
+    if partitions == 0 {
+        return Ok(format!(
+            "replay topic {topic} does not exist yet: a run would create it and publish"
+        ));
+    }
+    let ends = read_ends(config, topic, partitions, read_committed, timeout)?;
+    let identity = identity_for(partitions);
+    let decision = |resume| {
+        if provenance {
+            decide(topic, &identity, &ends, resume, !read_committed)
+        } else {
+            decide_without_provenance(topic, &ends, resume)
+        }
+    };
+    Ok(match (decision(false), decision(true)) {
+        (Ok(_), _) => format!("replay topic {topic} is empty: a run would publish"),
+        (Err(_), Ok(plan)) => format!(
+            "replay topic {topic} already holds {} messages of this same replay: a run would be \
+             refused (exit 4); with --resume it would skip them and publish the rest",
+            plan.total()
+        ),
+        (Err(refused), Err(_)) => format!("a run would be refused (exit 4): {refused}"),
+    })
+}
+
 /// Without provenance headers nothing in the topic can be accounted for: only an empty topic is
 /// published into, and `--resume` cannot be honoured.
 pub fn decide_without_provenance(

@@ -182,6 +182,21 @@ impl KafkaSink {
         })
     }
 
+    /// For `--dry-run`: what the replay topic holds and what a run would do, without sending.
+    pub fn look(pipeline: &Pipeline, facts: &SourceFacts) -> Result<String> {
+        let sink = pipeline.kafka_sink()?;
+        let topic = pipeline.replay_topic();
+        Ok(guard::look(
+            config::admin_config(sink)?,
+            &topic,
+            |partitions| {
+                crate::identity::replay_identity(&facts.content, sink.partitioning, partitions)
+            },
+            sink.provenance,
+            sink.transactions,
+        ))
+    }
+
     /// Messages of this replay the topic held before this run, in all partitions.
     pub fn already_present(&self) -> u64 {
         self.resume.total()
