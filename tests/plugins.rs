@@ -628,7 +628,7 @@ fn validate_accepts_native_time_field_and_lists_the_native_plugins_otherwise() {
 #[test]
 #[ignore = "a benchmark: run it with --release --ignored"]
 fn time_field_speed_native_versus_wasm() {
-    use camus2kafka::sample::schemas::PAGE_VIEW_V2;
+    use camus2kafka::sample::page_view_schemas::PAGE_VIEW_V2;
 
     const RECORDS: usize = 1_000_000;
     const BATCH: usize = 1000;

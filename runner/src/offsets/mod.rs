@@ -8,8 +8,8 @@
 
 pub mod etlkey;
 pub mod history;
-pub mod kafka;
-pub mod zookeeper;
+pub(crate) mod kafka;
+pub(crate) mod zookeeper;
 
 use std::io::Write;
 

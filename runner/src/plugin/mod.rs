@@ -10,7 +10,7 @@
 mod bindings;
 mod component;
 mod engine;
-pub mod native;
+pub(crate) mod native;
 mod sandbox;
 mod sandbox_call;
 

@@ -4,8 +4,8 @@
 //! - `DIR/destination/<TOPIC>/hourly/YYYY/MM/DD/HH/<topic>.<leader>.<partition>.<count>.<next
 //!   offset>.<hour epoch ms>.avro`: one file per partition per hour, each a contiguous run of
 //!   offsets, named as Camus names them (the offset field is the last offset + 1);
-//! - two writer schemas (v1 for the first half of the hours, then v2, see [`schemas`]), the six
-//!   Avro codecs in turn, several blocks per file;
+//! - two writer schemas (v1 for the first half of the hours, then v2, see
+//!   [`page_view_schemas`]), the six Avro codecs in turn, several blocks per file;
 //! - late events (a record whose time lies in the previous hour: folders follow the time Camus
 //!   pulled the data, not the event time) and exact ties (equal times within a partition and across
 //!   partitions);
@@ -15,8 +15,8 @@
 
 mod container_writer;
 pub mod history;
+pub mod page_view_schemas;
 mod records;
-pub mod schemas;
 
 use std::path::Path;
 
@@ -62,11 +62,11 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
             bail!("sample codec `{name}` is not one of {}", CODECS.join(", "));
         }
     }
-    let v1 = Schema::parse_str(schemas::PAGE_VIEW_V1).context("sample schema v1")?;
-    let v2 = Schema::parse_str(schemas::PAGE_VIEW_V2).context("sample schema v2")?;
+    let v1 = Schema::parse_str(page_view_schemas::PAGE_VIEW_V1).context("sample schema v1")?;
+    let v2 = Schema::parse_str(page_view_schemas::PAGE_VIEW_V2).context("sample schema v2")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let avsc = dir.join("page_view.avsc");
-    std::fs::write(&avsc, format!("{}\n", schemas::PAGE_VIEW_V2))
+    std::fs::write(&avsc, format!("{}\n", page_view_schemas::PAGE_VIEW_V2))
         .with_context(|| format!("cannot write {}", avsc.display()))?;
 
     let topic_dir = dir.join("destination").join(&options.topic);
@@ -102,9 +102,9 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 .unwrap_or(CODECS[file_number % CODECS.len()]);
             file_number += 1;
             let (schema, json) = if v2_file {
-                (&v2, schemas::PAGE_VIEW_V2)
+                (&v2, page_view_schemas::PAGE_VIEW_V2)
             } else {
-                (&v1, schemas::PAGE_VIEW_V1)
+                (&v1, page_view_schemas::PAGE_VIEW_V1)
             };
             let mut marker = [0u8; 16];
             rng.fill(&mut marker);

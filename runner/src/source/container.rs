@@ -26,7 +26,6 @@ pub struct Header {
     pub schema: Schema,
     pub codec: BlockCodec,
     pub sync: [u8; 16],
-    pub metadata: BTreeMap<String, Vec<u8>>,
 }
 
 /// An open container file, positioned before its next block.
@@ -53,7 +52,6 @@ impl ContainerReader {
                 schema: Schema::Null,
                 codec: BlockCodec::Null,
                 sync: [0; 16],
-                metadata: BTreeMap::new(),
             },
             block: Vec::new(),
             block_index: 0,
@@ -124,7 +122,6 @@ impl ContainerReader {
             schema,
             codec,
             sync,
-            metadata,
         })
     }
 

@@ -13,13 +13,13 @@
 //!
 //! Everything goes through [`crate::storage`], so local paths, `file://` and `hdfs://` all work.
 
-pub mod codec;
-pub mod container;
-pub mod events;
-pub mod names;
-pub mod parallel;
+pub(crate) mod codec;
+pub(crate) mod container;
+pub(crate) mod events;
+pub(crate) mod names;
+pub(crate) mod parallel;
 pub mod schemas;
-pub mod transcode;
+pub(crate) mod transcode;
 
 use std::sync::Arc;
 

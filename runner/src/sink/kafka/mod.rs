@@ -14,13 +14,13 @@
 //! between batches and while waiting for room in librdkafka's queue (backpressure: wait, never
 //! drop), with no extra thread competing for the CPU with the plugins and the sort.
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod config;
 pub mod delivery;
 pub mod guard;
 pub mod partitioner;
 pub mod provenance;
-pub mod rate;
+pub(crate) mod rate;
 
 use std::time::{Duration, Instant};
 

@@ -166,7 +166,7 @@ fn evolution_gives_apache_avros_bytes_exactly() {
 
 #[test]
 fn the_sample_topics_v1_to_v2_is_transcoded() {
-    use crate::sample::schemas::{PAGE_VIEW_V1, PAGE_VIEW_V2};
+    use crate::sample::page_view_schemas::{PAGE_VIEW_V1, PAGE_VIEW_V2};
     let (writer, reader) = (parse(PAGE_VIEW_V1), parse(PAGE_VIEW_V2));
     let header = V::Record(vec![
         ("time".into(), V::TimestampMillis(1_600_000_000_123)),
