@@ -80,13 +80,24 @@ pub fn commit(
     offsets: &[PartitionOffset],
     timeout: Duration,
 ) -> Result<Vec<Write>> {
+    run_bounded(
+        connect,
+        timeout,
+        commit_async(connect, group, topic, layout, offsets, timeout),
+    )
+}
+
+/// Runs a ZooKeeper conversation to completion on a runtime of its own. Every conversation is
+/// bounded as well as the session: never hang on a server that stops answering half-way.
+fn run_bounded<T>(
+    connect: &str,
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime for ZooKeeper")?;
-    let work = commit_async(connect, group, topic, layout, offsets, timeout);
-    // Every request is bounded as well as the session: never hang on a server that stops
-    // answering half-way.
     runtime.block_on(async {
         tokio::time::timeout(timeout * 3, work)
             .await
@@ -187,15 +198,11 @@ pub fn existing(
     topic: &str,
     timeout: Duration,
 ) -> Result<Vec<(String, String)>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime for ZooKeeper")?;
-    runtime.block_on(async {
-        tokio::time::timeout(timeout * 3, existing_async(connect, group, topic, timeout))
-            .await
-            .map_err(|_| anyhow!("ZooKeeper {connect}: no answer within {:?}", timeout * 3))?
-    })
+    run_bounded(
+        connect,
+        timeout,
+        existing_async(connect, group, topic, timeout),
+    )
 }
 
 async fn existing_async(
