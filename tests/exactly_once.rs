@@ -461,3 +461,87 @@ fn add_a_file(root: &Path) {
     parts[4] = (next + 1_000_000).to_string();
     std::fs::copy(first, first.with_file_name(parts.join("."))).expect("copy a data file");
 }
+
+/// What the offsets step needs is checked before the first message: an unreachable ZooKeeper or a
+/// history without runs fails the run with the topic untouched, not after the whole publish.
+#[test]
+fn an_offsets_step_that_cannot_be_made_is_found_before_anything_is_sent() {
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let brokers = tansu.brokers();
+    let setup = setup(&brokers, &zk.connect_string());
+    let watch = watcher(&brokers);
+
+    let nobody = format!("offsets.zookeeper=127.0.0.1:{}", servers::free_port());
+    let (code, output) = run(
+        &setup,
+        "NO_ZOOKEEPER",
+        "g",
+        &[FAST, &nobody, "offsets.session_timeout=2s"],
+    );
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("checked before publishing anything") && output.contains("ZooKeeper"),
+        "{output}"
+    );
+    assert_eq!(
+        topic_count(&watch, "NO_ZOOKEEPER"),
+        0,
+        "nothing was published"
+    );
+
+    let empty_history = setup.dir.path().join("empty-history");
+    std::fs::create_dir_all(&empty_history).expect("an empty history folder");
+    let history = format!("offsets.history_dir={}", empty_history.display());
+    let (code, output) = run(&setup, "NO_RUNS", "g", &[FAST, &history]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("checked before publishing anything") && output.contains("no Camus run"),
+        "{output}"
+    );
+    assert_eq!(topic_count(&watch, "NO_RUNS"), 0, "nothing was published");
+}
+
+/// ZooKeeper goes away while the replay is published: the run fails saying the replay is complete
+/// and which command finishes the job; `c2k run --resume` then only commits.
+#[test]
+fn an_offsets_step_failing_after_a_complete_replay_says_how_to_finish() {
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let brokers = tansu.brokers();
+    let setup = setup(&brokers, &zk.connect_string());
+    let watch = watcher(&brokers);
+
+    let child = spawn_run(
+        &setup,
+        "ZK_GONE",
+        "g",
+        &[SLOW, "offsets.session_timeout=2s"],
+    );
+    let started = Instant::now();
+    while topic_count(&watch, "ZK_GONE") == 0 {
+        assert!(started.elapsed() < LIMIT, "the publish never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(zk);
+    let (code, output) = finish(child);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("the replay is complete (20000 messages in ZK_GONE)")
+            && output.contains("c2k offsets commit")
+            && output.contains("--resume"),
+        "{output}"
+    );
+
+    let zk = servers::ZooKeeper::start();
+    let elsewhere = format!("offsets.zookeeper={}", zk.connect_string());
+    let (code, output) = run(&setup, "ZK_GONE", "g", &[FAST, "--resume", &elsewhere]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("already complete"), "{output}");
+    assert_eq!(
+        committed_offsets(&zk.connect_string(), "g").len(),
+        PARTITIONS as usize
+    );
+    let received = kafka::read_topic(&brokers, "ZK_GONE", RECORDS as usize, LIMIT);
+    assert_eq!(received.len() as u64, RECORDS, "nothing published twice");
+}
