@@ -545,3 +545,85 @@ fn an_offsets_step_failing_after_a_complete_replay_says_how_to_finish() {
     let received = kafka::read_topic(&brokers, "ZK_GONE", RECORDS as usize, LIMIT);
     assert_eq!(received.len() as u64, RECORDS, "nothing published twice");
 }
+
+/// A tree nobody here wrote (fastavro: six codecs, two writer schemas, litter, a file without a
+/// Camus name), killed mid-publish and resumed: the provenance headers name exactly the records
+/// fastavro wrote, each once.
+#[test]
+fn an_independently_written_tree_killed_mid_publish_resumes_exactly_once() {
+    let tansu = servers::Tansu::start();
+    let brokers = tansu.brokers();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let expected = crate::support::camus::write_fastavro_tree(dir.path(), "PAGE_VIEWS");
+    let yaml = format!(
+        "topic: PAGE_VIEWS\n\
+         source:\n  dest_dir: {d}/destination\n  schema: {d}/reader.avsc\n\
+         key:\n  config: {{ field: header.time }}\n\
+         sort:\n  tmp_dir: {d}\n\
+         format:\n  plugin: json\n\
+         sink:\n  type: kafka\n  brokers: '{brokers}'\n",
+        d = dir.path().display()
+    );
+    let pipeline = dir.path().join("replay.yaml");
+    std::fs::write(&pipeline, yaml).expect("write the pipeline");
+    let setup = Setup { dir, pipeline };
+
+    let watch = watcher(&brokers);
+    let mut child = spawn_run(
+        &setup,
+        "INDEPENDENT",
+        "unused",
+        &["sink.max_messages_per_sec=30"],
+    );
+    let started = Instant::now();
+    let at_kill = loop {
+        let count = topic_count(&watch, "INDEPENDENT");
+        if count >= expected.len() as i64 / 3 {
+            let _ = child.kill(); // SIGKILL, mid-publish
+            let _ = child.wait();
+            break count;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "c2k ended before the kill"
+        );
+        assert!(
+            started.elapsed() < LIMIT,
+            "the publish never got a third of the way"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (code, output) = run(&setup, "INDEPENDENT", "unused", &[FAST, "--resume"]);
+    assert_eq!(code, Some(0), "{output}");
+
+    let received = kafka::read_topic(&brokers, "INDEPENDENT", expected.len(), LIMIT);
+    let found: Vec<(String, u64)> = received
+        .iter()
+        .map(|m| {
+            let index = header(m, "c2k-source-index").parse().expect("an index");
+            (header(m, "c2k-source-file"), index)
+        })
+        .collect();
+    let distinct: BTreeSet<&(String, u64)> = found.iter().collect();
+    let wanted: BTreeSet<(String, u64)> = expected
+        .iter()
+        .map(|r| {
+            (
+                r["file"].as_str().expect("file").to_owned(),
+                r["index"].as_u64().expect("index"),
+            )
+        })
+        .collect();
+    eprintln!(
+        "independent tree: {} records expected, {at_kill} in the topic at the kill, {} found, {} duplicates",
+        wanted.len(),
+        found.len(),
+        found.len() - distinct.len()
+    );
+    assert_eq!(found.len(), wanted.len(), "messages in the topic");
+    assert_eq!(distinct.len(), found.len(), "a record published twice");
+    assert!(
+        distinct.into_iter().cloned().collect::<BTreeSet<_>>() == wanted,
+        "the records in the topic are not the ones fastavro wrote"
+    );
+}
