@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 cargo build -p camus2kafka --bin c2k
-c2k=target/debug/c2k
+c2k="${CARGO_TARGET_DIR:-target}/debug/c2k"
 rm -rf target/demo
 "$c2k" sample target/demo
 "$c2k" validate pipelines/demo.yaml
