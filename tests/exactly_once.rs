@@ -120,23 +120,69 @@ fn run(setup: &Setup, topic: &str, group: &str, extra: &[&str]) -> (Option<i32>,
     finish(spawn_run(setup, topic, group, extra))
 }
 
-/// Messages in the topic right now, by the brokers' end offsets (may lag slightly behind).
-fn topic_count(consumer: &BaseConsumer, topic: &str) -> i64 {
-    (0..PARTITIONS as i32)
-        .map(|p| {
-            consumer
-                .fetch_watermarks(topic, p, Duration::from_secs(5))
-                .map_or(0, |(low, high)| high - low)
-        })
-        .sum()
+/// Counts the messages of a topic by reading them (not by asking for end offsets, which some
+/// brokers report late), from its first partition assignment on.
+struct Watch {
+    consumer: BaseConsumer,
+    topic: String,
+    assigned: bool,
+    seen: i64,
 }
 
-fn watcher(brokers: &str) -> BaseConsumer {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "exactly-once-watcher")
-        .create()
-        .expect("a watching consumer")
+impl Watch {
+    fn new(brokers: &str, topic: &str) -> Watch {
+        let consumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("group.id", "exactly-once-watcher")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a watching consumer");
+        Watch {
+            consumer,
+            topic: topic.to_owned(),
+            assigned: false,
+            seen: 0,
+        }
+    }
+
+    /// Messages read from the topic so far.
+    fn count(&mut self) -> i64 {
+        if !self.assigned {
+            let partitions = self
+                .consumer
+                .fetch_metadata(Some(&self.topic), Duration::from_secs(2))
+                .map_or(0, |m| {
+                    m.topics().first().map_or(0, |t| t.partitions().len())
+                });
+            if partitions == 0 {
+                return 0;
+            }
+            let mut assignment = rdkafka::TopicPartitionList::new();
+            for p in 0..partitions as i32 {
+                assignment
+                    .add_partition_offset(&self.topic, p, rdkafka::Offset::Beginning)
+                    .expect("a partition");
+            }
+            self.consumer.assign(&assignment).expect("assign");
+            self.assigned = true;
+        }
+        while let Some(result) = self.consumer.poll(Duration::from_millis(5)) {
+            if result.is_ok() {
+                self.seen += 1;
+            }
+        }
+        self.seen
+    }
+
+    /// The count after reading for a second (for "nothing was published").
+    fn settled_count(&mut self) -> i64 {
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            self.count();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.count()
+    }
 }
 
 /// Where in the run the kill lands.
@@ -159,7 +205,7 @@ fn kill_at(setup: &Setup, brokers: &str, topic: &str, group: &str, moment: Momen
     if let Moment::DuringTheOffsetsStep = moment {
         return kill_in_the_offsets_step(setup, topic, group);
     }
-    let watch = watcher(brokers);
+    let mut watch = Watch::new(brokers, topic);
     let mut child = spawn_run(setup, topic, group, &[SLOW]);
     let started = Instant::now();
     let wanted = |count: i64| match moment {
@@ -172,7 +218,7 @@ fn kill_at(setup: &Setup, brokers: &str, topic: &str, group: &str, moment: Momen
         let count = if matches!(moment, Moment::BeforeTheFirstAck) {
             0
         } else {
-            topic_count(&watch, topic)
+            watch.count()
         };
         if wanted(count) {
             let _ = child.kill(); // SIGKILL
@@ -470,8 +516,6 @@ fn an_offsets_step_that_cannot_be_made_is_found_before_anything_is_sent() {
     let zk = servers::ZooKeeper::start();
     let brokers = tansu.brokers();
     let setup = setup(&brokers, &zk.connect_string());
-    let watch = watcher(&brokers);
-
     let nobody = format!("offsets.zookeeper=127.0.0.1:{}", servers::free_port());
     let (code, output) = run(
         &setup,
@@ -485,7 +529,7 @@ fn an_offsets_step_that_cannot_be_made_is_found_before_anything_is_sent() {
         "{output}"
     );
     assert_eq!(
-        topic_count(&watch, "NO_ZOOKEEPER"),
+        Watch::new(&brokers, "NO_ZOOKEEPER").settled_count(),
         0,
         "nothing was published"
     );
@@ -499,7 +543,11 @@ fn an_offsets_step_that_cannot_be_made_is_found_before_anything_is_sent() {
         output.contains("checked before publishing anything") && output.contains("no Camus run"),
         "{output}"
     );
-    assert_eq!(topic_count(&watch, "NO_RUNS"), 0, "nothing was published");
+    assert_eq!(
+        Watch::new(&brokers, "NO_RUNS").settled_count(),
+        0,
+        "nothing was published"
+    );
 }
 
 /// ZooKeeper goes away while the replay is published: the run fails saying the replay is complete
@@ -510,8 +558,7 @@ fn an_offsets_step_failing_after_a_complete_replay_says_how_to_finish() {
     let zk = servers::ZooKeeper::start();
     let brokers = tansu.brokers();
     let setup = setup(&brokers, &zk.connect_string());
-    let watch = watcher(&brokers);
-
+    let mut watch = Watch::new(&brokers, "ZK_GONE");
     let child = spawn_run(
         &setup,
         "ZK_GONE",
@@ -519,7 +566,7 @@ fn an_offsets_step_failing_after_a_complete_replay_says_how_to_finish() {
         &[SLOW, "offsets.session_timeout=2s"],
     );
     let started = Instant::now();
-    while topic_count(&watch, "ZK_GONE") == 0 {
+    while watch.count() == 0 {
         assert!(started.elapsed() < LIMIT, "the publish never started");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -568,7 +615,7 @@ fn an_independently_written_tree_killed_mid_publish_resumes_exactly_once() {
     std::fs::write(&pipeline, yaml).expect("write the pipeline");
     let setup = Setup { dir, pipeline };
 
-    let watch = watcher(&brokers);
+    let mut watch = Watch::new(&brokers, "INDEPENDENT");
     let mut child = spawn_run(
         &setup,
         "INDEPENDENT",
@@ -577,7 +624,7 @@ fn an_independently_written_tree_killed_mid_publish_resumes_exactly_once() {
     );
     let started = Instant::now();
     let at_kill = loop {
-        let count = topic_count(&watch, "INDEPENDENT");
+        let count = watch.count();
         if count >= expected.len() as i64 / 3 {
             let _ = child.kill(); // SIGKILL, mid-publish
             let _ = child.wait();

@@ -24,4 +24,5 @@ mod pipeline_errors;
 mod plugins;
 mod replay;
 mod run_failures;
+mod signals;
 mod source;

@@ -10,6 +10,7 @@
 //! instead.
 
 pub mod bundled;
+pub mod cleanup;
 pub mod config;
 pub mod hadoop;
 pub mod identity;
@@ -20,6 +21,7 @@ pub mod progress;
 pub mod record;
 pub mod run;
 pub mod sample;
+pub mod signals;
 pub mod sink;
 pub mod sort;
 pub mod source;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use camus2kafka::config::{self, Pipeline};
@@ -132,6 +133,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
             resume,
         } => {
             let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
+            camus2kafka::signals::install().context("cannot install the signal handlers")?;
             let options = camus2kafka::run::RunOptions {
                 dry_run,
                 resume,

@@ -15,6 +15,7 @@ use crate::config::Pipeline;
 use crate::plugin::{FormatPlugin, KeyPlugin, PluginBatch, PluginError};
 use crate::progress::{Progress, Summary};
 use crate::record::{Origin, OutMessage, SourceBatch};
+use crate::signals::{self, Stage};
 use crate::sink::{self, SourceFacts};
 use crate::sort::{SortItem, Sorted, Sorter};
 use crate::source::{CamusSource, SourceEvent, SourceFile};
@@ -38,6 +39,7 @@ pub struct RunOptions {
 /// Runs the whole job.
 pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     let started = Instant::now();
+    signals::watch(pipeline, options);
     let source = CamusSource::open(pipeline)?;
     let facts = source_facts(pipeline, &source)?;
     // What the offsets step needs is checked before anything is published, so a replay is never
@@ -52,6 +54,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
             pipeline.replay_topic(),
             present
         );
+        signals::stage(Stage::Committing);
         return finish_with_offsets(pipeline, options, present);
     }
 
@@ -59,6 +62,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     let mut format = FormatPlugin::load(&pipeline.format)?;
     let progress = Progress::new(source.files.iter().map(|f| f.size).sum());
 
+    signals::stage(Stage::Sorting);
     let sorted = read_and_sort(pipeline, &source, &mut key, &mut format, &progress)?;
     let records_read = sorted.count;
     let spilled = sorted.spilled_bytes;
@@ -69,6 +73,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
         "read, keyed and sorted"
     );
 
+    signals::stage(Stage::Writing);
     let report = write_sorted(
         pipeline,
         &source.files,
@@ -90,6 +95,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
         );
     }
     progress.finish();
+    signals::stage(Stage::Committing);
     finish_with_offsets(pipeline, options, report.delivered)?;
     Summary {
         records_in: records_read,

@@ -31,10 +31,13 @@ fn write_framed(out: &mut impl Write, framing: Framing, value: &[u8]) -> std::io
 }
 
 /// A file written under a temporary name in the same directory and renamed when complete, so a
-/// reader never sees half a replay; the temporary file is removed if the run fails.
+/// reader never sees half a replay; the temporary file is removed if the run fails or is stopped
+/// by a signal, and by the next run if this one is killed ([`crate::cleanup`]).
 pub struct FileSink {
     path: PathBuf,
     temp: Option<tempfile::NamedTempFile>,
+    /// Declared after `temp`: unregistered once the file is renamed or removed.
+    _cleanup: crate::cleanup::Registration,
     out: BufWriter<WriteBehind>,
     framing: Framing,
     report: SinkReport,
@@ -54,9 +57,11 @@ impl FileSink {
         std::fs::create_dir_all(&dir).with_context(|| {
             format!("sink.path {}: cannot create its directory", path.display())
         })?;
+        crate::cleanup::remove_stale(&dir);
+        let (prefix, suffix) = crate::cleanup::partial_affixes(&file_name(&path));
         let temp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", file_name(&path)))
-            .suffix(".c2k-partial")
+            .prefix(&prefix)
+            .suffix(suffix)
             .tempfile_in(&dir)
             .with_context(|| {
                 format!(
@@ -65,6 +70,7 @@ impl FileSink {
                     dir.display()
                 )
             })?;
+        let cleanup = crate::cleanup::register(temp.path());
         let out = BufWriter::with_capacity(1 << 20, WriteBehind::new(temp.as_file().try_clone()?));
         let report = SinkReport {
             destination: format!("file {}", path.display()),
@@ -73,6 +79,7 @@ impl FileSink {
         Ok(FileSink {
             path,
             temp: Some(temp),
+            _cleanup: cleanup,
             out,
             framing: sink.framing,
             report,
@@ -93,6 +100,7 @@ impl Sink for FileSink {
             self.report.bytes += message.value.len() as u64;
         }
         self.report.delivered += batch.len() as u64;
+        super::count_delivered(batch.len() as u64);
         Ok(())
     }
 
@@ -135,6 +143,7 @@ impl Sink for StdoutSink {
             self.report.bytes += message.value.len() as u64;
         }
         self.report.delivered += batch.len() as u64;
+        super::count_delivered(batch.len() as u64);
         Ok(())
     }
 

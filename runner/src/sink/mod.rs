@@ -4,6 +4,8 @@ pub mod file;
 pub mod kafka;
 mod write_behind;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use anyhow::Result;
 
 use crate::config::{Pipeline, SinkConfig};
@@ -49,6 +51,20 @@ pub trait Sink: Send {
     fn already_present(&self) -> u64 {
         0
     }
+}
+
+/// Messages acknowledged (Kafka) or written (file, stdout) by this process so far, for the message
+/// a signal prints ([`crate::signals`]); [`SinkReport`] is the exact account.
+static DELIVERED: AtomicU64 = AtomicU64::new(0);
+
+/// Adds `messages` to what this process has delivered so far.
+pub fn count_delivered(messages: u64) {
+    DELIVERED.fetch_add(messages, Ordering::Relaxed);
+}
+
+/// What this process has delivered so far.
+pub fn delivered_so_far() -> u64 {
+    DELIVERED.load(Ordering::Relaxed)
 }
 
 /// Opens the pipeline's sink. With `dry_run`, nothing is written or sent anywhere.

@@ -4,8 +4,9 @@
 //! `extsort` counts its in-memory segment in items, not bytes, so the segment size is derived from
 //! the budget and the average size of the first records ([`segment_size`]). The sorter runs on a
 //! thread of its own ([`feeder`]), so half the budget is the segment being sorted and half the
-//! records queued for the next. Spill files go into a private temporary directory that is removed
-//! when the sort (or the run) ends, whether it succeeded or not.
+//! records queued for the next. Spill files go into a private temporary directory ([`SpillDir`])
+//! that is removed when the sort (or the run) ends, whether it succeeded or not, or is stopped by a
+//! signal; one left by a killed run is removed by the next ([`crate::cleanup`]).
 
 mod feeder;
 mod item;
@@ -29,7 +30,7 @@ pub struct Sorter {
     /// Declared (so dropped) before `spill_dir`: its thread is stopped before the files go.
     feeder: Option<feeder::Feeder>,
     budget: u64,
-    spill_dir: tempfile::TempDir,
+    spill_dir: SpillDir,
     sample: Vec<SortItem>,
     count: u64,
 }
@@ -44,17 +45,26 @@ pub struct Sorted {
     pub spilled_bytes: u64,
     pub spill_segments: usize,
     /// Keeps the spill directory until the sorted records are consumed.
-    pub spill_dir: tempfile::TempDir,
+    pub spill_dir: SpillDir,
 }
 
-impl Sorter {
-    /// A sorter that holds about `budget` bytes and spills under `tmp_dir`.
-    pub fn new(budget: u64, tmp_dir: &Path) -> Result<Sorter> {
-        allow_one_open_file_per_segment();
+/// The sort's private folder under `sort.tmp_dir`, `c2k-sort-<pid>-XXXXXX`: removed when dropped,
+/// and registered for removal on a signal while it exists.
+pub struct SpillDir {
+    dir: tempfile::TempDir,
+    /// Declared after `dir`: unregistered once the folder is gone.
+    _cleanup: crate::cleanup::Registration,
+}
+
+impl SpillDir {
+    /// Creates it under `tmp_dir` (and `tmp_dir` if needed), first removing the spill folders of
+    /// runs that were killed.
+    fn create(tmp_dir: &Path) -> Result<SpillDir> {
         std::fs::create_dir_all(tmp_dir)
             .with_context(|| format!("sort.tmp_dir {}: cannot create it", tmp_dir.display()))?;
-        let spill_dir = tempfile::Builder::new()
-            .prefix("c2k-sort-")
+        crate::cleanup::remove_stale(tmp_dir);
+        let dir = tempfile::Builder::new()
+            .prefix(&crate::cleanup::spill_prefix())
             .tempdir_in(tmp_dir)
             .with_context(|| {
                 format!(
@@ -62,9 +72,25 @@ impl Sorter {
                     tmp_dir.display()
                 )
             })?;
+        let cleanup = crate::cleanup::register(dir.path());
+        Ok(SpillDir {
+            dir,
+            _cleanup: cleanup,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Sorter {
+    /// A sorter that holds about `budget` bytes and spills under `tmp_dir`.
+    pub fn new(budget: u64, tmp_dir: &Path) -> Result<Sorter> {
+        allow_one_open_file_per_segment();
         Ok(Sorter {
             budget,
-            spill_dir,
+            spill_dir: SpillDir::create(tmp_dir)?,
             sample: Vec::with_capacity(SAMPLE_RECORDS),
             feeder: None,
             count: 0,
@@ -190,7 +216,8 @@ fn allow_one_open_file_per_segment() {
 
 /// The merge holds every segment file open, so their names can go now: the space is freed when
 /// the merge closes them (on the merge thread, while the output is still being written, rather
-/// than in one long `unlink` at the end), and a run that is killed leaves no spill behind.
+/// than in one long `unlink` at the end), and a run killed during the merge leaves only the empty
+/// folder behind.
 fn unlink_spill_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;

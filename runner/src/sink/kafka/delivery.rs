@@ -72,6 +72,7 @@ impl Deliveries {
         match result {
             Ok(message) => {
                 self.delivered += 1;
+                crate::sink::count_delivered(1);
                 self.bytes += (message.payload_len() + message.key().map_or(0, <[u8]>::len)) as u64;
                 if let Ok(partition) = usize::try_from(message.partition()) {
                     if partition >= self.last_offsets.len() {
