@@ -20,8 +20,9 @@ use crate::support::{offsets, servers};
 
 const RECORDS: u64 = 20_000;
 const PARTITIONS: u32 = 4;
-/// Slow enough that a publish lasts ~5 s, so each kill lands where it is meant to.
-const SLOW: &str = "sink.max_messages_per_sec=4000";
+/// Slow enough that a publish lasts ~10 s, so each kill lands where it is meant to even on a
+/// loaded machine.
+const SLOW: &str = "sink.max_messages_per_sec=2000";
 const FAST: &str = "sink.max_messages_per_sec=100000000";
 const LIMIT: Duration = Duration::from_secs(180);
 const GROUP_PATH: &str = "/consumers/{group}/offsets/PAGE_VIEWS";

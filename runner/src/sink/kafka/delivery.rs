@@ -26,7 +26,7 @@ pub struct Deliveries {
     pub bytes: u64,
     /// The failure with the lowest sequence number.
     pub first_failure: Option<Failure>,
-    /// The offset of the last acknowledged message of each partition (-1: none yet).
+    /// The highest offset acknowledged in each partition (-1: none yet).
     pub last_offsets: Vec<i64>,
 }
 
@@ -78,7 +78,8 @@ impl Deliveries {
                     if partition >= self.last_offsets.len() {
                         self.last_offsets.resize(partition + 1, -1);
                     }
-                    self.last_offsets[partition] = message.offset();
+                    self.last_offsets[partition] =
+                        self.last_offsets[partition].max(message.offset());
                 }
             }
             Err((error, message)) => {

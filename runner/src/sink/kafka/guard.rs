@@ -12,16 +12,32 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::provenance::{REPLAY_HEADER, SEQ_HEADER};
 
 /// How far back from the end the first look at a partition starts; widened (×8) while it finds
 /// only what is not a message (transaction markers, aborted messages under `read_committed`).
 const FIRST_WINDOW: i64 = 16;
+
+/// The guard's consumer context: reaching a partition's end is what the guard reads for, not an
+/// error worth logging (librdkafka reports it as one).
+struct EndIsExpected;
+
+impl ClientContext for EndIsExpected {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for EndIsExpected {}
+
+type GuardConsumer = BaseConsumer<EndIsExpected>;
 
 /// The end of one replay partition, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,8 +100,8 @@ pub fn read_ends(
                 "read_uncommitted"
             },
         );
-    let consumer: BaseConsumer = config
-        .create()
+    let consumer: GuardConsumer = config
+        .create_with_context(EndIsExpected)
         .context("cannot create a Kafka consumer to read the replay topic's end")?;
     let mut ends = Vec::with_capacity(partitions as usize);
     for partition in 0..partitions {
@@ -113,7 +129,7 @@ pub fn read_ends(
 /// Reads `partition` from `start` to its end (the partition-EOF event, not the watermark read
 /// before: some brokers report a watermark behind what a fetch returns) and keeps the last message.
 fn last_message_from(
-    consumer: &BaseConsumer,
+    consumer: &GuardConsumer,
     topic: &str,
     partition: i32,
     start: i64,
@@ -272,7 +288,9 @@ fn look_inner(
     read_committed: bool,
 ) -> Result<String> {
     let timeout = Duration::from_secs(10);
-    let consumer: BaseConsumer = config.create().context("cannot create a Kafka consumer")?;
+    let consumer: GuardConsumer = config
+        .create_with_context(EndIsExpected)
+        .context("cannot create a Kafka consumer")?;
     let metadata = consumer
         .fetch_metadata(Some(topic), timeout)
         .with_context(|| format!("cannot read the metadata of {topic}"))?;

@@ -75,6 +75,10 @@ pub struct KafkaSink {
     skipped: u64,
     /// With `sink.transactions`: messages per transaction, and how many the open one holds.
     transaction: Option<Transaction>,
+    /// Per partition, the offset `c2k-seq` 0 has (or will have) in the topic, as the guard found
+    /// it: every acknowledged message must sit at `base + c2k-seq`, which is how a batch the
+    /// brokers wrote twice is caught (`None` where transaction markers make offsets uncountable).
+    base_offsets: Vec<Option<i64>>,
 }
 
 struct Transaction {
@@ -140,6 +144,14 @@ impl KafkaSink {
             BROKER_TIMEOUT,
         )
         .with_context(|| format!("cannot read what replay topic {} holds", plan.topic))?;
+        let base_offsets = ends
+            .iter()
+            .map(|end| match (&end.last, sink.transactions) {
+                (_, true) => None,
+                (None, false) => Some(end.low),
+                (Some(last), false) => last.seq.map(|seq| last.offset - seq as i64),
+            })
+            .collect();
         let resume = if sink.provenance {
             guard::decide(&plan.topic, &identity, &ends, resume, !sink.transactions)?
         } else {
@@ -179,6 +191,7 @@ impl KafkaSink {
             resume,
             skipped: 0,
             transaction,
+            base_offsets,
         })
     }
 
@@ -288,6 +301,42 @@ impl KafkaSink {
         Ok(())
     }
 
+    /// Every partition's last acknowledged message must sit at `base + c2k-seq`: more offsets than
+    /// messages means the brokers stored a retried batch twice (seen after a broker's `kill -9`
+    /// and restart). Loud, and before any offset is committed: the topic is not a faithful replay.
+    fn check_offsets(&self, deliveries: &delivery::Deliveries) -> Result<()> {
+        let mut problems = Vec::new();
+        for (partition, base) in self.base_offsets.iter().enumerate() {
+            let (Some(base), Some(&last)) = (base, deliveries.last_offsets.get(partition)) else {
+                continue;
+            };
+            let sent_to = self.next_seq[partition];
+            if last < 0 || sent_to == 0 {
+                continue;
+            }
+            let expected = base + sent_to as i64 - 1;
+            if last != expected {
+                problems.push(format!(
+                    "partition {partition}: its last message is at offset {last}, where c2k-seq {} \
+                     belongs at {expected} ({} more offsets than messages)",
+                    sent_to - 1,
+                    last - expected
+                ));
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "publishing to {} delivered every message, but the topic holds more than the replay \
+             sent — the brokers stored a retried batch twice: {}. Offsets not committed. Delete the \
+             replay topic and run again (sink.transactions: true keeps read_committed consumers \
+             from ever seeing such duplicates)",
+            self.destination,
+            problems.join("; ")
+        )
+    }
+
     /// Commits the open transaction (which waits for its messages' acknowledgements).
     fn commit_transaction(&self) -> Result<()> {
         self.producer
@@ -379,6 +428,7 @@ impl Sink for KafkaSink {
         let flushed = self.producer.flush(self.delivery_timeout);
         let deliveries = self.producer.context().deliveries();
         if deliveries.delivered == self.sent && deliveries.failed == 0 {
+            self.check_offsets(&deliveries)?;
             return Ok(SinkReport {
                 delivered: deliveries.delivered + self.skipped,
                 already_present: self.skipped,
