@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing camus2kafka needs, skipping whatever is already there:
 # the wasm32-wasip2 target, Java and ZooKeeper (Debian), Python's fastavro/avro (independent Avro
-# writers), the `tansu` Kafka-protocol broker, and Hadoop 2.7.3's jars for the real-HDFS tests.
+# writers), the `tansu` Kafka-protocol broker, Hadoop 2.7.3's jars for the real-HDFS tests, and
+# Apache Kafka 3.3.2 (from ../shared/kafka, beside the clone) for the real-Kafka tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,4 +38,17 @@ jars="${C2K_HADOOP_JARS:-$HOME/.cache/camus2kafka/hadoop-jars}"
 if [ ! -f "$jars/hadoop-hdfs-2.7.3.jar" ]; then
   say "fetching Hadoop 2.7.3 jars into $jars"
   tests/env/hdfs-fetch-jars.sh "$jars" >/dev/null
+fi
+
+kafka_home="${C2K_KAFKA_HOME:-$HOME/.cache/camus2kafka/kafka}"
+kafka_dist=../shared/kafka/kafka-3.3.2-built.tgz
+if [ ! -d "$kafka_home/kafka-3.3.2/libs" ]; then
+  if [ -f "$kafka_dist" ]; then
+    say "unpacking Apache Kafka 3.3.2 into $kafka_home"
+    KIT_HOME="$kafka_home" tests/env/kafka-kit.sh unpack "$kafka_dist"
+  else
+    say "WARNING: $(cd .. && pwd)/shared/kafka/kafka-3.3.2-built.tgz is missing: Apache Kafka 3.3.2 is"
+    say "  not installed, and the kafka_apache tests (c2k against a real broker: exactly-once runs,"
+    say "  transactions killed and resumed, broker bounces) will skip, saying so"
+  fi
 fi

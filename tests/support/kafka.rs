@@ -57,18 +57,46 @@ pub struct Received {
 }
 
 /// Reads `topic` from the beginning of every partition until `expected` messages have arrived
-/// (panicking after `timeout`, saying how many did), then keeps reading for a quiet second so
-/// that any extra message (a duplicate) is returned too.
+/// (panicking after `timeout`, saying how many did), then keeps reading until a second passes
+/// without a message (or `timeout` ends), so that any extra message (a duplicate) is returned too.
+/// With `expected` 0 it reads whatever the topic holds.
 ///
 /// It does not stop at the high watermarks: tansu's ListOffsets answer can lag behind what a
 /// fetch returns right after the producer's acknowledgements.
+///
+/// It reads as librdkafka does by default, `read_committed` ([`read_topic_as`] chooses).
 pub fn read_topic(brokers: &str, topic: &str, expected: usize, timeout: Duration) -> Vec<Received> {
+    read_topic_as(Isolation::ReadCommitted, brokers, topic, expected, timeout)
+}
+
+/// Which messages of transactions a reader sees (the consumer's `isolation.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Every message written, aborted transactions' too.
+    ReadUncommitted,
+    /// Only messages outside transactions and those of committed ones.
+    ReadCommitted,
+}
+
+/// [`read_topic`] with the given isolation level.
+pub fn read_topic_as(
+    isolation: Isolation,
+    brokers: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<Received> {
+    let level = match isolation {
+        Isolation::ReadUncommitted => "read_uncommitted",
+        Isolation::ReadCommitted => "read_committed",
+    };
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "c2k-test-reader")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
         .set("fetch.wait.max.ms", "50")
+        .set("isolation.level", level)
         .create()
         .expect("test consumer");
     let metadata = consumer
@@ -93,7 +121,7 @@ pub fn read_topic(brokers: &str, topic: &str, expected: usize, timeout: Duration
     loop {
         if received.len() >= expected {
             let until = *quiet_until.get_or_insert_with(|| Instant::now() + Duration::from_secs(1));
-            if Instant::now() >= until {
+            if Instant::now() >= until || Instant::now() >= deadline {
                 break;
             }
         } else {
@@ -123,6 +151,7 @@ pub fn read_topic(brokers: &str, topic: &str, expected: usize, timeout: Duration
             headers,
             timestamp_ms: message.timestamp().to_millis(),
         });
+        quiet_until = None;
     }
     received
 }

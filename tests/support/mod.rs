@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: running `c2k`, writing Camus trees and offsets files
-//! with independent implementations, and starting real servers on loopback ports.
+//! with independent implementations, and starting real servers on loopback ports (ZooKeeper,
+//! HDFS, tansu, Apache Kafka).
 
+pub mod apache_kafka;
 pub mod c2k;
 pub mod camus;
 pub mod hdfs;

@@ -338,15 +338,29 @@ impl KafkaSink {
     }
 
     /// Commits the open transaction (which waits for its messages' acknowledgements).
+    ///
+    /// A broker may start a transactional producer and take its messages yet not implement
+    /// transactions (tansu: InitProducerId yes, EndTxn no); only the commit tells, and by then the
+    /// messages are in the topic, never committed. The error says so, and what to do.
     fn commit_transaction(&self) -> Result<()> {
         self.producer
             .commit_transaction(self.delivery_timeout)
-            .with_context(|| {
-                format!(
+            .map_err(|error| {
+                let context = format!(
                     "cannot commit a transaction to {} (sink.transactions: true); {}",
                     self.destination,
                     self.producer.context().deliveries().describe(self.sent)
-                )
+                );
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::UnsupportedFeature) {
+                    anyhow::anyhow!(
+                        "{context}: {error}\nThe brokers do not support transactions: the \
+                         messages delivered are in the topic in a transaction that can never be \
+                         committed (read_uncommitted consumers see them, read_committed ones may \
+                         not). Delete the replay topic and run again with sink.transactions: false."
+                    )
+                } else {
+                    anyhow::Error::new(error).context(context)
+                }
             })
     }
 
