@@ -413,10 +413,11 @@ fn a_transactional_replay_killed_mid_way_and_resumed_is_read_committed_exactly_o
     eprintln!("read_uncommitted messages per partition: {per_partition:?}");
 }
 
+/// A broker killed and restarted mid-replay: the run either holds every record exactly once, or —
+/// when the broker stored a retried batch twice, which happens about half the time here after a
+/// `kill -9` of Kafka 3.3.2 — fails saying so. Never a silent duplicate.
 #[test]
-#[ignore = "fails about half the time: 259 records repeated after a kill -9 of the broker (see the \
-            apache-kafka branch's report); run with --run-ignored"]
-fn a_broker_killed_and_restarted_mid_replay_loses_and_duplicates_nothing() {
+fn a_broker_killed_and_restarted_mid_replay_never_duplicates_silently() {
     const RECORDS: u64 = 50_000;
     let dir = tempfile::tempdir().expect("temp dir");
     sample(dir.path(), RECORDS);
@@ -455,9 +456,18 @@ fn a_broker_killed_and_restarted_mid_replay_loses_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    assert!(status.success(), "c2k failed across the bounce:\n{stderr}");
-    let received = kafka::read_topic(&brokers, TOPIC, RECORDS as usize, READ_TIMEOUT);
-    assert_exactly_once_in_key_order(&received, RECORDS);
+    if status.success() {
+        let received = kafka::read_topic(&brokers, TOPIC, RECORDS as usize, READ_TIMEOUT);
+        assert_exactly_once_in_key_order(&received, RECORDS);
+        eprintln!("broker bounce: exactly once, {RECORDS} records");
+    } else {
+        assert!(
+            stderr.contains("stored a retried batch twice")
+                && stderr.contains("Offsets not committed"),
+            "c2k failed across the bounce for another reason:\n{stderr}"
+        );
+        eprintln!("broker bounce: duplicates caught and refused:\n{stderr}");
+    }
 }
 
 #[test]

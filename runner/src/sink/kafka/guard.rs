@@ -29,7 +29,12 @@ struct EndIsExpected;
 
 impl ClientContext for EndIsExpected {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_)) {
+        let end = matches!(
+            error,
+            KafkaError::PartitionEOF(_)
+                | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end {
             tracing::error!("librdkafka: {error}: {reason}");
         }
     }
