@@ -675,3 +675,55 @@ fn an_independently_written_tree_killed_mid_publish_resumes_exactly_once() {
         "the records in the topic are not the ones fastavro wrote"
     );
 }
+
+/// SIGTERM while the replay is being published: c2k stops cleanly (exit 143), says how to continue,
+/// commits no offsets and leaves no spill folder; `--resume` then completes it exactly once.
+#[test]
+fn sigterm_during_the_publish_stops_cleanly_and_resume_finishes_exactly_once() {
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let brokers = tansu.brokers();
+    let setup = setup(&brokers, &zk.connect_string());
+    let mut watch = Watch::new(&brokers, "TERMINATED");
+    let child = spawn_run(&setup, "TERMINATED", "g", &[SLOW]);
+    let started = Instant::now();
+    while watch.count() < RECORDS as i64 / 4 {
+        assert!(
+            started.elapsed() < LIMIT,
+            "the publish never got a quarter of the way"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let (code, output) = finish(child);
+    assert_eq!(code, Some(143), "{output}");
+    assert!(
+        output.contains("SIGTERM") && output.contains("--resume"),
+        "{output}"
+    );
+    assert!(
+        committed_offsets(&zk.connect_string(), "g").is_empty(),
+        "{output}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(setup.dir.path().join("tmp"))
+        .expect("tmp dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+
+    let (code, output) = run(&setup, "TERMINATED", "g", &[FAST, "--resume"]);
+    assert_eq!(code, Some(0), "{output}");
+    let received = kafka::read_topic(&brokers, "TERMINATED", RECORDS as usize, LIMIT);
+    let origins: BTreeSet<(String, String)> = received
+        .iter()
+        .map(|m| (header(m, "c2k-source-file"), header(m, "c2k-source-index")))
+        .collect();
+    assert_eq!(received.len() as u64, RECORDS);
+    assert_eq!(origins.len() as u64, RECORDS, "a record published twice");
+    assert_eq!(
+        committed_offsets(&zk.connect_string(), "g").len(),
+        PARTITIONS as usize
+    );
+}
