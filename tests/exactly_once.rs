@@ -93,19 +93,8 @@ fn spawn_run(setup: &Setup, topic: &str, group: &str, extra: &[&str]) -> Child {
 }
 
 /// Waits for the child (bounded) and returns its exit code and stderr.
-fn finish(child: Child) -> (Option<i32>, String) {
-    let deadline = Instant::now() + LIMIT;
-    let mut child = child;
-    loop {
-        if child.try_wait().expect("wait for c2k").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("c2k run did not finish within {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn finish(mut child: Child) -> (Option<i32>, String) {
+    kafka::wait_within(&mut child, LIMIT, "c2k run");
     let output = child.wait_with_output().expect("c2k output");
     (
         output.status.code(),

@@ -443,18 +443,7 @@ fn a_broker_killed_and_restarted_mid_replay_never_duplicates_silently() {
     );
     broker.kill_broker();
     broker.start_broker();
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for c2k") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("c2k did not finish within {RUN_TIMEOUT:?} after the broker came back");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = kafka::wait_within(&mut child, RUN_TIMEOUT, "c2k after the broker came back");
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     if status.success() {
         let received = kafka::read_topic(&brokers, TOPIC, RECORDS as usize, READ_TIMEOUT);

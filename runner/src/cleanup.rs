@@ -129,10 +129,16 @@ pub fn remove_stale(dir: &Path) {
 
 /// A file's size, or the total size of the files directly in a folder (spill folders are flat).
 fn size(path: &Path, metadata: &std::fs::Metadata) -> u64 {
-    if !metadata.is_dir() {
-        return metadata.len();
+    if metadata.is_dir() {
+        dir_size(path)
+    } else {
+        metadata.len()
     }
-    std::fs::read_dir(path)
+}
+
+/// The total size of the files directly in `dir` (0 when it cannot be read).
+pub(crate) fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .flatten()

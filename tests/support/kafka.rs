@@ -234,18 +234,7 @@ pub fn run_c2k(args: &[&str], timeout: Duration) -> (bool, String) {
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for c2k") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("c2k {args:?} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_within(&mut child, timeout, &format!("c2k {args:?}"));
     let text = reader.join().unwrap_or_default();
     (status.success(), text)
 }
@@ -257,4 +246,24 @@ pub fn header(message: &Received, name: &str) -> Option<String> {
         .iter()
         .find(|(key, _)| key == name)
         .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+}
+
+/// Waits for `child` until `timeout`, then kills it and fails the test naming `what`.
+pub fn wait_within(
+    child: &mut std::process::Child,
+    timeout: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

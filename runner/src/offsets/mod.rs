@@ -81,32 +81,21 @@ fn existing(pipeline: &Pipeline, run: &RunOffsets) -> Result<Existing> {
     let group = group_of(pipeline)?;
     let topic = &pipeline.topic;
     let timeout = offsets.session_timeout.duration();
-    let (found, location) = match offsets.commit {
-        CommitMode::None => return Ok(Existing::None),
+    match offsets.commit {
+        CommitMode::None => Ok(Existing::None),
         CommitMode::Zookeeper => {
             let connect = zookeeper_connect(pipeline)?;
             let found = zookeeper::existing(connect, group, topic, timeout)?;
-            let same = found == zookeeper::planned_children(offsets.layout, &run.partitions);
+            let planned = zookeeper::planned_children(offsets.layout, &run.partitions);
             let (_, chroot) = zookeeper::split_connect_string(connect);
-            let location = format!(
-                "{}{} in ZooKeeper {connect} ({} existing: {})",
-                chroot.unwrap_or(""),
-                zookeeper::topic_path(group, topic),
-                found.len(),
-                found
-                    .iter()
-                    .map(|(child, value)| format!("{child}={value}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            (
-                if same {
-                    Some(true)
-                } else {
-                    (!found.is_empty()).then_some(false)
-                },
-                location,
-            )
+            Ok(compare(&found, &planned, |listed| {
+                format!(
+                    "{}{} in ZooKeeper {connect} ({} existing: {listed})",
+                    chroot.unwrap_or(""),
+                    zookeeper::topic_path(group, topic),
+                    found.len(),
+                )
+            }))
         }
         CommitMode::Kafka => {
             let brokers = kafka_brokers(pipeline)?;
@@ -124,29 +113,30 @@ fn existing(pipeline: &Pipeline, run: &RunOffsets) -> Result<Existing> {
                 .map(|p| (p.partition, p.offset))
                 .collect();
             planned.sort();
-            let location = format!(
-                "Kafka group {group} on {brokers}, topic {topic} (committed: {})",
-                found
-                    .iter()
-                    .map(|(partition, offset)| format!("{partition}={offset}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            (
-                if found == planned {
-                    Some(true)
-                } else {
-                    (!found.is_empty()).then_some(false)
-                },
-                location,
-            )
+            Ok(compare(&found, &planned, |listed| {
+                format!("Kafka group {group} on {brokers}, topic {topic} (committed: {listed})")
+            }))
         }
-    };
-    Ok(match found {
-        None => Existing::None,
-        Some(true) => Existing::Same,
-        Some(false) => Existing::Different(AlreadyCommitted { location }),
-    })
+    }
+}
+
+/// `found` (sorted `(where, offset)` pairs) against what the step would write; `location` turns
+/// the `where=offset` listing into the text an [`AlreadyCommitted`] shows.
+fn compare<K: std::fmt::Display + PartialEq, V: std::fmt::Display + PartialEq>(
+    found: &[(K, V)],
+    planned: &[(K, V)],
+    location: impl FnOnce(String) -> String,
+) -> Existing {
+    if found == planned {
+        Existing::Same
+    } else if found.is_empty() {
+        Existing::None
+    } else {
+        let listed: Vec<String> = found.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Existing::Different(AlreadyCommitted {
+            location: location(listed.join(", ")),
+        })
+    }
 }
 
 fn zookeeper_connect(pipeline: &Pipeline) -> Result<&str> {

@@ -153,7 +153,7 @@ impl Sorter {
             .done()
             .map_err(|e| spill_error(e, self.spill_dir.path()))?;
         let spill_segments = sorted.disk_segment_count();
-        let spilled_bytes = dir_size(self.spill_dir.path());
+        let spilled_bytes = crate::cleanup::dir_size(self.spill_dir.path());
         unlink_spill_files(self.spill_dir.path());
         let iter = sorted.map(|r| r.context("sort: cannot read back a spill file"));
         Ok(Sorted {
@@ -226,18 +226,6 @@ fn unlink_spill_files(dir: &Path) {
         // What cannot be removed now is removed with the directory at the end.
         let _ = std::fs::remove_file(entry.path());
     }
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
