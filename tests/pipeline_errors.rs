@@ -97,3 +97,27 @@ fn a_pipeline_that_is_not_yaml_names_the_file() {
     let p = write_pipeline(dir.path(), "broken.yaml", "topic: [unclosed\n");
     c2k(dir.path(), &["run", &p], T).assert_failed_with(&["broken.yaml", "not valid YAML"]);
 }
+
+#[test]
+fn resume_with_a_file_sink_says_what_it_does_instead_of_ignoring_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    c2k(dir.path(), &["sample", root, "--records", "500"], T).assert_ok();
+    let p = write_pipeline(
+        dir.path(),
+        "p.yaml",
+        &format!(
+            "topic: PAGE_VIEWS\nsource: {{dest_dir: {root}/destination}}\n\
+             key: {{config: {{field: header.time}}}}\nsort: {{tmp_dir: {root}}}\n\
+             sink: {{type: file, path: {root}/out.bin}}\n"
+        ),
+    );
+    let run = c2k(dir.path(), &["run", &p, "--resume"], T);
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("--resume continues Kafka replays")
+            && run.stderr.contains("sink.type file is written whole again"),
+        "{}",
+        run.stderr
+    );
+}

@@ -45,6 +45,13 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     // What the offsets step needs is checked before anything is published, so a replay is never
     // sent only to find that its hand-off cannot be made.
     crate::offsets::preflight(pipeline, options.dry_run)?;
+    if options.resume && pipeline.kafka_sink().is_err() {
+        eprintln!(
+            "c2k: note: --resume continues Kafka replays; sink.type {} is written whole again \
+             (and only appears when complete)",
+            pipeline.sink.type_name()
+        );
+    }
     let sink = sink::open(pipeline, &facts, options)?;
     let present = sink.already_present();
     if present > 0 && facts.records == Some(present) {
