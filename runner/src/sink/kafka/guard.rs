@@ -110,9 +110,7 @@ pub fn read_ends(
         .context("cannot create a Kafka consumer to read the replay topic's end")?;
     let mut ends = Vec::with_capacity(partitions as usize);
     for partition in 0..partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, timeout)
-            .with_context(|| format!("cannot read the offsets of {topic} partition {partition}"))?;
+        let (low, high) = watermarks(&consumer, topic, partition, timeout)?;
         let mut window = FIRST_WINDOW;
         let last = loop {
             let start = (high - window).max(low);
@@ -129,6 +127,33 @@ pub fn read_ends(
         });
     }
     Ok(ends)
+}
+
+/// The partition's log start and end offsets. A topic just created has no leader for a moment
+/// (`NotLeaderForPartition`, `LeaderNotAvailable`): asked again until `timeout`, then the last
+/// error is the answer.
+fn watermarks(
+    consumer: &GuardConsumer,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> Result<(i64, i64)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match consumer.fetch_watermarks(topic, partition, left.max(Duration::from_millis(100))) {
+            Ok(marks) => return Ok(marks),
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!(topic, partition, error = %e, "watermarks not available yet");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => {
+                return Err(anyhow!(e)).with_context(|| {
+                    format!("cannot read the offsets of {topic} partition {partition}")
+                })
+            }
+        }
+    }
 }
 
 /// Reads `partition` from `start` to its end (the partition-EOF event, not the watermark read
@@ -149,11 +174,15 @@ fn last_message_from(
         .with_context(|| format!("cannot read {topic} partition {partition}"))?;
     let deadline = Instant::now() + timeout;
     let mut last = None;
+    // librdkafka reports transient trouble (a leader moving) as errors and retries by itself:
+    // only an error still there at the deadline is the answer.
+    let mut trouble: Option<KafkaError> = None;
     loop {
         if Instant::now() >= deadline {
+            let why = trouble.map_or(String::new(), |e| format!(": {e}"));
             bail!(
                 "cannot read to the end of {topic} partition {partition} within {timeout:?} \
-                 (from offset {start})"
+                 (from offset {start}){why}"
             );
         }
         match consumer.poll(Duration::from_millis(100)) {
@@ -161,8 +190,8 @@ fn last_message_from(
             Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
             Some(Err(KafkaError::PartitionEOF(_))) => continue,
             Some(Err(e)) => {
-                return Err(anyhow!(e))
-                    .with_context(|| format!("cannot read {topic} partition {partition}"))
+                tracing::debug!(topic, partition, error = %e, "reading the replay topic's end");
+                trouble = Some(e);
             }
             Some(Ok(message)) => {
                 let header = |name: &str| {
