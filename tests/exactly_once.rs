@@ -423,7 +423,10 @@ fn topics_c2k_cannot_account_for_are_refused_even_with_resume() {
     let (code, output) = run(&setup, "CHANGED", "changed", &[FAST]);
     assert_eq!(code, Some(0), "{output}");
     add_a_file(setup.dir.path());
-    for extra in [&[FAST][..], &[FAST, "--resume"][..]] {
+    // The added file is a stray to the integrity check (tests/integrity.rs); `warn` lets the run
+    // reach the replay topic's guard, which is what is tested here.
+    let warn = "source.integrity=warn";
+    for extra in [&[FAST, warn][..], &[FAST, warn, "--resume"][..]] {
         let (code, output) = run(&setup, "CHANGED", "changed-again", extra);
         assert_eq!(code, Some(4), "{extra:?}: {output}");
         assert!(
@@ -610,7 +613,8 @@ fn an_independently_written_tree_killed_mid_publish_resumes_exactly_once() {
         &setup,
         "INDEPENDENT",
         "unused",
-        &["sink.max_messages_per_sec=30"],
+        // The tree's one non-Camus name is the integrity check's subject (tests/integrity.rs).
+        &["sink.max_messages_per_sec=30", "source.integrity=warn"],
     );
     let started = Instant::now();
     let at_kill = loop {
@@ -630,7 +634,12 @@ fn an_independently_written_tree_killed_mid_publish_resumes_exactly_once() {
         );
         std::thread::sleep(Duration::from_millis(10));
     };
-    let (code, output) = run(&setup, "INDEPENDENT", "unused", &[FAST, "--resume"]);
+    let (code, output) = run(
+        &setup,
+        "INDEPENDENT",
+        "unused",
+        &[FAST, "--resume", "source.integrity=warn"],
+    );
     assert_eq!(code, Some(0), "{output}");
 
     let received = kafka::read_topic(&brokers, "INDEPENDENT", expected.len(), LIMIT);

@@ -13,6 +13,7 @@ mod support;
 mod exactly_once;
 mod hdfs_replay;
 mod hdfs_storage;
+mod integrity;
 mod kafka_apache;
 mod kafka_faults;
 mod kafka_replay;

@@ -78,6 +78,7 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
             first_offset: 10,
             last_offset: 19 + p as u64,
             time_ms: 1_705_312_800_000,
+            file_ends: Vec::new(),
         })
         .collect();
     sample_history::write(&exec, "PAGE_VIEWS", &cutoffs).unwrap();
@@ -116,6 +117,7 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
         })
         .collect();
     sample_history::write(&exec, "PAGE_VIEWS", &later).unwrap();
+    offsets::archive_for_history(dir.path(), &exec);
     let second = offsets::c2k(&["offsets", "commit", path], LIMIT);
     assert_eq!(
         second.status.code(),

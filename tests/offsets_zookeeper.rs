@@ -29,6 +29,7 @@ fn quick_history(exec: &Path) {
             first_offset: 0,
             last_offset: 99 + 101 * p as u64,
             time_ms: 1_705_312_800_000,
+            file_ends: Vec::new(),
         })
         .collect();
     sample_history::write(exec, "PAGE_VIEWS", &cutoffs).unwrap();
@@ -81,6 +82,7 @@ fn commits_hadoop_written_offsets_and_leaves_an_existing_group_untouched() {
             offsets::key("PAGE_VIEWS", "1", 9, 0, 9),
         ],
     }]);
+    offsets::archive_for_history(dir.path(), &exec);
     let second = commit(&pipeline, &[]);
     assert_eq!(
         second.status.code(),

@@ -611,8 +611,9 @@ fn a_slow_consumer_holds_back_reading_and_dropping_the_stream_early_stops_every_
     let topic_dir = dir.path().join("destination").join(TOPIC);
     let local = camus2kafka::storage::for_url(topic_dir.to_str().unwrap()).unwrap();
     let files =
-        camus2kafka::source::list_data_files(local.as_ref(), topic_dir.to_str().unwrap(), None)
-            .unwrap();
+        camus2kafka::source::list_archive(local.as_ref(), topic_dir.to_str().unwrap(), None)
+            .unwrap()
+            .files;
     assert_eq!(files.len(), 96);
     let open = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -669,8 +670,9 @@ fn files_are_decoded_at_once_so_storage_latency_overlaps() {
     let topic_dir = dir.path().join("destination").join(TOPIC);
     let local = camus2kafka::storage::for_url(topic_dir.to_str().unwrap()).unwrap();
     let files =
-        camus2kafka::source::list_data_files(local.as_ref(), topic_dir.to_str().unwrap(), None)
-            .unwrap();
+        camus2kafka::source::list_archive(local.as_ref(), topic_dir.to_str().unwrap(), None)
+            .unwrap()
+            .files;
     assert_eq!(files.len(), 48);
     let latency = Duration::from_millis(60);
     let storage = std::sync::Arc::new(Counting {

@@ -15,6 +15,7 @@ pub mod config;
 pub mod hadoop;
 pub mod identity;
 pub mod inspect;
+pub mod integrity;
 pub mod offsets;
 pub mod plugin;
 pub mod progress;

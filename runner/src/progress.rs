@@ -77,6 +77,8 @@ pub struct Summary {
     pub report: SinkReport,
     pub spilled_bytes: u64,
     pub elapsed: Duration,
+    /// Identical copies of data files the integrity check left out (each read once).
+    pub copies_skipped: usize,
 }
 
 impl Summary {
@@ -95,7 +97,11 @@ impl Summary {
             human_bytes(self.spilled_bytes),
             seconds,
             self.records_in as f64 / seconds
-        )
+        ) + &match self.copies_skipped {
+            0 => String::new(),
+            1 => ", 1 identical copy of a data file read once".to_string(),
+            n => format!(", {n} identical copies of data files read once"),
+        }
     }
 }
 

@@ -40,11 +40,13 @@ pub struct RunOptions {
 pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     let started = Instant::now();
     signals::watch(pipeline, options);
-    let source = CamusSource::open(pipeline)?;
-    let facts = source_facts(pipeline, &source)?;
+    let mut source = CamusSource::open(pipeline)?;
     // What the offsets step needs is checked before anything is published, so a replay is never
     // sent only to find that its hand-off cannot be made.
     crate::offsets::preflight(pipeline, options.dry_run)?;
+    // Duplicates, gaps and strays are found from names and the history, before anything is read.
+    let gate = crate::integrity::gate(pipeline, &mut source)?;
+    let facts = source_facts(pipeline, &source)?;
     if options.resume && pipeline.kafka_sink().is_err() {
         eprintln!(
             "c2k: note: --resume continues Kafka replays; sink.type {} is written whole again \
@@ -62,7 +64,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
             present
         );
         signals::stage(Stage::Committing);
-        return finish_with_offsets(pipeline, options, present);
+        return finish_with_offsets(pipeline, options, &gate, present);
     }
 
     let mut key = KeyPlugin::load(&pipeline.key)?;
@@ -103,15 +105,16 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     }
     progress.finish();
     signals::stage(Stage::Committing);
-    finish_with_offsets(pipeline, options, report.delivered)?;
-    Summary {
+    let summary = Summary {
         records_in: records_read,
         report,
         spilled_bytes: spilled,
         elapsed: started.elapsed(),
-    }
-    .print();
-    Ok(())
+        copies_skipped: gate.copies_skipped,
+    };
+    let committed = finish_with_offsets(pipeline, options, &gate, summary.report.delivered);
+    summary.print();
+    committed
 }
 
 /// What the sink is told about the source before anything is read: partitions, file names, the
@@ -137,7 +140,23 @@ fn source_facts(pipeline: &Pipeline, source: &CamusSource) -> Result<SourceFacts
 
 /// The offsets step once the replay is complete. A failure here says so, and which command
 /// finishes the job without publishing anything again.
-fn finish_with_offsets(pipeline: &Pipeline, options: &RunOptions, messages: u64) -> Result<()> {
+fn finish_with_offsets(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    gate: &crate::integrity::Gate,
+    messages: u64,
+) -> Result<()> {
+    if let Some(why) = &gate.commit_refused {
+        if pipeline.offsets.commit != crate::config::CommitMode::None {
+            return Err(crate::integrity::Inconsistent(format!(
+                "the replay is published ({messages} messages in {}), but {why}: no offsets \
+                 were committed (source.integrity: warn publishes a damaged archive, never a \
+                 cut-off past it)",
+                pipeline.replay_topic()
+            ))
+            .into());
+        }
+    }
     crate::offsets::commit_step(pipeline, options.dry_run).with_context(|| {
         let file = options
             .pipeline_file
@@ -464,10 +483,16 @@ fn name_sorted_record(
     }
 }
 
-/// The process exit code for an error: 3 when the offsets step found the group already has
-/// offsets and left them alone, 1 for anything else.
+/// The process exit code for an error: 5 when the archive is not consistent with the Camus
+/// history, 4 when the replay topic was refused, 3 when the offsets step found the group already
+/// has offsets and left them alone, 1 for anything else.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error
+        .chain()
+        .any(|e| e.is::<crate::integrity::Inconsistent>())
+    {
+        5
+    } else if error
         .chain()
         .any(|e| e.is::<crate::sink::kafka::guard::TopicRefused>())
     {

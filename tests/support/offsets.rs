@@ -248,7 +248,14 @@ pub fn zookeeper_pipeline(dir: &Path, exec_dir: &Path, connect: &str, group: &st
     )
 }
 
+///
+/// When `exec_dir` holds a local history, the archive `dir/destination/PAGE_VIEWS` is written to
+/// match it ([`archive_for_history`]): the offsets step refuses a cut-off the archive does not
+/// hold.
 pub fn pipeline(dir: &Path, exec_dir: &Path, offsets_yaml: &str) -> PathBuf {
+    if exec_dir.join("base/history").is_dir() {
+        archive_for_history(dir, exec_dir);
+    }
     let path = dir.join("pipeline.yaml");
     let text = format!(
         "topic: PAGE_VIEWS\nsource:\n  dest_dir: {}\nsink:\n  type: stdout\noffsets:\n  exec_dir: {}\n{}",
@@ -336,4 +343,44 @@ pub fn read_zookeeper_tree(connect: &str, path: &str) -> Vec<(String, String)> {
         }
         out
     })
+}
+
+/// Writes (with fastavro) `dir/destination/PAGE_VIEWS`: per run and partition of the history in
+/// `exec_dir`, one data file holding what the run advanced (one record ending at the run's end
+/// when its start is not recorded), so that the archive is exactly what the history says.
+pub fn archive_for_history(dir: &Path, exec_dir: &Path) {
+    let topic_dir = dir.join("destination/PAGE_VIEWS");
+    let _ = std::fs::remove_dir_all(&topic_dir);
+    let history = exec_dir.join("base/history");
+    let runs =
+        camus2kafka::offsets::history::every_run(history.to_str().expect("utf-8"), "PAGE_VIEWS")
+            .expect("read the history");
+    let mut partitions: Vec<i32> = runs.iter().flat_map(|r| r.partitions()).collect();
+    partitions.sort_unstable();
+    partitions.dedup();
+    let mut spec = Vec::new();
+    for p in partitions {
+        let mut previous_end: Option<i64> = None;
+        for (index, run) in runs.iter().enumerate() {
+            let Some(end) = run.end(p) else { continue };
+            let count = match run.started.get(&p).copied().or(previous_end) {
+                Some(start) if end > start => end - start,
+                Some(_) => 0,
+                None => i64::from(end > 0),
+            };
+            if count > 0 {
+                spec.push(serde_json::json!({
+                    "path": topic_dir.join(format!(
+                        "hourly/2024/01/01/{index:02}/PAGE_VIEWS.1.{p}.{count}.{end}.1704067200000.avro"
+                    )),
+                    "count": count,
+                    "time_ms": 1_704_067_200_000i64,
+                }));
+            }
+            previous_end = Some(previous_end.map_or(end, |before| before.max(end)));
+        }
+    }
+    let spec_path = dir.join(format!("archive-spec-{}.json", unique()));
+    std::fs::write(&spec_path, serde_json::to_vec(&spec).expect("spec")).expect("write spec");
+    crate::support::camus::python("write_avro_files.py", &[spec_path.to_str().expect("utf-8")]);
 }

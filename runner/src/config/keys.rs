@@ -91,6 +91,7 @@ pub static KEYS: &[Key] = &[
     key("source.input_dir", Kind::Path, None, "where the topic's Avro files are; <dest_dir>/<topic> by default"),
     key("source.schema", Kind::Path, None, "reader schema (.avsc) every record is resolved to; without it plugins see each file's writer schema"),
     key("source.batch_size", Kind::Count, Some("3000"), "records per batch read from a file"),
+    key("source.integrity", Kind::Choice(&["fail", "warn"]), Some("fail"), "what a duplicate, a gap or a stray file found by reconciling the archive with the Camus history does to a run: fail (stop before sending anything, with the table of c2k verify) or warn (publish and report; offsets are still never committed past the data)"),
     key("key.plugin", Kind::Path, Some("time-field"), "the key-extractor plugin: a bundled name (time-field), a path to a .wasm component, or native:time-field (compiled in, for benchmarks)"),
     key("key.config", Kind::Any, Some("{}"), "configuration given to the key plugin (time-field: field, on_missing)"),
     key("key.max_memory", Kind::Size, Some("256MiB"), "the most memory the key plugin may use"),

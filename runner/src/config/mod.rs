@@ -43,6 +43,18 @@ pub struct SourceConfig {
     pub schema: Option<String>,
     /// Records per batch read from a file.
     pub batch_size: usize,
+    /// What a finding of the archive's reconciliation does to a run.
+    pub integrity: Integrity,
+}
+
+/// `source.integrity`: what a duplicate, a gap or a stray does to `c2k run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Integrity {
+    /// Stop before anything is sent.
+    Fail,
+    /// Publish and report; offsets are still never committed past the data.
+    Warn,
 }
 
 #[derive(Debug, Clone, Deserialize)]

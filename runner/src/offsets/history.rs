@@ -147,6 +147,142 @@ pub fn read_run(storage: &dyn Storage, run_dir: &str, topic: &str) -> Result<Run
     })
 }
 
+/// What one run folder says about one topic, file by file: where each partition started, where
+/// it stopped, and which messages Camus recorded as not decodable. [`read_run`] gives the resume
+/// point (what Camus itself uses); this keeps the parts apart, for the reconciliation of the
+/// archive with the history ([`crate::integrity`]).
+#[derive(Debug, Clone, Default)]
+pub struct RunRecord {
+    /// The folder's name (its start time, `YYYY-MM-dd-HH-mm-ss`).
+    pub name: String,
+    /// `offsets-previous`: the offset each partition started from (next to read). A partition
+    /// new in this run (or every partition, in the first run) has none.
+    pub started: BTreeMap<i32, i64>,
+    /// `offsets-m-*`: the largest offset per partition, one past the last message read.
+    pub stopped: BTreeMap<i32, i64>,
+    /// `errors-m-*`: per partition, the offsets of messages Camus read but could not decode
+    /// (it writes their key there instead of a record).
+    pub errors: BTreeMap<i32, Vec<i64>>,
+}
+
+impl RunRecord {
+    /// Where the run left a partition: Camus resumes from the largest offset in any of the
+    /// folder's offsets files.
+    pub fn end(&self, partition: i32) -> Option<i64> {
+        match (self.started.get(&partition), self.stopped.get(&partition)) {
+            (Some(a), Some(b)) => Some(*a.max(b)),
+            (a, b) => a.or(b).copied(),
+        }
+    }
+
+    /// Every partition the run mentions.
+    pub fn partitions(&self) -> impl Iterator<Item = i32> + '_ {
+        let mut all: Vec<i32> = self
+            .started
+            .keys()
+            .chain(self.stopped.keys())
+            .copied()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all.into_iter()
+    }
+}
+
+/// Every run folder of `history_dir`, oldest first, with `topic`'s offsets in each. Folders
+/// that do not mention the topic are kept (empty): they are runs all the same.
+pub fn every_run(history_dir: &str, topic: &str) -> Result<Vec<RunRecord>> {
+    let storage = storage::for_url(history_dir)?;
+    let names: Vec<String> = storage
+        .list_dirs(history_dir)
+        .with_context(|| format!("cannot list the Camus history folder {history_dir}"))?
+        .into_iter()
+        .filter(|name| looks_like_run(name))
+        .collect();
+    let mut runs = Vec::with_capacity(names.len());
+    for name in names {
+        let dir = join_url(history_dir, &name);
+        runs.push(read_run_record(storage.as_ref(), &dir, name, topic)?);
+    }
+    runs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(runs)
+}
+
+fn read_run_record(
+    storage: &dyn Storage,
+    run_dir: &str,
+    name: String,
+    topic: &str,
+) -> Result<RunRecord> {
+    let prefix = format!("{}/", run_dir.trim_end_matches('/'));
+    let mut record = RunRecord {
+        name,
+        ..RunRecord::default()
+    };
+    let entries = storage
+        .list_files(run_dir)
+        .with_context(|| format!("cannot list the Camus run folder {run_dir}"))?;
+    for entry in entries {
+        let Some(file_name) = entry.url.strip_prefix(&prefix) else {
+            continue;
+        };
+        let part = if file_name.contains('/') {
+            continue;
+        } else if file_name == "offsets-previous" {
+            Part::Started
+        } else if file_name.starts_with("offsets-m-") {
+            Part::Stopped
+        } else if file_name.starts_with("errors-m-") {
+            Part::Errors
+        } else {
+            continue;
+        };
+        if let Some(kind) = entry.not_regular {
+            bail!("{} is {kind}, not a Camus offsets file", entry.url);
+        }
+        // An empty errors file is what a task with no errors leaves behind.
+        if entry.size == 0 {
+            continue;
+        }
+        let mut reader = SequenceFileReader::new(storage.open(&entry.url)?, &entry.url)?;
+        let mut index = 0u64;
+        while let Some(raw) = reader.next_record()? {
+            let key = etlkey::decode_named(&raw.key, &entry.url, index)?;
+            index += 1;
+            if key.topic != topic {
+                continue;
+            }
+            match part {
+                Part::Started => keep_largest(&mut record.started, key.partition, key.offset),
+                Part::Stopped => keep_largest(&mut record.stopped, key.partition, key.offset),
+                // The key of a message that failed is that message's own key: its offset is one
+                // past the message, as for every Camus key.
+                Part::Errors => record
+                    .errors
+                    .entry(key.partition)
+                    .or_default()
+                    .push(key.offset - 1),
+            }
+        }
+    }
+    for offsets in record.errors.values_mut() {
+        offsets.sort_unstable();
+        offsets.dedup();
+    }
+    Ok(record)
+}
+
+enum Part {
+    Started,
+    Stopped,
+    Errors,
+}
+
+fn keep_largest(map: &mut BTreeMap<i32, i64>, partition: i32, offset: i64) {
+    let slot = map.entry(partition).or_insert(offset);
+    *slot = (*slot).max(offset);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

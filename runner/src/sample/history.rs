@@ -2,7 +2,8 @@
 //! them under `<exec_dir>/base/history/<run>/`, so the demo's offsets step has something real to
 //! read.
 //!
-//! The older run stopped halfway through each partition; the newest one at the end of the data
+//! The older run stopped at the end of the middle hour's file of each partition (a run writes
+//! whole files); the newest one at the end of the data
 //! (`offset` = last offset written + 1, the next one to read). Each run has one `offsets-m-*`
 //! file per map task (partitions dealt round-robin over two tasks) and an `offsets-previous` with
 //! the offsets it started from. Files are byte-for-byte reproducible (fixed sync markers).
@@ -26,6 +27,8 @@ pub struct SampleCutoff {
     pub last_offset: u64,
     /// Event time (ms) of the last record written.
     pub time_ms: i64,
+    /// One past the last offset of each file written for the partition, in offset order.
+    pub file_ends: Vec<u64>,
 }
 
 const NULL_WRITABLE: &str = "org.apache.hadoop.io.NullWritable";
@@ -39,8 +42,11 @@ pub fn write(exec_dir: &Path, topic: &str, cutoffs: &[SampleCutoff]) -> Result<(
     let older = history.join(run_name(last_time - 3 * 3_600_000));
 
     let start = |c: &SampleCutoff| c.first_offset as i64;
-    let halfway =
-        |c: &SampleCutoff| (c.first_offset + (c.last_offset + 1 - c.first_offset) / 2) as i64;
+    // A run writes whole files: the older one stopped where the file of the middle hour ends.
+    let halfway = |c: &SampleCutoff| match c.file_ends.len() {
+        0 | 1 => c.first_offset as i64,
+        n => c.file_ends[n / 2 - 1] as i64,
+    };
     let end = |c: &SampleCutoff| c.last_offset as i64 + 1;
 
     write_run(&older, topic, cutoffs, start, halfway, Compression::None)?;
@@ -164,6 +170,7 @@ mod tests {
                 first_offset: 0,
                 last_offset: 99 + p as u64,
                 time_ms: 1_705_312_800_000,
+                file_ends: vec![50, 100 + p as u64],
             })
             .collect();
         write(dir.path(), "PAGE_VIEWS", &cutoffs).unwrap();

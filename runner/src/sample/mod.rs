@@ -78,6 +78,7 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
         let first_offset = 1_000 * u64::from(partition + 1);
         let mut next_offset = first_offset;
         let mut last_time = START_MS;
+        let mut file_ends = Vec::new();
         let total = share(options.records, options.partitions, partition);
         for hour in 0..options.hours {
             let count = share(total, options.hours, hour);
@@ -117,6 +118,7 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 &records,
             )?;
             next_offset += count;
+            file_ends.push(next_offset);
             let folder = topic_dir.join(hour_folder(hour_start));
             std::fs::create_dir_all(&folder)
                 .with_context(|| format!("cannot create {}", folder.display()))?;
@@ -134,6 +136,7 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 first_offset,
                 last_offset: next_offset - 1,
                 time_ms: last_time,
+                file_ends,
             });
         }
     }

@@ -69,10 +69,14 @@ pub struct CamusSource {
 
 impl CamusSource {
     /// Lists the topic's files (skipping hidden and `_`-prefixed ones) and loads the reader schema.
+    /// An entry that is not a regular file (a FIFO, a socket, a device, a broken link) where data
+    /// files are is an error: it would otherwise be passed over, and its records silently lost.
     pub fn open(pipeline: &Pipeline) -> Result<Self> {
         let input_dir = pipeline.input_dir();
         let storage = storage::for_url(&input_dir)?;
-        let files = list_data_files(storage.as_ref(), &input_dir, Some(&pipeline.topic))?;
+        let listing = list_archive(storage.as_ref(), &input_dir, Some(&pipeline.topic))?;
+        listing.refuse_not_regular()?;
+        let files = listing.files;
         if files.is_empty() {
             bail!(
                 "no Avro files (*.avro) under {input_dir}: check source.dest_dir, source.input_dir and topic"
@@ -154,30 +158,68 @@ impl CamusSource {
     }
 }
 
-/// The data files below `dir`, sorted by URL, with what their names tell.
-pub fn list_data_files(
-    storage: &dyn Storage,
-    dir: &str,
-    topic: Option<&str>,
-) -> Result<Vec<SourceFile>> {
+/// What is below a topic's directory: the data files, and the entries where data files would be
+/// that are not regular files.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// Sorted by URL, with what their names tell.
+    pub files: Vec<SourceFile>,
+    /// `(url, what it is)` of each FIFO, socket, device or broken link among the data.
+    pub not_regular: Vec<(String, &'static str)>,
+}
+
+impl Listing {
+    /// An error naming every non-regular entry, if there is any.
+    pub fn refuse_not_regular(&self) -> Result<()> {
+        if self.not_regular.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<String> = self
+            .not_regular
+            .iter()
+            .map(|(url, kind)| format!("{url} is {kind}"))
+            .collect();
+        Err(crate::integrity::Inconsistent(format!(
+            "{} entr{} of the archive {} not a regular file, so {} records cannot be read: {} \
+             (`c2k verify` lists everything it finds); nothing was sent",
+            listed.len(),
+            if listed.len() == 1 { "y" } else { "ies" },
+            if listed.len() == 1 { "is" } else { "are" },
+            if listed.len() == 1 { "its" } else { "their" },
+            listed.join("; ")
+        ))
+        .into())
+    }
+}
+
+/// The data files below `dir`, sorted by URL, with what their names tell, and the entries that
+/// are not regular files.
+pub fn list_archive(storage: &dyn Storage, dir: &str, topic: Option<&str>) -> Result<Listing> {
     let prefix = dir.trim_end_matches('/');
-    let mut files = Vec::new();
+    let mut listing = Listing::default();
     for entry in storage.list_files(dir)? {
         let relative = entry
             .url
             .strip_prefix(prefix)
             .unwrap_or(&entry.url)
             .trim_start_matches('/');
+        if let Some(kind) = entry.not_regular {
+            // Whatever its name: a pipe named `x.avro` or not, it is no file Camus wrote.
+            if names::is_visible(relative) {
+                listing.not_regular.push((entry.url, kind));
+            }
+            continue;
+        }
         if !names::is_data_file(relative) {
             continue;
         }
         let file_name = relative.rsplit('/').next().unwrap_or(relative);
-        files.push(SourceFile {
+        listing.files.push(SourceFile {
             name: CamusFileName::parse(file_name, topic),
             url: entry.url,
             size: entry.size,
         });
     }
-    files.sort_by(|a, b| a.url.cmp(&b.url));
-    Ok(files)
+    listing.files.sort_by(|a, b| a.url.cmp(&b.url));
+    Ok(listing)
 }

@@ -17,14 +17,18 @@ use super::CamusFileName;
 /// its files `*.avro`, and opening every stray file on HDFS to look at four bytes would cost a
 /// round trip each and could pull in files that merely look like Avro.
 pub fn is_data_file(relative_path: &str) -> bool {
-    let components: Vec<&str> = relative_path.split('/').filter(|c| !c.is_empty()).collect();
-    let Some(name) = components.last() else {
-        return false;
-    };
-    name.ends_with(".avro")
-        && components
-            .iter()
-            .all(|c| !c.starts_with('.') && !c.starts_with('_'))
+    let name = relative_path.rsplit('/').next().unwrap_or(relative_path);
+    name.ends_with(".avro") && is_visible(relative_path)
+}
+
+/// Whether no component of a path (relative to the topic directory) is hidden (`.`) or
+/// Hadoop-private (`_`): what Camus and Hadoop leave beside the data.
+pub fn is_visible(relative_path: &str) -> bool {
+    let mut components = relative_path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .peekable();
+    components.peek().is_some() && components.all(|c| !c.starts_with('.') && !c.starts_with('_'))
 }
 
 impl CamusFileName {

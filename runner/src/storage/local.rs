@@ -23,7 +23,7 @@ impl Storage for LocalStorage {
         let prefix = dir.strip_suffix('/').unwrap_or(dir);
         let mut entries: Vec<FileEntry> = found
             .into_iter()
-            .map(|(path, size)| {
+            .map(|(path, size, not_regular)| {
                 let relative = path
                     .strip_prefix(&root)
                     .unwrap_or(&path)
@@ -32,6 +32,7 @@ impl Storage for LocalStorage {
                 FileEntry {
                     url: format!("{prefix}/{relative}"),
                     size,
+                    not_regular,
                 }
             })
             .collect();
@@ -59,15 +60,49 @@ impl Storage for LocalStorage {
     }
 }
 
-fn walk(dir: &Path, found: &mut Vec<(PathBuf, u64)>) -> std::io::Result<()> {
+/// One listed entry: path, size, and what it is when not a regular file.
+type Found = (PathBuf, u64, Option<&'static str>);
+
+fn walk(dir: &Path, found: &mut Vec<Found>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let kind = entry.file_type()?;
         if kind.is_dir() {
             walk(&entry.path(), found)?;
-        } else if kind.is_file() || kind.is_symlink() {
-            found.push((entry.path(), entry.metadata()?.len()));
+        } else if kind.is_symlink() {
+            // A link is what it points to: its target's size and kind (a link into a directory
+            // is not followed, so a loop cannot make the walk endless).
+            match std::fs::metadata(entry.path()) {
+                Ok(target) if target.is_file() => found.push((entry.path(), target.len(), None)),
+                Ok(target) if target.is_dir() => {
+                    found.push((entry.path(), 0, Some("a symbolic link to a directory")))
+                }
+                Ok(target) => {
+                    found.push((entry.path(), 0, Some(special_kind(&target.file_type()))))
+                }
+                Err(_) => found.push((entry.path(), 0, Some("a broken symbolic link"))),
+            }
+        } else if kind.is_file() {
+            found.push((entry.path(), entry.metadata()?.len(), None));
+        } else {
+            found.push((entry.path(), 0, Some(special_kind(&kind))));
         }
     }
     Ok(())
+}
+
+/// What a non-regular, non-directory entry is.
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else {
+        "not a regular file"
+    }
 }

@@ -15,11 +15,16 @@ pub struct FileEntry {
     /// Full path or URL of the file, in the same form as the directory that was listed.
     pub url: String,
     pub size: u64,
+    /// `None` for a regular file; otherwise what the entry is instead ("a FIFO", "a socket", …).
+    /// Listed rather than skipped, so a FIFO where a data file should be is reported, never
+    /// silently passed over.
+    pub not_regular: Option<&'static str>,
 }
 
 /// A file system holding Camus trees.
 pub trait Storage: Send + Sync {
-    /// Every file below `dir`, recursively, sorted by URL. A missing `dir` is an error naming it.
+    /// Every entry below `dir` that is not a directory, recursively, sorted by URL. A missing
+    /// `dir` is an error naming it.
     fn list_files(&self, dir: &str) -> Result<Vec<FileEntry>>;
     /// The names (not URLs) of the directories directly inside `dir`, sorted.
     fn list_dirs(&self, dir: &str) -> Result<Vec<String>>;

@@ -156,6 +156,7 @@ impl Storage for HdfsStorage {
                             found.push(FileEntry {
                                 url: url_join(&url, name),
                                 size: entry.length as u64,
+                                not_regular: None,
                             });
                         }
                     }

@@ -1,0 +1,185 @@
+//! Is the archive complete, and does it hold each record once? The data files' names (partition,
+//! count, last offset) reconciled with every run of the Camus execution history, partition by
+//! partition and run by run ([`reconcile`]): duplicates, gaps and stray files, each with the
+//! files concerned.
+//!
+//! `c2k verify` prints the report ([`verify`]); `c2k run` is gated by it before anything is sent
+//! ([`gate`]): a duplicate, a gap or a stray stops the run (`source.integrity: fail`) or is
+//! reported (`warn`), identical copies are read once in every mode, and the offsets step never
+//! commits a cut-off beyond what the archive holds.
+
+pub mod findings;
+mod reconcile;
+pub mod report;
+
+use anyhow::{Context, Result};
+
+use crate::config::{Integrity, Pipeline};
+use crate::offsets::history;
+use crate::source::{self, CamusSource, Listing};
+use crate::storage;
+pub use findings::{Finding, Kind, Report, Severity};
+
+/// The archive is not consistent with its history: `c2k` exits with code 5.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Inconsistent(pub String);
+
+/// Reconciles the archive (`listing`, asked for once the history is read: a history that cannot
+/// be read is the first thing to say) with the history the pipeline names, if any.
+pub fn check(pipeline: &Pipeline, listing: impl FnOnce() -> Result<Listing>) -> Result<Report> {
+    let history_dir = pipeline.history_dir();
+    let runs = match &history_dir {
+        Some(dir) => Some(history::every_run(dir, &pipeline.topic).with_context(|| {
+            format!("cannot read the Camus history {dir} to check the archive against it")
+        })?),
+        None => None,
+    };
+    let listing = listing()?;
+    let mut report = reconcile::reconcile(
+        &pipeline.topic,
+        &pipeline.input_dir(),
+        &listing.files,
+        &listing.not_regular,
+        runs.as_deref(),
+    );
+    report.history_dir = history_dir;
+    Ok(report)
+}
+
+/// The archive of the pipeline, as listed (non-regular entries included, as findings).
+pub fn list(pipeline: &Pipeline) -> Result<Listing> {
+    let input_dir = pipeline.input_dir();
+    let storage = storage::for_url(&input_dir)?;
+    source::list_archive(storage.as_ref(), &input_dir, Some(&pipeline.topic))
+}
+
+/// `c2k verify`: prints the report (text, or JSON with `json`); an inconsistent archive is an
+/// [`Inconsistent`] error after the report is printed.
+pub fn verify(pipeline: &Pipeline, json: bool) -> Result<()> {
+    let report = check(pipeline, || list(pipeline))?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln(&mut out)?;
+    } else {
+        report::print(&report, &mut out)?;
+    }
+    if report.is_consistent() {
+        Ok(())
+    } else {
+        Err(Inconsistent(format!(
+            "the archive {} is {}",
+            report.input_dir,
+            report::verdict(&report)
+        ))
+        .into())
+    }
+}
+
+fn writeln(out: &mut dyn std::io::Write) -> Result<()> {
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// What the gate of `c2k run` decided, beyond letting it go on.
+#[derive(Debug, Default)]
+pub struct Gate {
+    /// Identical copies left out of the source.
+    pub copies_skipped: usize,
+    /// Why the offsets step must not commit (`warn` mode with a cut-off beyond the data).
+    pub commit_refused: Option<String>,
+}
+
+/// Checks the source before anything is read: stops on errors with `source.integrity: fail`,
+/// reports them with `warn`; leaves identical copies out of `source` in every mode.
+pub fn gate(pipeline: &Pipeline, source: &mut CamusSource) -> Result<Gate> {
+    let report = check(pipeline, || {
+        Ok(Listing {
+            files: source.files.clone(),
+            not_regular: Vec::new(),
+        })
+    })?;
+    let errors = report.count(Severity::Error);
+    let beyond = cutoff_beyond(&report);
+    if errors > 0 || beyond.is_some() {
+        let mut table = Vec::new();
+        report::print(&report, &mut table)?;
+        eprint!("{}", String::from_utf8_lossy(&table));
+        if pipeline.source.integrity == Integrity::Fail {
+            return Err(Inconsistent(format!(
+                "the archive is not consistent with the Camus history ({}; the table above \
+                 says where): nothing was sent. Fix the archive, or set source.integrity: warn \
+                 to publish it as it is (offsets are never committed past the data){}",
+                report::verdict(&report),
+                match &beyond {
+                    Some(why) => format!("; and {why}"),
+                    None => String::new(),
+                }
+            ))
+            .into());
+        }
+        eprintln!(
+            "c2k: warning: publishing anyway (source.integrity: warn): {}",
+            report::verdict(&report)
+        );
+    }
+    for finding in report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+    {
+        eprintln!("c2k: warning: {}", finding.message);
+    }
+    let skip: std::collections::HashSet<&str> =
+        report.copies_to_skip.iter().map(String::as_str).collect();
+    source
+        .files
+        .retain(|file| !skip.contains(file.url.as_str()));
+    Ok(Gate {
+        copies_skipped: report.copies_to_skip.len(),
+        commit_refused: beyond,
+    })
+}
+
+/// Why the cut-off cannot be committed, if it lies beyond the archive for some partition.
+pub fn cutoff_beyond(report: &Report) -> Option<String> {
+    if report.cutoff_beyond_data.is_empty() {
+        return None;
+    }
+    let partitions: Vec<String> = report
+        .partitions
+        .iter()
+        .filter(|p| report.cutoff_beyond_data.contains(&p.partition))
+        .map(|p| {
+            format!(
+                "{}/{} (cut-off {}, archive ends at {})",
+                report.topic,
+                p.partition,
+                p.cutoff.map_or("-".to_string(), |c| c.to_string()),
+                p.last
+                    .map_or("nothing".to_string(), |l| (l + 1).to_string())
+            )
+        })
+        .collect();
+    Some(format!(
+        "the newest Camus run's offsets are ahead of the archive for {}: committing them would \
+         skip records that are in neither the replay nor the live topic's unread part",
+        partitions.join(", ")
+    ))
+}
+
+/// For `c2k offsets commit`: refuses a cut-off beyond what the archive holds.
+pub fn check_cutoff(pipeline: &Pipeline) -> Result<()> {
+    let report = check(pipeline, || list(pipeline))?;
+    match cutoff_beyond(&report) {
+        None => Ok(()),
+        Some(why) => Err(Inconsistent(format!(
+            "{why}; nothing was committed (`c2k verify` shows the archive against the history)"
+        ))
+        .into()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
