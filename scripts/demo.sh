@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo, end to end with no servers: write a sample Camus tree (data and execution history),
-# replay it sorted by event time into target/demo/PAGE_VIEWS_REPLAY.jsonl, and show the offsets a
+# check the archive against the history (c2k verify), replay it sorted by event time into target/demo/PAGE_VIEWS_REPLAY.jsonl, and show the offsets a
 # consumer group would be given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ c2k="${CARGO_TARGET_DIR:-target}/debug/c2k"
 rm -rf target/demo
 "$c2k" sample target/demo
 "$c2k" validate pipelines/demo.yaml
+"$c2k" verify pipelines/demo.yaml
 "$c2k" run pipelines/demo.yaml
 "$c2k" offsets show pipelines/demo.yaml
 echo "first records of target/demo/PAGE_VIEWS_REPLAY.jsonl:"
