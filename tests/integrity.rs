@@ -459,3 +459,33 @@ fn files_no_run_accounts_for_are_strays() {
     );
     assert_exit(&tree.c2k(&["run", &pipeline]), 5, &["nothing was sent"]);
 }
+
+#[test]
+fn a_truncated_data_file_is_found_by_verify_and_stops_the_run_before_anything_is_sent() {
+    let tree = Tree::new();
+    let pipeline = tree.pipeline(None);
+    let (file, _) = tree.middle_file(0);
+    let path = tree.topic_dir().join(&file);
+    let length = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(length - 40)
+        .unwrap();
+
+    assert_exit(
+        &tree.c2k(&["verify", &pipeline]),
+        5,
+        &["error   damaged", &file],
+    );
+    // The names alone are consistent: --names-only does not read the files.
+    assert_exit(
+        &tree.c2k(&["verify", &pipeline, "--names-only"]),
+        0,
+        &["consistent"],
+    );
+    let run = tree.c2k(&["run", &pipeline]);
+    assert_exit(&run, 1, &[&file]);
+    assert_eq!(tree.published(), None);
+}

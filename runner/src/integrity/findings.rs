@@ -29,6 +29,8 @@ pub enum Kind {
     /// A file no run accounts for: beyond the cut-off, of another topic, an unparseable name,
     /// not a regular file.
     Stray,
+    /// A data file whose content does not match its name (truncated, corrupt, unreadable).
+    Damaged,
     /// Messages Camus read and recorded as undecodable (`errors-m-*`): not in the archive.
     Skipped,
     /// What could not be reconciled, said plainly (no history, a run's start unknown, files
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Copy => "copy",
             Kind::Gap => "gap",
             Kind::Stray => "stray",
+            Kind::Damaged => "damaged",
             Kind::Skipped => "skipped",
             Kind::Unreconciled => "unreconciled",
         }

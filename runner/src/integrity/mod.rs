@@ -8,6 +8,7 @@
 //! reported (`warn`), identical copies are read once in every mode, and the offsets step never
 //! commits a cut-off beyond what the archive holds.
 
+mod contents;
 pub mod findings;
 mod reconcile;
 pub mod report;
@@ -55,9 +56,38 @@ pub fn list(pipeline: &Pipeline) -> Result<Listing> {
 }
 
 /// `c2k verify`: prints the report (text, or JSON with `json`); an inconsistent archive is an
-/// [`Inconsistent`] error after the report is printed.
-pub fn verify(pipeline: &Pipeline, json: bool) -> Result<()> {
-    let report = check(pipeline, || list(pipeline))?;
+/// [`Inconsistent`] error after the report is printed. Unless `names_only`, every data file is
+/// read too, to check it holds the records its name says.
+pub fn verify(pipeline: &Pipeline, json: bool, names_only: bool) -> Result<()> {
+    let listing = list(pipeline)?;
+    let mut report = check(pipeline, || Ok(listing.clone()))?;
+    if !names_only {
+        let input_dir = pipeline.input_dir();
+        let storage = storage::for_url(&input_dir)?;
+        let workers = crate::source::parallel::default_workers();
+        for (url, problem) in contents::check_contents(storage.as_ref(), &listing.files, workers) {
+            let relative = crate::identity::relative_path(&input_dir, &url);
+            report.findings.push(Finding {
+                severity: Severity::Error,
+                kind: Kind::Damaged,
+                partition: listing
+                    .files
+                    .iter()
+                    .find(|f| f.url == url)
+                    .and_then(|f| f.name.as_ref().map(|n| n.partition)),
+                run: None,
+                offsets: None,
+                records: None,
+                files: vec![relative.clone()],
+                message: if problem.contains(&url) {
+                    problem
+                } else {
+                    format!("{relative}: {problem}")
+                },
+            });
+        }
+        report.findings.sort_by_key(|f| f.severity);
+    }
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &report)?;
