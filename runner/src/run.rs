@@ -32,6 +32,9 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Continue a replay the topic already holds part of (`--resume`).
     pub resume: bool,
+    /// Commit offsets even when messages after the cut-off are gone from the live topic
+    /// (`--accept-loss`).
+    pub accept_loss: bool,
     /// The pipeline file, for messages that say which command finishes the job.
     pub pipeline_file: Option<std::path::PathBuf>,
 }
@@ -44,7 +47,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     let facts = source_facts(pipeline, &source)?;
     // What the offsets step needs is checked before anything is published, so a replay is never
     // sent only to find that its hand-off cannot be made.
-    crate::offsets::preflight(pipeline, options.dry_run)?;
+    crate::offsets::preflight(pipeline, step_options(options))?;
     if options.resume && pipeline.kafka_sink().is_err() {
         eprintln!(
             "c2k: note: --resume continues Kafka replays; sink.type {} is written whole again \
@@ -138,7 +141,7 @@ fn source_facts(pipeline: &Pipeline, source: &CamusSource) -> Result<SourceFacts
 /// The offsets step once the replay is complete. A failure here says so, and which command
 /// finishes the job without publishing anything again.
 fn finish_with_offsets(pipeline: &Pipeline, options: &RunOptions, messages: u64) -> Result<()> {
-    crate::offsets::commit_step(pipeline, options.dry_run).with_context(|| {
+    crate::offsets::commit_step(pipeline, step_options(options)).with_context(|| {
         let file = options
             .pipeline_file
             .as_ref()
@@ -150,6 +153,13 @@ fn finish_with_offsets(pipeline: &Pipeline, options: &RunOptions, messages: u64)
             pipeline.replay_topic()
         )
     })
+}
+
+fn step_options(options: &RunOptions) -> crate::offsets::StepOptions {
+    crate::offsets::StepOptions {
+        dry_run: options.dry_run,
+        accept_loss: options.accept_loss,
+    }
 }
 
 /// Reads every record, keys it, and feeds the sort. Files are read and decoded on a thread of
@@ -465,13 +475,19 @@ fn name_sorted_record(
 }
 
 /// The process exit code for an error: 3 when the offsets step found the group already has
-/// offsets and left them alone, 1 for anything else.
+/// offsets and left them alone, 4 when the replay topic holds what this run cannot account for,
+/// 6 when the live topic refused the hand-off, 1 for anything else.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error
         .chain()
         .any(|e| e.is::<crate::sink::kafka::guard::TopicRefused>())
     {
         4
+    } else if error
+        .chain()
+        .any(|e| e.is::<crate::offsets::HandOffRefused>())
+    {
+        6
     } else if error
         .chain()
         .any(|e| e.is::<crate::offsets::AlreadyCommitted>())
