@@ -110,7 +110,7 @@ impl Finding {
             Finding::Ahead { .. } | Finding::NoSuchPartition { .. } | Finding::TopicMissing => {
                 Some(
                     "an archive ahead of the live topic belongs to another cluster, or to an \
-                     earlier incarnation of the topic (deleted and recreated)",
+                     earlier incarnation of the topic, deleted and recreated",
                 )
             }
             Finding::NotArchived { .. } | Finding::LiveMembers(_) => None,
@@ -260,7 +260,7 @@ pub fn decide(
 /// The live cluster does not allow the hand-off: nothing was committed. `c2k` exits with code 6.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the hand-off to the live topic {topic} ({cluster}) is refused, nothing committed for group \
+    "the hand-off to the live topic {topic} on {cluster} is refused, nothing committed for group \
      {group}: {}",
     .reasons.join("; ")
 )]
