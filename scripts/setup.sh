@@ -2,7 +2,7 @@
 # Installs what building and testing camus2kafka needs, skipping whatever is already there:
 # the wasm32-wasip2 target, Java and ZooKeeper (Debian), Python's fastavro/avro (independent Avro
 # writers), the `tansu` Kafka-protocol broker, Hadoop 2.7.3's jars for the real-HDFS tests, and
-# Apache Kafka 3.3.2 (from ../shared/kafka, beside the clone) for the real-Kafka tests.
+# Apache Kafka 3.3.2 and 0.8.2.2 (from ../shared/kafka, beside the clone) for the real-Kafka tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,14 +41,20 @@ if [ ! -f "$jars/hadoop-hdfs-2.7.3.jar" ]; then
 fi
 
 kafka_home="${C2K_KAFKA_HOME:-$HOME/.cache/camus2kafka/kafka}"
-kafka_dist=../shared/kafka/kafka-3.3.2-built.tgz
-if [ ! -d "$kafka_home/kafka-3.3.2/libs" ]; then
+for version in 3.3.2 0.8.2.2; do
+  kafka_dist=../shared/kafka/kafka-$version-built.tgz
+  [ -d "$kafka_home/kafka-$version/libs" ] && continue
   if [ -f "$kafka_dist" ]; then
-    say "unpacking Apache Kafka 3.3.2 into $kafka_home"
+    say "unpacking Apache Kafka $version into $kafka_home"
     KIT_HOME="$kafka_home" tests/env/kafka-kit.sh unpack "$kafka_dist"
   else
-    say "WARNING: $(cd .. && pwd)/shared/kafka/kafka-3.3.2-built.tgz is missing: Apache Kafka 3.3.2 is"
-    say "  not installed, and the kafka_apache tests (c2k against a real broker: exactly-once runs,"
-    say "  transactions killed and resumed, broker bounces) will skip, saying so"
+    say "WARNING: $(cd .. && pwd)/shared/kafka/kafka-$version-built.tgz is missing: Apache Kafka $version"
+    case $version in
+    3.3.2) say "  is not installed, and the kafka_apache and offsets_live tests (c2k against a real broker:"
+           say "  exactly-once runs, transactions killed and resumed, broker bounces, the live-topic"
+           say "  checks) will skip, saying so" ;;
+    0.8.2.2) say "  is not installed, and the offsets_live test against a Camus-era cluster (0.8 in"
+             say "  ZooKeeper mode) will skip, saying so" ;;
+    esac
   fi
-fi
+done

@@ -55,7 +55,8 @@ fn setup(brokers: &str, zookeeper: &str) -> Setup {
          sort:\n  memory: 64MiB\n  tmp_dir: {d}/tmp\n\
          format:\n  plugin: json\n  config: {{ encoding: plain }}\n\
          sink:\n  type: kafka\n  brokers: '{brokers}'\n\
-         offsets:\n  exec_dir: {d}/execution\n  commit: zookeeper\n  zookeeper: '{zookeeper}'\n",
+         offsets:\n  exec_dir: {d}/execution\n  commit: zookeeper\n  zookeeper: '{zookeeper}'\n\
+         \x20 live_check: warn\n",
         d = dir.path().display()
     );
     std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp dir");

@@ -21,6 +21,7 @@ mod kafka_sink;
 mod offsets_hadoop_files;
 mod offsets_hdfs;
 mod offsets_kafka;
+mod offsets_live;
 mod offsets_zookeeper;
 mod pipeline_errors;
 mod plugins;

@@ -220,7 +220,8 @@ fn a_run_with_source_and_history_on_hdfs_replays_and_commits_like_the_local_run(
              sort: {{memory: 4MiB, tmp_dir: tmp}}\n\
              format: {{plugin: json, config: {{encoding: plain}}}}\n\
              sink: {{type: file, path: local.jsonl}}\n\
-             offsets: {{exec_dir: camus/execution, commit: zookeeper, zookeeper: '{}', group: local}}\n",
+             offsets: {{exec_dir: camus/execution, commit: zookeeper, zookeeper: '{}', group: local, \
+             live_check: warn}}\n",
             zk.connect_string()
         ),
     );

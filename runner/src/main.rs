@@ -45,6 +45,11 @@ enum Command {
         /// topic is refused with exit code 4).
         #[arg(long)]
         resume: bool,
+        /// Commit the offsets even where the live topic no longer holds the messages after the
+        /// cut-off (retention deleted them): the log start is committed there and the loss is
+        /// printed. Without it such a hand-off is refused with exit code 6.
+        #[arg(long)]
+        accept_loss: bool,
     },
     /// Reconcile the archive with the Camus execution history, partition by partition and run
     /// by run: duplicates, gaps and stray files, with the files concerned. Exit code 0 when
@@ -65,7 +70,8 @@ enum Command {
         #[command(flatten)]
         pipeline: PipelineArgs,
     },
-    /// The offsets step alone: show the latest Camus run's offsets, or commit them.
+    /// The offsets step alone: show the latest Camus run's offsets beside the live topic, or
+    /// commit them.
     Offsets {
         #[command(subcommand)]
         action: OffsetsAction,
@@ -109,18 +115,26 @@ enum ReportFormat {
 
 #[derive(Subcommand)]
 enum OffsetsAction {
-    /// Print the offsets of the latest Camus run (partition, offset, node, file).
+    /// Print, per partition, the latest Camus run's cut-off, the live topic's log start and high
+    /// watermark, and the messages consumers will read from it after the switch; then every
+    /// problem a commit would meet.
     Show {
         #[command(flatten)]
         pipeline: PipelineArgs,
     },
-    /// Commit them for the consumer group (never overwriting offsets it already has).
+    /// Commit them for the consumer group, never overwriting offsets it already has (exit code
+    /// 3), after checking the live topic: messages gone after the cut-off, an archive ahead of the
+    /// topic, missing partitions or running group members refuse the hand-off (exit code 6).
     Commit {
         #[command(flatten)]
         pipeline: PipelineArgs,
-        /// Print what would be written, write nothing.
+        /// Print what would be written and what the live topic says, write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Commit even where the live topic no longer holds the messages after the cut-off: the
+        /// log start is committed there and the loss is printed.
+        #[arg(long)]
+        accept_loss: bool,
     },
 }
 
@@ -151,12 +165,14 @@ fn execute(command: Command) -> anyhow::Result<()> {
             pipeline: args,
             dry_run,
             resume,
+            accept_loss,
         } => {
             let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
             camus2kafka::signals::install().context("cannot install the signal handlers")?;
             let options = camus2kafka::run::RunOptions {
                 dry_run,
                 resume,
+                accept_loss,
                 pipeline_file: Some(args.pipeline.clone()),
             };
             camus2kafka::run::run(&pipeline, &options)
@@ -187,11 +203,18 @@ fn execute(command: Command) -> anyhow::Result<()> {
             OffsetsAction::Commit {
                 pipeline: args,
                 dry_run,
+                accept_loss,
             } => {
                 let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
                 // Never a cut-off beyond what the archive holds, whoever commits it.
                 camus2kafka::integrity::check_cutoff(&pipeline)?;
-                camus2kafka::offsets::commit_step(&pipeline, dry_run)
+                camus2kafka::offsets::commit_step(
+                    &pipeline,
+                    camus2kafka::offsets::StepOptions {
+                        dry_run,
+                        accept_loss,
+                    },
+                )
             }
         },
         Command::Inspect { file } => {

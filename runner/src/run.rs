@@ -32,6 +32,9 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Continue a replay the topic already holds part of (`--resume`).
     pub resume: bool,
+    /// Commit offsets even when messages after the cut-off are gone from the live topic
+    /// (`--accept-loss`).
+    pub accept_loss: bool,
     /// The pipeline file, for messages that say which command finishes the job.
     pub pipeline_file: Option<std::path::PathBuf>,
 }
@@ -43,7 +46,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     let mut source = CamusSource::open(pipeline)?;
     // What the offsets step needs is checked before anything is published, so a replay is never
     // sent only to find that its hand-off cannot be made.
-    crate::offsets::preflight(pipeline, options.dry_run)?;
+    crate::offsets::preflight(pipeline, step_options(options))?;
     // Duplicates, gaps and strays are found from names and the history, before anything is read.
     let gate = crate::integrity::gate(pipeline, &mut source)?;
     let facts = source_facts(pipeline, &source)?;
@@ -157,7 +160,7 @@ fn finish_with_offsets(
             .into());
         }
     }
-    crate::offsets::commit_step(pipeline, options.dry_run).with_context(|| {
+    crate::offsets::commit_step(pipeline, step_options(options)).with_context(|| {
         let file = options
             .pipeline_file
             .as_ref()
@@ -169,6 +172,13 @@ fn finish_with_offsets(
             pipeline.replay_topic()
         )
     })
+}
+
+fn step_options(options: &RunOptions) -> crate::offsets::StepOptions {
+    crate::offsets::StepOptions {
+        dry_run: options.dry_run,
+        accept_loss: options.accept_loss,
+    }
 }
 
 /// Reads every record, keys it, and feeds the sort. Files are read and decoded on a thread of
@@ -483,9 +493,10 @@ fn name_sorted_record(
     }
 }
 
-/// The process exit code for an error: 5 when the archive is not consistent with the Camus
-/// history, 4 when the replay topic was refused, 3 when the offsets step found the group already
-/// has offsets and left them alone, 1 for anything else.
+/// The process exit code for an error: 3 when the offsets step found the group already has
+/// offsets and left them alone, 4 when the replay topic holds what this run cannot account for,
+/// 5 when the archive is not consistent with the Camus history, 6 when the live topic refused
+/// the hand-off, 1 for anything else.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error
         .chain()
@@ -497,6 +508,11 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         .any(|e| e.is::<crate::sink::kafka::guard::TopicRefused>())
     {
         4
+    } else if error
+        .chain()
+        .any(|e| e.is::<crate::offsets::HandOffRefused>())
+    {
+        6
     } else if error
         .chain()
         .any(|e| e.is::<crate::offsets::AlreadyCommitted>())

@@ -1,12 +1,13 @@
 //! Helpers shared by the integration tests: running `c2k`, writing Camus trees and offsets files
 //! with independent implementations, and starting real servers on loopback ports (ZooKeeper,
-//! HDFS, tansu, Apache Kafka).
+//! HDFS, tansu, Apache Kafka 3.3.2 and 0.8.2.2).
 
 pub mod apache_kafka;
 pub mod c2k;
 pub mod camus;
 pub mod hdfs;
 pub mod kafka;
+pub mod live;
 pub mod offsets;
 pub mod plugins;
 pub mod servers;

@@ -237,17 +237,19 @@ pub const EXPECTED: &[(i32, i64, &str)] = &[
     (4, 44, "2"),
 ];
 
-/// Writes a pipeline file for the offsets step (`sink: stdout`, so no broker is needed).
 /// [`pipeline`] committing to ZooKeeper at `connect` (a connect string, maybe with a chroot) for
-/// `group`.
+/// `group`, with no live topic: these pipelines test how offsets are written, so the live-topic
+/// check only warns (`offsets.live_check: warn`; `offsets_live` tests the check itself).
 pub fn zookeeper_pipeline(dir: &Path, exec_dir: &Path, connect: &str, group: &str) -> PathBuf {
     pipeline(
         dir,
         exec_dir,
-        &format!("commit: zookeeper\nzookeeper: {connect}\ngroup: {group}"),
+        &format!("commit: zookeeper\nzookeeper: {connect}\ngroup: {group}\nlive_check: warn"),
     )
 }
 
+/// Writes a pipeline file for the offsets step (`sink: stdout`, so no broker is needed), its
+/// `offsets:` section holding `offsets_yaml` (one `key: value` a line).
 ///
 /// When `exec_dir` holds a local history, the archive `dir/destination/PAGE_VIEWS` is written to
 /// match it ([`archive_for_history`]): the offsets step refuses a cut-off the archive does not

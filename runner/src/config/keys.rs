@@ -124,9 +124,10 @@ pub static KEYS: &[Key] = &[
     key("offsets.commit", Kind::Choice(&["zookeeper", "kafka", "none"]), Some("none"), "where offsets are committed: zookeeper, kafka (group coordinator) or none"),
     key("offsets.zookeeper", Kind::Text, None, "zookeeper: connect string with optional chroot, e.g. zk1:2181,zk2:2181/kafka"),
     key("offsets.layout", Kind::Choice(&["partition", "node-partition"]), Some("partition"), "zookeeper: children named <partition> or <node>-<partition> (old consumers)"),
-    key("offsets.session_timeout", Kind::Duration, Some("10s"), "zookeeper: session and connect timeout"),
-    key("offsets.brokers", Kind::Text, None, "kafka: brokers for the commit; sink.brokers by default"),
-    key("offsets.consumer", Kind::Properties, Some("{}"), "kafka: librdkafka consumer properties, passed through untouched"),
+    key("offsets.session_timeout", Kind::Duration, Some("10s"), "session, connect and request timeout of the offsets step (ZooKeeper and the live cluster's brokers)"),
+    key("offsets.brokers", Kind::Text, None, "the live cluster (where the original topic is): kafka: the commit's brokers, sink.brokers by default; zookeeper: the brokers the live-topic check reads, those registered in offsets.zookeeper by default"),
+    key("offsets.consumer", Kind::Properties, Some("{}"), "librdkafka consumer properties for the live cluster, passed through untouched (they override what c2k sets, e.g. broker.version.fallback for a 0.8/0.9 cluster)"),
+    key("offsets.live_check", Kind::Choice(&["fail", "warn"]), Some("fail"), "before committing, the live topic is checked against the cut-off (messages gone, archive ahead, missing partitions, live group members): fail refuses the hand-off (exit 6), warn commits anyway and says what is wrong"),
 ];
 
 /// The document's `sink.type` (`kafka` when unset).

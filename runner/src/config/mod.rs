@@ -167,6 +167,17 @@ pub enum ZkLayout {
     NodePartition,
 }
 
+/// What the offsets step does when the live topic disagrees with the cut-off
+/// (`offsets.live_check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LiveCheck {
+    /// Refuse the hand-off (exit code 6), write nothing.
+    Fail,
+    /// Say what is wrong and commit anyway.
+    Warn,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OffsetsConfig {
@@ -180,10 +191,13 @@ pub struct OffsetsConfig {
     pub zookeeper: Option<String>,
     pub layout: ZkLayout,
     pub session_timeout: Seconds,
-    /// Brokers for `commit: kafka`; `sink.brokers` when unset.
+    /// The live cluster's brokers: for `commit: kafka` (`sink.brokers` when unset) and the
+    /// live-topic check (with `commit: zookeeper`, the brokers registered in that ZooKeeper when
+    /// unset).
     pub brokers: Option<String>,
-    /// librdkafka consumer properties for `commit: kafka`, passed through untouched.
+    /// librdkafka consumer properties for the live cluster, passed through untouched after ours.
     pub consumer: BTreeMap<String, String>,
+    pub live_check: LiveCheck,
 }
 
 impl Pipeline {

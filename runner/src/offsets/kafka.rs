@@ -7,11 +7,12 @@
 //! synchronously. `offsets.consumer` properties are passed to librdkafka untouched, after ours.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::history::PartitionOffset;
@@ -62,13 +63,12 @@ fn committed(
     for offset in offsets {
         partitions.add_partition(topic, offset.partition);
     }
-    let committed = consumer
-        .committed_offsets(partitions, timeout)
-        .with_context(|| {
-            format!(
-                "cannot fetch the committed offsets of group {group} for {topic} from {brokers}"
-            )
-        })?;
+    let committed = retry_coordinator(timeout, || {
+        consumer.committed_offsets(partitions.clone(), timeout)
+    })
+    .with_context(|| {
+        format!("cannot fetch the committed offsets of group {group} for {topic} from {brokers}")
+    })?;
     let mut found: Vec<(i32, i64)> = committed
         .elements()
         .iter()
@@ -79,6 +79,33 @@ fn committed(
         .collect();
     found.sort();
     Ok(found)
+}
+
+/// Runs `call` again while the group coordinator is moving or loading (a cluster just started,
+/// a broker bounced), until `timeout`; any other error at once.
+fn retry_coordinator<T>(
+    timeout: Duration,
+    mut call: impl FnMut() -> KafkaResult<T>,
+) -> KafkaResult<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match call() {
+            Err(e)
+                if Instant::now() < deadline
+                    && matches!(
+                        e.rdkafka_error_code(),
+                        Some(
+                            RDKafkaErrorCode::NotCoordinator
+                                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                                | RDKafkaErrorCode::CoordinatorNotAvailable
+                        )
+                    ) =>
+            {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Commits `offsets` of `topic` for `group` unless the group already has offsets for it.
@@ -118,15 +145,14 @@ pub fn commit(
     consumer
         .assign(&partitions)
         .with_context(|| format!("cannot assign {topic}'s partitions to group {group}"))?;
-    consumer
-        .commit(&commit, CommitMode::Sync)
-        .with_context(|| {
-            format!("cannot commit the offsets of group {group} for {topic} on {brokers}")
-        })?;
+    retry_coordinator(timeout, || consumer.commit(&commit, CommitMode::Sync)).with_context(
+        || format!("cannot commit the offsets of group {group} for {topic} on {brokers}"),
+    )?;
     // Make sure the coordinator has them before saying so.
-    let check = consumer
-        .committed_offsets(partitions, timeout)
-        .with_context(|| format!("cannot read back group {group}'s offsets for {topic}"))?;
+    let check = retry_coordinator(timeout, || {
+        consumer.committed_offsets(partitions.clone(), timeout)
+    })
+    .with_context(|| format!("cannot read back group {group}'s offsets for {topic}"))?;
     for offset in offsets {
         let got = check
             .find_partition(topic, offset.partition)

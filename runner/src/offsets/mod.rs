@@ -2,48 +2,136 @@
 //! original topic for a consumer group, so that consumers that finished the replay topic switch
 //! to the live topic at the exact cut-off.
 //!
-//! `etlkey` decodes Camus's keys (read from Hadoop SequenceFiles by [`crate::hadoop`]), `history` finds the newest run and each partition's resume offset, and `zookeeper` /
-//! `kafka` commit them — never over offsets the group already has ([`AlreadyCommitted`], exit
-//! code 3).
+//! `etlkey` decodes Camus's keys (read from Hadoop SequenceFiles by [`crate::hadoop`]), `history`
+//! finds the newest run and each partition's resume offset (the cut-off), `live` reads what the
+//! live cluster says about the original topic and the group, `handoff` judges whether the cut-off
+//! can be handed over ([`HandOffRefused`], exit code 6), and `zookeeper` / `kafka` commit — never
+//! over offsets the group already has ([`AlreadyCommitted`], exit code 3).
 
 pub mod etlkey;
+pub mod handoff;
 pub mod history;
 pub(crate) mod kafka;
+pub mod live;
 pub(crate) mod zookeeper;
 
 use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use crate::config::{CommitMode, Pipeline};
-use history::RunOffsets;
+use crate::config::{CommitMode, LiveCheck, Pipeline};
+use handoff::Decision;
+pub use handoff::HandOffRefused;
+use history::{PartitionOffset, RunOffsets};
 
-/// `c2k offsets show`: prints the latest run's offsets table.
+/// `c2k offsets show`: prints the newest run's cut-offs beside what the live cluster says (log
+/// start, high watermark, messages left to read after the switch), then a line per problem the
+/// commit would meet. When the live cluster cannot be read, the cut-offs are printed alone and
+/// stderr says why.
 pub fn show(pipeline: &Pipeline) -> Result<()> {
     let run = latest_run(pipeline)?;
+    let group = pipeline.offsets.group.as_deref();
+    let live = match live::read(pipeline, &pipeline.topic, group) {
+        Ok(snapshot) => Some(snapshot),
+        Err(error) => {
+            eprintln!(
+                "c2k: the live columns are missing: cannot read the live topic {}: {error:#}",
+                pipeline.topic
+            );
+            None
+        }
+    };
     let mut out = std::io::stdout().lock();
-    print_table(&run, &mut out)?;
+    print_table(&run, live.as_ref(), &mut out)?;
+    if let Some(live) = &live {
+        let mut meanings = Vec::new();
+        for finding in handoff::findings(&run.partitions, live) {
+            let kind = if finding.refuses(false) {
+                "refused"
+            } else {
+                "warning"
+            };
+            writeln!(
+                out,
+                "{kind}: {}",
+                finding.describe(&pipeline.topic, group.unwrap_or("-"))
+            )?;
+            if let Some(meaning) = finding.meaning() {
+                if !meanings.contains(&meaning) {
+                    meanings.push(meaning);
+                }
+            }
+        }
+        for meaning in meanings {
+            writeln!(out, "  ({meaning})")?;
+        }
+    }
     Ok(())
 }
 
-/// The table `show` prints: one line per partition.
-pub fn print_table(run: &RunOffsets, out: &mut dyn Write) -> Result<()> {
+/// The table `show` prints: one line per partition, of the cut-offs and of the live topic.
+pub fn print_table(
+    run: &RunOffsets,
+    live: Option<&live::Snapshot>,
+    out: &mut dyn Write,
+) -> Result<()> {
     writeln!(out, "# latest Camus run: {}", run.run_dir)?;
+    let watermarks: &[live::Watermarks] = match live {
+        Some(snapshot) => {
+            writeln!(out, "# live topic on {}", snapshot.cluster)?;
+            snapshot.partitions.as_deref().unwrap_or(&[])
+        }
+        None => {
+            writeln!(out, "# live topic: not read (stderr says why)")?;
+            &[]
+        }
+    };
     writeln!(
         out,
-        "{:>9}  {:>20}  {:>6}  file",
-        "partition", "offset", "node"
+        "{:>9}  {:>12}  {:>12}  {:>14}  {:>12}  {:>6}  file",
+        "partition", "cut-off", "log-start", "high-watermark", "to-read", "node"
     )?;
-    for p in &run.partitions {
-        let node = if p.node.is_empty() {
-            "-"
-        } else {
-            p.node.as_str()
+    let number = |n: Option<i64>| n.map_or("-".to_string(), |n| n.to_string());
+    let mut partitions: Vec<i32> = run.partitions.iter().map(|p| p.partition).collect();
+    partitions.extend(watermarks.iter().map(|w| w.partition));
+    partitions.sort_unstable();
+    partitions.dedup();
+    let mut total = Some(0);
+    for partition in partitions {
+        let cut = run.partitions.iter().find(|p| p.partition == partition);
+        let w = watermarks.iter().find(|w| w.partition == partition);
+        // What the consumers read after the switch: from the cut-off, or from the log start when
+        // messages after the cut-off are gone; nothing when the archive is ahead.
+        let to_read = match (cut, w) {
+            (Some(c), Some(w)) if c.offset <= w.high_watermark => {
+                Some(w.high_watermark - c.offset.max(w.log_start))
+            }
+            _ => None,
+        };
+        if cut.is_some() {
+            total = total.zip(to_read).map(|(t, n)| t + n);
+        }
+        let (node, file) = match cut {
+            Some(c) if !c.node.is_empty() => (c.node.as_str(), c.file.as_str()),
+            Some(c) => ("-", c.file.as_str()),
+            None => ("-", "-"),
         };
         writeln!(
             out,
-            "{:>9}  {:>20}  {:>6}  {}",
-            p.partition, p.offset, node, p.file
+            "{:>9}  {:>12}  {:>12}  {:>14}  {:>12}  {:>6}  {}",
+            partition,
+            number(cut.map(|c| c.offset)),
+            number(w.map(|w| w.log_start)),
+            number(w.map(|w| w.high_watermark)),
+            number(to_read),
+            node,
+            file
+        )?;
+    }
+    if let (Some(total), Some(_)) = (total, live.and_then(|l| l.partitions.as_ref())) {
+        writeln!(
+            out,
+            "# after the switch consumers will read {total} messages of the live topic"
         )?;
     }
     Ok(())
@@ -75,8 +163,8 @@ fn group_of(pipeline: &Pipeline) -> Result<&str> {
         .context("offsets.group is not set: which consumer group should get the offsets?")
 }
 
-/// Reads (never writes) what the group has where the step would commit.
-fn existing(pipeline: &Pipeline, run: &RunOffsets) -> Result<Existing> {
+/// Reads (never writes) what the group has where the step would commit `plan`.
+fn existing(pipeline: &Pipeline, plan: &[PartitionOffset]) -> Result<Existing> {
     let offsets = &pipeline.offsets;
     let group = group_of(pipeline)?;
     let topic = &pipeline.topic;
@@ -86,7 +174,7 @@ fn existing(pipeline: &Pipeline, run: &RunOffsets) -> Result<Existing> {
         CommitMode::Zookeeper => {
             let connect = zookeeper_connect(pipeline)?;
             let found = zookeeper::existing(connect, group, topic, timeout)?;
-            let planned = zookeeper::planned_children(offsets.layout, &run.partitions);
+            let planned = zookeeper::planned_children(offsets.layout, plan);
             let (_, chroot) = zookeeper::split_connect_string(connect);
             Ok(compare(&found, &planned, |listed| {
                 format!(
@@ -99,19 +187,9 @@ fn existing(pipeline: &Pipeline, run: &RunOffsets) -> Result<Existing> {
         }
         CommitMode::Kafka => {
             let brokers = kafka_brokers(pipeline)?;
-            let found = kafka::existing(
-                &brokers,
-                group,
-                topic,
-                &offsets.consumer,
-                &run.partitions,
-                timeout,
-            )?;
-            let mut planned: Vec<(i32, i64)> = run
-                .partitions
-                .iter()
-                .map(|p| (p.partition, p.offset))
-                .collect();
+            let found = kafka::existing(&brokers, group, topic, &offsets.consumer, plan, timeout)?;
+            let mut planned: Vec<(i32, i64)> =
+                plan.iter().map(|p| (p.partition, p.offset)).collect();
             planned.sort();
             Ok(compare(&found, &planned, |listed| {
                 format!("Kafka group {group} on {brokers}, topic {topic} (committed: {listed})")
@@ -151,33 +229,51 @@ fn kafka_brokers(pipeline: &Pipeline) -> Result<String> {
     )
 }
 
+/// How the offsets step was asked to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepOptions {
+    /// Read and report, write nothing, never fail because of the live topic.
+    pub dry_run: bool,
+    /// Commit even when messages after the cut-off are gone from the live topic (`--accept-loss`).
+    pub accept_loss: bool,
+}
+
 /// Checks, before anything is published, what the offsets step will need: the newest Camus run
 /// readable with offsets for the topic and, unless `dry_run`, the ZooKeeper ensemble or the group
-/// coordinator reachable and the group free (no offsets, or exactly these). A replay is never
-/// published only to find that its hand-off cannot be made.
-pub fn preflight(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
+/// coordinator reachable, the group free (no offsets, or exactly these) and the live topic
+/// consistent with the cut-off ([`handoff`]). A replay is never published only to find that its
+/// hand-off cannot be made. A dry run reads the live topic too and says what it found, without
+/// failing on it.
+pub fn preflight(pipeline: &Pipeline, options: StepOptions) -> Result<()> {
     if pipeline.offsets.commit == CommitMode::None {
         return Ok(());
     }
     let context = "checked before publishing anything: the offsets step could not be made";
-    group_of(pipeline).context(context)?;
+    let group = group_of(pipeline).context(context)?;
     let run = latest_run(pipeline).context(context)?;
-    if dry_run {
+    if options.dry_run {
+        let decision = decide_live(pipeline, group, &run, options);
+        report_dry_run(pipeline, &decision);
         return Ok(());
     }
-    match existing(pipeline, &run).context(context)? {
-        Existing::None | Existing::Same => Ok(()),
-        Existing::Different(already) => Err(anyhow::Error::new(already).context(
+    match prepare(pipeline, group, &run, options) {
+        Ok(_) => Ok(()),
+        Err(error) if error.is::<AlreadyCommitted>() => Err(error.context(
             "checked before publishing anything: nothing was sent; the group must be new for the \
              replay's hand-off",
         )),
+        Err(error) if error.is::<HandOffRefused>() => {
+            Err(error.context("checked before publishing anything: nothing was sent"))
+        }
+        Err(error) => Err(error.context(context)),
     }
 }
 
-/// The offsets step of `c2k run`, and `c2k offsets commit`. With `dry_run`, prints what would be
-/// written where and writes nothing. Offsets identical to those already committed (an earlier,
+/// The offsets step of `c2k run`, and `c2k offsets commit`. The live topic is checked again right
+/// before writing (it may have moved on during a long replay). With `dry_run`, prints what would
+/// be written where and writes nothing. Offsets identical to those already committed (an earlier,
 /// interrupted attempt) are not written again and the step succeeds.
-pub fn commit_step(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
+pub fn commit_step(pipeline: &Pipeline, options: StepOptions) -> Result<()> {
     let offsets = &pipeline.offsets;
     if offsets.commit == CommitMode::None {
         return Ok(());
@@ -187,81 +283,204 @@ pub fn commit_step(pipeline: &Pipeline, dry_run: bool) -> Result<()> {
     let topic = &pipeline.topic;
     let timeout = offsets.session_timeout.duration();
     let mut out = std::io::stdout().lock();
-    if !dry_run {
-        if let Existing::Same = existing(pipeline, &run)? {
-            writeln!(
-                out,
-                "offsets of {topic} for group {group} are already committed, identical to the newest \
-                 Camus run's ({}): nothing written",
-                run.run_dir
-            )?;
-            return Ok(());
+    let decision = if options.dry_run {
+        let decision = decide_live(pipeline, group, &run, options);
+        report_dry_run(pipeline, &decision);
+        decision
+    } else {
+        match prepare(pipeline, group, &run, options)? {
+            Prepared::AlreadyDone => {
+                writeln!(
+                    out,
+                    "offsets of {topic} for group {group} are already committed, identical to \
+                     those this step commits (from {}): nothing written",
+                    run.run_dir
+                )?;
+                return Ok(());
+            }
+            Prepared::Commit(decision) => decision,
         }
-    }
+    };
+    let plan = &decision.plan;
     match offsets.commit {
-        CommitMode::None => Ok(()),
+        CommitMode::None => return Ok(()),
         CommitMode::Zookeeper => {
             let connect = zookeeper_connect(pipeline)?;
-            let planned =
-                zookeeper::planned_writes(connect, group, topic, offsets.layout, &run.partitions);
-            if dry_run {
+            let writes = if options.dry_run {
                 writeln!(
                     out,
                     "dry run: would write in ZooKeeper {connect} (from {}):",
                     run.run_dir
                 )?;
-                for w in &planned {
-                    writeln!(out, "  {} = {}", w.path, w.value)?;
-                }
-                return Ok(());
-            }
-            let written = zookeeper::commit(
-                connect,
-                group,
-                topic,
-                offsets.layout,
-                &run.partitions,
-                timeout,
-            )?;
-            writeln!(
-                out,
-                "committed {} offsets of {topic} for group {group} in ZooKeeper {connect} (from {}):",
-                written.len(),
-                run.run_dir
-            )?;
-            for w in &written {
+                zookeeper::planned_writes(connect, group, topic, offsets.layout, plan)
+            } else {
+                let written =
+                    zookeeper::commit(connect, group, topic, offsets.layout, plan, timeout)?;
+                writeln!(
+                    out,
+                    "committed {} offsets of {topic} for group {group} in ZooKeeper {connect} \
+                     (from {}):",
+                    written.len(),
+                    run.run_dir
+                )?;
+                written
+            };
+            for w in &writes {
                 writeln!(out, "  {} = {}", w.path, w.value)?;
             }
-            Ok(())
         }
         CommitMode::Kafka => {
             let brokers = kafka_brokers(pipeline)?;
-            if dry_run {
+            if options.dry_run {
                 writeln!(
                     out,
                     "dry run: would commit for group {group} on {brokers} (from {}):",
                     run.run_dir
                 )?;
             } else {
-                kafka::commit(
-                    &brokers,
-                    group,
-                    topic,
-                    &offsets.consumer,
-                    &run.partitions,
-                    timeout,
-                )?;
+                kafka::commit(&brokers, group, topic, &offsets.consumer, plan, timeout)?;
                 writeln!(
                     out,
                     "committed {} offsets of {topic} for group {group} on {brokers} (from {}):",
-                    run.partitions.len(),
+                    plan.len(),
                     run.run_dir
                 )?;
             }
-            for p in &run.partitions {
+            for p in plan {
                 writeln!(out, "  {topic}/{} = {}", p.partition, p.offset)?;
             }
-            Ok(())
+        }
+    }
+    if !options.dry_run {
+        if let Some(to_read) = decision.to_read {
+            writeln!(
+                out,
+                "after the switch, consumers of group {group} will read {to_read} messages of \
+                 the live topic {topic}"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// What [`prepare`] found the step has to do.
+enum Prepared {
+    /// The group already has exactly these offsets.
+    AlreadyDone,
+    /// Commit [`Decision::plan`].
+    Commit(Decision),
+}
+
+/// Everything short of writing: the group's existing offsets, then the live topic. Fails with
+/// [`AlreadyCommitted`] (other offsets) or [`HandOffRefused`]; with `offsets.live_check: warn`
+/// the refusals are printed instead and the commit goes ahead.
+fn prepare(
+    pipeline: &Pipeline,
+    group: &str,
+    run: &RunOffsets,
+    options: StepOptions,
+) -> Result<Prepared> {
+    let warn_only = pipeline.offsets.live_check == LiveCheck::Warn;
+    // Where messages are gone the plan commits the log start, which an earlier accepted commit
+    // may have written: only then is the live topic needed to tell.
+    let may_differ = options.accept_loss || warn_only;
+    let found = existing(pipeline, &run.partitions)?;
+    let earlier = match found {
+        Existing::Same => return Ok(Prepared::AlreadyDone),
+        Existing::Different(already) if !may_differ => return Err(already.into()),
+        Existing::Different(already) => Some(already),
+        Existing::None => None,
+    };
+    let decision = decide_live(pipeline, group, run, options);
+    if let Some(already) = earlier {
+        if decision.plan != run.partitions {
+            if let Existing::Same = existing(pipeline, &decision.plan)? {
+                return Ok(Prepared::AlreadyDone);
+            }
+        }
+        return Err(already.into());
+    }
+    if !decision.refusals.is_empty() {
+        if !warn_only {
+            return Err(HandOffRefused {
+                topic: pipeline.topic.clone(),
+                cluster: decision
+                    .cluster
+                    .unwrap_or_else(|| live_cluster_name(pipeline)),
+                group: group.to_string(),
+                reasons: decision.refusals,
+            }
+            .into());
+        }
+        for refusal in &decision.refusals {
+            eprintln!("c2k: warning: {refusal} (offsets.live_check: warn: committing anyway)");
+        }
+    }
+    for loss in &decision.losses {
+        eprintln!("c2k: LOSS ACCEPTED (--accept-loss): {loss}");
+    }
+    for warning in &decision.warnings {
+        eprintln!("c2k: warning: {warning}");
+    }
+    Ok(Prepared::Commit(decision))
+}
+
+/// Reads the live cluster and decides; never fails (an unreadable cluster is a refusal).
+fn decide_live(
+    pipeline: &Pipeline,
+    group: &str,
+    run: &RunOffsets,
+    options: StepOptions,
+) -> Decision {
+    let snapshot = live::read(pipeline, &pipeline.topic, Some(group));
+    let decision = handoff::decide(
+        &pipeline.topic,
+        group,
+        &run.partitions,
+        &snapshot,
+        options.accept_loss,
+    );
+    tracing::debug!(?decision, "live topic checked");
+    decision
+}
+
+/// The live cluster in refusals: the brokers when configured, else where they are looked up.
+fn live_cluster_name(pipeline: &Pipeline) -> String {
+    match (&pipeline.offsets.brokers, pipeline.offsets.commit) {
+        (Some(brokers), _) => format!("brokers {brokers}"),
+        (None, CommitMode::Zookeeper) => format!(
+            "brokers registered in ZooKeeper {}",
+            pipeline.offsets.zookeeper.as_deref().unwrap_or("")
+        ),
+        (None, _) => match pipeline.offsets_brokers() {
+            Some(brokers) => format!("brokers {brokers}"),
+            None => "no brokers configured".to_string(),
+        },
+    }
+}
+
+/// A dry run says what the live topic would do to the commit, and never fails on it.
+fn report_dry_run(pipeline: &Pipeline, decision: &Decision) {
+    for refusal in &decision.refusals {
+        let outcome = match pipeline.offsets.live_check {
+            LiveCheck::Fail => "the commit would be refused",
+            LiveCheck::Warn => "offsets.live_check: warn would commit anyway",
+        };
+        eprintln!("c2k: dry run: {outcome}: {refusal}");
+    }
+    for loss in &decision.losses {
+        eprintln!("c2k: dry run: the commit would accept a loss (--accept-loss): {loss}");
+    }
+    for warning in &decision.warnings {
+        eprintln!("c2k: dry run: warning: {warning}");
+    }
+    if decision.refusals.is_empty() {
+        if let Some(to_read) = decision.to_read {
+            eprintln!(
+                "c2k: dry run: the live topic {} takes the hand-off; consumers would read {to_read} \
+                 of its messages after the switch",
+                pipeline.topic
+            );
         }
     }
 }

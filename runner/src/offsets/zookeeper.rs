@@ -7,6 +7,10 @@
 //! so a concurrent writer cannot leave a half-written group behind either. New nodes get the ACL
 //! of `/consumers` when it exists, else the open ACL. A chroot in the connect string
 //! (`zk1:2181,zk2:2181/kafka`) is created when missing.
+//!
+//! ZooKeeper 3.4 (the ensembles of Kafka 0.8/0.9 clusters) knows neither `create2` nor `create2`
+//! inside a transaction: a server that answers "unimplemented" is spoken to as 3.4, and there the
+//! partition nodes are created one after the other, the ones made removed again if another fails.
 
 use std::time::Duration;
 
@@ -80,16 +84,36 @@ pub fn commit(
     offsets: &[PartitionOffset],
     timeout: Duration,
 ) -> Result<Vec<Write>> {
-    run_bounded(
-        connect,
-        timeout,
-        commit_async(connect, group, topic, layout, offsets, timeout),
-    )
+    run_bounded(connect, timeout, async {
+        let commit = |server| commit_async(connect, group, topic, layout, offsets, timeout, server);
+        match commit(Server::Current).await {
+            // Nothing was written: the first create was refused.
+            Err(error) if is_unimplemented(&error) => commit(Server::V3_4).await,
+            done => done,
+        }
+    })
+}
+
+/// Which protocol a ZooKeeper server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    /// 3.5 and later: `create2`, also inside transactions.
+    Current,
+    /// 3.4: plain `create`, and no `create2` in transactions.
+    V3_4,
+}
+
+/// Whether `error` is a server saying it does not know an operation (a 3.4 server asked for
+/// `create2`).
+fn is_unimplemented(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|e| matches!(e.downcast_ref::<ZkError>(), Some(ZkError::Unimplemented)))
 }
 
 /// Runs a ZooKeeper conversation to completion on a runtime of its own. Every conversation is
 /// bounded as well as the session: never hang on a server that stops answering half-way.
-fn run_bounded<T>(
+pub(super) fn run_bounded<T>(
     connect: &str,
     timeout: Duration,
     work: impl std::future::Future<Output = Result<T>>,
@@ -112,8 +136,9 @@ async fn commit_async(
     layout: ZkLayout,
     offsets: &[PartitionOffset],
     timeout: Duration,
+    server: Server,
 ) -> Result<Vec<Write>> {
-    let client = connect_client(connect, timeout).await?;
+    let client = connect_client_for(connect, timeout, server).await?;
     let (_, chroot) = split_connect_string(connect);
     let client = match chroot {
         None => client,
@@ -122,7 +147,9 @@ async fn commit_async(
                 .mkdir(root, &CreateMode::Persistent.with_acls(Acls::anyone_all()))
                 .await
                 .map_err(|e| {
-                    anyhow!("ZooKeeper {connect}: cannot create the chroot {root}: {e}")
+                    anyhow::Error::new(e).context(format!(
+                        "ZooKeeper {connect}: cannot create the chroot {root}"
+                    ))
                 })?;
             client
                 .chroot(root)
@@ -158,11 +185,37 @@ async fn commit_async(
         Ok(_) | Err(ZkError::NoNode) => {}
         Err(e) => bail!("ZooKeeper {connect}: cannot list {root}{topic_node}: {e}"),
     }
-    client
-        .mkdir(&topic_node, &options)
-        .await
-        .map_err(|e| anyhow!("ZooKeeper {connect}: cannot create {root}{topic_node}: {e}"))?;
+    client.mkdir(&topic_node, &options).await.map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "ZooKeeper {connect}: cannot create {root}{topic_node}"
+        ))
+    })?;
 
+    let concurrently = |index: usize| AlreadyCommitted {
+        location: format!(
+            "{root}{topic_node}/{} in ZooKeeper {connect} (created concurrently)",
+            offsets
+                .get(index)
+                .map_or(String::new(), |o| child_name(layout, o))
+        ),
+    };
+    if server == Server::V3_4 {
+        return create_one_by_one(
+            &client,
+            connect,
+            root,
+            &topic_node,
+            layout,
+            offsets,
+            &options,
+        )
+        .await
+        .map_err(|failure| match failure {
+            OneByOne::Exists(index) => concurrently(index).into(),
+            OneByOne::Failed(error) => error,
+        })
+        .map(|()| planned_writes(connect, group, topic, layout, offsets));
+    }
     let mut writer = client.new_multi_writer();
     for offset in offsets {
         let path = format!("{topic_node}/{}", child_name(layout, offset));
@@ -175,19 +228,60 @@ async fn commit_async(
         Err(MultiWriteError::OperationFailed {
             source: ZkError::NodeExists,
             index,
-        }) => Err(AlreadyCommitted {
-            location: format!(
-                "{root}{topic_node}/{} in ZooKeeper {connect} (created concurrently)",
-                offsets
-                    .get(index)
-                    .map_or(String::new(), |o| child_name(layout, o))
-            ),
-        }
-        .into()),
+        }) => Err(concurrently(index).into()),
         Err(e) => {
             bail!("ZooKeeper {connect}: cannot create the offsets under {root}{topic_node}: {e}")
         }
     }
+}
+
+/// Why [`create_one_by_one`] stopped.
+enum OneByOne {
+    /// The node of `offsets[index]` exists: another writer got there first.
+    Exists(usize),
+    Failed(anyhow::Error),
+}
+
+/// The partition nodes created one after the other (ZooKeeper 3.4 has no `create2` in
+/// transactions); when one cannot be, those this call created are removed again, so that a
+/// failed commit leaves no half-written group behind.
+async fn create_one_by_one(
+    client: &Client,
+    connect: &str,
+    root: &str,
+    topic_node: &str,
+    layout: ZkLayout,
+    offsets: &[PartitionOffset],
+    options: &zookeeper_client::CreateOptions<'_>,
+) -> std::result::Result<(), OneByOne> {
+    let mut created = Vec::with_capacity(offsets.len());
+    for (index, offset) in offsets.iter().enumerate() {
+        let path = format!("{topic_node}/{}", child_name(layout, offset));
+        let failure = match client
+            .create(&path, offset.offset.to_string().as_bytes(), options)
+            .await
+        {
+            Ok(_) => {
+                created.push(path);
+                continue;
+            }
+            Err(ZkError::NodeExists) => OneByOne::Exists(index),
+            Err(e) => OneByOne::Failed(anyhow!(
+                "ZooKeeper {connect}: cannot create {root}{path}: {e}"
+            )),
+        };
+        for path in created.iter().rev() {
+            if let Err(e) = client.delete(path, None).await {
+                return Err(OneByOne::Failed(anyhow!(
+                    "ZooKeeper {connect}: creating the offsets under {root}{topic_node} failed \
+                     half-way, and {root}{path} could not be removed again ({e}): remove the \
+                     offsets this step wrote under {root}{topic_node} by hand"
+                )));
+            }
+        }
+        return Err(failure);
+    }
+    Ok(())
 }
 
 /// The offsets the group already has for the topic: `(child name, value)` of every child of the
@@ -245,15 +339,22 @@ pub fn planned_children(layout: ZkLayout, offsets: &[PartitionOffset]) -> Vec<(S
 
 /// Connects (hosts only: the chroot is handled by the caller so it can be created first). Hosts
 /// are retried (a server under load may drop a first attempt) until `timeout`, then it fails.
-async fn connect_client(connect: &str, timeout: Duration) -> Result<Client> {
+pub(super) async fn connect_client(connect: &str, timeout: Duration) -> Result<Client> {
+    connect_client_for(connect, timeout, Server::Current).await
+}
+
+async fn connect_client_for(connect: &str, timeout: Duration, server: Server) -> Result<Client> {
     let (hosts, _) = split_connect_string(connect);
     if hosts.trim().is_empty() {
         bail!("ZooKeeper connect string {connect:?} has no hosts");
     }
-    let connecting = Client::connector()
+    let mut connector = Client::connector()
         .with_session_timeout(timeout)
-        .with_connection_timeout(timeout)
-        .connect(hosts);
+        .with_connection_timeout(timeout);
+    if server == Server::V3_4 {
+        connector = connector.with_server_version(3, 4, 0);
+    }
+    let connecting = connector.connect(hosts);
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => bail!("cannot connect to ZooKeeper {connect}: {e}"),
