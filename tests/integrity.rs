@@ -113,6 +113,12 @@ impl Tree {
 
     /// Writes the pipeline: json lines into `out.jsonl`, offsets to `zk` (none without one).
     fn pipeline(&self, zk: Option<&ZooKeeper>) -> String {
+        let sink = format!("  type: file\n  path: {}\n", self.out().display());
+        self.pipeline_with(zk, &sink)
+    }
+
+    /// The pipeline with a `sink:` section of its own.
+    fn pipeline_with(&self, zk: Option<&ZooKeeper>, sink: &str) -> String {
         let commit = match zk {
             Some(zk) => format!(
                 // No live topic here: the hand-off checks against one are tests/offsets_live.rs's.
@@ -126,9 +132,8 @@ impl Tree {
             &path,
             format!(
                 "topic: {TOPIC}\nsource:\n  dest_dir: {}\nkey:\n  config: {{field: header.time}}\n\
-                 format:\n  plugin: json\nsink:\n  type: file\n  path: {}\noffsets:\n  exec_dir: {}\n{commit}",
+                 format:\n  plugin: json\nsink:\n{sink}offsets:\n  exec_dir: {}\n{commit}",
                 self.path().join("destination").display(),
-                self.out().display(),
                 self.path().join("execution").display(),
             ),
         )
@@ -489,4 +494,67 @@ fn a_truncated_data_file_is_found_by_verify_and_stops_the_run_before_anything_is
     let run = tree.c2k(&["run", &pipeline]);
     assert_exit(&run, 1, &[&file]);
     assert_eq!(tree.published(), None);
+}
+
+/// The topics a cluster has.
+fn topics(brokers: &str) -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(None, Duration::from_secs(20))
+        .unwrap();
+    metadata
+        .topics()
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect()
+}
+
+/// A missing newest file on a real broker: nothing is published (the replay topic is not even
+/// created); with `warn`, exactly the records the archive still holds are.
+fn a_damaged_archive_publishes_nothing_on(brokers: &str) {
+    let tree = Tree::new();
+    let sink = format!("  type: kafka\n  brokers: '{brokers}'\n  topic: DAMAGED\n");
+    let pipeline = tree.pipeline_with(None, &sink);
+    let newest = tree.file_ending_at(2, tree.cutoffs[&2]);
+    let missing: u64 = newest
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('.')
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::fs::remove_file(tree.topic_dir().join(&newest)).unwrap();
+
+    assert_exit(
+        &tree.c2k(&["run", &pipeline]),
+        5,
+        &["nothing was sent", "partition 2"],
+    );
+    assert!(!topics(brokers).contains(&"DAMAGED".to_string()));
+
+    let warned = tree.c2k(&["run", &pipeline, "--set", "source.integrity=warn"]);
+    assert_exit(&warned, 0, &["publishing anyway"]);
+    let want = (tree.records - missing) as usize;
+    let got = crate::support::kafka::read_topic(brokers, "DAMAGED", want, Duration::from_secs(60));
+    assert_eq!(got.len(), want);
+}
+
+#[test]
+fn on_tansu_a_damaged_archive_publishes_nothing() {
+    let tansu = crate::support::servers::Tansu::start();
+    a_damaged_archive_publishes_nothing_on(&tansu.brokers());
+}
+
+#[test]
+fn on_apache_kafka_a_damaged_archive_publishes_nothing() {
+    let Some(kafka) = crate::support::apache_kafka::ApacheKafka::start() else {
+        return;
+    };
+    a_damaged_archive_publishes_nothing_on(&kafka.bootstrap());
 }
