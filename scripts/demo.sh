@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+bash scripts/build-deps.sh
 cargo build -p camus2kafka --bin c2k
 c2k="${CARGO_TARGET_DIR:-target}/debug/c2k"
 rm -rf target/demo

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing camus2kafka needs, skipping whatever is already there:
-# the wasm32-wasip2 target, Java and ZooKeeper (Debian), Python's fastavro/avro (independent Avro
+# the wasm32-wasip2 target, the build's Debian packages (build-deps.sh), Java, ZooKeeper and a
+# Kerberos KDC (Debian), Python's fastavro/avro (independent Avro
 # writers), the `tansu` Kafka-protocol broker, Hadoop 2.7.3's jars for the real-HDFS tests, and
 # Apache Kafka 3.3.2 and 0.8.2.2 (from ../shared/kafka, beside the clone) for the real-Kafka tests.
 set -euo pipefail
@@ -13,9 +14,15 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
+bash scripts/build-deps.sh
+
 packages=()
 command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 [ -f /usr/share/java/zookeeper.jar ] || packages+=(zookeeper)
+# A throwaway Kerberos realm for the secured-cluster tests (tests/support/kerberos.rs).
+[ -x /usr/sbin/krb5kdc ] || packages+=(krb5-kdc)
+[ -x /usr/sbin/kadmin.local ] || packages+=(krb5-admin-server)
+command -v kinit >/dev/null 2>&1 || packages+=(krb5-user)
 if [ ${#packages[@]} -gt 0 ]; then
   say "installing Debian packages: ${packages[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -23,6 +23,7 @@ mod offsets_hdfs;
 mod offsets_kafka;
 mod offsets_live;
 mod offsets_zookeeper;
+mod offsets_zookeeper_sasl;
 mod pipeline_errors;
 mod plugins;
 mod replay;

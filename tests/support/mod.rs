@@ -7,6 +7,7 @@ pub mod c2k;
 pub mod camus;
 pub mod hdfs;
 pub mod kafka;
+pub mod kerberos;
 pub mod live;
 pub mod offsets;
 pub mod plugins;

@@ -42,11 +42,39 @@ fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
 pub struct ZooKeeper {
     pub port: u16,
     _dir: tempfile::TempDir,
+    /// The folder of a SASL server's JAAS file.
+    _jaas: Option<tempfile::TempDir>,
     _child: ChildGuard,
 }
 
 impl ZooKeeper {
     pub fn start() -> ZooKeeper {
+        ZooKeeper::start_with("", &[])
+    }
+
+    /// A server that requires SASL from every client (`enforce.auth`): its JAAS `Server` section
+    /// is `jaas`, and `krb5_conf` the Kerberos configuration for a Kerberos one.
+    pub fn start_sasl(jaas: &str, krb5_conf: Option<&std::path::Path>) -> ZooKeeper {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let jaas_path = dir.path().join("server-jaas.conf");
+        std::fs::write(&jaas_path, jaas).expect("write the JAAS file");
+        let mut jvm = vec![format!(
+            "-Djava.security.auth.login.config={}",
+            jaas_path.display()
+        )];
+        if let Some(krb5) = krb5_conf {
+            jvm.push(format!("-Djava.security.krb5.conf={}", krb5.display()));
+        }
+        let mut zk = ZooKeeper::start_with(
+            "authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+             enforce.auth.enabled=true\nenforce.auth.schemes=sasl\n",
+            &jvm,
+        );
+        zk._jaas = Some(dir);
+        zk
+    }
+
+    fn start_with(extra_config: &str, jvm_args: &[String]) -> ZooKeeper {
         let jar = "/usr/share/java/zookeeper.jar";
         assert!(
             std::path::Path::new(jar).exists(),
@@ -60,14 +88,16 @@ impl ZooKeeper {
             &config,
             format!(
                 "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 admin.enableServer=false\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n",
+                 admin.enableServer=false\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n{extra_config}",
                 dir.path().join("data").display()
             ),
         )
         .expect("write zoo.cfg");
         let log = std::fs::File::create(dir.path().join("zk.log")).expect("zk.log");
         let child = Command::new("java")
-            .args(["-Xmx256m", "-Dzookeeper.admin.enableServer=false", "-cp"])
+            .args(["-Xmx256m", "-Dzookeeper.admin.enableServer=false"])
+            .args(jvm_args)
+            .arg("-cp")
             .arg(format!("{jar}:/usr/share/java/slf4j-simple.jar"))
             .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
             .arg(&config)
@@ -83,6 +113,7 @@ impl ZooKeeper {
         ZooKeeper {
             port,
             _dir: dir,
+            _jaas: None,
             _child: guard,
         }
     }

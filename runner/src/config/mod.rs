@@ -158,6 +158,15 @@ pub enum CommitMode {
     None,
 }
 
+/// `offsets.zookeeper_sasl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZkSasl {
+    None,
+    DigestMd5,
+    Gssapi,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ZkLayout {
@@ -198,6 +207,14 @@ pub struct OffsetsConfig {
     /// librdkafka consumer properties for the live cluster, passed through untouched after ours.
     pub consumer: BTreeMap<String, String>,
     pub live_check: LiveCheck,
+    /// SASL to the ZooKeeper ensemble (`offsets.zookeeper_*`).
+    pub zookeeper_sasl: ZkSasl,
+    pub zookeeper_username: Option<String>,
+    pub zookeeper_password: Option<String>,
+    pub zookeeper_jaas: Option<String>,
+    pub zookeeper_keytab: Option<String>,
+    pub zookeeper_principal: Option<String>,
+    pub zookeeper_service: String,
 }
 
 impl Pipeline {

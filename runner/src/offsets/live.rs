@@ -94,7 +94,8 @@ pub fn read(pipeline: &Pipeline, topic: &str, group: Option<&str>) -> Result<Sna
                 .zookeeper
                 .as_deref()
                 .context("offsets.zookeeper is not set")?;
-            let view = read_zookeeper(connect, group, offsets.brokers.is_none(), timeout)?;
+            let auth = super::zookeeper_auth::ZkAuth::from_config(offsets)?;
+            let view = read_zookeeper(connect, &auth, group, offsets.brokers.is_none(), timeout)?;
             let cluster = match &offsets.brokers {
                 Some(brokers) => Cluster::new(brokers, "offsets.brokers", None, pipeline),
                 None => view.cluster(connect, pipeline)?,
@@ -290,12 +291,13 @@ impl ZooKeeperView {
 
 fn read_zookeeper(
     connect: &str,
+    auth: &super::zookeeper_auth::ZkAuth,
     group: Option<&str>,
     with_brokers: bool,
     timeout: Duration,
 ) -> Result<ZooKeeperView> {
     zookeeper::run_bounded(connect, timeout, async {
-        let client = zookeeper::connect_client(connect, timeout).await?;
+        let client = zookeeper::connect_client(connect, auth, timeout).await?;
         let (_, chroot) = zookeeper::split_connect_string(connect);
         let root = chroot.unwrap_or("");
         let ids_path = format!("{root}/brokers/ids");

@@ -14,6 +14,7 @@ pub mod history;
 pub(crate) mod kafka;
 pub mod live;
 pub(crate) mod zookeeper;
+pub mod zookeeper_auth;
 
 use std::io::Write;
 
@@ -173,7 +174,8 @@ fn existing(pipeline: &Pipeline, plan: &[PartitionOffset]) -> Result<Existing> {
         CommitMode::None => Ok(Existing::None),
         CommitMode::Zookeeper => {
             let connect = zookeeper_connect(pipeline)?;
-            let found = zookeeper::existing(connect, group, topic, timeout)?;
+            let auth = zookeeper_auth::ZkAuth::from_config(offsets)?;
+            let found = zookeeper::existing(connect, &auth, group, topic, timeout)?;
             let planned = zookeeper::planned_children(offsets.layout, plan);
             let (_, chroot) = zookeeper::split_connect_string(connect);
             Ok(compare(&found, &planned, |listed| {
@@ -314,8 +316,9 @@ pub fn commit_step(pipeline: &Pipeline, options: StepOptions) -> Result<()> {
                 )?;
                 zookeeper::planned_writes(connect, group, topic, offsets.layout, plan)
             } else {
+                let auth = zookeeper_auth::ZkAuth::from_config(offsets)?;
                 let written =
-                    zookeeper::commit(connect, group, topic, offsets.layout, plan, timeout)?;
+                    zookeeper::commit(connect, &auth, group, topic, offsets.layout, plan, timeout)?;
                 writeln!(
                     out,
                     "committed {} offsets of {topic} for group {group} in ZooKeeper {connect} \

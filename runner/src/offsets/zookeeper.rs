@@ -18,6 +18,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use zookeeper_client::{Acl, Acls, Client, CreateMode, Error as ZkError, MultiWriteError};
 
 use super::history::PartitionOffset;
+use super::zookeeper_auth::ZkAuth;
 use super::AlreadyCommitted;
 use crate::config::ZkLayout;
 
@@ -78,6 +79,7 @@ pub fn planned_writes(
 /// Commits `offsets` for `group` unless the group already has offsets for `topic`.
 pub fn commit(
     connect: &str,
+    auth: &ZkAuth,
     group: &str,
     topic: &str,
     layout: ZkLayout,
@@ -85,7 +87,11 @@ pub fn commit(
     timeout: Duration,
 ) -> Result<Vec<Write>> {
     run_bounded(connect, timeout, async {
-        let commit = |server| commit_async(connect, group, topic, layout, offsets, timeout, server);
+        let commit = |server| {
+            commit_async(
+                connect, auth, group, topic, layout, offsets, timeout, server,
+            )
+        };
         match commit(Server::Current).await {
             // Nothing was written: the first create was refused.
             Err(error) if is_unimplemented(&error) => commit(Server::V3_4).await,
@@ -129,8 +135,10 @@ pub(super) fn run_bounded<T>(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn commit_async(
     connect: &str,
+    auth: &ZkAuth,
     group: &str,
     topic: &str,
     layout: ZkLayout,
@@ -138,7 +146,7 @@ async fn commit_async(
     timeout: Duration,
     server: Server,
 ) -> Result<Vec<Write>> {
-    let client = connect_client_for(connect, timeout, server).await?;
+    let client = connect_client_for(connect, auth, timeout, server).await?;
     let (_, chroot) = split_connect_string(connect);
     let client = match chroot {
         None => client,
@@ -288,6 +296,7 @@ async fn create_one_by_one(
 /// topic's node (none when the node, its parents or the chroot do not exist). Reads only.
 pub fn existing(
     connect: &str,
+    auth: &ZkAuth,
     group: &str,
     topic: &str,
     timeout: Duration,
@@ -295,17 +304,18 @@ pub fn existing(
     run_bounded(
         connect,
         timeout,
-        existing_async(connect, group, topic, timeout),
+        existing_async(connect, auth, group, topic, timeout),
     )
 }
 
 async fn existing_async(
     connect: &str,
+    auth: &ZkAuth,
     group: &str,
     topic: &str,
     timeout: Duration,
 ) -> Result<Vec<(String, String)>> {
-    let client = connect_client(connect, timeout).await?;
+    let client = connect_client(connect, auth, timeout).await?;
     let (_, chroot) = split_connect_string(connect);
     let root = chroot.unwrap_or("");
     let topic_node = format!("{root}{}", topic_path(group, topic));
@@ -339,11 +349,20 @@ pub fn planned_children(layout: ZkLayout, offsets: &[PartitionOffset]) -> Vec<(S
 
 /// Connects (hosts only: the chroot is handled by the caller so it can be created first). Hosts
 /// are retried (a server under load may drop a first attempt) until `timeout`, then it fails.
-pub(super) async fn connect_client(connect: &str, timeout: Duration) -> Result<Client> {
-    connect_client_for(connect, timeout, Server::Current).await
+pub(super) async fn connect_client(
+    connect: &str,
+    auth: &ZkAuth,
+    timeout: Duration,
+) -> Result<Client> {
+    connect_client_for(connect, auth, timeout, Server::Current).await
 }
 
-async fn connect_client_for(connect: &str, timeout: Duration, server: Server) -> Result<Client> {
+async fn connect_client_for(
+    connect: &str,
+    auth: &ZkAuth,
+    timeout: Duration,
+    server: Server,
+) -> Result<Client> {
     let (hosts, _) = split_connect_string(connect);
     if hosts.trim().is_empty() {
         bail!("ZooKeeper connect string {connect:?} has no hosts");
@@ -354,11 +373,30 @@ async fn connect_client_for(connect: &str, timeout: Duration, server: Server) ->
     if server == Server::V3_4 {
         connector = connector.with_server_version(3, 4, 0);
     }
+    if let Some(sasl) = &auth.sasl {
+        connector = connector.with_sasl(sasl.clone());
+    }
+    let how = if auth.described.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", auth.described)
+    };
     let connecting = connector.connect(hosts);
     match tokio::time::timeout(timeout, connecting).await {
         Ok(Ok(client)) => Ok(client),
-        Ok(Err(e)) => bail!("cannot connect to ZooKeeper {connect}: {e}"),
-        Err(_) => bail!("cannot connect to ZooKeeper {connect}: no session within {timeout:?}"),
+        Ok(Err(ZkError::AuthFailed)) => bail!(
+            "ZooKeeper {connect} refused the authentication{how}: check the user and password, \
+             or the Kerberos principal and ticket (offsets.zookeeper_*)"
+        ),
+        Ok(Err(e)) => bail!("cannot connect to ZooKeeper {connect}{how}: {e}"),
+        Err(_) => bail!(
+            "cannot connect to ZooKeeper {connect}{how}: no session within {timeout:?}{}",
+            if auth.sasl.is_some() {
+                " (a SASL handshake the server does not answer: does it enable this mechanism?)"
+            } else {
+                ""
+            }
+        ),
     }
 }
 
