@@ -11,6 +11,7 @@
 mod support;
 
 mod exactly_once;
+mod hdfs_kerberos;
 mod hdfs_replay;
 mod hdfs_storage;
 mod integrity;

@@ -106,6 +106,39 @@ impl HdfsCluster {
         panic!("HDFS did not start:\n{last_error}");
     }
 
+    /// Starts a Kerberized cluster (`tests/env/hdfs-start-kerberos.sh`) whose NameNode and
+    /// DataNode log in as `hdfs/localhost` of `kdc`'s realm (~6 s).
+    pub fn start_kerberos(kdc: &crate::support::kerberos::Kdc) -> HdfsCluster {
+        let jars = hadoop_jars();
+        let script = env_dir().join("hdfs-start-kerberos.sh");
+        let keytab = kdc.keytab_for("hdfs/localhost");
+        let http_keytab = kdc.keytab_for("HTTP/localhost");
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let output = run_bounded(
+                120,
+                "bash",
+                &[
+                    &script.to_string_lossy(),
+                    &jars.to_string_lossy(),
+                    &port.to_string(),
+                    &kdc.krb5_conf().to_string_lossy(),
+                    &keytab.to_string_lossy(),
+                    crate::support::kerberos::REALM,
+                    &http_keytab.to_string_lossy(),
+                ],
+                "starting a Kerberized HDFS",
+            );
+            if output.status.success() {
+                let workdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+                return HdfsCluster { port, workdir };
+            }
+            last_error = String::from_utf8_lossy(&output.stderr).into_owned();
+        }
+        panic!("the Kerberized HDFS did not start:\n{last_error}");
+    }
+
     /// `hdfs://127.0.0.1:PORT`
     pub fn authority_url(&self) -> String {
         format!("hdfs://127.0.0.1:{}", self.port)

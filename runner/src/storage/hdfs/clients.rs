@@ -55,7 +55,9 @@ async fn connect(original: &str, url: &HdfsUrl, options: &HdfsOptions) -> Result
             super::errors::describe(&e)
         )),
         Err(()) => Err(anyhow!(
-            "{original}: the namenode of {} did not answer within {:.1}s (set {} to wait longer)",
+            "{original}: the namenode of {} did not answer within {:.1}s (set {} to wait \
+             longer; a namenode that requires Kerberos drops clients that do not use it: is \
+             hadoop.security.authentication=kerberos in $HADOOP_CONF_DIR/core-site.xml?)",
             url.cluster(),
             limit.as_secs_f64(),
             super::options::CONNECT_TIMEOUT_ENV
