@@ -5,10 +5,10 @@
 # of REALM, whose key is in KEYTAB (the superuser: short name hdfs); HTTP_KEYTAB (default KEYTAB)
 # holds HTTP/localhost for the web servers' SPNEGO. The KDC is the caller's
 # (tests/support/kerberos.rs).
-# A secure DataNode needs privileged ports or SASL data transfer with HTTPS; Hadoop's own test
-# switch `ignore.secure.ports.for.testing` (what MiniDFSCluster uses) lets it start on ordinary
-# ports, so the NameNode, the block tokens and every RPC are Kerberos-authenticated, but the
-# DataNode's data transfer is not SASL-protected. Stop with hdfs-stop.sh WORKDIR.
+# A secure DataNode needs privileged ports (and jsvc) or SASL data transfer protection with
+# HTTPS: this is the second, as a production cluster without root would run it —
+# dfs.data.transfer.protection=authentication, dfs.http.policy=HTTPS_ONLY with a keystore made
+# here by the JDK's keytool. Stop with hdfs-stop.sh WORKDIR.
 set -euo pipefail
 JARS=${1:?jar dir}; PORT=${2:?port}; KRB5=${3:?krb5.conf}; KEYTAB=${4:?keytab}; REALM=${5:?realm}
 HTTP_KEYTAB=${6:-$KEYTAB}
@@ -48,7 +48,21 @@ cat > "$W/conf/hdfs-site.xml" <<X
  <property><name>dfs.datanode.keytab.file</name><value>$KEYTAB</value></property>
  <property><name>dfs.web.authentication.kerberos.principal</name><value>HTTP/localhost@$REALM</value></property>
  <property><name>dfs.web.authentication.kerberos.keytab</name><value>$HTTP_KEYTAB</value></property>
- <property><name>ignore.secure.ports.for.testing</name><value>true</value></property>
+ <property><name>dfs.data.transfer.protection</name><value>authentication</value></property>
+ <property><name>dfs.http.policy</name><value>HTTPS_ONLY</value></property>
+ <property><name>dfs.namenode.https-address</name><value>127.0.0.1:0</value></property>
+ <property><name>dfs.datanode.https.address</name><value>127.0.0.1:0</value></property>
+</configuration>
+X
+keytool -genkeypair -alias localhost -keyalg RSA -keysize 2048 -dname "CN=localhost" -validity 30 \
+  -keystore "$W/conf/keystore.jks" -storepass c2k-test -keypass c2k-test -noprompt >/dev/null 2>&1
+cat > "$W/conf/ssl-server.xml" <<X
+<configuration>
+ <property><name>ssl.server.keystore.location</name><value>$W/conf/keystore.jks</value></property>
+ <property><name>ssl.server.keystore.password</name><value>c2k-test</value></property>
+ <property><name>ssl.server.keystore.keypassword</name><value>c2k-test</value></property>
+ <property><name>ssl.server.truststore.location</name><value>$W/conf/keystore.jks</value></property>
+ <property><name>ssl.server.truststore.password</name><value>c2k-test</value></property>
 </configuration>
 X
 cat > "$W/conf/log4j.properties" <<X
