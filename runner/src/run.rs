@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::config::Pipeline;
+use crate::plugin::pool::FormatPool;
 use crate::plugin::{FormatPlugin, KeyPlugin, PluginBatch, PluginError};
 use crate::progress::{Progress, Summary};
 use crate::record::{Origin, OutMessage, SourceBatch};
@@ -71,7 +72,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     }
 
     let mut key = KeyPlugin::load(&pipeline.key)?;
-    let mut format = FormatPlugin::load(&pipeline.format)?;
+    let mut format = FormatPool::load(&pipeline.format)?;
     let progress = Progress::new(source.files.iter().map(|f| f.size).sum());
 
     signals::stage(Stage::Sorting);
@@ -188,7 +189,7 @@ fn read_and_sort(
     pipeline: &Pipeline,
     source: &CamusSource,
     key: &mut KeyPlugin,
-    format: &mut FormatPlugin,
+    format: &mut FormatPool,
     progress: &Progress,
 ) -> Result<Sorted> {
     std::thread::scope(|scope| {
@@ -215,7 +216,7 @@ fn key_and_sort(
     files: &[SourceFile],
     events: crossbeam_channel::Receiver<Result<SourceEvent>>,
     key: &mut KeyPlugin,
-    format: &mut FormatPlugin,
+    format: &mut FormatPool,
     progress: &Progress,
 ) -> Result<Sorted> {
     let mut sorter = Sorter::new(pipeline.sort.memory.0, Path::new(&pipeline.sort.tmp_dir))?;
@@ -276,12 +277,12 @@ fn key_and_sort(
 }
 
 /// Formats the sorted records batch by batch and hands them to the sink: the merge of the sorted
-/// segments, the format plugin and the sink each run on their own thread.
+/// segments, the format plugin's instances and the sink each run on threads of their own.
 fn write_sorted(
     pipeline: &Pipeline,
     files: &[SourceFile],
     sorted: Sorted,
-    format: &mut FormatPlugin,
+    format: &mut FormatPool,
     sink: Box<dyn sink::Sink>,
     progress: &Progress,
 ) -> Result<sink::SinkReport> {
@@ -292,7 +293,7 @@ fn write_sorted(
     } = sorted;
     let report = std::thread::scope(|scope| {
         let (batches_out, batches_in) =
-            crossbeam_channel::bounded::<Result<Vec<SortItem>>>(CHANNEL_DEPTH);
+            crossbeam_channel::bounded::<(u64, Result<Vec<SortItem>>)>(CHANNEL_DEPTH);
         let merger = named("c2k-merge").spawn_scoped(scope, move || {
             merge_in_batches(iter, batch_size, batches_out)
         })?;
@@ -315,80 +316,91 @@ fn write_sorted(
     report
 }
 
-/// Reads the merged, sorted records and groups them into batches for the format plugin.
+/// Reads the merged, sorted records and groups them into batches for the format plugin, numbered
+/// in order (the format side puts its results back in that order).
 fn merge_in_batches(
     iter: Box<dyn Iterator<Item = Result<SortItem>> + Send>,
     batch_size: usize,
-    out: crossbeam_channel::Sender<Result<Vec<SortItem>>>,
+    out: crossbeam_channel::Sender<(u64, Result<Vec<SortItem>>)>,
 ) {
     let mut batch = Vec::with_capacity(batch_size);
+    let mut seq = 0u64;
     for item in iter {
         match item {
             Ok(item) => batch.push(item),
             Err(e) => {
-                let _ = out.send(Err(e));
+                let _ = out.send((seq, Err(e)));
                 return;
             }
         }
         if batch.len() == batch_size {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
-            if out.send(Ok(full)).is_err() {
+            if out.send((seq, Ok(full))).is_err() {
                 return;
             }
+            seq += 1;
         }
     }
     if !batch.is_empty() {
-        let _ = out.send(Ok(batch));
+        let _ = out.send((seq, Ok(batch)));
     }
 }
 
 fn format_all(
     pipeline: &Pipeline,
     files: &[SourceFile],
-    format: &mut FormatPlugin,
-    batches: crossbeam_channel::Receiver<Result<Vec<SortItem>>>,
+    format: &mut FormatPool,
+    batches: crossbeam_channel::Receiver<(u64, Result<Vec<SortItem>>)>,
     out: crossbeam_channel::Sender<ToSink>,
     progress: &Progress,
 ) -> Result<()> {
-    let mut data = Vec::new();
-    let mut ends = Vec::new();
-    let mut schema_ids = Vec::new();
-    for items in batches {
-        let items = items?;
-        data.clear();
-        ends.clear();
-        schema_ids.clear();
-        for item in &items {
-            data.extend_from_slice(item.datum());
-            ends.push(data.len() as u32);
-            schema_ids.push(item.schema_id());
-        }
-        let mut messages = format
-            .format(&PluginBatch {
-                data: &data,
-                ends: &ends,
-                schema_ids: &schema_ids,
-            })
-            .map_err(|e| name_sorted_record(e, files, &items))?;
-        if messages.len() != items.len() {
-            bail!(
-                "format plugin {} returned {} messages for a batch of {} records",
-                pipeline.format.plugin,
-                messages.len(),
-                items.len()
-            );
-        }
-        for (message, item) in messages.iter_mut().zip(&items) {
-            fill_from_record(message, item);
-        }
-        progress.wrote(messages.len() as u64);
-        if out.send(ToSink::Batch(messages)).is_err() {
-            // The sink stopped on an error of its own; it is reported by `send_all`.
-            return Ok(());
-        }
-    }
+    let format_one = |instance: &mut FormatPlugin, items: Vec<SortItem>| {
+        format_batch(pipeline, files, instance, &items, progress)
+    };
+    // The sink stopped on an error of its own when the channel is closed: `send_all` reports it.
+    format.format_in_order(batches, format_one, |messages| {
+        out.send(ToSink::Batch(messages)).is_ok()
+    })?;
     let _ = out.send(ToSink::Done);
     Ok(())
+}
+
+/// One batch through one instance of the format plugin, with the host's part of each message.
+fn format_batch(
+    pipeline: &Pipeline,
+    files: &[SourceFile],
+    format: &mut FormatPlugin,
+    items: &[SortItem],
+    progress: &Progress,
+) -> Result<Vec<OutMessage>> {
+    let mut data = Vec::with_capacity(items.iter().map(|i| i.datum().len()).sum());
+    let mut ends = Vec::with_capacity(items.len());
+    let mut schema_ids = Vec::with_capacity(items.len());
+    for item in items {
+        data.extend_from_slice(item.datum());
+        ends.push(data.len() as u32);
+        schema_ids.push(item.schema_id());
+    }
+    let mut messages = format
+        .format(&PluginBatch {
+            data: &data,
+            ends: &ends,
+            schema_ids: &schema_ids,
+        })
+        .map_err(|e| name_sorted_record(e, files, items))?;
+    if messages.len() != items.len() {
+        bail!(
+            "format plugin {} returned {} messages for a batch of {} records",
+            pipeline.format.plugin,
+            messages.len(),
+            items.len()
+        );
+    }
+    for (message, item) in messages.iter_mut().zip(items) {
+        fill_from_record(message, item);
+    }
+    progress.wrote(messages.len() as u64);
+    Ok(messages)
 }
 
 /// What the format side tells the sink thread. Only `Done` lets the sink finish (flush, rename the

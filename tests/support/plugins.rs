@@ -24,6 +24,7 @@ pub fn config(plugin: &str, config: serde_json::Value) -> PluginConfig {
         max_memory: ByteSize(256 << 20),
         call_timeout: Seconds(30.0),
         batch_size: 1000,
+        instances: 1,
     }
 }
 

@@ -103,6 +103,7 @@ pub static KEYS: &[Key] = &[
     key("format.config", Kind::Any, Some("{}"), "configuration given to the format plugin (json: encoding: avro | plain)"),
     key("format.max_memory", Kind::Size, Some("256MiB"), "the most memory the format plugin may use"),
     key("format.call_timeout", Kind::Duration, Some("30s"), "the longest one call of the format plugin may run"),
+    key("format.instances", Kind::Count, Some("0"), "instances of the format plugin formatting batches in parallel, their output put back in order (0: one per core); 1 for a plugin whose output depends on earlier batches"),
     key("format.batch_size", Kind::Count, Some("3000"), "records per call of the format plugin"),
     key("sink.type", Kind::Choice(&["kafka", "file", "stdout"]), Some("kafka"), "where messages go: kafka, file or stdout"),
     key("sink.brokers", Kind::Text, None, "kafka: bootstrap brokers, host:port[,host:port...]").for_sinks(&["kafka"]),

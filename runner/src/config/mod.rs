@@ -70,6 +70,9 @@ pub struct PluginConfig {
     pub call_timeout: Seconds,
     /// Records per plugin call.
     pub batch_size: usize,
+    /// Format plugin instances (`format.instances`; 0: one per core). Key plugins have one.
+    #[serde(default)]
+    pub instances: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

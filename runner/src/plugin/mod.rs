@@ -11,6 +11,7 @@ mod bindings;
 mod component;
 mod engine;
 pub(crate) mod native;
+pub mod pool;
 mod sandbox;
 mod sandbox_call;
 
