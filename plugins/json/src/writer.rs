@@ -49,11 +49,13 @@ impl Writer<'_> {
             }
             Kind::Int => {
                 let v = c.int()?;
-                self.out.extend_from_slice(v.to_string().as_bytes());
+                self.out
+                    .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
             }
             Kind::Long => {
                 let v = c.long()?;
-                self.out.extend_from_slice(v.to_string().as_bytes());
+                self.out
+                    .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
             }
             Kind::Float => write_float(self.out, c.float()?),
             Kind::Double => write_double(self.out, c.double()?),
@@ -166,42 +168,79 @@ impl Writer<'_> {
     }
 
     /// Bytes as Java's JsonEncoder writes them: each byte is the character U+0000..U+00FF.
+    /// Runs of bytes that need nothing are copied at once.
     fn latin1(&mut self, bytes: &[u8]) {
         self.out.push(b'"');
-        for &b in bytes {
-            self.char(char::from(b));
+        let mut run = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b >= 0x80 || ESCAPE[usize::from(b)] != 0 {
+                self.out.extend_from_slice(&bytes[run..i]);
+                if b >= 0x80 {
+                    // U+0080..U+00FF in UTF-8: two bytes.
+                    self.out
+                        .extend_from_slice(&[0xC0 | (b >> 6), 0x80 | (b & 0x3F)]);
+                } else {
+                    self.escape(b);
+                }
+                run = i + 1;
+            }
         }
+        self.out.extend_from_slice(&bytes[run..]);
         self.out.push(b'"');
     }
 
+    /// A string, escaped as Jackson does by default. Only ASCII bytes are ever escaped, and no
+    /// byte of a multi-byte UTF-8 sequence is ASCII: runs between escapes are copied as they are.
     fn string(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        self.out.reserve(bytes.len() + 2);
         self.out.push(b'"');
-        for ch in s.chars() {
-            self.char(ch);
+        let mut run = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if ESCAPE[usize::from(b)] != 0 {
+                self.out.extend_from_slice(&bytes[run..i]);
+                self.escape(b);
+                run = i + 1;
+            }
         }
+        self.out.extend_from_slice(&bytes[run..]);
         self.out.push(b'"');
     }
 
-    /// One character escaped as Jackson does by default: `"` and `\`, short escapes for
-    /// `\b \t \n \f \r`, `\u00XX` for other control characters, everything else as UTF-8.
-    fn char(&mut self, ch: char) {
-        match ch {
-            '"' => self.out.extend_from_slice(b"\\\""),
-            '\\' => self.out.extend_from_slice(b"\\\\"),
-            '\u{08}' => self.out.extend_from_slice(b"\\b"),
-            '\t' => self.out.extend_from_slice(b"\\t"),
-            '\n' => self.out.extend_from_slice(b"\\n"),
-            '\u{0C}' => self.out.extend_from_slice(b"\\f"),
-            '\r' => self.out.extend_from_slice(b"\\r"),
-            c if (c as u32) < 0x20 => {
-                self.out
-                    .extend_from_slice(format!("\\u{:04X}", c as u32).as_bytes());
+    /// One ASCII byte escaped as Jackson does by default: `"` and `\`, short escapes for
+    /// `\b \t \n \f \r`, `\u00XX` for other control characters.
+    fn escape(&mut self, b: u8) {
+        match ESCAPE[usize::from(b)] {
+            b'u' => {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                self.out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xF)],
+                ]);
             }
-            c => {
-                let mut buf = [0u8; 4];
-                self.out
-                    .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
+            short => self.out.extend_from_slice(&[b'\\', short]),
         }
     }
 }
+
+/// For each byte: 0 when written as it is, else the letter of its escape (`u` for `\u00XX`).
+static ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = b'u';
+        b += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0A] = b'n';
+    table[0x0C] = b'f';
+    table[0x0D] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
