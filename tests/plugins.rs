@@ -219,7 +219,7 @@ fn bundled_plugins_reject_unknown_config_keys_by_name() {
 }
 
 #[test]
-fn a_plugin_loaded_in_the_wrong_role_is_refused_naming_the_missing_export() {
+fn a_plugin_loaded_in_the_wrong_role_is_refused_naming_its_role() {
     let error = KeyPlugin::load(&config("avro-binary", json!({})))
         .err()
         .expect("an output format is not a key extractor");
@@ -227,7 +227,7 @@ fn a_plugin_loaded_in_the_wrong_role_is_refused_naming_the_missing_export() {
     assert!(
         text.contains("avro-binary")
             && text.contains("cannot be instantiated as a key-extractor")
-            && text.contains("key-extractor@0.1.0#configure"),
+            && text.contains("it is an output-format (format.plugin) plugin"),
         "{text}"
     );
     let error = FormatPlugin::load(&config("time-field", json!({"field": "time"})))
@@ -235,7 +235,9 @@ fn a_plugin_loaded_in_the_wrong_role_is_refused_naming_the_missing_export() {
         .expect("a key extractor is not an output format");
     let text = format!("{error:#}");
     assert!(
-        text.contains("time-field") && text.contains("cannot be instantiated as an output-format"),
+        text.contains("time-field")
+            && text.contains("cannot be instantiated as an output-format")
+            && text.contains("it is a key-extractor (key.plugin) plugin"),
         "{text}"
     );
 }

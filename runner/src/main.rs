@@ -190,6 +190,13 @@ fn execute(command: Command) -> anyhow::Result<()> {
             let doc = config::load_document(&args.pipeline, &args.sets)?;
             let problems = config::validate::problems(&doc);
             if problems.is_empty() {
+                // The plugins read their config only when loaded: one that rejects it is found
+                // here, not at the start of a run.
+                let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
+                camus2kafka::plugin::KeyPlugin::load(&pipeline.key)
+                    .context("key.plugin cannot be loaded with key.config")?;
+                camus2kafka::plugin::FormatPlugin::load(&pipeline.format)
+                    .context("format.plugin cannot be loaded with format.config")?;
                 println!("{}: ok", args.pipeline.display());
                 Ok(())
             } else {

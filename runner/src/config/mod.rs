@@ -300,6 +300,7 @@ pub fn load_document(path: &Path, sets: &[String]) -> Result<serde_yaml::Value> 
     resolve_relative_paths(&mut doc, file_dir);
     for set in sets {
         let file_sink_type = keys::sink_type(&doc).to_owned();
+        let file_plugins = [plugin_of(&doc, "key"), plugin_of(&doc, "format")];
         let key = overrides::apply(&mut doc, set)?;
         // A relative path given on the command line is relative to where the user is.
         if keys::find(&key).is_some_and(|k| k.kind == keys::Kind::Path) {
@@ -308,8 +309,25 @@ pub fn load_document(path: &Path, sets: &[String]) -> Result<serde_yaml::Value> 
         if key == "sink.type" && keys::sink_type(&doc) != file_sink_type {
             drop_other_sink_keys(&mut doc);
         }
+        // Another plugin does not take the file's plugin's config (`--set format.plugin=json`
+        // on an avro-binary pipeline): it starts from its own defaults, unless set after.
+        for (section, before) in ["key", "format"].into_iter().zip(&file_plugins) {
+            if key == format!("{section}.plugin") && plugin_of(&doc, section) != *before {
+                if let Some(serde_yaml::Value::Mapping(map)) = keys::lookup_mut(&mut doc, section) {
+                    map.remove("config");
+                }
+            }
+        }
     }
     Ok(doc)
+}
+
+/// `key.plugin` or `format.plugin` as written, if it is.
+fn plugin_of(doc: &serde_yaml::Value, section: &str) -> Option<String> {
+    doc.get(section)?
+        .get("plugin")?
+        .as_str()
+        .map(str::to_string)
 }
 
 /// `--set sink.type=file` on a Kafka pipeline switches the sink wholesale: the Kafka keys the
@@ -430,6 +448,32 @@ mod tests {
             .map(|p| p.key)
             .collect();
         assert_eq!(keys, vec!["sink.partitioning", "sink.path"]);
+    }
+
+    #[test]
+    fn setting_another_plugin_on_the_command_line_drops_the_files_plugin_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        std::fs::write(
+            &path,
+            "topic: T\nsource: {dest_dir: /d}\nsink: {type: stdout}\n\
+             format: {plugin: json, config: {encoding: plain}}\n",
+        )
+        .unwrap();
+        let doc = load_document(&path, &["format.plugin=avro-binary".to_string()]).unwrap();
+        assert_eq!(doc["format"].get("config"), None);
+        // Set after the plugin, a config is kept; the same plugin again keeps the file's.
+        let doc = load_document(
+            &path,
+            &[
+                "format.plugin=avro-binary".to_string(),
+                "format.config={}".to_string(),
+            ],
+        )
+        .unwrap();
+        assert!(doc["format"]["config"].is_mapping());
+        let doc = load_document(&path, &["format.plugin=json".to_string()]).unwrap();
+        assert_eq!(doc["format"]["config"]["encoding"].as_str(), Some("plain"));
     }
 
     #[test]

@@ -61,6 +61,18 @@ pub struct ComponentPlugin {
     batch: Func,
 }
 
+/// The interfaces a plugin may export, and what a plugin exporting each is.
+const ROLES: [(&str, &str); 2] = [
+    (
+        "camus2kafka:plugin/key-extractor@0.1.0",
+        "a key-extractor (key.plugin)",
+    ),
+    (
+        "camus2kafka:plugin/output-format@0.1.0",
+        "an output-format (format.plugin)",
+    ),
+];
+
 impl ComponentPlugin {
     /// Loads the plugin (`config.plugin`: a bundled name or a `.wasm` path), checks that it
     /// exports `role`'s interface with a batch function returning `Result<T, E>`, and configures
@@ -80,6 +92,27 @@ impl ComponentPlugin {
             .linker
             .instantiate(&mut loaded.store, &loaded.component)
             .map_err(|e| not_this_role(&loaded, format!("{e:#}")))?;
+        // A plugin of the other role is named as such, not as a missing export.
+        if instance
+            .get_export_index(&mut loaded.store, None, role.interface)
+            .is_none()
+        {
+            for (interface, what) in ROLES {
+                if instance
+                    .get_export_index(&mut loaded.store, None, interface)
+                    .is_some()
+                {
+                    return Err(not_this_role(
+                        &loaded,
+                        format!(
+                            "it is {what} plugin (it exports {interface}, not {})",
+                            role.interface
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
         let mut export = |name: &str| -> Result<Func, PluginError> {
             instance
                 .get_export_index(&mut loaded.store, None, role.interface)
