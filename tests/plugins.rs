@@ -749,3 +749,70 @@ fn a_run_with_native_time_field_writes_the_same_output_as_the_component() {
     assert!(outputs[0].len() > 1_000_000, "the sample is written out");
     assert!(outputs[0] == outputs[1], "native and wasm outputs differ");
 }
+
+/// `c2k plugin test` on files fastavro wrote: a key plugin's keys and timestamps, a format
+/// plugin's messages, its kind found by itself, and a rejected config said as a run says it.
+#[test]
+fn plugin_test_runs_either_kind_over_real_records_without_a_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::camus::write_fastavro_tree(dir.path(), "PAGE_VIEWS");
+    let input = dir.path().join("destination/PAGE_VIEWS");
+    let input = input.to_str().unwrap();
+    let reader = dir.path().join("reader.avsc");
+    let run = |args: &[&str]| {
+        let mut all = vec!["plugin", "test"];
+        all.extend_from_slice(args);
+        crate::support::c2k::c2k(dir.path(), &all, std::time::Duration::from_secs(120))
+    };
+    let lines = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+
+    let keys = run(&[
+        "time-field",
+        "--input",
+        input,
+        "--config",
+        r#"{"field":"header.time"}"#,
+        "-n",
+        "5",
+    ]);
+    keys.assert_ok();
+    let keys = lines(&keys.stdout);
+    assert_eq!(keys.len(), 5);
+    for key in &keys {
+        assert_eq!(
+            key["timestamp_ms"], key["record"]["header"]["time"],
+            "{key}"
+        );
+        assert!(key["key_hex"].as_str().is_some_and(|h| !h.is_empty()));
+    }
+
+    let messages = run(&[
+        "json",
+        "--input",
+        input,
+        "--config",
+        r#"{"encoding":"plain"}"#,
+        "--schema",
+        reader.to_str().unwrap(),
+    ]);
+    messages.assert_ok();
+    let messages = lines(&messages.stdout);
+    assert!(messages.len() > 100, "{}", messages.len());
+    let value: serde_json::Value =
+        serde_json::from_str(messages[0]["value"].as_str().unwrap()).unwrap();
+    // Resolved to the reader schema: v2's field is there even in v1 records.
+    assert!(value.get("country").is_some(), "{value}");
+
+    run(&[
+        "time-field",
+        "--input",
+        input,
+        "--config",
+        r#"{"feild":"x"}"#,
+    ])
+    .assert_failed_with(&["plugin time-field", "rejected its config", "feild"]);
+}

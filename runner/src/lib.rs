@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod integrity;
 pub mod offsets;
 pub mod plugin;
+pub mod plugin_tools;
 pub mod progress;
 pub mod record;
 pub mod run;

@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         action: OffsetsAction,
     },
+    /// Tools for plugin authors.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
     /// Print the records of an Avro container file or a Hadoop SequenceFile as JSON lines.
     Inspect {
         /// A path, file:// or hdfs:// URL.
@@ -104,6 +109,29 @@ enum Command {
         /// the files cycle through all six.
         #[arg(long)]
         codec: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// Run a key or format plugin (its kind detected) over real records and print what it
+    /// makes as JSON lines: for a key plugin the key (hex), timestamp and record; for a format
+    /// plugin the key, headers, timestamp and value (text, or {"base64": ...}).
+    Test {
+        /// A bundled plugin's name or a path to a .wasm component.
+        plugin: String,
+        /// An Avro file, or a folder of them (a path, file:// or hdfs:// URL).
+        #[arg(long)]
+        input: String,
+        /// The plugin's configuration as JSON (`{}` by default).
+        #[arg(long)]
+        config: Option<String>,
+        /// At most this many records.
+        #[arg(short = 'n', long)]
+        limit: Option<u64>,
+        /// A reader schema (.avsc) every record is resolved to, as source.schema does.
+        #[arg(long)]
+        schema: Option<String>,
     },
 }
 
@@ -224,6 +252,25 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 )
             }
         },
+        Command::Plugin {
+            action:
+                PluginAction::Test {
+                    plugin,
+                    input,
+                    config,
+                    limit,
+                    schema,
+                },
+        } => camus2kafka::plugin_tools::try_out::try_out(
+            &camus2kafka::plugin_tools::try_out::TryOut {
+                plugin: &plugin,
+                input: &input,
+                config: config.as_deref(),
+                limit,
+                schema: schema.as_deref(),
+            },
+            &mut std::io::stdout().lock(),
+        ),
         Command::Inspect { file } => {
             camus2kafka::inspect::inspect(&file, &mut std::io::stdout().lock())
         }
