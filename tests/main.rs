@@ -26,6 +26,7 @@ mod offsets_live;
 mod offsets_zookeeper;
 mod offsets_zookeeper_sasl;
 mod pipeline_errors;
+mod plugin_scaffold;
 mod plugins;
 mod replay;
 mod run_failures;

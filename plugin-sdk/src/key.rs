@@ -115,6 +115,19 @@ impl<'a> KeyWriter<'a> {
         }
     }
 
+    /// A part that sorts in descending order, the others staying ascending:
+    /// `key.str(country).descending(|k| { k.i64(time); })` sorts by country, then newest first.
+    /// The part's bytes are inverted; every encoding here is prefix-free (strings end with a
+    /// terminator), so inverted bytes compare in exactly the reverse order.
+    pub fn descending(&mut self, part: impl FnOnce(&mut KeyWriter<'_>)) -> &mut Self {
+        let start = self.buf.len();
+        part(&mut KeyWriter::new(self.buf));
+        for byte in &mut self.buf[start..] {
+            *byte = !*byte;
+        }
+        self
+    }
+
     /// Raw bytes appended as they are: only for a last element whose bytes already order
     /// correctly (such as a fixed-size big-endian value).
     pub fn raw(&mut self, bytes: &[u8]) -> &mut Self {
@@ -130,6 +143,37 @@ pub fn encode_i64(value: i64) -> [u8; 8] {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn descending_parts_reverse_their_order_and_keep_the_rest() {
+        let key = |country: &str, time: i64, name: &str| {
+            let mut buf = Vec::new();
+            KeyWriter::new(&mut buf)
+                .str(country)
+                .descending(|k| {
+                    k.i64(time).str(name);
+                })
+                .i64(0);
+            buf
+        };
+        let mut keys = vec![
+            key("FR", 1, "a"),
+            key("FR", 3, "a"),
+            key("DE", -5, "a"),
+            key("FR", 3, "ab"),
+            key("FR", 2, ""),
+        ];
+        keys.sort();
+        let expected = vec![
+            key("DE", -5, "a"),
+            key("FR", 3, "ab"),
+            key("FR", 3, "a"),
+            key("FR", 2, ""),
+            key("FR", 1, "a"),
+        ];
+        assert_eq!(keys, expected);
+    }
+
     use super::*;
     use std::cmp::Ordering;
 

@@ -114,6 +114,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginAction {
+    /// Write a plugin crate of its own (Cargo.toml, src/lib.rs with a working example and a
+    /// native unit test, a sample pipeline, a README), built with one
+    /// `cargo build --release --target wasm32-wasip2`.
+    New {
+        /// The crate's name (lowercase letters, digits, - and _).
+        name: String,
+        /// A key extractor or an output format.
+        #[arg(long, value_enum)]
+        kind: NewKind,
+        /// Where the crate's folder is made (the current folder by default).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The plugin SDK's folder (plugin-sdk/ of a camus2kafka checkout); by default the one
+        /// this c2k was built from.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Run a key or format plugin (its kind detected) over real records and print what it
     /// makes as JSON lines: for a key plugin the key (hex), timestamp and record; for a format
     /// plugin the key, headers, timestamp and value (text, or {"base64": ...}).
@@ -133,6 +150,12 @@ enum PluginAction {
         #[arg(long)]
         schema: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum NewKind {
+    Key,
+    Format,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -252,6 +275,28 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 )
             }
         },
+        Command::Plugin {
+            action:
+                PluginAction::New {
+                    name,
+                    kind,
+                    dir,
+                    sdk,
+                },
+        } => {
+            use camus2kafka::plugin_tools::scaffold;
+            let kind = match kind {
+                NewKind::Key => scaffold::Kind::Key,
+                NewKind::Format => scaffold::Kind::Format,
+            };
+            let root = scaffold::new_plugin(&name, kind, &dir, sdk.as_deref())?;
+            println!(
+                "wrote {}: cd there, then `cargo test` and `cargo build --release --target \
+                 wasm32-wasip2` (its README says how to try it)",
+                root.display()
+            );
+            Ok(())
+        }
         Command::Plugin {
             action:
                 PluginAction::Test {

@@ -1,0 +1,126 @@
+//! `c2k plugin new`: the crates it writes, outside the repository, pass their own unit tests
+//! natively, build for wasm32-wasip2 with one command, and run — under `c2k plugin test` and in
+//! their sample pipeline on a `c2k sample` tree.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::c2k::c2k;
+use crate::support::offsets::run_with_timeout;
+
+const BUILD: Duration = Duration::from_secs(900);
+
+/// `cargo ARGS` in `crate_dir`, with a target folder kept between test runs (the SDK and
+/// wit-bindgen compile once).
+fn cargo(crate_dir: &Path, args: &[&str]) {
+    let target = std::path::PathBuf::from(std::env::var("HOME").expect("HOME"))
+        .join(".cache/camus2kafka/scaffold-target");
+    let output = run_with_timeout(
+        Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(crate_dir)
+            .env("CARGO_TARGET_DIR", &target)
+            // The test's own cargo settings are not the new crate's.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_BUILD_TARGET"),
+        BUILD,
+    );
+    assert!(
+        output.status.success(),
+        "cargo {args:?} in {}: {}",
+        crate_dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn wasm(lib_name: &str) -> String {
+    std::path::PathBuf::from(std::env::var("HOME").unwrap())
+        .join(".cache/camus2kafka/scaffold-target/wasm32-wasip2/release")
+        .join(format!("{lib_name}.wasm"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn new_key_and_format_plugins_test_build_and_run_outside_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = Duration::from_secs(300);
+    for (name, kind) in [("country-newest", "key"), ("csv-out", "format")] {
+        c2k(
+            dir.path(),
+            &[
+                "plugin",
+                "new",
+                name,
+                "--kind",
+                kind,
+                "--dir",
+                dir.path().to_str().unwrap(),
+            ],
+            long,
+        )
+        .assert_ok();
+        let crate_dir = dir.path().join(name);
+        cargo(&crate_dir, &["test", "-q"]);
+        cargo(
+            &crate_dir,
+            &["build", "-q", "--release", "--target", "wasm32-wasip2"],
+        );
+        // The sample pipeline replaces the wasm path relative to the crate: point it at the
+        // shared target folder instead.
+        c2k(&crate_dir, &["sample", "sample", "--records", "3000"], long).assert_ok();
+        let lib = name.replace('-', "_");
+        let pipeline = std::fs::read_to_string(crate_dir.join("pipeline.yaml"))
+            .unwrap()
+            .replace(
+                &format!("target/wasm32-wasip2/release/{lib}.wasm"),
+                &wasm(&lib),
+            );
+        std::fs::write(crate_dir.join("pipeline.yaml"), pipeline).unwrap();
+        c2k(&crate_dir, &["run", "pipeline.yaml"], long).assert_ok();
+        let out = std::fs::read_to_string(crate_dir.join("out.txt")).unwrap();
+        assert_eq!(out.lines().count(), 3000, "{name}");
+
+        let tried = c2k(
+            &crate_dir,
+            &[
+                "plugin",
+                "test",
+                &wasm(&lib),
+                "--input",
+                "sample/destination",
+                "--schema",
+                "sample/page_view.avsc",
+                "-n",
+                "3",
+            ],
+            long,
+        );
+        tried.assert_ok();
+        let first: serde_json::Value =
+            serde_json::from_str(tried.stdout.lines().next().unwrap()).unwrap();
+        match kind {
+            "key" => assert!(first["key_hex"].as_str().is_some(), "{first}"),
+            _ => {
+                assert_eq!(first["headers"][0][0], "source-schema", "{first}");
+                assert!(first["value"].as_str().unwrap().contains(','), "{first}");
+            }
+        }
+    }
+    // An existing folder is never overwritten.
+    c2k(
+        dir.path(),
+        &[
+            "plugin",
+            "new",
+            "csv-out",
+            "--kind",
+            "format",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+        long,
+    )
+    .assert_failed_with(&["already exists"]);
+}
