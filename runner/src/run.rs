@@ -222,11 +222,13 @@ fn key_and_sort(
     let mut sorter = Sorter::new(pipeline.sort.memory.0, Path::new(&pipeline.sort.tmp_dir))?;
     let mut seq = 0u64;
     let mut schema_ids = Vec::new();
+    let mut schemas = 0usize;
     for event in events {
         match event? {
             SourceEvent::Schema { id, json } => {
                 key.register_schema(id, &json)?;
                 format.register_schema(id, &json)?;
+                schemas += 1;
             }
             SourceEvent::Batch(batch) => {
                 progress.read(batch.len() as u64, batch.data.len() as u64);
@@ -273,7 +275,23 @@ fn key_and_sort(
         }
     }
     progress.sorting();
+    warn_of_mixed_binary_schemas(pipeline, schemas);
     sorter.finish()
+}
+
+/// `avro-binary` passes datums through as they are: without `source.schema`, records of several
+/// writer schemas are mixed in one topic with nothing marking which is which, and a consumer
+/// decoding them all with one schema fails on some. Said once, plainly.
+fn warn_of_mixed_binary_schemas(pipeline: &Pipeline, schemas: usize) {
+    if schemas > 1 && pipeline.source.schema.is_none() && pipeline.format.plugin == "avro-binary"
+    {
+        eprintln!(
+            "c2k: warning: the archive has {schemas} writer schemas and source.schema is not set: \
+             avro-binary messages carry each record in its own writer schema, unmarked, so no \
+             single schema decodes them all. Set source.schema: every record is then resolved \
+             to it, and consumers decode with exactly that schema"
+        );
+    }
 }
 
 /// Formats the sorted records batch by batch and hands them to the sink: the merge of the sorted
