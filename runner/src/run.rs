@@ -283,8 +283,7 @@ fn key_and_sort(
 /// writer schemas are mixed in one topic with nothing marking which is which, and a consumer
 /// decoding them all with one schema fails on some. Said once, plainly.
 fn warn_of_mixed_binary_schemas(pipeline: &Pipeline, schemas: usize) {
-    if schemas > 1 && pipeline.source.schema.is_none() && pipeline.format.plugin == "avro-binary"
-    {
+    if schemas > 1 && pipeline.source.schema.is_none() && pipeline.format.plugin == "avro-binary" {
         eprintln!(
             "c2k: warning: the archive has {schemas} writer schemas and source.schema is not set: \
              avro-binary messages carry each record in its own writer schema, unmarked, so no \
