@@ -169,9 +169,9 @@ pub fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
                     Err(format!("property `{}` must be text = text", plain(k)))
                 }),
             // Not `describe(value)`: the text may be a secret (`sasl.password=...` on one line).
-            Value::String(_) => Err(
-                "expected a mapping of properties (name: value, one per line), got text".into(),
-            ),
+            Value::String(_) => {
+                Err("expected a mapping of properties (name: value, one per line), got text".into())
+            }
             _ => Err(format!(
                 "expected a mapping of properties, got {}",
                 describe(value)

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
-use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryResult, ProducerContext};
 
 use super::trouble::{self, Trouble};
 use crate::config::secrets;
@@ -172,9 +172,14 @@ mod tests {
         ));
         assert_eq!(watch.reports().len(), 1);
         assert_eq!(watch.reports()[0].code, Some(RDKafkaErrorCode::SSL));
-        assert!(watch.keep(None, "127.0.0.1:9093/bootstrap: Connect to ipv4#127.0.0.1:9093 failed: Connection refused"));
+        assert!(watch.keep(
+            None,
+            "127.0.0.1:9093/bootstrap: Connect to ipv4#127.0.0.1:9093 failed: Connection refused"
+        ));
         let trouble = watch.trouble().expect("the TLS failure is found");
         assert_eq!(trouble.broker, "127.0.0.1:9093");
-        assert!(watch.last().is_some_and(|l| l.contains("Connection refused")));
+        assert!(watch
+            .last()
+            .is_some_and(|l| l.contains("Connection refused")));
     }
 }

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use rdkafka::client::{Client, ClientContext};
 use rdkafka::config::{ClientConfig, FromClientConfigAndContext, RDKafkaLogLevel};
-use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, Producer};
 
 use crate::config::secrets;
 use crate::config::Properties;
@@ -221,7 +221,12 @@ pub fn explain(error: KafkaError, watch: &Watch, origin: &Origin) -> anyhow::Err
     }
 }
 
-fn unreachable(error: &KafkaError, watch: &Watch, origin: &Origin, timeout: Duration) -> anyhow::Error {
+fn unreachable(
+    error: &KafkaError,
+    watch: &Watch,
+    origin: &Origin,
+    timeout: Duration,
+) -> anyhow::Error {
     let why = watch
         .last()
         .map_or(String::new(), |last| format!(" (librdkafka: {last})"));
@@ -270,13 +275,10 @@ mod tests {
             .set("bootstrap.servers", "127.0.0.1:1")
             .set("security.protocol", "SSL")
             .set("ssl.ca.location", "/nonexistent/ca.pem");
-        let error = create::<rdkafka::producer::BaseProducer<Watch>, _>(
-            &config,
-            Watch::default(),
-            &origin,
-        )
-        .err()
-        .expect("no such CA file");
+        let error =
+            create::<rdkafka::producer::BaseProducer<Watch>, _>(&config, Watch::default(), &origin)
+                .err()
+                .expect("no such CA file");
         let text = format!("{error:#}");
         assert!(
             text.contains("the replay producer") && text.contains("sink.producer.ssl.ca.location"),

@@ -55,7 +55,10 @@ pub struct SecurityError(pub String);
 /// and its variable tail (`(after 3ms in state X, N identical error(s) suppressed)`), to tell a
 /// repeat from a new failure.
 pub fn stem(text: &str) -> &str {
-    let text = match text.strip_prefix("[thrd:").and_then(|rest| rest.split_once("]: ")) {
+    let text = match text
+        .strip_prefix("[thrd:")
+        .and_then(|rest| rest.split_once("]: "))
+    {
         Some((_, rest)) => rest,
         None => text,
     };
@@ -155,7 +158,16 @@ impl Trouble {
                 host_of(broker)
             ),
         };
-        format!("{what} (librdkafka: {})", self.report)
+        // librdkafka's own hint blames the CA whatever the verification failed on.
+        let report = match self.kind {
+            Kind::HostnameMismatch => self
+                .report
+                .split(": broker certificate could not be verified")
+                .next()
+                .unwrap_or(&self.report),
+            _ => &self.report,
+        };
+        format!("{what} (librdkafka: {report})")
     }
 }
 
@@ -202,7 +214,13 @@ fn kind_of(code: Option<RDKafkaErrorCode>, text: &str, seen: u32) -> Option<Kind
         let offered = text
             .split("supported mechanisms: ")
             .nth(1)
-            .map(|rest| rest.split(" (").next().unwrap_or(rest).trim().to_uppercase())
+            .map(|rest| {
+                rest.split(" (")
+                    .next()
+                    .unwrap_or(rest)
+                    .trim()
+                    .to_uppercase()
+            })
             .filter(|list| !list.is_empty());
         return Some(Kind::Mechanism { offered });
     }
@@ -296,7 +314,12 @@ mod tests {
         let twice = Trouble::classify(None, closed, 2).unwrap();
         assert_eq!(twice.kind, Kind::PlainOnTls);
         assert_eq!(twice.broker, "127.0.0.1:19094");
-        assert!(twice.report.starts_with("127.0.0.1:19094/bootstrap: Disconnected"), "{twice:?}");
+        assert!(
+            twice
+                .report
+                .starts_with("127.0.0.1:19094/bootstrap: Disconnected"),
+            "{twice:?}"
+        );
     }
 
     fn origin(properties: &[(&str, &str)]) -> Origin {

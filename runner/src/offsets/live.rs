@@ -41,7 +41,7 @@ pub struct Cluster {
     /// librdkafka properties: c2k's, then `offsets.consumer` (shown only redacted).
     pub properties: Properties,
     /// `offsets.consumer` alone, as the user gave it (for hints in errors).
-    given: Properties,
+    pub given: Properties,
 }
 
 impl fmt::Display for Cluster {

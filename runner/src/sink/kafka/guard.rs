@@ -12,10 +12,10 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::provenance::{REPLAY_HEADER, SEQ_HEADER};
@@ -56,7 +56,11 @@ impl Watched for EndIsExpected {
 }
 
 /// The guard's consumer, probed: it reads with the sink's connection settings.
-fn guard_consumer(config: &ClientConfig, origin: &Origin, timeout: Duration) -> Result<GuardConsumer> {
+fn guard_consumer(
+    config: &ClientConfig,
+    origin: &Origin,
+    timeout: Duration,
+) -> Result<GuardConsumer> {
     let consumer: GuardConsumer = kafka::create(config, EndIsExpected::default(), origin)?;
     kafka::probe(
         consumer.client(),
@@ -334,7 +338,14 @@ pub fn look(
     provenance: bool,
     read_committed: bool,
 ) -> String {
-    match look_inner(config, origin, topic, identity_for, provenance, read_committed) {
+    match look_inner(
+        config,
+        origin,
+        topic,
+        identity_for,
+        provenance,
+        read_committed,
+    ) {
         Ok(text) => text,
         Err(e) => format!("could not look at replay topic {topic}: {e:#}"),
     }
