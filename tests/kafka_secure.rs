@@ -8,7 +8,10 @@
 //!   SCRAM-SHA-256 and a commit with SCRAM-SHA-512, read back with both; a wrong password and a
 //!   mechanism the broker does not enable fail as documented, the password never printed;
 //! - 3.3.2 with a SASL_PLAINTEXT listener and GSSAPI against a throwaway MIT KDC
-//!   (`support::kerberos`): a replay and a commit with a keytab, read back with Kerberos.
+//!   (`support::kerberos`): a replay and a commit with a keytab, read back with Kerberos; another
+//!   service name and a principal the keytab does not hold fail as Kerberos failures;
+//! - 3.3.2 with two SASL_PLAINTEXT listeners: a replay with PLAIN, a commit with OAUTHBEARER
+//!   (librdkafka's unsecured JWT, which the broker's default validator takes).
 //!
 //! The archive is a `c2k sample` tree with its own history (the integrity gate checks it); the
 //! original topic is created and filled up to the cut-offs through the PLAINTEXT listener, so
@@ -577,4 +580,116 @@ fn gssapi_replay_and_commit_through_sasl_plaintext_with_a_keytab() {
     assert_run_ok(&ran);
     assert_replayed(&client(&broker, &kerberos));
     assert_eq!(committed(&client(&broker, &kerberos)), cutoffs);
+
+    // The broker's principal under another service name: not in the KDC.
+    let (ran, started) = run(
+        dir.path(),
+        &[
+            "run",
+            &pipeline,
+            "--set",
+            "sink.producer.sasl.kerberos.service.name=kafka-nope",
+        ],
+    );
+    eprintln!("c2k said, as expected:\n{}", ran.stderr);
+    ran.assert_failed_with(&[
+        &format!("Kerberos (SASL GSSAPI) authentication with broker {broker} failed"),
+        "sink.producer.sasl.kerberos.service.name",
+    ]);
+    assert!(started.elapsed() < FAILS_WITHIN, "{:?}", started.elapsed());
+
+    // A principal the keytab does not hold, with a ticket cache of its own (the shared one still
+    // holds c2k's ticket, which GSSAPI would use; and every client of a process shares its
+    // cache, so both maps get the wrong principal): kinit fails, and so does the handshake, in
+    // the offsets step's pre-flight, the first to connect.
+    let fresh_cache = format!("FILE:{}", kdc.dir().join("fresh-ccache").display());
+    let nobody = format!("nobody@{REALM}");
+    let started = Instant::now();
+    let ran = crate::support::c2k::c2k_env(
+        dir.path(),
+        &[
+            "run",
+            &pipeline,
+            "--set",
+            &format!("sink.producer.sasl.kerberos.principal={nobody}"),
+            "--set",
+            &format!("offsets.consumer.sasl.kerberos.principal={nobody}"),
+        ],
+        &[("KRB5CCNAME", &fresh_cache)],
+        RUN_TIMEOUT,
+    );
+    eprintln!("c2k said, as expected:\n{}", ran.stderr);
+    ran.assert_failed_with(&[
+        "Kerberos (SASL GSSAPI) authentication with broker",
+        "offsets.consumer.sasl.kerberos.principal",
+    ]);
+    assert!(started.elapsed() < FAILS_WITHIN, "{:?}", started.elapsed());
+}
+
+#[test]
+fn plain_replay_and_oauthbearer_commit_through_sasl_plaintext_on_kafka_3_3() {
+    let plain_jaas = format!(
+        "org.apache.kafka.common.security.plain.PlainLoginModule required user_c2k=\"{PASSWORD}\";"
+    );
+    let oauth_jaas =
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;";
+    let Some(kafka) = ApacheKafka::start_secured(
+        Version::V3_3_2,
+        &Secured {
+            listeners: vec![
+                ("PLAIN", "SASL_PLAINTEXT", "127.0.0.1"),
+                ("OAUTH", "SASL_PLAINTEXT", "127.0.0.1"),
+            ],
+            // The broker's default OAUTHBEARER validator takes librdkafka's unsecured JWTs.
+            properties: format!(
+                "listener.name.plain.sasl.enabled.mechanisms=PLAIN\n\
+                 listener.name.plain.plain.sasl.jaas.config={plain_jaas}\n\
+                 listener.name.oauth.sasl.enabled.mechanisms=OAUTHBEARER\n\
+                 listener.name.oauth.oauthbearer.sasl.jaas.config={oauth_jaas}\n"
+            ),
+            ..Secured::default()
+        },
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cutoffs = sample(dir.path());
+    original_topic(&kafka, &cutoffs);
+    let plain = vec![
+        ("security.protocol", "SASL_PLAINTEXT".to_string()),
+        ("sasl.mechanism", "PLAIN".to_string()),
+        ("sasl.username", "c2k".to_string()),
+        ("sasl.password", PASSWORD.to_string()),
+    ];
+    let oauth = vec![
+        ("security.protocol", "SASL_PLAINTEXT".to_string()),
+        ("sasl.mechanism", "OAUTHBEARER".to_string()),
+        ("enable.sasl.oauthbearer.unsecure.jwt", "true".to_string()),
+        ("sasl.oauthbearer.config", "principal=c2k".to_string()),
+    ];
+    let pipeline = write_pipeline(dir.path(), &kafka.listener("PLAIN"), &plain, &oauth);
+    // Only the offsets step's clients talk to the OAUTHBEARER listener.
+    let offsets_brokers = format!("offsets.brokers={}", kafka.listener("OAUTH"));
+
+    let (dry, _) = run(
+        dir.path(),
+        &["run", "--dry-run", &pipeline, "--set", &offsets_brokers],
+    );
+    dry.assert_ok();
+    assert!(
+        dry.stderr.contains("sasl.oauthbearer.config=***")
+            && dry.stderr.contains("sasl.password=***"),
+        "secrets redacted in the dry run:\n{}",
+        dry.stderr
+    );
+    assert_no_password(&dry, PASSWORD);
+
+    let (ran, _) = run(dir.path(), &["run", &pipeline, "--set", &offsets_brokers]);
+    assert_run_ok(&ran);
+    assert_no_password(&ran, PASSWORD);
+    assert_replayed(&client(&kafka.listener("PLAIN"), &plain));
+    assert_eq!(
+        committed(&client(&kafka.listener("OAUTH"), &oauth)),
+        cutoffs
+    );
 }

@@ -121,6 +121,12 @@ impl ClientContext for Watch {
             return;
         }
         let message = secrets::scrub(log_message);
+        // "linger.ms is a producer property and will be ignored by this consumer": the sink's
+        // readers take sink.producer's connection settings, and the rest with them.
+        if fac == "CONFWARN" {
+            tracing::info!(target: "librdkafka", "{fac}: {message}");
+            return;
+        }
         match level {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert

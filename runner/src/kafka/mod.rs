@@ -253,6 +253,74 @@ mod tests {
     }
 
     #[test]
+    fn tls_and_every_sasl_mechanism_librdkafka_offers_are_built_in() {
+        let origin = Origin {
+            role: "a test client".into(),
+            key: "sink.producer",
+            brokers: "127.0.0.1:1".into(),
+            brokers_from: "sink.brokers".into(),
+            properties: Properties::default(),
+        };
+        let secured: &[&[(&str, &str)]] = &[
+            &[("security.protocol", "SSL")],
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "PLAIN"),
+                ("sasl.username", "u"),
+                ("sasl.password", "p"),
+            ],
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "SCRAM-SHA-256"),
+                ("sasl.username", "u"),
+                ("sasl.password", "p"),
+            ],
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("sasl.username", "u"),
+                ("sasl.password", "p"),
+            ],
+            &[
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.mechanism", "GSSAPI"),
+                // No kinit for this client.
+                ("sasl.kerberos.min.time.before.relogin", "0"),
+            ],
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "OAUTHBEARER"),
+                ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+            ],
+            // OIDC needs libcurl.
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "OAUTHBEARER"),
+                ("sasl.oauthbearer.method", "oidc"),
+                ("sasl.oauthbearer.client.id", "c2k"),
+                ("sasl.oauthbearer.client.secret", "s3cret"),
+                (
+                    "sasl.oauthbearer.token.endpoint.url",
+                    "http://127.0.0.1:1/token",
+                ),
+            ],
+        ];
+        for settings in secured {
+            let mut config = ClientConfig::new();
+            config.set("bootstrap.servers", "127.0.0.1:1");
+            for (name, value) in *settings {
+                config.set(*name, *value);
+            }
+            let created = create::<BaseProducer<Watch>, _>(&config, Watch::default(), &origin);
+            assert!(
+                created.is_ok(),
+                "{settings:?}: {:#}",
+                created.err().map_or(anyhow!("?"), |e| e)
+            );
+        }
+    }
+
+    #[test]
     fn a_client_librdkafka_cannot_create_names_the_property() {
         let origin = Origin {
             role: "the replay producer".into(),
