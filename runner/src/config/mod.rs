@@ -238,7 +238,8 @@ impl Pipeline {
         Ok(pipeline)
     }
 
-    /// The values of the secret librdkafka properties (`sink.producer`, `offsets.consumer`).
+    /// The secret values of the pipeline: of librdkafka properties (`sink.producer`,
+    /// `offsets.consumer`) and `offsets.zookeeper_password`.
     pub fn secret_values(&self) -> Vec<&str> {
         let producer = match &self.sink {
             SinkConfig::Kafka(kafka) => Some(&kafka.producer),
@@ -248,6 +249,7 @@ impl Pipeline {
             .into_iter()
             .chain([&self.offsets.consumer])
             .flat_map(Properties::secret_values)
+            .chain(self.offsets.zookeeper_password.as_deref())
             .collect()
     }
 
