@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing camus2kafka needs, skipping whatever is already there:
-# the wasm32-wasip2 target, the build's Debian packages (build-deps.sh), Java, ZooKeeper and a
-# Kerberos KDC (Debian), Python's fastavro/avro (independent Avro
+# the wasm32-wasip2 target, the build's Debian packages (build-deps.sh: OpenSSL, Cyrus SASL and
+# libcurl for rdkafka, the Kerberos headers for ZooKeeper SASL), Java, ZooKeeper, a Kerberos KDC
+# and the GSSAPI plugin of Cyrus SASL (Debian), Python's fastavro/avro (independent Avro
 # writers), the `tansu` Kafka-protocol broker, Hadoop 2.7.3's jars for the real-HDFS tests, and
-# Apache Kafka 3.3.2 and 0.8.2.2 (from ../shared/kafka, beside the clone) for the real-Kafka tests.
+# Apache Kafka 3.3.2, 2.1.1 and 0.8.2.2 (from ../shared/kafka, beside the clone) for the
+# real-Kafka tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,11 +25,14 @@ command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 [ -x /usr/sbin/krb5kdc ] || packages+=(krb5-kdc)
 [ -x /usr/sbin/kadmin.local ] || packages+=(krb5-admin-server)
 command -v kinit >/dev/null 2>&1 || packages+=(krb5-user)
+# Kafka's SASL GSSAPI (kafka_secure): the plugin Cyrus SASL loads at run time.
+dpkg-query -W -f='${Status}' libsasl2-modules-gssapi-mit 2>/dev/null | grep -q "install ok installed" \
+  || packages+=(libsasl2-modules-gssapi-mit)
 if [ ${#packages[@]} -gt 0 ]; then
   say "installing Debian packages: ${packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${packages[@]}" >/dev/null
+  apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${packages[@]}" >/dev/null
 fi
 
 if ! python3 -c 'import fastavro, avro, cramjam, zstandard' 2>/dev/null; then
@@ -48,7 +53,7 @@ if [ ! -f "$jars/hadoop-hdfs-2.7.3.jar" ]; then
 fi
 
 kafka_home="${C2K_KAFKA_HOME:-$HOME/.cache/camus2kafka/kafka}"
-for version in 3.3.2 0.8.2.2; do
+for version in 3.3.2 2.1.1 0.8.2.2; do
   kafka_dist=../shared/kafka/kafka-$version-built.tgz
   [ -d "$kafka_home/kafka-$version/libs" ] && continue
   if [ -f "$kafka_dist" ]; then
@@ -60,6 +65,8 @@ for version in 3.3.2 0.8.2.2; do
     3.3.2) say "  is not installed, and the kafka_apache and offsets_live tests (c2k against a real broker:"
            say "  exactly-once runs, transactions killed and resumed, broker bounces, the live-topic"
            say "  checks) will skip, saying so" ;;
+    2.1.1) say "  is not installed, and the kafka_secure tests against a ZooKeeper-mode cluster (SASL_SSL"
+           say "  with SCRAM users) will skip, saying so" ;;
     0.8.2.2) say "  is not installed, and the offsets_live test against a Camus-era cluster (0.8 in"
              say "  ZooKeeper mode) will skip, saying so" ;;
     esac

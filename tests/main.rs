@@ -18,6 +18,7 @@ mod integrity;
 mod kafka_apache;
 mod kafka_faults;
 mod kafka_replay;
+mod kafka_secure;
 mod kafka_sink;
 mod offsets_hadoop_files;
 mod offsets_hdfs;

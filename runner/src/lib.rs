@@ -16,6 +16,7 @@ pub mod hadoop;
 pub mod identity;
 pub mod inspect;
 pub mod integrity;
+pub mod kafka;
 pub mod offsets;
 pub mod plugin;
 pub mod plugin_tools;

@@ -197,7 +197,9 @@ fn main() -> ExitCode {
         // `c2k inspect FILE | head`: the reader has seen enough; that is not a failure.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("c2k: error: {error:#}");
+            // The last line of defence: no secret of the pipeline in what is printed.
+            let text = format!("{error:#}");
+            eprintln!("c2k: error: {}", camus2kafka::config::secrets::scrub(&text));
             ExitCode::from(camus2kafka::run::exit_code(&error))
         }
     }

@@ -1,8 +1,9 @@
 //! A real Apache Kafka broker for the tests, started by `tests/env/kafka-kit.sh` on two free
 //! loopback ports in a temp folder of its own, and stopped (its files removed) when the guard is
 //! dropped: 3.3.2 in KRaft mode (one JVM that is broker and controller, [`ApacheKafka::start`]),
-//! or 0.8.2.2, the Kafka Camus fed, with the ZooKeeper of its own dist
-//! ([`ApacheKafka::start_0_8`]).
+//! 0.8.2.2, the Kafka Camus fed, with the ZooKeeper of its own dist
+//! ([`ApacheKafka::start_0_8`]), or 3.3.2 and 2.1.1 (ZooKeeper mode) with more listeners beside
+//! the PLAINTEXT one — TLS, SASL ([`ApacheKafka::start_secured`]).
 //!
 //! The brokers come from the compiled dists `scripts/setup.sh` unpacks from
 //! `../shared/kafka/kafka-<version>-built.tgz` into `${C2K_KAFKA_HOME:-~/.cache/camus2kafka/kafka}`.
@@ -23,6 +24,8 @@ pub const HOME_ENV: &str = "C2K_KAFKA_HOME";
 pub enum Version {
     /// KRaft, the default real broker.
     V3_3_2,
+    /// ZooKeeper mode (its dist carries ZooKeeper 3.8): SCRAM users live in ZooKeeper.
+    V2_1_1,
     /// ZooKeeper mode, no ApiVersions, no groups protocol: the brokers Camus users ran.
     V0_8_2_2,
 }
@@ -31,6 +34,7 @@ impl Version {
     pub fn name(self) -> &'static str {
         match self {
             Version::V3_3_2 => "3.3.2",
+            Version::V2_1_1 => "2.1.1",
             Version::V0_8_2_2 => "0.8.2.2",
         }
     }
@@ -71,6 +75,33 @@ pub struct ApacheKafka {
     run: tempfile::TempDir,
     /// How long the start took, KRaft format or ZooKeeper included.
     pub started_in: Duration,
+    /// The extra listeners.
+    extra: Vec<Listener>,
+    /// Broker properties appended to its `server.properties`, and JVM options.
+    extra_properties: String,
+    jvm_opts: String,
+}
+
+/// An extra listener of a broker, on 127.0.0.1.
+#[derive(Debug, Clone)]
+struct Listener {
+    name: String,
+    protocol: String,
+    /// The host it is advertised as.
+    host: String,
+    port: u16,
+}
+
+/// More listeners for a broker, and what they need ([`ApacheKafka::start_secured`]).
+#[derive(Debug, Clone, Default)]
+pub struct Secured {
+    /// `(listener name, security protocol, host advertised)`, e.g. `("SSL", "SSL", "127.0.0.1")`;
+    /// each gets a free port, bound on 127.0.0.1.
+    pub listeners: Vec<(&'static str, &'static str, &'static str)>,
+    /// Appended to `server.properties` (keystores, `sasl.enabled.mechanisms`, ...).
+    pub properties: String,
+    /// More JVM options of the broker (a JAAS file, `java.security.krb5.conf`).
+    pub jvm_opts: String,
 }
 
 impl ApacheKafka {
@@ -87,7 +118,21 @@ impl ApacheKafka {
         ApacheKafka::start_version(Version::V0_8_2_2, chroot)
     }
 
+    /// Starts 3.3.2 (KRaft) or 2.1.1 (with its ZooKeeper) with the listeners of `secured` beside
+    /// the PLAINTEXT one; `None`, saying why, when that version is not installed.
+    pub fn start_secured(version: Version, secured: &Secured) -> Option<ApacheKafka> {
+        assert!(
+            matches!(version, Version::V3_3_2 | Version::V2_1_1),
+            "extra listeners: 3.3.2 or 2.1.1"
+        );
+        ApacheKafka::start_with(version, "", secured)
+    }
+
     fn start_version(version: Version, chroot: &str) -> Option<ApacheKafka> {
+        ApacheKafka::start_with(version, chroot, &Secured::default())
+    }
+
+    fn start_with(version: Version, chroot: &str, secured: &Secured) -> Option<ApacheKafka> {
         let name = version.name();
         let Some(dist) = dist(version) else {
             eprintln!(
@@ -112,10 +157,31 @@ impl ApacheKafka {
                     .tempdir()
                     .expect("temp dir"),
                 started_in: Duration::ZERO,
+                extra: secured
+                    .listeners
+                    .iter()
+                    .map(|(name, protocol, host)| Listener {
+                        name: name.to_string(),
+                        protocol: protocol.to_string(),
+                        host: host.to_string(),
+                        port: free_port(),
+                    })
+                    .collect(),
+                extra_properties: secured.properties.clone(),
+                jvm_opts: secured.jvm_opts.clone(),
             };
-            if kafka.port == kafka.second_port {
+            let mut ports: Vec<u16> = kafka.extra.iter().map(|l| l.port).collect();
+            ports.extend([kafka.port, kafka.second_port]);
+            ports.sort_unstable();
+            ports.dedup();
+            if ports.len() != kafka.extra.len() + 2 {
                 continue;
             }
+            std::fs::write(
+                kafka.run.path().join("extra.properties"),
+                &kafka.extra_properties,
+            )
+            .expect("write the extra broker properties");
             let output = kafka.kit(&["start"], START_TIMEOUT_SECS);
             if output.status.success() {
                 kafka.started_in = started.elapsed();
@@ -132,14 +198,35 @@ impl ApacheKafka {
         panic!("Apache Kafka {name} did not start:\n{last_error}");
     }
 
-    /// 0.8.2.2: its ZooKeeper's connect string, with the broker's chroot.
+    /// 0.8.2.2, 2.1.1: its ZooKeeper's connect string, with the broker's chroot.
     pub fn zookeeper(&self) -> String {
-        assert_eq!(
+        assert_ne!(
             self.version,
-            Version::V0_8_2_2,
+            Version::V3_3_2,
             "3.3.2 runs without ZooKeeper"
         );
         format!("127.0.0.1:{}{}", self.second_port, self.chroot)
+    }
+
+    /// `host:port` of the extra listener `name`, as advertised.
+    pub fn listener(&self, name: &str) -> String {
+        let listener = self
+            .extra
+            .iter()
+            .find(|l| l.name == name)
+            .unwrap_or_else(|| panic!("no listener {name}"));
+        format!("{}:{}", listener.host, listener.port)
+    }
+
+    /// 2.1.1: gives `user` SCRAM-SHA-256 and SCRAM-SHA-512 credentials (in ZooKeeper, where
+    /// the broker reads them as they change).
+    pub fn scram_user(&self, user: &str, password: &str) {
+        let output = self.kit(&["scram-user", user, password], START_TIMEOUT_SECS);
+        assert!(
+            output.status.success(),
+            "kafka-kit.sh scram-user {user} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// 0.8.2.2: creates a topic through ZooKeeper (0.8 has no CreateTopics).
@@ -216,6 +303,26 @@ impl ApacheKafka {
             .env("ZK_PORT", self.second_port.to_string())
             .env("ZK_CHROOT", &self.chroot)
             .env("WATCH_PID", std::process::id().to_string());
+        if !self.extra.is_empty() {
+            let join = |part: fn(&Listener) -> String| {
+                self.extra.iter().map(part).collect::<Vec<_>>().join(",")
+            };
+            command
+                .env(
+                    "EXTRA_LISTENERS",
+                    join(|l| format!("{}://127.0.0.1:{}", l.name, l.port)),
+                )
+                .env(
+                    "EXTRA_ADVERTISED",
+                    join(|l| format!("{}://{}:{}", l.name, l.host, l.port)),
+                )
+                .env(
+                    "EXTRA_PROTOCOL_MAP",
+                    join(|l| format!("{}:{}", l.name, l.protocol)),
+                )
+                .env("EXTRA_PROPS_FILE", self.run.path().join("extra.properties"))
+                .env("BROKER_JVM_OPTS", &self.jvm_opts);
+        }
         command
     }
 

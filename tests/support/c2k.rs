@@ -57,15 +57,21 @@ impl Run {
 }
 
 /// Runs `c2k ARGS` in `dir`, killing it after `timeout`.
+pub fn c2k(dir: &Path, args: &[&str], timeout: Duration) -> Run {
+    c2k_env(dir, args, &[], timeout)
+}
+
+/// [`c2k`] with more environment variables (`RUST_LOG`, ...).
 #[expect(
     clippy::zombie_processes,
     reason = "try_wait_with_peak_rss reaps the child with wait4"
 )]
-pub fn c2k(dir: &Path, args: &[&str], timeout: Duration) -> Run {
+pub fn c2k_env(dir: &Path, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Run {
     let stdout_path = dir.join(format!(".c2k-stdout-{}", std::process::id()));
     let stderr_path = dir.join(format!(".c2k-stderr-{}", std::process::id()));
     let mut child = Command::new(c2k_path())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))

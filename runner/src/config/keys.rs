@@ -108,7 +108,7 @@ pub static KEYS: &[Key] = &[
     key("sink.type", Kind::Choice(&["kafka", "file", "stdout"]), Some("kafka"), "where messages go: kafka, file or stdout"),
     key("sink.brokers", Kind::Text, None, "kafka: bootstrap brokers, host:port[,host:port...]").for_sinks(&["kafka"]),
     key("sink.topic", Kind::Text, None, "kafka: the replay topic; <topic>_REPLAY by default").for_sinks(&["kafka"]),
-    key("sink.producer", Kind::Properties, Some("{}"), "kafka: librdkafka producer properties, passed through untouched (override our no-loss defaults)").for_sinks(&["kafka"]),
+    key("sink.producer", Kind::Properties, Some("{}"), "kafka: librdkafka producer properties, passed through untouched (override our no-loss defaults); its TLS and SASL settings serve every client of the replay; secret values are shown as ***").for_sinks(&["kafka"]),
     key("sink.partitions", Kind::Count, None, "kafka: partitions of the replay topic if it is created; as many as the source topic had by default").for_sinks(&["kafka"]),
     key("sink.replication_factor", Kind::Integer, Some("1"), "kafka: replication factor of the replay topic if it is created").for_sinks(&["kafka"]),
     key("sink.partitioning", Kind::Choice(&["source", "single", "key"]), Some("source"), "kafka: source (the record's original partition), single (partition 0, total order) or key (murmur2 of the message key, as Java clients)").for_sinks(&["kafka"]),
@@ -134,7 +134,7 @@ pub static KEYS: &[Key] = &[
     key("offsets.zookeeper_service", Kind::Text, Some("zookeeper"), "zookeeper: gssapi: the servers' service principal name (zookeeper/<host>@REALM)"),
     key("offsets.session_timeout", Kind::Duration, Some("10s"), "session, connect and request timeout of the offsets step (ZooKeeper and the live cluster's brokers)"),
     key("offsets.brokers", Kind::Text, None, "the live cluster (where the original topic is): kafka: the commit's brokers, sink.brokers by default; zookeeper: the brokers the live-topic check reads, those registered in offsets.zookeeper by default"),
-    key("offsets.consumer", Kind::Properties, Some("{}"), "librdkafka consumer properties for the live cluster, passed through untouched (they override what c2k sets, e.g. broker.version.fallback for a 0.8/0.9 cluster)"),
+    key("offsets.consumer", Kind::Properties, Some("{}"), "librdkafka consumer properties for the live cluster, passed through untouched (they override what c2k sets, e.g. broker.version.fallback for a 0.8/0.9 cluster); its TLS and SASL settings serve every client of the offsets step; secret values are shown as ***"),
     key("offsets.live_check", Kind::Choice(&["fail", "warn"]), Some("fail"), "before committing, the live topic is checked against the cut-off (messages gone, archive ahead, missing partitions, live group members): fail refuses the hand-off (exit 6), warn commits anyway and says what is wrong"),
 ];
 

@@ -7,15 +7,16 @@
 
 pub mod keys;
 pub mod overrides;
+pub mod secrets;
 pub mod units;
 pub mod validate;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+pub use secrets::Properties;
 pub use units::{ByteSize, Seconds};
 
 /// A whole pipeline, as `c2k run` executes it.
@@ -113,8 +114,9 @@ pub struct KafkaSinkConfig {
     pub brokers: Option<String>,
     /// `<topic>_REPLAY` when unset.
     pub topic: Option<String>,
-    /// librdkafka properties, passed through untouched (they override our defaults).
-    pub producer: BTreeMap<String, String>,
+    /// librdkafka properties, passed through untouched (they override our defaults); shown only
+    /// redacted ([`secrets`]).
+    pub producer: Properties,
     /// Partitions of the replay topic when it is created; as many as the source had when unset.
     pub partitions: Option<u32>,
     pub replication_factor: i32,
@@ -207,8 +209,9 @@ pub struct OffsetsConfig {
     /// live-topic check (with `commit: zookeeper`, the brokers registered in that ZooKeeper when
     /// unset).
     pub brokers: Option<String>,
-    /// librdkafka consumer properties for the live cluster, passed through untouched after ours.
-    pub consumer: BTreeMap<String, String>,
+    /// librdkafka consumer properties for the live cluster, passed through untouched after ours;
+    /// shown only redacted ([`secrets`]).
+    pub consumer: Properties,
     pub live_check: LiveCheck,
     /// SASL to the ZooKeeper ensemble (`offsets.zookeeper_*`).
     pub zookeeper_sasl: ZkSasl,
@@ -229,7 +232,25 @@ impl Pipeline {
         if !problems.is_empty() {
             anyhow::bail!("{}", validate::report(path, &problems));
         }
-        Pipeline::from_document(&doc).with_context(|| format!("pipeline {}", path.display()))
+        let pipeline = Pipeline::from_document(&doc)
+            .with_context(|| format!("pipeline {}", path.display()))?;
+        secrets::remember(pipeline.secret_values());
+        Ok(pipeline)
+    }
+
+    /// The secret values of the pipeline: of librdkafka properties (`sink.producer`,
+    /// `offsets.consumer`) and `offsets.zookeeper_password`.
+    pub fn secret_values(&self) -> Vec<&str> {
+        let producer = match &self.sink {
+            SinkConfig::Kafka(kafka) => Some(&kafka.producer),
+            _ => None,
+        };
+        producer
+            .into_iter()
+            .chain([&self.offsets.consumer])
+            .flat_map(Properties::secret_values)
+            .chain(self.offsets.zookeeper_password.as_deref())
+            .collect()
     }
 
     /// Builds the typed pipeline from a document already validated.

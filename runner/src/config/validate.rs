@@ -63,7 +63,44 @@ pub fn problems(doc: &Value) -> Vec<Problem> {
         }
     }
     requirements(doc, &mut found);
+    librdkafka_properties(doc, sink_type, &mut found);
     found
+}
+
+/// librdkafka's own check of every passed-through property (`sink.producer.*`,
+/// `offsets.consumer.*`): unknown names and values it refuses, each its own problem, a secret's
+/// value never shown ([`super::secrets`]).
+fn librdkafka_properties(doc: &Value, sink_type: &str, found: &mut Vec<Problem>) {
+    for key in KEYS
+        .iter()
+        .filter(|k| k.kind == Kind::Properties && k.applies_to_sink(sink_type))
+    {
+        let Some(Value::Mapping(map)) = keys::lookup(doc, key.path) else {
+            continue;
+        };
+        for (name, value) in map {
+            // Values that are not text were reported by `check_kind`.
+            let (Value::String(name), Some(value)) = (name, scalar_text(value)) else {
+                continue;
+            };
+            if let Err(why) = crate::kafka::check_property(name, &value) {
+                found.push(Problem::new(
+                    format!("{}.{name}", key.path),
+                    format!("librdkafka refuses it: {why}"),
+                ));
+            }
+        }
+    }
+}
+
+/// A scalar as the text librdkafka is given; `None` for anything else.
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// The problems as one paragraph per problem, for stderr.
@@ -131,6 +168,10 @@ pub fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
                 .map_or(Ok(()), |(k, _)| {
                     Err(format!("property `{}` must be text = text", plain(k)))
                 }),
+            // Not `describe(value)`: the text may be a secret (`sasl.password=...` on one line).
+            Value::String(_) => {
+                Err("expected a mapping of properties (name: value, one per line), got text".into())
+            }
             _ => Err(format!(
                 "expected a mapping of properties, got {}",
                 describe(value)
@@ -349,6 +390,32 @@ mod tests {
             vec!["sink.path"],
             "the default sink is kafka: {found:?}"
         );
+    }
+
+    #[test]
+    fn librdkafka_properties_are_checked_by_librdkafka_and_secrets_never_shown() {
+        let found = problems_of(
+            "topic: T\nsource: {dest_dir: /d}\nsink: {brokers: b, producer: {security.protocol: SSLX, sasl.passwrod: hunter22, linger.ms: 5}}\n\
+             offsets: {consumer: {sasl.password: hunter22, no.such.thing: x}}",
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "sink.producer.security.protocol",
+                "sink.producer.sasl.passwrod",
+                "offsets.consumer.no.such.thing"
+            ],
+            "{found:?}"
+        );
+        let report = report(Path::new("p.yaml"), &found);
+        assert!(!report.contains("hunter22"), "{report}");
+        assert!(report.contains("SSLX"), "{report}");
+
+        let found =
+            problems_of("topic: T\nsource: {dest_dir: /d}\nsink: {brokers: b, producer: 'sasl.password=hunter22'}");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(!found[0].message.contains("hunter22"), "{found:?}");
     }
 
     #[test]

@@ -293,6 +293,7 @@ mod tests {
                 origin: "offsets.brokers".into(),
                 fallback: None,
                 properties: Default::default(),
+                given: Default::default(),
             },
             partitions: partitions.map(|ps| {
                 ps.iter()

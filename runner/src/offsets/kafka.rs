@@ -6,7 +6,6 @@
 //! partitions (never subscribed: no rebalance, no group membership to leave) and commits
 //! synchronously. `offsets.consumer` properties are passed to librdkafka untouched, after ours.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -17,43 +16,72 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::history::PartitionOffset;
 use super::AlreadyCommitted;
+use crate::config::Properties;
+use crate::kafka::{self, Origin, Watch};
+
+/// The group coordinator's consumer, and who it is for its errors.
+struct GroupConsumer {
+    consumer: BaseConsumer<Watch>,
+    origin: Origin,
+}
 
 /// The offsets the group already has for `offsets`' partitions of `topic`: `(partition, offset)`,
 /// empty when it has none. Reads only.
 pub fn existing(
-    brokers: &str,
+    brokers: &Brokers,
     group: &str,
     topic: &str,
-    properties: &BTreeMap<String, String>,
+    properties: &Properties,
     offsets: &[PartitionOffset],
     timeout: Duration,
 ) -> Result<Vec<(i32, i64)>> {
-    let consumer = group_consumer(brokers, group, properties)?;
-    committed(&consumer, brokers, group, topic, offsets, timeout)
+    let consumer = group_consumer(brokers, group, properties, timeout)?;
+    committed(&consumer, group, topic, offsets, timeout)
 }
 
+/// The brokers of the group coordinator, and the key they come from (`offsets.brokers` or
+/// `sink.brokers`).
+pub struct Brokers {
+    pub list: String,
+    pub from: &'static str,
+}
+
+/// A consumer of the group, probed: a TLS or SASL mistake fails here, naming it.
 fn group_consumer(
-    brokers: &str,
+    brokers: &Brokers,
     group: &str,
-    properties: &BTreeMap<String, String>,
-) -> Result<BaseConsumer> {
+    properties: &Properties,
+    timeout: Duration,
+) -> Result<GroupConsumer> {
     let mut config = ClientConfig::new();
     config
-        .set("bootstrap.servers", brokers)
+        .set("bootstrap.servers", &brokers.list)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false");
-    for (name, value) in properties {
+    for (name, value) in properties.iter() {
         config.set(name, value);
     }
-    config
-        .create()
-        .with_context(|| format!("cannot create a Kafka consumer for brokers {brokers}"))
+    let origin = Origin {
+        role: format!("the offsets consumer of group {group}"),
+        key: "offsets.consumer",
+        brokers: brokers.list.clone(),
+        brokers_from: brokers.from.to_string(),
+        properties: properties.clone(),
+    };
+    let consumer: BaseConsumer<Watch> = kafka::create(&config, Watch::default(), &origin)?;
+    kafka::probe(
+        consumer.client(),
+        |wait| kafka::serve_consumer(&consumer, wait),
+        &config,
+        &origin,
+        timeout,
+    )?;
+    Ok(GroupConsumer { consumer, origin })
 }
 
 fn committed(
-    consumer: &BaseConsumer,
-    brokers: &str,
+    group_consumer: &GroupConsumer,
     group: &str,
     topic: &str,
     offsets: &[PartitionOffset],
@@ -63,9 +91,12 @@ fn committed(
     for offset in offsets {
         partitions.add_partition(topic, offset.partition);
     }
+    let GroupConsumer { consumer, origin } = group_consumer;
+    let brokers = &origin.brokers;
     let committed = retry_coordinator(timeout, || {
         consumer.committed_offsets(partitions.clone(), timeout)
     })
+    .map_err(|e| kafka::explain(e, consumer.context(), origin))
     .with_context(|| {
         format!("cannot fetch the committed offsets of group {group} for {topic} from {brokers}")
     })?;
@@ -110,19 +141,20 @@ fn retry_coordinator<T>(
 
 /// Commits `offsets` of `topic` for `group` unless the group already has offsets for it.
 pub fn commit(
-    brokers: &str,
+    brokers: &Brokers,
     group: &str,
     topic: &str,
-    properties: &BTreeMap<String, String>,
+    properties: &Properties,
     offsets: &[PartitionOffset],
     timeout: Duration,
 ) -> Result<()> {
-    let consumer = group_consumer(brokers, group, properties)?;
+    let group_consumer = group_consumer(brokers, group, properties, timeout)?;
+    let brokers = &brokers.list;
     let mut partitions = TopicPartitionList::new();
     for offset in offsets {
         partitions.add_partition(topic, offset.partition);
     }
-    let existing: Vec<String> = committed(&consumer, brokers, group, topic, offsets, timeout)?
+    let existing: Vec<String> = committed(&group_consumer, group, topic, offsets, timeout)?
         .into_iter()
         .map(|(partition, offset)| format!("{partition}={offset}"))
         .collect();
@@ -142,12 +174,15 @@ pub fn commit(
             .add_partition_offset(topic, offset.partition, Offset::Offset(offset.offset))
             .map_err(|e| anyhow!("{topic}/{}: {e}", offset.partition))?;
     }
+    let GroupConsumer { consumer, origin } = &group_consumer;
     consumer
         .assign(&partitions)
         .with_context(|| format!("cannot assign {topic}'s partitions to group {group}"))?;
-    retry_coordinator(timeout, || consumer.commit(&commit, CommitMode::Sync)).with_context(
-        || format!("cannot commit the offsets of group {group} for {topic} on {brokers}"),
-    )?;
+    retry_coordinator(timeout, || consumer.commit(&commit, CommitMode::Sync))
+        .map_err(|e| kafka::explain(e, consumer.context(), origin))
+        .with_context(|| {
+            format!("cannot commit the offsets of group {group} for {topic} on {brokers}")
+        })?;
     // Make sure the coordinator has them before saying so.
     let check = retry_coordinator(timeout, || {
         consumer.committed_offsets(partitions.clone(), timeout)

@@ -25,7 +25,8 @@ use serde_json::Value;
 use zookeeper_client::{Client, Error as ZkError};
 
 use super::zookeeper;
-use crate::config::{CommitMode, Pipeline};
+use crate::config::{CommitMode, Pipeline, Properties};
+use crate::kafka::{self, Origin, Watch};
 
 /// The live cluster, as c2k talks to it.
 #[derive(Debug, Clone)]
@@ -37,8 +38,10 @@ pub struct Cluster {
     pub origin: String,
     /// The `broker.version.fallback` c2k set for an old cluster's registrations, if it did.
     pub fallback: Option<&'static str>,
-    /// librdkafka properties: c2k's, then `offsets.consumer`.
-    pub properties: BTreeMap<String, String>,
+    /// librdkafka properties: c2k's, then `offsets.consumer` (shown only redacted).
+    pub properties: Properties,
+    /// `offsets.consumer` alone, as the user gave it (for hints in errors).
+    pub given: Properties,
 }
 
 impl fmt::Display for Cluster {
@@ -113,7 +116,7 @@ pub fn read(pipeline: &Pipeline, topic: &str, group: Option<&str>) -> Result<Sna
             (cluster, None)
         }
     };
-    let consumer = cluster.consumer()?;
+    let consumer = cluster.consumer(timeout)?;
     let partitions = watermarks(&consumer, &cluster, topic, timeout)?;
     let members = match (offsets.commit, group) {
         (CommitMode::Kafka, Some(group)) => {
@@ -149,29 +152,47 @@ impl Cluster {
             brokers: brokers.to_string(),
             origin: origin.to_string(),
             fallback,
-            properties,
+            properties: properties.into(),
+            given: pipeline.offsets.consumer.clone(),
         }
     }
 
     /// A consumer outside any group: it reads metadata, watermarks and group descriptions, and
-    /// never joins, commits or fetches.
-    fn consumer(&self) -> Result<BaseConsumer> {
+    /// never joins, commits or fetches. Probed: a TLS or SASL mistake fails here, naming it.
+    fn consumer(&self, timeout: Duration) -> Result<BaseConsumer<Watch>> {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.brokers)
             .set("enable.auto.commit", "false")
             .set("allow.auto.create.topics", "false");
-        for (name, value) in &self.properties {
+        for (name, value) in self.properties.iter() {
             config.set(name, value);
         }
-        config
-            .create()
-            .with_context(|| format!("cannot create a Kafka consumer for {self}"))
+        let origin = self.client_origin();
+        let consumer: BaseConsumer<Watch> = kafka::create(&config, Watch::default(), &origin)?;
+        kafka::probe(
+            consumer.client(),
+            |wait| kafka::serve_consumer(&consumer, wait),
+            &config,
+            &origin,
+            timeout,
+        )?;
+        Ok(consumer)
+    }
+
+    fn client_origin(&self) -> Origin {
+        Origin {
+            role: "the live-topic check".to_string(),
+            key: "offsets.consumer",
+            brokers: self.brokers.clone(),
+            brokers_from: self.origin.clone(),
+            properties: self.given.clone(),
+        }
     }
 }
 
 fn watermarks(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<Watch>,
     cluster: &Cluster,
     topic: &str,
     timeout: Duration,
@@ -213,7 +234,7 @@ fn watermarks(
 }
 
 fn coordinator_members(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<Watch>,
     cluster: &Cluster,
     group: &str,
     timeout: Duration,

@@ -189,7 +189,14 @@ fn existing(pipeline: &Pipeline, plan: &[PartitionOffset]) -> Result<Existing> {
         }
         CommitMode::Kafka => {
             let brokers = kafka_brokers(pipeline)?;
-            let found = kafka::existing(&brokers, group, topic, &offsets.consumer, plan, timeout)?;
+            let found = kafka::existing(
+                &coordinator(pipeline)?,
+                group,
+                topic,
+                &offsets.consumer,
+                plan,
+                timeout,
+            )?;
             let mut planned: Vec<(i32, i64)> =
                 plan.iter().map(|p| (p.partition, p.offset)).collect();
             planned.sort();
@@ -223,6 +230,18 @@ fn zookeeper_connect(pipeline: &Pipeline) -> Result<&str> {
     pipeline.offsets.zookeeper.as_deref().context(
         "offsets.zookeeper is not set: the ZooKeeper connect string is needed for offsets.commit: zookeeper",
     )
+}
+
+/// The group coordinator's brokers for `commit: kafka`, and the key they come from.
+fn coordinator(pipeline: &Pipeline) -> Result<kafka::Brokers> {
+    Ok(kafka::Brokers {
+        list: kafka_brokers(pipeline)?,
+        from: if pipeline.offsets.brokers.is_some() {
+            "offsets.brokers"
+        } else {
+            "sink.brokers"
+        },
+    })
 }
 
 fn kafka_brokers(pipeline: &Pipeline) -> Result<String> {
@@ -341,7 +360,14 @@ pub fn commit_step(pipeline: &Pipeline, options: StepOptions) -> Result<()> {
                     run.run_dir
                 )?;
             } else {
-                kafka::commit(&brokers, group, topic, &offsets.consumer, plan, timeout)?;
+                kafka::commit(
+                    &coordinator(pipeline)?,
+                    group,
+                    topic,
+                    &offsets.consumer,
+                    plan,
+                    timeout,
+                )?;
                 writeln!(
                     out,
                     "committed {} offsets of {topic} for group {group} on {brokers} (from {}):",
@@ -464,6 +490,10 @@ fn live_cluster_name(pipeline: &Pipeline) -> String {
 
 /// A dry run says what the live topic would do to the commit, and never fails on it.
 fn report_dry_run(pipeline: &Pipeline, decision: &Decision) {
+    eprintln!(
+        "c2k: dry run: the offsets step's Kafka clients connect with offsets.consumer: {}",
+        pipeline.offsets.consumer.redacted()
+    );
     for refusal in &decision.refusals {
         let outcome = match pipeline.offsets.live_check {
             LiveCheck::Fail => "the commit would be refused",

@@ -158,6 +158,8 @@ impl Sink for StdoutSink {
 /// topic already holds, to say whether a run would publish, resume or be refused.
 pub struct DryRunSink {
     destination: String,
+    /// For Kafka: the properties its clients connect with, secrets redacted.
+    settings: Option<String>,
     /// For Kafka: what the replay topic holds and what a run would do with it.
     topic_state: Option<String>,
     /// `(partitioning, partitions)` when the sink is Kafka.
@@ -190,8 +192,16 @@ impl DryRunSink {
             SinkConfig::Kafka(_) => Some(super::kafka::KafkaSink::look(pipeline, facts)?),
             _ => None,
         };
+        let settings = match &pipeline.sink {
+            SinkConfig::Kafka(sink) => Some(format!(
+                "the Kafka clients connect with sink.producer: {}",
+                sink.producer.redacted()
+            )),
+            _ => None,
+        };
         Ok(DryRunSink {
             destination,
+            settings,
             topic_state,
             kafka,
             by_partition: BTreeMap::new(),
@@ -233,6 +243,9 @@ impl Sink for DryRunSink {
                 format!(" [{}]", per_partition.join(", "))
             }
         );
+        if let Some(settings) = &self.settings {
+            eprintln!("c2k: dry run: {settings}");
+        }
         if let Some(state) = &self.topic_state {
             eprintln!("c2k: dry run: {state}");
         }

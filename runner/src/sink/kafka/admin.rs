@@ -7,15 +7,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::Metadata;
+use rdkafka::producer::{BaseProducer, Producer};
 
 use crate::config::{Partitioning, Pipeline};
+use crate::kafka::{self, Origin, Watch};
 use crate::sink::SourceFacts;
 
-/// How long metadata requests, topic creation and waiting for the new topic's leaders may take.
-const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long metadata requests, topic creation and waiting for the new topic's leaders may take
+/// (and the brokers to answer the producer's probe at all).
+pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the sink needs of the replay topic, decided from the pipeline and the source alone (the
 /// dry run prints it without a broker).
@@ -69,14 +71,28 @@ pub fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan>
     })
 }
 
+/// The admin client, once the brokers answered a client with its settings ([`kafka::probe`]): a
+/// TLS or SASL mistake fails here, before anything is read from the archive. (Nothing polls an
+/// admin client's main queue, so its own context never hears librdkafka's reports: the probe is a
+/// plain producer-type client, as the admin client is, with the same configuration.)
+pub fn connect(config: &rdkafka::ClientConfig, origin: &Origin) -> Result<AdminClient<Watch>> {
+    let probe: BaseProducer<Watch> = kafka::create(config, Watch::default(), origin)?;
+    kafka::probe(
+        probe.client(),
+        |wait| probe.poll(wait),
+        config,
+        origin,
+        ADMIN_TIMEOUT,
+    )?;
+    drop(probe);
+    kafka::create(config, Watch::default(), origin)
+}
+
 /// Makes sure the replay topic exists with enough partitions, creating it if missing; returns its
 /// partition count.
-pub fn ensure_topic(
-    admin: &AdminClient<DefaultClientContext>,
-    plan: &TopicPlan,
-    brokers: &str,
-) -> Result<i32> {
-    if let Some(count) = partition_count(admin, &plan.topic, brokers)? {
+pub fn ensure_topic(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origin) -> Result<i32> {
+    let brokers = origin.brokers.as_str();
+    if let Some(count) = partition_count(admin, &plan.topic, origin)? {
         if count < plan.needed {
             bail!(
                 "replay topic {} at {brokers} has {count} partitions but partitioning: source needs \
@@ -90,16 +106,13 @@ pub fn ensure_topic(
         tracing::info!(topic = %plan.topic, partitions = count, "replay topic exists");
         return Ok(count);
     }
-    create_topic(admin, plan, brokers)?;
-    wait_for_leaders(admin, plan, brokers)?;
+    create_topic(admin, plan, origin)?;
+    wait_for_leaders(admin, plan, origin)?;
     Ok(plan.partitions)
 }
 
-fn create_topic(
-    admin: &AdminClient<DefaultClientContext>,
-    plan: &TopicPlan,
-    brokers: &str,
-) -> Result<()> {
+fn create_topic(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origin) -> Result<()> {
+    let brokers = origin.brokers.as_str();
     let topic = NewTopic::new(
         &plan.topic,
         plan.partitions,
@@ -109,6 +122,7 @@ fn create_topic(
         .request_timeout(Some(ADMIN_TIMEOUT))
         .operation_timeout(Some(ADMIN_TIMEOUT));
     let results = futures::executor::block_on(admin.create_topics([&topic], &options))
+        .map_err(|e| kafka::explain(e, admin.inner().context(), origin))
         .with_context(|| format!("cannot create replay topic {} at {brokers}", plan.topic))?;
     for result in results {
         match result {
@@ -128,14 +142,11 @@ fn create_topic(
 }
 
 /// A created topic is usable once every partition has a leader; brokers take a moment.
-fn wait_for_leaders(
-    admin: &AdminClient<DefaultClientContext>,
-    plan: &TopicPlan,
-    brokers: &str,
-) -> Result<()> {
+fn wait_for_leaders(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origin) -> Result<()> {
+    let brokers = origin.brokers.as_str();
     let start = Instant::now();
     loop {
-        let metadata = fetch_metadata(admin, brokers)?;
+        let metadata = fetch_metadata(admin, origin)?;
         let ready = metadata
             .topics()
             .iter()
@@ -166,11 +177,12 @@ fn wait_for_leaders(
 /// Asks for every topic's metadata rather than this one's: a metadata request naming a missing
 /// topic makes brokers with `auto.create.topics.enable` create it with their default partitions.
 fn partition_count(
-    admin: &AdminClient<DefaultClientContext>,
+    admin: &AdminClient<Watch>,
     topic: &str,
-    brokers: &str,
+    origin: &Origin,
 ) -> Result<Option<i32>> {
-    let metadata = fetch_metadata(admin, brokers)?;
+    let brokers = origin.brokers.as_str();
+    let metadata = fetch_metadata(admin, origin)?;
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(None);
     };
@@ -187,11 +199,17 @@ fn partition_count(
     }
 }
 
-fn fetch_metadata(admin: &AdminClient<DefaultClientContext>, brokers: &str) -> Result<Metadata> {
+fn fetch_metadata(admin: &AdminClient<Watch>, origin: &Origin) -> Result<Metadata> {
     admin
         .inner()
         .fetch_metadata(None, ADMIN_TIMEOUT)
-        .with_context(|| format!("cannot reach the Kafka brokers {brokers} (metadata request)"))
+        .map_err(|e| kafka::explain(e, admin.inner().context(), origin))
+        .with_context(|| {
+            format!(
+                "cannot reach the Kafka brokers {} (metadata request)",
+                origin.brokers
+            )
+        })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use rdkafka::ClientConfig;
 
 use crate::config::KafkaSinkConfig;
+use crate::kafka::Origin;
 
 /// Defaults for a replay that must lose nothing, duplicate nothing and keep each partition's order:
 /// - `enable.idempotence` (implies `acks=all`, retries, and at most 5 requests in flight per
@@ -40,6 +41,17 @@ pub fn brokers(sink: &KafkaSinkConfig) -> Result<&str> {
         .as_deref()
         .filter(|b| !b.trim().is_empty())
         .context("sink.brokers is required for sink.type: kafka (bootstrap brokers, host:port[,host:port...])")
+}
+
+/// Who a client of the sink is, for its errors: its properties come from `sink.producer`.
+pub fn origin(sink: &KafkaSinkConfig, role: &str) -> Result<Origin> {
+    Ok(Origin {
+        role: role.to_string(),
+        key: "sink.producer",
+        brokers: brokers(sink)?.to_string(),
+        brokers_from: "sink.brokers".to_string(),
+        properties: sink.producer.clone(),
+    })
 }
 
 /// The producer's configuration: defaults, then `sink.producer` (which may even override

@@ -4,9 +4,13 @@
 use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::ClientContext;
+
+use crate::kafka::{Watch, Watched};
 
 /// The first message that failed, in the order messages were sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,10 +105,12 @@ impl Deliveries {
 }
 
 /// The producer's context: counts delivery reports. Each message carries its sequence number as
-/// the delivery opaque (a plain integer: no allocation per message).
+/// the delivery opaque (a plain integer: no allocation per message). Its [`Watch`] keeps what
+/// librdkafka reports about the broker connections.
 #[derive(Default)]
 pub struct DeliveryContext {
     state: Mutex<Deliveries>,
+    watch: Watch,
 }
 
 impl DeliveryContext {
@@ -125,7 +131,21 @@ impl DeliveryContext {
     }
 }
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.watch.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.watch.error(&error, reason);
+    }
+}
+
+impl Watched for DeliveryContext {
+    fn watch(&self) -> &Watch {
+        &self.watch
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;

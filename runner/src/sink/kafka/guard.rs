@@ -12,22 +12,29 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::provenance::{REPLAY_HEADER, SEQ_HEADER};
+use crate::kafka::{self, Origin, Watch, Watched};
 
 /// How far back from the end the first look at a partition starts; widened (×8) while it finds
 /// only what is not a message (transaction markers, aborted messages under `read_committed`).
 const FIRST_WINDOW: i64 = 16;
 
 /// The guard's consumer context: reaching a partition's end is what the guard reads for, not an
-/// error worth logging (librdkafka reports it as one).
-struct EndIsExpected;
+/// error worth logging (librdkafka reports it as one); anything else goes to its [`Watch`].
+#[derive(Default)]
+struct EndIsExpected(Watch);
 
 impl ClientContext for EndIsExpected {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.0.log(level, fac, log_message);
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         let end = matches!(
             error,
@@ -35,12 +42,35 @@ impl ClientContext for EndIsExpected {
                 | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
         );
         if !end {
-            tracing::error!("librdkafka: {error}: {reason}");
+            self.0.error(&error, reason);
         }
     }
 }
 
 impl ConsumerContext for EndIsExpected {}
+
+impl Watched for EndIsExpected {
+    fn watch(&self) -> &Watch {
+        &self.0
+    }
+}
+
+/// The guard's consumer, probed: it reads with the sink's connection settings.
+fn guard_consumer(
+    config: &ClientConfig,
+    origin: &Origin,
+    timeout: Duration,
+) -> Result<GuardConsumer> {
+    let consumer: GuardConsumer = kafka::create(config, EndIsExpected::default(), origin)?;
+    kafka::probe(
+        consumer.client(),
+        |wait| kafka::serve_consumer(&consumer, wait),
+        config,
+        origin,
+        timeout,
+    )?;
+    Ok(consumer)
+}
 
 type GuardConsumer = BaseConsumer<EndIsExpected>;
 
@@ -82,10 +112,11 @@ impl Resume {
 pub struct TopicRefused(pub String);
 
 /// Reads the last message of each of the topic's `partitions` partitions. `config` is the
-/// consumer's connection configuration (brokers, security); `read_committed` for transactional
-/// replays, so that an aborted attempt's messages do not count.
+/// consumer's connection configuration (brokers, security), from `origin`; `read_committed` for
+/// transactional replays, so that an aborted attempt's messages do not count.
 pub fn read_ends(
     mut config: ClientConfig,
+    origin: &Origin,
     topic: &str,
     partitions: i32,
     read_committed: bool,
@@ -105,9 +136,7 @@ pub fn read_ends(
                 "read_uncommitted"
             },
         );
-    let consumer: GuardConsumer = config
-        .create_with_context(EndIsExpected)
-        .context("cannot create a Kafka consumer to read the replay topic's end")?;
+    let consumer = guard_consumer(&config, origin, timeout)?;
     let mut ends = Vec::with_capacity(partitions as usize);
     for partition in 0..partitions {
         let (low, high) = watermarks(&consumer, topic, partition, timeout)?;
@@ -303,12 +332,20 @@ pub fn decide(
 /// sentence. Reads only; a broker that cannot be reached is said, not an error.
 pub fn look(
     config: ClientConfig,
+    origin: &Origin,
     topic: &str,
     identity_for: impl Fn(i32) -> String,
     provenance: bool,
     read_committed: bool,
 ) -> String {
-    match look_inner(config, topic, identity_for, provenance, read_committed) {
+    match look_inner(
+        config,
+        origin,
+        topic,
+        identity_for,
+        provenance,
+        read_committed,
+    ) {
         Ok(text) => text,
         Err(e) => format!("could not look at replay topic {topic}: {e:#}"),
     }
@@ -316,17 +353,17 @@ pub fn look(
 
 fn look_inner(
     config: ClientConfig,
+    origin: &Origin,
     topic: &str,
     identity_for: impl Fn(i32) -> String,
     provenance: bool,
     read_committed: bool,
 ) -> Result<String> {
     let timeout = Duration::from_secs(10);
-    let consumer: GuardConsumer = config
-        .create_with_context(EndIsExpected)
-        .context("cannot create a Kafka consumer")?;
+    let consumer = guard_consumer(&config, origin, timeout)?;
     let metadata = consumer
         .fetch_metadata(Some(topic), timeout)
+        .map_err(|e| kafka::explain(e, consumer.context().watch(), origin))
         .with_context(|| format!("cannot read the metadata of {topic}"))?;
     let partitions = metadata
         .topics()
@@ -338,7 +375,7 @@ fn look_inner(
             "replay topic {topic} does not exist yet: a run would create it and publish"
         ));
     }
-    let ends = read_ends(config, topic, partitions, read_committed, timeout)?;
+    let ends = read_ends(config, origin, topic, partitions, read_committed, timeout)?;
     let identity = identity_for(partitions);
     let decision = |resume| {
         if provenance {

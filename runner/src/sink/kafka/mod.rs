@@ -25,14 +25,13 @@ pub(crate) mod rate;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use rdkafka::admin::AdminClient;
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::{Sink, SinkReport, SourceFacts};
 use crate::config::{Partitioning, Pipeline};
+use crate::kafka;
 use crate::record::OutMessage;
 use guard::Resume;
 use provenance::Provenance;
@@ -50,6 +49,10 @@ const QUEUE_FULL_WAIT: Duration = Duration::from_millis(5);
 /// produce response's worth of reports), so this keeps up with any batch size worth having, at
 /// a negligible cost per message.
 const POLL_EVERY: u64 = 256;
+
+/// What a connection failure of the sink's clients adds: they are all made before the archive's
+/// records are read, and before anything is sent.
+const NOTHING_SENT: &str = "checked before reading the archive's records: nothing was sent";
 
 /// How long the guard may take to read one replay partition's end, and a transactional producer
 /// to start (a broker without transactions must fail, not hang).
@@ -109,10 +112,9 @@ impl KafkaSink {
         let sink = pipeline.kafka_sink()?;
         let brokers = config::brokers(sink)?.to_string();
         let plan = plan_topic(pipeline, facts)?;
-        let admin: AdminClient<DefaultClientContext> = config::admin_config(sink)?
-            .create()
-            .with_context(|| format!("cannot create a Kafka admin client for {brokers}"))?;
-        let partitions = admin::ensure_topic(&admin, &plan, &brokers)?;
+        let origin = config::origin(sink, "the admin client of the replay topic")?;
+        let admin = admin::connect(&config::admin_config(sink)?, &origin).context(NOTHING_SENT)?;
+        let partitions = admin::ensure_topic(&admin, &plan, &origin)?;
         drop(admin);
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
@@ -120,11 +122,17 @@ impl KafkaSink {
         if sink.transactions && !sink.producer.contains_key("transactional.id") {
             producer_config.set("transactional.id", format!("c2k-{identity}"));
         }
-        let producer: BaseProducer<DeliveryContext> = producer_config
-            .create_with_context(DeliveryContext::default())
-            .with_context(|| {
-                format!("cannot create a Kafka producer for {brokers} (check sink.producer)")
-            })?;
+        let origin = config::origin(sink, "the replay producer")?;
+        let producer: BaseProducer<DeliveryContext> =
+            kafka::create(&producer_config, DeliveryContext::default(), &origin)?;
+        kafka::probe(
+            producer.client(),
+            |wait| producer.poll(wait),
+            &producer_config,
+            &origin,
+            BROKER_TIMEOUT,
+        )
+        .context(NOTHING_SENT)?;
         if sink.transactions {
             producer
                 .init_transactions(BROKER_TIMEOUT)
@@ -138,6 +146,7 @@ impl KafkaSink {
         }
         let ends = guard::read_ends(
             config::admin_config(sink)?,
+            &config::origin(sink, "the reader of the replay topic")?,
             &plan.topic,
             partitions,
             sink.transactions,
@@ -201,6 +210,7 @@ impl KafkaSink {
         let topic = pipeline.replay_topic();
         Ok(guard::look(
             config::admin_config(sink)?,
+            &config::origin(sink, "the reader of the replay topic")?,
             &topic,
             |partitions| {
                 crate::identity::replay_identity(&facts.content, sink.partitioning, partitions)
