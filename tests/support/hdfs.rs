@@ -80,63 +80,46 @@ pub struct HdfsCluster {
 impl HdfsCluster {
     /// Starts a cluster with [`BLOCK_SIZE`] blocks (~4 s).
     pub fn start() -> HdfsCluster {
-        let jars = hadoop_jars();
-        let script = env_dir().join("hdfs-start.sh");
-        // A port can be taken between choosing and binding it: try a few.
-        let mut last_error = String::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let output = run_bounded(
-                120,
-                "bash",
-                &[
-                    &script.to_string_lossy(),
-                    &jars.to_string_lossy(),
-                    &port.to_string(),
-                    &BLOCK_SIZE.to_string(),
-                ],
-                "starting HDFS",
-            );
-            if output.status.success() {
-                let workdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-                return HdfsCluster { port, workdir };
-            }
-            last_error = String::from_utf8_lossy(&output.stderr).into_owned();
-        }
-        panic!("HDFS did not start:\n{last_error}");
+        HdfsCluster::start_with("hdfs-start.sh", &[BLOCK_SIZE.to_string()], "HDFS")
     }
 
     /// Starts a Kerberized cluster (`tests/env/hdfs-start-kerberos.sh`) whose NameNode and
     /// DataNode log in as `hdfs/localhost` of `kdc`'s realm (~6 s).
     pub fn start_kerberos(kdc: &crate::support::kerberos::Kdc) -> HdfsCluster {
-        let jars = hadoop_jars();
-        let script = env_dir().join("hdfs-start-kerberos.sh");
         let keytab = kdc.keytab_for("hdfs/localhost");
         let http_keytab = kdc.keytab_for("HTTP/localhost");
+        let args = [
+            kdc.krb5_conf().to_string_lossy().into_owned(),
+            keytab.to_string_lossy().into_owned(),
+            crate::support::kerberos::REALM.to_string(),
+            http_keytab.to_string_lossy().into_owned(),
+        ];
+        HdfsCluster::start_with("hdfs-start-kerberos.sh", &args, "a Kerberized HDFS")
+    }
+
+    /// Runs `tests/env/SCRIPT JARDIR PORT ARGS...`, which prints the work directory.
+    fn start_with(script: &str, args: &[String], what: &str) -> HdfsCluster {
+        let jars = hadoop_jars();
+        let script = env_dir().join(script);
+        // A port can be taken between choosing and binding it: try a few.
         let mut last_error = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let output = run_bounded(
-                120,
-                "bash",
-                &[
-                    &script.to_string_lossy(),
-                    &jars.to_string_lossy(),
-                    &port.to_string(),
-                    &kdc.krb5_conf().to_string_lossy(),
-                    &keytab.to_string_lossy(),
-                    crate::support::kerberos::REALM,
-                    &http_keytab.to_string_lossy(),
-                ],
-                "starting a Kerberized HDFS",
-            );
+            let mut all = vec![
+                script.to_string_lossy().into_owned(),
+                jars.to_string_lossy().into_owned(),
+                port.to_string(),
+            ];
+            all.extend(args.iter().cloned());
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            let output = run_bounded(120, "bash", &all, &format!("starting {what}"));
             if output.status.success() {
                 let workdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
                 return HdfsCluster { port, workdir };
             }
             last_error = String::from_utf8_lossy(&output.stderr).into_owned();
         }
-        panic!("the Kerberized HDFS did not start:\n{last_error}");
+        panic!("{what} did not start:\n{last_error}");
     }
 
     /// `hdfs://127.0.0.1:PORT`
