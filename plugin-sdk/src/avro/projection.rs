@@ -1,6 +1,6 @@
 //! Projection reads: fields read by dotted path (`header.time`) straight from Avro binary datums.
 //!
-//! Each path is compiled once per registered schema into an [`Access`] plan (skip these fields,
+//! Each path is compiled once per registered schema into an `Access` plan (skip these fields,
 //! descend into that one, pick the union branch) and applied to each record without decoding
 //! anything the path does not lead through.
 
