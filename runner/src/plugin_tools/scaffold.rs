@@ -53,7 +53,7 @@ pub fn new_plugin(name: &str, kind: Kind, dir: &Path, sdk: Option<&Path>) -> Res
             },
         ),
         ("pipeline.yaml", pipeline(kind, &lib_name)),
-        ("README.md", readme(name, kind, &lib_name)),
+        ("README.md", readme(name, kind, &lib_name, &sdk)),
     ];
     for (relative, text) in files {
         let path = root.join(relative);
@@ -81,6 +81,8 @@ crate-type = ["cdylib", "rlib"]
 
 [dependencies]
 # The SDK by path; from a git checkout elsewhere, `{{ git = "URL", tag = "..." }}` works the same.
+# It builds plugins for the contract camus2kafka:plugin@{contract} (`c2k --version` says which
+# contract versions a c2k loads).
 camus2kafka-plugin-sdk = {{ path = "{}" }}
 serde = {{ version = "1", features = ["derive"] }}
 
@@ -94,7 +96,8 @@ strip = "debuginfo"
 # Not part of any enclosing workspace.
 [workspace]
 "#,
-        sdk.display()
+        sdk.display(),
+        contract = crate::plugin::contract::LOADS[0]
     )
 }
 
@@ -120,7 +123,7 @@ fn pipeline(kind: Kind, lib_name: &str) -> String {
     )
 }
 
-fn readme(name: &str, kind: Kind, lib_name: &str) -> String {
+fn readme(name: &str, kind: Kind, lib_name: &str, sdk: &Path) -> String {
     let role = match kind {
         Kind::Key => "key extractor (`key.plugin`)",
         Kind::Format => "output format (`format.plugin`)",
@@ -131,7 +134,13 @@ fn readme(name: &str, kind: Kind, lib_name: &str) -> String {
          cargo build --release --target wasm32-wasip2        # target/wasm32-wasip2/release/{lib_name}.wasm\n\
          c2k sample sample                                   # a Camus tree to try it on\n\
          c2k plugin test target/wasm32-wasip2/release/{lib_name}.wasm --input sample/destination -n 5\n\
-         c2k run pipeline.yaml                               # the whole job, into out.jsonl\n```\n"
+         c2k run pipeline.yaml                               # the whole job, into out.jsonl\n```\n\n\
+         `out.jsonl` holds one JSON line per message (`sink.framing: envelope`): its `key`, \
+         `value`, `headers`, `timestamp_ms` and replay `partition`, what a Kafka consumer would \
+         receive. Bytes that are not UTF-8 show as `key_base64` / `value_base64`.\n\n\
+         The SDK's guide (reading fields, sort keys, errors, compatibility): {}/README.md, or \
+         `cargo doc --open -p camus2kafka-plugin-sdk` here.\n",
+        sdk.display()
     )
 }
 
