@@ -52,14 +52,18 @@ pub mod current {
     }
 }
 
-/// The message of a plugin's error on `record`; when the record's schema lacks a field the plugin
-/// reads, what that means (it is the usual cause: old records, older writer schema).
+/// The message of a plugin's error on `record`; when it speaks of a field the record's schema
+/// lacks, what that means (the usual cause: an old record, an older writer schema).
 fn explain(error: Error, record: &Record<'_>) -> String {
     let message = describe(&*error);
     if message.contains("source.schema") {
         return message;
     }
-    match record.fields_not_in_schema().first() {
+    let named = record.fields_not_in_schema().into_iter().find(|path| {
+        let last = path.rsplit('.').next().unwrap_or(path);
+        message.contains(last)
+    });
+    match named {
         Some(path) => format!("{message} ({})", record.missing_hint(path)),
         None => message,
     }
@@ -295,6 +299,15 @@ mod tests {
                 && own.contains("source.schema"),
             "{own}"
         );
+        // An error about something else gets no such note.
+        let mut projection = Projection::new(vec!["time".into(), "country".into()]);
+        projection.register(1, V1).unwrap();
+        let record = projection.record(1, &[2]).unwrap();
+        assert_eq!(
+            explain("value too large".into(), &record),
+            "value too large"
+        );
+        assert!(explain("no country".into(), &record).contains("source.schema"));
         // A null country is null, not missing.
         let null = format_one(r#"{"fields": ["time", "country"]}"#, V2, &[2, 0]).unwrap_err();
         assert_eq!(null, "field `country` is null");
