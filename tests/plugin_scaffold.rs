@@ -1,6 +1,7 @@
 //! `c2k plugin new`: the crates it writes, outside the repository, pass their own unit tests
 //! natively, build for wasm32-wasip2 with one command, and run — under `c2k plugin test` and in
-//! their sample pipeline on a `c2k sample` tree.
+//! their sample pipeline on a `c2k sample` tree, whose envelope output shows each message's key,
+//! headers and timestamp.
 
 use std::path::Path;
 use std::process::Command;
@@ -79,8 +80,55 @@ fn new_key_and_format_plugins_test_build_and_run_outside_the_repository() {
             );
         std::fs::write(crate_dir.join("pipeline.yaml"), pipeline).unwrap();
         c2k(&crate_dir, &["run", "pipeline.yaml"], long).assert_ok();
-        let out = std::fs::read_to_string(crate_dir.join("out.txt")).unwrap();
-        assert_eq!(out.lines().count(), 3000, "{name}");
+        // The sample pipeline writes envelopes: what the plugin made of every record, in order.
+        let out = std::fs::read_to_string(crate_dir.join("out.jsonl")).unwrap();
+        let messages: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(messages.len(), 3000, "{name}");
+        match kind {
+            // country ascending, then newest first; the key plugin's time is the timestamp.
+            "key" => {
+                let order: Vec<(String, i64)> = messages
+                    .iter()
+                    .map(|m| {
+                        let record: serde_json::Value =
+                            serde_json::from_str(m["value"].as_str().unwrap()).unwrap();
+                        let time = record["header"]["time"].as_i64().unwrap();
+                        assert_eq!(m["timestamp_ms"], time, "{m}");
+                        (record["country"].as_str().unwrap().to_string(), -time)
+                    })
+                    .collect();
+                assert!(
+                    order.windows(2).all(|w| w[0] <= w[1]),
+                    "{name}: not in key order"
+                );
+                assert!(
+                    order.iter().any(|(c, _)| c != &order[0].0),
+                    "one country only"
+                );
+            }
+            // `country,time`, keyed by country, with the schema header, timestamped.
+            _ => {
+                let mut previous = i64::MIN;
+                for m in &messages {
+                    let value = m["value"].as_str().unwrap();
+                    let (country, time) = value.split_once(',').unwrap();
+                    assert_eq!(m["key"], country, "{m}");
+                    assert_eq!(m["timestamp_ms"].as_i64(), time.parse().ok(), "{m}");
+                    assert_eq!(
+                        m["headers"],
+                        serde_json::json!([{"key": "source-schema",
+                                            "value": "com.example.events.PageView"}]),
+                        "{m}"
+                    );
+                    let time: i64 = time.parse().unwrap();
+                    assert!(time >= previous, "time-field order: {m}");
+                    previous = time;
+                }
+            }
+        }
 
         let tried = c2k(
             &crate_dir,
@@ -103,7 +151,7 @@ fn new_key_and_format_plugins_test_build_and_run_outside_the_repository() {
         match kind {
             "key" => assert!(first["key_hex"].as_str().is_some(), "{first}"),
             _ => {
-                assert_eq!(first["headers"][0][0], "source-schema", "{first}");
+                assert_eq!(first["headers"][0]["key"], "source-schema", "{first}");
                 assert!(first["value"].as_str().unwrap().contains(','), "{first}");
             }
         }

@@ -176,12 +176,65 @@ fn time_field_missing_time_is_an_error_naming_the_field_and_record() {
     assert_eq!(error.plugin, "time-field");
     assert!(error.to_string().contains("`header.time`"), "{error}");
 
+    // Absent from the record's schema (an old writer schema): the error names that schema and
+    // what gives old records the field.
     let mut batch = Batch::default();
     batch.push(4, &no_time());
     let error = time_field("error")
         .extract_keys(&batch.as_plugin_batch())
         .unwrap_err();
     assert_eq!(error.index, Some(0), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("field `header.time` is not in this record's schema com.example.PageView")
+            && text.contains("writer schema of its file")
+            && text.contains("set source.schema to a reader schema"),
+        "{text}"
+    );
+}
+
+/// The WIT package version is the contract: a component built against another one is refused
+/// before it runs, naming the version it was built for and the one this c2k loads, which
+/// `c2k --version` states.
+#[test]
+fn a_plugin_built_against_another_contract_version_is_refused_naming_both_versions() {
+    let wasm = plugins::future_contract_wasm();
+    let error = KeyPlugin::load(&config(wasm.to_str().unwrap(), json!({})))
+        .err()
+        .expect("a plugin of contract 9.0.0 is refused");
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("future_contract.wasm")
+            && text.contains("built against the plugin contract camus2kafka:plugin@9.0.0")
+            && text.contains("loads camus2kafka:plugin@0.1.0 only"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let version = crate::support::c2k::c2k(dir.path(), &["--version"], Duration::from_secs(30));
+    version.assert_ok();
+    assert!(
+        version
+            .stdout
+            .contains("plugin contract (WIT package): camus2kafka:plugin@0.1.0"),
+        "{}",
+        version.stdout
+    );
+    // The command line says the same (here `c2k plugin test`, which tries both roles).
+    crate::support::camus::write_fastavro_tree(dir.path(), "PAGE_VIEWS");
+    let input = dir.path().join("destination/PAGE_VIEWS");
+    crate::support::c2k::c2k(
+        dir.path(),
+        &[
+            "plugin",
+            "test",
+            wasm.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ],
+        Duration::from_secs(60),
+    )
+    .assert_failed_with(&["camus2kafka:plugin@9.0.0", "camus2kafka:plugin@0.1.0"]);
 }
 
 #[test]

@@ -243,3 +243,89 @@ fn any_number_of_format_instances_gives_byte_identical_output() {
     }
     assert_eq!(lines(&dir.path().join("one.jsonl")).len(), 6000);
 }
+
+/// `sink.framing: envelope`: one JSON line per message with what a value-only file hides — the
+/// format plugin's key and headers, the timestamp, the replay partition — and bytes that are not
+/// UTF-8 as base64 under a name that says so (`value_base64`); on stdout the same.
+#[test]
+fn envelope_framing_writes_each_messages_key_value_headers_timestamp_and_partition() {
+    use base64::Engine as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path(), &["--records", "2000", "--partitions", "3"]);
+    let p = pipeline(dir.path(), "64MiB", "envelope.jsonl");
+    c2k(
+        dir.path(),
+        &[
+            "run",
+            &p,
+            "--set",
+            "format.plugin=avro-binary",
+            "--set",
+            "format.config={key_field: header.server, confluent_schema_id: 7}",
+            "--set",
+            "sink.framing=envelope",
+        ],
+        T,
+    )
+    .assert_ok();
+    let messages = lines(&dir.path().join("envelope.jsonl"));
+    assert_eq!(messages.len(), 2000);
+    let mut base64_values = 0;
+    let mut previous_time = i64::MIN;
+    for m in &messages {
+        let value = match (m["value"].as_str(), m["value_base64"].as_str()) {
+            (Some(text), None) => text.as_bytes().to_vec(),
+            (None, Some(encoded)) => {
+                base64_values += 1;
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .unwrap()
+            }
+            _ => panic!("one of value, value_base64: {m}"),
+        };
+        assert_eq!(value[..5], [0, 0, 0, 0, 7], "the Confluent header: {m}");
+        assert!(
+            m["key"].as_str().is_some_and(|k| k.starts_with("web-")),
+            "{m}"
+        );
+        assert_eq!(m["headers"], serde_json::json!([]), "{m}");
+        // time-field's event time, in the order of the replay.
+        let time = m["timestamp_ms"].as_i64().expect("a timestamp");
+        assert!(time >= previous_time, "{m}");
+        previous_time = time;
+        assert!(
+            m["partition"].as_u64().is_some_and(|p| p < 3),
+            "the source partition: {m}"
+        );
+    }
+    assert!(
+        base64_values > 1000,
+        "Avro datums are binary: {base64_values}"
+    );
+
+    let stdout_pipeline = write_pipeline(
+        dir.path(),
+        "stdout.yaml",
+        "topic: PAGE_VIEWS\n\
+         source: {dest_dir: camus/destination, schema: camus/page_view.avsc}\n\
+         key: {plugin: time-field, config: {field: header.time}}\n\
+         format: {plugin: json, config: {encoding: plain}}\n\
+         sink: {type: stdout, framing: envelope}\n",
+    );
+    let run = c2k(dir.path(), &["run", &stdout_pipeline], T);
+    run.assert_ok();
+    let on_stdout: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(on_stdout.len(), 2000);
+    for (m, file) in on_stdout.iter().zip(&messages) {
+        let record: Value = serde_json::from_str(m["value"].as_str().unwrap()).unwrap();
+        assert_eq!(record["header"]["time"], m["timestamp_ms"], "{m}");
+        assert_eq!(m["key"], Value::Null);
+        assert_eq!(m["timestamp_ms"], file["timestamp_ms"]);
+        assert_eq!(m["partition"], file["partition"]);
+    }
+}

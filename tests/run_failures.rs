@@ -76,6 +76,28 @@ fn a_plugin_that_rejects_a_record_names_that_record_and_its_file() {
     ]);
 }
 
+/// SDK errors that cross the WebAssembly boundary whole: a field read that `fields()` does not list
+/// says to list it (not "no field #0 in the projection"), and any error type works with `?`.
+#[test]
+fn a_plugin_reading_a_field_it_did_not_list_is_told_to_list_it_and_any_error_crosses() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = plugins::misbehave_wasm();
+    let p = setup(dir.path(), &wasm, "{mode: unlisted, at: 3}", "");
+    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
+        "misbehave.wasm",
+        "reads field `header.time` but its fields() lists none",
+        r#"return vec!["header.time".into()]"#,
+        "record 3 of ",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let p = setup(dir.path(), &wasm, "{mode: parse, at: 0}", "");
+    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
+        "misbehave.wasm",
+        "invalid digit found in string",
+        "record 0 of ",
+    ]);
+}
+
 #[test]
 fn a_plugin_that_loops_forever_is_stopped_by_its_call_timeout() {
     let dir = tempfile::tempdir().unwrap();

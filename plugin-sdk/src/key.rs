@@ -9,7 +9,45 @@
 //! - strings and bytes: `0x00` escaped as `0x00 0xFF`, terminated by `0x00 0x00`, so that a
 //!   prefix sorts first and the next tuple element never bleeds into the comparison;
 //! - optional values: a tag byte, `0x00` (absent, sorts first), `0x01` (present), `0x02` (absent,
-//!   sorts last), then the value when present.
+//!   sorts last), then the value when present;
+//! - descending parts: the bytes of the ascending encoding, inverted (every encoding above is
+//!   prefix-free, so inverted bytes compare in exactly the reverse order).
+//!
+//! Every type has the same five writers:
+//!
+//! | ascending | descending | optional, nulls first | optional, nulls last |
+//! |-----------|------------|-----------------------|----------------------|
+//! | [`i64`](KeyWriter::i64) | [`i64_desc`](KeyWriter::i64_desc) | [`option_i64`](KeyWriter::option_i64) | [`option_i64_last`](KeyWriter::option_i64_last) |
+//! | [`u64`](KeyWriter::u64) | [`u64_desc`](KeyWriter::u64_desc) | [`option_u64`](KeyWriter::option_u64) | [`option_u64_last`](KeyWriter::option_u64_last) |
+//! | [`f64`](KeyWriter::f64) | [`f64_desc`](KeyWriter::f64_desc) | [`option_f64`](KeyWriter::option_f64) | [`option_f64_last`](KeyWriter::option_f64_last) |
+//! | [`timestamp_micros`](KeyWriter::timestamp_micros) | [`timestamp_micros_desc`](KeyWriter::timestamp_micros_desc) | [`option_timestamp_micros`](KeyWriter::option_timestamp_micros) | [`option_timestamp_micros_last`](KeyWriter::option_timestamp_micros_last) |
+//! | [`str`](KeyWriter::str) | [`str_desc`](KeyWriter::str_desc) | [`option_str`](KeyWriter::option_str) | [`option_str_last`](KeyWriter::option_str_last) |
+//! | [`bytes`](KeyWriter::bytes) | [`bytes_desc`](KeyWriter::bytes_desc) | [`option_bytes`](KeyWriter::option_bytes) | [`option_bytes_last`](KeyWriter::option_bytes_last) |
+//!
+//! and two combinators for the rest: [`descending`](KeyWriter::descending) turns any part (a
+//! tuple of values, an optional value) descending, and [`option`](KeyWriter::option) writes any
+//! optional value with its nulls first or last, ascending or descending:
+//!
+//! ```
+//! use c2k_plugin_sdk::key::{KeyWriter, Nulls};
+//!
+//! // Country ascending (no country last), then time descending (newest first).
+//! fn key(country: Option<&str>, time: i64) -> Vec<u8> {
+//!     let mut buf = Vec::new();
+//!     KeyWriter::new(&mut buf).option_str_last(country).i64_desc(time);
+//!     buf
+//! }
+//! let mut keys = vec![key(None, 5), key(Some("FR"), 1), key(Some("DE"), 1), key(Some("FR"), 2)];
+//! keys.sort();
+//! assert_eq!(keys, vec![key(Some("DE"), 1), key(Some("FR"), 2), key(Some("FR"), 1), key(None, 5)]);
+//!
+//! // An optional time, descending, records without one first.
+//! let mut a = Vec::new();
+//! KeyWriter::new(&mut a).option(None::<i64>, Nulls::First, |k, t| { k.i64_desc(t); });
+//! let mut b = Vec::new();
+//! KeyWriter::new(&mut b).option(Some(i64::MAX), Nulls::First, |k, t| { k.i64_desc(t); });
+//! assert!(a < b);
+//! ```
 
 /// Tag byte of an absent value that sorts before every present one.
 pub const ABSENT_FIRST: u8 = 0x00;
@@ -17,6 +55,41 @@ pub const ABSENT_FIRST: u8 = 0x00;
 pub const PRESENT: u8 = 0x01;
 /// Tag byte of an absent value that sorts after every present one.
 pub const ABSENT_LAST: u8 = 0x02;
+
+/// Where absent (null) optional values sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nulls {
+    /// Before every present value.
+    First,
+    /// After every present value.
+    Last,
+}
+
+/// The descending and optional writers of one type, all made of its ascending writer.
+macro_rules! variants {
+    ($(($t:ty, $asc:ident, $desc:ident, $first:ident, $last:ident)),* $(,)?) => {$(
+        #[doc = concat!("Like [`", stringify!($asc), "`](Self::", stringify!($asc), "), sorting in descending order.")]
+        pub fn $desc(&mut self, value: $t) -> &mut Self {
+            self.descending(|k| {
+                k.$asc(value);
+            })
+        }
+
+        #[doc = concat!("An optional [`", stringify!($asc), "`](Self::", stringify!($asc), "), absent values first.")]
+        pub fn $first(&mut self, value: Option<$t>) -> &mut Self {
+            self.option(value, Nulls::First, |k, v| {
+                k.$asc(v);
+            })
+        }
+
+        #[doc = concat!("An optional [`", stringify!($asc), "`](Self::", stringify!($asc), "), absent values last.")]
+        pub fn $last(&mut self, value: Option<$t>) -> &mut Self {
+            self.option(value, Nulls::Last, |k, v| {
+                k.$asc(v);
+            })
+        }
+    )*};
+}
 
 /// Appends order-preserving encodings of values to a key buffer.
 ///
@@ -99,20 +172,32 @@ impl<'a> KeyWriter<'a> {
         self
     }
 
-    /// An optional signed integer, absent values first.
-    pub fn option_i64(&mut self, value: Option<i64>) -> &mut Self {
-        match value {
-            Some(v) => self.present().i64(v),
-            None => self.absent_first(),
+    /// An optional value: absent sorts first or last (`nulls`), a present one is written by
+    /// `write` (any writer, ascending or descending) after the tag.
+    pub fn option<T>(
+        &mut self,
+        value: Option<T>,
+        nulls: Nulls,
+        write: impl FnOnce(&mut Self, T),
+    ) -> &mut Self {
+        match (value, nulls) {
+            (Some(v), _) => {
+                self.present();
+                write(self, v);
+                self
+            }
+            (None, Nulls::First) => self.absent_first(),
+            (None, Nulls::Last) => self.absent_last(),
         }
     }
 
-    /// An optional string, absent values first.
-    pub fn option_str(&mut self, value: Option<&str>) -> &mut Self {
-        match value {
-            Some(v) => self.present().str(v),
-            None => self.absent_first(),
-        }
+    variants! {
+        (i64, i64, i64_desc, option_i64, option_i64_last),
+        (u64, u64, u64_desc, option_u64, option_u64_last),
+        (f64, f64, f64_desc, option_f64, option_f64_last),
+        (i64, timestamp_micros, timestamp_micros_desc, option_timestamp_micros, option_timestamp_micros_last),
+        (&str, str, str_desc, option_str, option_str_last),
+        (&[u8], bytes, bytes_desc, option_bytes, option_bytes_last),
     }
 
     /// A part that sorts in descending order, the others staying ascending:
@@ -333,6 +418,107 @@ mod tests {
                 k.str(b.0).timestamp_micros(b.1);
             });
             assert_same_order(&a, &b, a.cmp(&b), &ka, &kb);
+        }
+    }
+
+    /// Every type's descending writer reverses its order, and its optional writers put absent
+    /// values first or last, also inside a tuple followed by more parts.
+    #[test]
+    fn every_type_has_descending_and_nulls_first_and_last_writers() {
+        let mut rng = Rng(0x5EED);
+        // (value order, then its keys: ascending, descending, option first/last of Some, of None)
+        fn check<T: std::fmt::Debug>(
+            a: &T,
+            b: &T,
+            by_value: Ordering,
+            write: &dyn Fn(&mut KeyWriter, &T, usize),
+        ) {
+            let k = |v: &T, variant: usize| {
+                key(|w| {
+                    write(w, v, variant);
+                    w.i64(0);
+                })
+            };
+            assert_same_order(a, b, by_value, &k(a, 0), &k(b, 0));
+            assert_same_order(a, b, by_value.reverse(), &k(a, 1), &k(b, 1));
+            assert_same_order(a, b, by_value, &k(a, 2), &k(b, 2));
+            assert_same_order(a, b, by_value, &k(a, 3), &k(b, 3));
+            // variant 4: absent, first; 5: absent, last.
+            assert!(k(a, 4) < k(a, 2) && k(b, 4) < k(b, 2), "{a:?} {b:?}");
+            assert!(k(a, 5) > k(a, 3) && k(b, 5) > k(b, 3), "{a:?} {b:?}");
+        }
+        for _ in 0..2000 {
+            let (a, b) = (rng.next() as i64, (rng.next() % 7) as i64 - 3);
+            check(&a, &b, a.cmp(&b), &|w, v, n| {
+                match n {
+                    0 => w.i64(*v),
+                    1 => w.i64_desc(*v),
+                    2 => w.option_i64(Some(*v)),
+                    3 => w.option_i64_last(Some(*v)),
+                    4 => w.option_i64(None),
+                    _ => w.option_i64_last(None),
+                };
+            });
+            check(&a, &b, a.cmp(&b), &|w, v, n| {
+                match n {
+                    0 => w.timestamp_micros(*v),
+                    1 => w.timestamp_micros_desc(*v),
+                    2 => w.option_timestamp_micros(Some(*v)),
+                    3 => w.option_timestamp_micros_last(Some(*v)),
+                    4 => w.option_timestamp_micros(None),
+                    _ => w.option_timestamp_micros_last(None),
+                };
+            });
+            let (a, b) = (rng.next(), rng.next() >> (rng.next() % 64));
+            check(&a, &b, a.cmp(&b), &|w, v, n| {
+                match n {
+                    0 => w.u64(*v),
+                    1 => w.u64_desc(*v),
+                    2 => w.option_u64(Some(*v)),
+                    3 => w.option_u64_last(Some(*v)),
+                    4 => w.option_u64(None),
+                    _ => w.option_u64_last(None),
+                };
+            });
+            let (a, b) = (f64::from_bits(rng.next()), (rng.next() % 5) as f64 - 2.0);
+            if !a.is_nan() && a != b {
+                check(&a, &b, a.partial_cmp(&b).unwrap(), &|w, v, n| {
+                    match n {
+                        0 => w.f64(*v),
+                        1 => w.f64_desc(*v),
+                        2 => w.option_f64(Some(*v)),
+                        3 => w.option_f64_last(Some(*v)),
+                        4 => w.option_f64(None),
+                        _ => w.option_f64_last(None),
+                    };
+                });
+            }
+            let (a, b) = (rng.bytes(), rng.bytes());
+            check(&a, &b, a.cmp(&b), &|w, v, n| {
+                match n {
+                    0 => w.bytes(v),
+                    1 => w.bytes_desc(v),
+                    2 => w.option_bytes(Some(v)),
+                    3 => w.option_bytes_last(Some(v)),
+                    4 => w.option_bytes(None),
+                    _ => w.option_bytes_last(None),
+                };
+            });
+            let texts = ["", "a", "a\0", "ab", "b", "é"];
+            let (a, b) = (
+                texts[(rng.next() % 6) as usize],
+                texts[(rng.next() % 6) as usize],
+            );
+            check(&a, &b, a.cmp(b), &|w, v, n| {
+                match n {
+                    0 => w.str(v),
+                    1 => w.str_desc(v),
+                    2 => w.option_str(Some(v)),
+                    3 => w.option_str_last(Some(v)),
+                    4 => w.option_str(None),
+                    _ => w.option_str_last(None),
+                };
+            });
         }
     }
 

@@ -23,13 +23,13 @@ pub use key::KeyWriter;
 #[cfg(feature = "avro")]
 pub use avro::{Datum, Record};
 #[cfg(feature = "avro")]
-pub use plugin::{KeyExtractor, Message, OutputFormat};
+pub use plugin::{Error, KeyExtractor, Message, OutputFormat, Result};
 
 /// Everything a plugin usually needs: `use c2k_plugin_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::key::KeyWriter;
     #[cfg(feature = "avro")]
-    pub use crate::{Datum, KeyExtractor, Message, OutputFormat, Record};
+    pub use crate::{Datum, Error, KeyExtractor, Message, OutputFormat, Record};
     pub use serde::Deserialize;
 }
 

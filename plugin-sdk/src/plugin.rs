@@ -1,43 +1,117 @@
-//! The two traits a plugin implements: one method per record, typed configuration.
+//! The two traits a plugin implements: one method per record, typed configuration, and the
+//! error type their methods return.
 
 use serde::de::DeserializeOwned;
 
 use crate::avro::Record;
 use crate::key::KeyWriter;
 
-/// Computes the sort key of each record.
+/// What a plugin method returns on failure: any error (`?` converts `std::io::Error`,
+/// `serde_json::Error`, `String`, `&str`, ... into it). The run fails with its message (and the
+/// messages of its sources), naming the plugin, the file and the record.
 ///
 /// ```
-/// # use c2k_plugin_sdk::prelude::*;
-/// # #[derive(Deserialize)]
-/// # struct Config {}
-/// # struct ByTime;
+/// use c2k_plugin_sdk::Error;
+///
+/// fn parse_limit(text: &str) -> Result<u32, Error> {
+///     let limit: u32 = text.parse()?; // a ParseIntError
+///     if limit == 0 {
+///         return Err("limit must be positive".into()); // a &str
+///     }
+///     Ok(limit)
+/// }
+/// assert_eq!(parse_limit("12").unwrap(), 12);
+/// assert_eq!(parse_limit("0").unwrap_err().to_string(), "limit must be positive");
+/// assert!(parse_limit("x").is_err());
+/// ```
+pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result<T, Error>`, the return type of every plugin method.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error's message followed by those of its sources (`a: b: c`), as the host shows it.
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Many errors repeat their source's message in their own; say it once.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Computes the sort key of each record.
+///
+/// A complete key extractor, tried natively with the SDK's [`runtime`](crate::runtime) (what
+/// `cargo test` of a plugin crate does; the wasm build adds one line,
+/// `c2k_plugin_sdk::export_key_extractor!(ByTime);`):
+///
+/// ```
+/// use c2k_plugin_sdk::prelude::*;
+/// use c2k_plugin_sdk::runtime::{BatchRef, KeyRuntime};
+///
+/// #[derive(Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Config {
+///     #[serde(default = "default_field")]
+///     field: String,
+/// }
+/// fn default_field() -> String { "time".into() }
+///
+/// struct ByTime { field: String }
+///
 /// impl KeyExtractor for ByTime {
 ///     type Config = Config;
-///     fn new(config: Config) -> Result<Self, String> { Ok(ByTime) }
-///     fn fields(&self) -> Vec<String> { vec!["header.time".into()] }
-///     fn key(&self, record: &Record, key: &mut KeyWriter) -> Result<Option<i64>, String> {
-///         let time = record.get(0)?.and_then(|d| d.as_i64()).ok_or("no header.time")?;
-///         key.i64(time);
+///     fn new(config: Config) -> Result<Self, Error> {
+///         Ok(ByTime { field: config.field })
+///     }
+///     fn fields(&self) -> Vec<String> {
+///         vec![self.field.clone()]
+///     }
+///     fn key(&self, record: &Record, key: &mut KeyWriter) -> Result<Option<i64>, Error> {
+///         // By name (or `record.get(0)`, by position in `fields()`); an absent field is an
+///         // error naming the record's schema.
+///         let time = record.require(&self.field)?.as_i64().ok_or("time is not a number")?;
+///         key.i64_desc(time); // newest first
 ///         Ok(Some(time))
 ///     }
 /// }
+///
+/// let mut plugin = KeyRuntime::<ByTime>::configure("{}").unwrap();
+/// plugin
+///     .register_schema(0, r#"{"type": "record", "name": "E",
+///                             "fields": [{"name": "time", "type": "long"}]}"#)
+///     .unwrap();
+/// // Two records, time 1 and time 2 (Avro zig-zag varints 2 and 4).
+/// let keys = plugin
+///     .extract_keys(BatchRef { data: &[2, 4], ends: &[1, 2], schema_ids: &[0, 0] })
+///     .unwrap();
+/// let (first, second) = keys.data.split_at(keys.ends[0] as usize);
+/// assert!(second < first, "time 2 sorts before time 1");
+/// assert_eq!(keys.timestamps_ms, vec![Some(1), Some(2)]);
 /// ```
 pub trait KeyExtractor: Sized + 'static {
     /// The plugin's `config` from the pipeline YAML (`{}` when absent). Use
     /// `#[serde(deny_unknown_fields)]` so that a typo is an error.
     type Config: DeserializeOwned;
 
-    /// Called once per run with the configuration.
-    fn new(config: Self::Config) -> Result<Self, String>;
+    /// Called once per run with the configuration. An `Err` fails the run (and `c2k validate`)
+    /// before any record is read.
+    fn new(config: Self::Config) -> Result<Self>;
 
-    /// The dotted paths this plugin reads: `record.get(i)` returns the value at `fields()[i]`.
+    /// The dotted paths this plugin reads: `record.get(i)` returns the value at `fields()[i]`,
+    /// `record.field(path)` the value at `path`.
     fn fields(&self) -> Vec<String>;
 
     /// Writes the key of one record and returns its event time in milliseconds since the epoch,
     /// if it has one (the host uses it as the message timestamp). An `Err` fails the run and
     /// names this record.
-    fn key(&self, record: &Record<'_>, key: &mut KeyWriter<'_>) -> Result<Option<i64>, String>;
+    fn key(&self, record: &Record<'_>, key: &mut KeyWriter<'_>) -> Result<Option<i64>>;
 }
 
 /// One output message; the SDK hands a fresh one per record to [`OutputFormat::format`].
@@ -51,20 +125,71 @@ pub struct Message {
 }
 
 /// Turns each record into a message.
+///
+/// A complete output format (a CSV line, the country as key, a header), tried natively; the
+/// wasm build adds `c2k_plugin_sdk::export_output_format!(Csv);`:
+///
+/// ```
+/// use c2k_plugin_sdk::prelude::*;
+/// use c2k_plugin_sdk::runtime::{BatchRef, FormatRuntime};
+///
+/// #[derive(Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Config {}
+///
+/// struct Csv;
+///
+/// impl OutputFormat for Csv {
+///     type Config = Config;
+///     fn new(_: Config) -> Result<Self, Error> {
+///         Ok(Csv)
+///     }
+///     // Every field `format` reads must be listed here.
+///     fn fields(&self) -> Vec<String> {
+///         vec!["country".into(), "time".into()]
+///     }
+///     fn format(&self, record: &Record, message: &mut Message) -> Result<(), Error> {
+///         let country = record.field("country")?.and_then(|d| d.as_str()).unwrap_or("");
+///         let time = record.require("time")?.as_i64().ok_or("time is not a number")?;
+///         message.value = format!("{country},{time}").into_bytes();
+///         message.key = Some(country.as_bytes().to_vec());
+///         message.headers.push(("schema".into(), record.schema().name().map_or(
+///             b"?".to_vec(), |n| n.fullname(None).into_bytes())));
+///         message.timestamp_ms = Some(time);
+///         Ok(())
+///     }
+/// }
+///
+/// let mut plugin = FormatRuntime::<Csv>::configure("{}").unwrap();
+/// plugin
+///     .register_schema(0, r#"{"type": "record", "name": "E", "fields": [
+///         {"name": "country", "type": "string"}, {"name": "time", "type": "long"}]}"#)
+///     .unwrap();
+/// // country "FR" (length 2: zig-zag 4), time 3 (zig-zag 6).
+/// let messages = plugin
+///     .format(BatchRef { data: &[4, b'F', b'R', 6], ends: &[4], schema_ids: &[0] }, |m| m)
+///     .unwrap();
+/// assert_eq!(messages[0].value, b"FR,3");
+/// assert_eq!(messages[0].key.as_deref(), Some(&b"FR"[..]));
+/// assert_eq!(messages[0].headers, vec![("schema".to_string(), b"E".to_vec())]);
+/// assert_eq!(messages[0].timestamp_ms, Some(3));
+/// ```
 pub trait OutputFormat: Sized + 'static {
     /// The plugin's `config` from the pipeline YAML (`{}` when absent).
     type Config: DeserializeOwned;
 
-    /// Called once per run with the configuration.
-    fn new(config: Self::Config) -> Result<Self, String>;
+    /// Called once per run with the configuration. An `Err` fails the run (and `c2k validate`)
+    /// before any record is read.
+    fn new(config: Self::Config) -> Result<Self>;
 
-    /// The dotted paths this plugin reads with `record.get(i)` (none by default).
+    /// The dotted paths this plugin reads with `record.get(i)` or `record.field(path)` (none by
+    /// default: a plugin that only copies `record.datum()` reads no field).
     fn fields(&self) -> Vec<String> {
         Vec::new()
     }
 
     /// Fills in the message for one record. An `Err` fails the run and names this record.
-    fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), String>;
+    fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<()>;
 }
 
 /// Parses a plugin's JSON configuration; `null` and the empty string count as `{}`.

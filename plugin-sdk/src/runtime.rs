@@ -1,9 +1,9 @@
 //! The per-batch loops around a plugin's per-record method, independent of WebAssembly (so that
 //! they are tested natively and usable by a host that compiles a plugin in).
 
-use crate::avro::Projection;
+use crate::avro::{Projection, Record};
 use crate::key::KeyWriter;
-use crate::plugin::{parse_config, KeyExtractor, Message, OutputFormat};
+use crate::plugin::{describe, parse_config, Error, KeyExtractor, Message, OutputFormat};
 
 /// A failure on record `index` of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,23 @@ pub mod current {
     }
 }
 
+/// The message of a plugin's error on `record`; when it speaks of a field the record's schema
+/// lacks, what that means (the usual cause: an old record, an older writer schema).
+fn explain(error: Error, record: &Record<'_>) -> String {
+    let message = describe(&*error);
+    if message.contains("source.schema") {
+        return message;
+    }
+    let named = record.fields_not_in_schema().into_iter().find(|path| {
+        let last = path.rsplit('.').next().unwrap_or(path);
+        message.contains(last)
+    });
+    match named {
+        Some(path) => format!("{message} ({})", record.missing_hint(path)),
+        None => message,
+    }
+}
+
 /// Iterates the records of a batch, checking the layout once per record.
 fn records<'a>(
     batch: BatchRef<'a>,
@@ -83,7 +100,7 @@ pub struct KeyRuntime<P: KeyExtractor> {
 impl<P: KeyExtractor> KeyRuntime<P> {
     /// Builds the plugin from its JSON configuration.
     pub fn configure(config: &str) -> Result<Self, String> {
-        let plugin = P::new(parse_config(config)?)?;
+        let plugin = P::new(parse_config(config)?).map_err(|e| describe(&*e))?;
         let projection = Projection::new(plugin.fields());
         Ok(KeyRuntime { plugin, projection })
     }
@@ -109,7 +126,7 @@ impl<P: KeyExtractor> KeyRuntime<P> {
             let time = self
                 .plugin
                 .key(&record, &mut KeyWriter::new(&mut out.data))
-                .map_err(fail)?;
+                .map_err(|e| fail(explain(e, &record)))?;
             any_time |= time.is_some();
             out.ends.push(out.data.len() as u32);
             out.timestamps_ms.push(time);
@@ -131,7 +148,7 @@ pub struct FormatRuntime<P: OutputFormat> {
 impl<P: OutputFormat> FormatRuntime<P> {
     /// Builds the plugin from its JSON configuration.
     pub fn configure(config: &str) -> Result<Self, String> {
-        let plugin = P::new(parse_config(config)?)?;
+        let plugin = P::new(parse_config(config)?).map_err(|e| describe(&*e))?;
         let projection = Projection::new(plugin.fields());
         Ok(FormatRuntime { plugin, projection })
     }
@@ -157,10 +174,168 @@ impl<P: OutputFormat> FormatRuntime<P> {
                 value: Vec::with_capacity(datum.len() + 8),
                 ..Message::default()
             };
-            self.plugin.format(&record, &mut message).map_err(fail)?;
+            self.plugin
+                .format(&record, &mut message)
+                .map_err(|e| fail(explain(e, &record)))?;
             out.push(convert(message));
         }
         current::set(u32::MAX);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::Error;
+
+    const V1: &str = r#"{"type": "record", "name": "PageView", "namespace": "com.example",
+        "fields": [{"name": "time", "type": "long"}]}"#;
+    const V2: &str = r#"{"type": "record", "name": "PageView", "namespace": "com.example",
+        "fields": [{"name": "time", "type": "long"},
+                   {"name": "country", "type": ["null", "string"]}]}"#;
+
+    /// A format plugin that reads `country` by name and requires it, listing `fields` as
+    /// configured (`[]`: one that forgot `fields()`), or reading by position with `get`.
+    struct Country {
+        fields: Vec<String>,
+        by_position: bool,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct CountryConfig {
+        fields: Vec<String>,
+        #[serde(default)]
+        by_position: bool,
+    }
+
+    impl OutputFormat for Country {
+        type Config = CountryConfig;
+        fn new(config: CountryConfig) -> Result<Self, Error> {
+            Ok(Country {
+                fields: config.fields,
+                by_position: config.by_position,
+            })
+        }
+        fn fields(&self) -> Vec<String> {
+            self.fields.clone()
+        }
+        fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), Error> {
+            let country = if self.by_position {
+                record.get(1)?.ok_or("no country")?
+            } else {
+                record.require("country")?
+            };
+            message.value = country.as_str().ok_or("not a string")?.as_bytes().to_vec();
+            // An ordinary error type crosses `?` too.
+            let _: u32 = "7".parse()?;
+            Ok(())
+        }
+    }
+
+    fn format_one(config: &str, schema: &str, datum: &[u8]) -> Result<Vec<u8>, String> {
+        let mut runtime = FormatRuntime::<Country>::configure(config)?;
+        runtime.register_schema(3, schema)?;
+        runtime
+            .format(
+                BatchRef {
+                    data: datum,
+                    ends: &[datum.len() as u32],
+                    schema_ids: &[3],
+                },
+                |m| m.value,
+            )
+            .map(|mut values| values.remove(0))
+            .map_err(|e| e.message)
+    }
+
+    #[test]
+    fn a_plugin_that_forgot_fields_is_told_to_list_them() {
+        // time 1, country "FR" (union branch 1, length 2).
+        let v2 = [2, 2, 4, b'F', b'R'];
+        let by_name = format_one(r#"{"fields": []}"#, V2, &v2).unwrap_err();
+        assert!(
+            by_name.contains("reads field `country` but its fields() lists none")
+                && by_name.contains(r#"vec!["country".into()]"#),
+            "{by_name}"
+        );
+        let by_position =
+            format_one(r#"{"fields": [], "by_position": true}"#, V2, &v2).unwrap_err();
+        assert!(
+            by_position.contains("field #1 but its fields() lists none")
+                && !by_position.contains("projection ([])"),
+            "{by_position}"
+        );
+        let not_listed = format_one(r#"{"fields": ["time"]}"#, V2, &v2).unwrap_err();
+        assert!(
+            not_listed.contains("fields() lists only time: add `country` to fields()"),
+            "{not_listed}"
+        );
+        assert_eq!(
+            format_one(r#"{"fields": ["time", "country"]}"#, V2, &v2).unwrap(),
+            b"FR"
+        );
+    }
+
+    #[test]
+    fn a_field_missing_from_old_records_names_their_schema_and_source_schema() {
+        let required = format_one(r#"{"fields": ["time", "country"]}"#, V1, &[2]).unwrap_err();
+        assert!(
+            required
+                .contains("field `country` is not in this record's schema com.example.PageView")
+                && required.contains("writer schema of its file")
+                && required.contains("set source.schema to a reader schema"),
+            "{required}"
+        );
+        // The plugin's own error on such a record gets the same explanation.
+        let own = format_one(
+            r#"{"fields": ["time", "country"], "by_position": true}"#,
+            V1,
+            &[2],
+        )
+        .unwrap_err();
+        assert!(
+            own.starts_with("no country (field `country` is not in this record's schema")
+                && own.contains("source.schema"),
+            "{own}"
+        );
+        // An error about something else gets no such note.
+        let mut projection = Projection::new(vec!["time".into(), "country".into()]);
+        projection.register(1, V1).unwrap();
+        let record = projection.record(1, &[2]).unwrap();
+        assert_eq!(
+            explain("value too large".into(), &record),
+            "value too large"
+        );
+        assert!(explain("no country".into(), &record).contains("source.schema"));
+        // A null country is null, not missing.
+        let null = format_one(r#"{"fields": ["time", "country"]}"#, V2, &[2, 0]).unwrap_err();
+        assert_eq!(null, "field `country` is null");
+    }
+
+    #[test]
+    fn errors_of_new_carry_their_sources() {
+        struct Strict;
+        impl KeyExtractor for Strict {
+            type Config = serde_json::Value;
+            fn new(config: serde_json::Value) -> Result<Self, Error> {
+                let limit: u8 = config["limit"].as_str().unwrap_or("").parse()?;
+                Err(format!("limit {limit} is too small").into())
+            }
+            fn fields(&self) -> Vec<String> {
+                Vec::new()
+            }
+            fn key(&self, _: &Record<'_>, _: &mut KeyWriter<'_>) -> Result<Option<i64>, Error> {
+                Ok(None)
+            }
+        }
+        let parse = KeyRuntime::<Strict>::configure(r#"{"limit": "x"}"#)
+            .err()
+            .unwrap();
+        assert_eq!(parse, "invalid digit found in string");
+        let own = KeyRuntime::<Strict>::configure(r#"{"limit": "3"}"#)
+            .err()
+            .unwrap();
+        assert_eq!(own, "limit 3 is too small");
     }
 }

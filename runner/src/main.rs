@@ -15,7 +15,7 @@ static ALLOCATOR: camus2kafka::Allocator = camus2kafka::Allocator;
 /// Replay a Kafka topic archived on HDFS by Camus back into Kafka, sorted by time, then commit the
 /// original topic's cut-off offsets for a consumer group.
 #[derive(Parser)]
-#[command(name = "c2k", version, about, long_about = None)]
+#[command(name = "c2k", version = camus2kafka::plugin::contract::VERSION_TEXT, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

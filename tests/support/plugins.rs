@@ -113,3 +113,9 @@ pub fn build_wasm(dir: &Path, lib: &str) -> PathBuf {
 pub fn misbehave_wasm() -> PathBuf {
     build_wasm(&repo().join("tests/fixtures/plugins"), "misbehave")
 }
+
+/// A key extractor built against a contract version no c2k loads, `camus2kafka:plugin@9.0.0`
+/// (`tests/fixtures/plugins/future-contract`).
+pub fn future_contract_wasm() -> PathBuf {
+    build_wasm(&repo().join("tests/fixtures/plugins"), "future_contract")
+}

@@ -1,6 +1,6 @@
 //! Projection reads: fields read by dotted path (`header.time`) straight from Avro binary datums.
 //!
-//! Each path is compiled once per registered schema into an [`Access`] plan (skip these fields,
+//! Each path is compiled once per registered schema into an `Access` plan (skip these fields,
 //! descend into that one, pick the union branch) and applied to each record without decoding
 //! anything the path does not lead through.
 
@@ -35,6 +35,8 @@ pub struct Registered {
     pub schema: Schema,
     pub compiled: CompiledSchema,
     access: Vec<Access>,
+    /// Per path: the schema has no such field at all (not merely a nullable one).
+    not_in_schema: Vec<bool>,
 }
 
 /// The fields a plugin reads, and their plans for every registered schema.
@@ -63,13 +65,18 @@ impl Projection {
         let schema =
             Schema::parse_str(json).map_err(|e| format!("schema {id} does not parse: {e}"))?;
         let compiled = CompiledSchema::compile(&schema).map_err(|e| format!("schema {id}: {e}"))?;
-        let access = self
+        let steps: Vec<Vec<&str>> = self
             .paths
             .iter()
-            .map(|path| {
-                let steps: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
-                plan(&compiled, compiled.root(), &steps)
-            })
+            .map(|path| path.split('.').filter(|s| !s.is_empty()).collect())
+            .collect();
+        let access = steps
+            .iter()
+            .map(|steps| plan(&compiled, compiled.root(), steps))
+            .collect();
+        let not_in_schema = steps
+            .iter()
+            .map(|steps| !exists(&compiled, compiled.root(), steps))
             .collect();
         self.schemas.insert(
             id,
@@ -77,6 +84,7 @@ impl Projection {
                 schema,
                 compiled,
                 access,
+                not_in_schema,
             },
         );
         Ok(())
@@ -99,6 +107,19 @@ impl Projection {
             datum,
             schema_id: id,
         })
+    }
+}
+
+/// Whether the schema has a field at `path` (through any union branch), null or not.
+fn exists(schema: &CompiledSchema, node: NodeId, path: &[&str]) -> bool {
+    match (&schema.node(node).kind, path) {
+        (_, []) => true,
+        (Kind::Union(branches), _) => branches.iter().any(|b| exists(schema, *b, path)),
+        (Kind::Record { fields }, [name, rest @ ..]) => fields
+            .iter()
+            .find(|(f, _)| f == name)
+            .is_some_and(|(_, field)| exists(schema, *field, rest)),
+        _ => false,
     }
 }
 
@@ -151,17 +172,106 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    /// The value at the projection's path `i`; `None` when the schema has no such field or a
-    /// nullable union on the way holds `null`.
+    /// The value at the projection's path `i` (`fields()[i]`); `None` when the schema has no
+    /// such field or a nullable union on the way holds `null`.
     pub fn get(&self, i: usize) -> Result<Option<Datum<'a>>, String> {
-        let access = self
-            .registered
-            .access
-            .get(i)
-            .ok_or_else(|| format!("no field #{i} in the projection ({:?})", self.paths))?;
+        let Some(access) = self.registered.access.get(i) else {
+            return Err(if self.paths.is_empty() {
+                format!(
+                    "the plugin reads field #{i} but its fields() lists none: return the dotted \
+                     paths it reads from fields() (record.get(i) reads fields()[i], \
+                     record.field(path) reads a path listed there)"
+                )
+            } else {
+                format!(
+                    "the plugin reads field #{i} but its fields() lists only {} ({}): add the \
+                     field to fields()",
+                    self.paths.len(),
+                    self.paths.join(", ")
+                )
+            });
+        };
         let mut cursor = Cursor::new(self.datum);
         read(&self.registered.compiled, access, &mut cursor)
             .map_err(|e| format!("reading field `{}`: {e}", self.paths[i]))
+    }
+
+    /// The value at dotted `path`, which must be one of the plugin's `fields()`; `None` when the
+    /// schema has no such field or it is null.
+    ///
+    /// Looking a field up by name costs a comparison per listed field; `get(i)` is the faster
+    /// read for a plugin that reads many fields.
+    pub fn field(&self, path: &str) -> Result<Option<Datum<'a>>, String> {
+        match self.paths.iter().position(|p| p == path) {
+            Some(i) => self.get(i),
+            None if self.paths.is_empty() => Err(format!(
+                "the plugin reads field `{path}` but its fields() lists none: return \
+                 vec![\"{path}\".into()] (and every other field it reads) from fields()"
+            )),
+            None => Err(format!(
+                "the plugin reads field `{path}` but its fields() lists only {}: add `{path}` \
+                 to fields()",
+                self.paths.join(", ")
+            )),
+        }
+    }
+
+    /// The value at dotted `path` (one of `fields()`), which must be there and not null: the
+    /// error says which, and when the record's schema lacks the field altogether, names that
+    /// schema and how to give old records the field (`source.schema`).
+    pub fn require(&self, path: &str) -> Result<Datum<'a>, String> {
+        match self.field(path)? {
+            Some(Datum::Null) | None => {
+                let i = self.paths.iter().position(|p| p == path).unwrap_or(0);
+                Err(if self.not_in_schema(i) {
+                    self.missing_hint(path)
+                } else {
+                    format!("field `{path}` is null")
+                })
+            }
+            Some(datum) => Ok(datum),
+        }
+    }
+
+    /// Whether the record's schema has no field at path `i` at all (rather than a null one).
+    pub fn not_in_schema(&self, i: usize) -> bool {
+        self.registered
+            .not_in_schema
+            .get(i)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// The listed fields this record's schema does not have.
+    pub fn fields_not_in_schema(&self) -> Vec<&'a str> {
+        (0..self.paths.len())
+            .filter(|&i| self.not_in_schema(i))
+            .map(|i| self.paths[i].as_str())
+            .collect()
+    }
+
+    /// The full name of the record's schema (`com.example.PageView`), or its type for a schema
+    /// that is not a named type.
+    pub fn schema_name(&self) -> String {
+        match self.registered.schema.name() {
+            Some(name) => name.fullname(None),
+            None => format!(
+                "{:?}",
+                apache_avro::schema::SchemaKind::from(&self.registered.schema)
+            ),
+        }
+    }
+
+    /// Why a field is missing from this record, and what to do about it.
+    pub(crate) fn missing_hint(&self, path: &str) -> String {
+        format!(
+            "field `{path}` is not in this record's schema {} (schema id {}: the writer schema \
+             of its file, unless source.schema is set); records written before the field \
+             existed lack it: set source.schema to a reader schema that gives `{path}` a \
+             default, or handle its absence",
+            self.schema_name(),
+            self.schema_id
+        )
     }
 
     /// The dotted path of projection field `i`.

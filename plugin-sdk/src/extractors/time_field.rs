@@ -49,9 +49,9 @@ pub struct TimeField {
 impl KeyExtractor for TimeField {
     type Config = TimeFieldConfig;
 
-    fn new(config: TimeFieldConfig) -> Result<Self, String> {
+    fn new(config: TimeFieldConfig) -> crate::Result<Self> {
         if config.field.split('.').any(str::is_empty) {
-            return Err(format!("field `{}` is not a dotted path", config.field));
+            return Err(format!("field `{}` is not a dotted path", config.field).into());
         }
         Ok(TimeField {
             field: config.field,
@@ -63,7 +63,7 @@ impl KeyExtractor for TimeField {
         vec![self.field.clone()]
     }
 
-    fn key(&self, record: &Record<'_>, key: &mut KeyWriter<'_>) -> Result<Option<i64>, String> {
+    fn key(&self, record: &Record<'_>, key: &mut KeyWriter<'_>) -> crate::Result<Option<i64>> {
         let Some(value) = record.get(0)? else {
             match self.on_missing {
                 OnMissing::Error => {
@@ -71,7 +71,8 @@ impl KeyExtractor for TimeField {
                         "time field `{}` is missing or null (set on_missing: first | last to \
                          sort such records first or last)",
                         self.field
-                    ))
+                    )
+                    .into())
                 }
                 OnMissing::First => key.absent_first(),
                 OnMissing::Last => key.absent_last(),

@@ -22,7 +22,7 @@ pub struct AvroBinary {
 impl OutputFormat for AvroBinary {
     type Config = Config;
 
-    fn new(config: Config) -> Result<Self, String> {
+    fn new(config: Config) -> Result<Self, Error> {
         Ok(AvroBinary {
             key_field: config.key_field,
             header: config.confluent_schema_id.map(|id| {
@@ -36,7 +36,7 @@ impl OutputFormat for AvroBinary {
         self.key_field.iter().cloned().collect()
     }
 
-    fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), String> {
+    fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), Error> {
         if let Some(header) = &self.header {
             message.value.extend_from_slice(header);
         }

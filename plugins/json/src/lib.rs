@@ -38,7 +38,7 @@ pub struct Json {
 impl OutputFormat for Json {
     type Config = Config;
 
-    fn new(config: Config) -> Result<Self, String> {
+    fn new(config: Config) -> Result<Self, Error> {
         Ok(Json {
             encoding: config.encoding,
             key_field: config.key_field,
@@ -49,7 +49,7 @@ impl OutputFormat for Json {
         self.key_field.iter().cloned().collect()
     }
 
-    fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), String> {
+    fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), Error> {
         // JSON of a binary datum is rarely more than twice its size: one allocation, not many.
         message.value.reserve(record.datum().len() * 2 + 16);
         writer::write_datum(

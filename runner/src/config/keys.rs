@@ -118,7 +118,7 @@ pub static KEYS: &[Key] = &[
     key("sink.transaction_messages", Kind::Count, Some("100000"), "kafka: messages per transaction with sink.transactions: true").for_sinks(&["kafka"]),
     key("sink.delivery_timeout", Kind::Duration, Some("120s"), "kafka: how long to wait for outstanding delivery reports before failing").for_sinks(&["kafka"]),
     key("sink.path", Kind::Path, None, "file: the output file (written under a temporary name, renamed when complete)").for_sinks(&["file"]),
-    key("sink.framing", Kind::Choice(&["lines", "length-prefixed"]), Some("lines"), "file and stdout: lines (value then newline) or length-prefixed (4-byte big-endian length then value)").for_sinks(&["file", "stdout"]),
+    key("sink.framing", Kind::Choice(&["lines", "length-prefixed", "envelope"]), Some("lines"), "file and stdout: lines (value then newline), length-prefixed (4-byte big-endian length then value) or envelope (one JSON line per message: key, value, headers, timestamp_ms, partition; bytes as text, or as key_base64/value_base64 when not UTF-8)").for_sinks(&["file", "stdout"]),
     key("offsets.exec_dir", Kind::Path, None, "the Camus execution directory (its base/history holds each run's offsets)"),
     key("offsets.history_dir", Kind::Path, None, "where Camus runs' folders are; <exec_dir>/base/history by default"),
     key("offsets.group", Kind::Text, None, "the consumer group whose offsets of the original topic are committed"),

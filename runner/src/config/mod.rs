@@ -88,6 +88,8 @@ pub struct SortConfig {
 pub enum Framing {
     Lines,
     LengthPrefixed,
+    /// One JSON line per message: key, value, headers, timestamp, partition ([`crate::sink::envelope`]).
+    Envelope,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -88,6 +88,9 @@ impl ComponentPlugin {
                 format!("cannot be instantiated as {}: {why}", role.name),
             )
         };
+        // A plugin built against another contract version is refused before anything else.
+        super::contract::check(&loaded.component, loaded.store.engine())
+            .map_err(|why| loaded.error(None, why))?;
         let instance = loaded
             .linker
             .instantiate(&mut loaded.store, &loaded.component)

@@ -9,6 +9,7 @@
 
 mod bindings;
 mod component;
+pub mod contract;
 mod engine;
 pub(crate) mod native;
 pub mod pool;
@@ -107,9 +108,13 @@ impl KeyPlugin {
     }
 }
 
+/// The interfaces of the two roles, at the contract version this host loads ([`contract`]).
+const KEY_INTERFACE: &str = "camus2kafka:plugin/key-extractor@0.1.0";
+const FORMAT_INTERFACE: &str = "camus2kafka:plugin/output-format@0.1.0";
+
 const KEY_EXTRACTOR: Role = Role {
     name: "a key-extractor",
-    interface: "camus2kafka:plugin/key-extractor@0.1.0",
+    interface: KEY_INTERFACE,
     batch_function: "extract-keys",
 };
 
@@ -124,7 +129,7 @@ pub struct FormatPlugin(ComponentPlugin);
 
 const OUTPUT_FORMAT: Role = Role {
     name: "an output-format",
-    interface: "camus2kafka:plugin/output-format@0.1.0",
+    interface: FORMAT_INTERFACE,
     batch_function: "format",
 };
 

@@ -53,7 +53,7 @@ pub fn new_plugin(name: &str, kind: Kind, dir: &Path, sdk: Option<&Path>) -> Res
             },
         ),
         ("pipeline.yaml", pipeline(kind, &lib_name)),
-        ("README.md", readme(name, kind, &lib_name)),
+        ("README.md", readme(name, kind, &lib_name, &sdk)),
     ];
     for (relative, text) in files {
         let path = root.join(relative);
@@ -81,6 +81,8 @@ crate-type = ["cdylib", "rlib"]
 
 [dependencies]
 # The SDK by path; from a git checkout elsewhere, `{{ git = "URL", tag = "..." }}` works the same.
+# It builds plugins for the contract camus2kafka:plugin@{contract} (`c2k --version` says which
+# contract versions a c2k loads).
 camus2kafka-plugin-sdk = {{ path = "{}" }}
 serde = {{ version = "1", features = ["derive"] }}
 
@@ -94,7 +96,8 @@ strip = "debuginfo"
 # Not part of any enclosing workspace.
 [workspace]
 "#,
-        sdk.display()
+        sdk.display(),
+        contract = crate::plugin::contract::LOADS[0]
     )
 }
 
@@ -113,12 +116,14 @@ fn pipeline(kind: Kind, lib_name: &str) -> String {
     format!(
         "# Try it on c2k's sample tree: c2k sample sample && c2k run pipeline.yaml\n\
          topic: PAGE_VIEWS\nsource:\n  dest_dir: sample/destination\n  schema: sample/page_view.avsc\n\
-         key:\n{key}format:\n{format}sink:\n  type: file\n  path: out.txt\n\
+         key:\n{key}format:\n{format}\
+         # envelope: one JSON line per message with its key, value, headers, timestamp, partition\n\
+         sink:\n  type: file\n  path: out.jsonl\n  framing: envelope\n\
          offsets:\n  exec_dir: sample/execution\n"
     )
 }
 
-fn readme(name: &str, kind: Kind, lib_name: &str) -> String {
+fn readme(name: &str, kind: Kind, lib_name: &str, sdk: &Path) -> String {
     let role = match kind {
         Kind::Key => "key extractor (`key.plugin`)",
         Kind::Format => "output format (`format.plugin`)",
@@ -129,7 +134,13 @@ fn readme(name: &str, kind: Kind, lib_name: &str) -> String {
          cargo build --release --target wasm32-wasip2        # target/wasm32-wasip2/release/{lib_name}.wasm\n\
          c2k sample sample                                   # a Camus tree to try it on\n\
          c2k plugin test target/wasm32-wasip2/release/{lib_name}.wasm --input sample/destination -n 5\n\
-         c2k run pipeline.yaml                               # the whole job, into out.txt\n```\n"
+         c2k run pipeline.yaml                               # the whole job, into out.jsonl\n```\n\n\
+         `out.jsonl` holds one JSON line per message (`sink.framing: envelope`): its `key`, \
+         `value`, `headers`, `timestamp_ms` and replay `partition`, what a Kafka consumer would \
+         receive. Bytes that are not UTF-8 show as `key_base64` / `value_base64`.\n\n\
+         The SDK's guide (reading fields, sort keys, errors, compatibility): {}/README.md, or \
+         `cargo doc --open -p camus2kafka-plugin-sdk` here.\n",
+        sdk.display()
     )
 }
 
@@ -158,37 +169,41 @@ fn default_time() -> String {
 }
 
 pub struct CountryThenNewest {
-    fields: Vec<String>,
+    country: String,
+    time: String,
 }
 
 impl KeyExtractor for CountryThenNewest {
     type Config = Config;
 
-    fn new(config: Config) -> Result<Self, String> {
+    /// An `Err` here (any error: `?` converts it) fails `c2k validate` and `c2k run` at start.
+    fn new(config: Config) -> Result<Self, Error> {
+        if config.time.is_empty() {
+            return Err("time: give the dotted path of the time field".into());
+        }
         Ok(CountryThenNewest {
-            fields: vec![config.country, config.time],
+            country: config.country,
+            time: config.time,
         })
     }
 
-    /// The fields `key` reads, by dotted path: `record.get(i)` is field `i` of this list.
+    /// Every field `key` reads, by dotted path (the SDK reads only these, straight from the
+    /// Avro bytes): `record.field(path)` reads one by name, `record.get(i)` by position here.
     fn fields(&self) -> Vec<String> {
-        self.fields.clone()
+        vec![self.country.clone(), self.time.clone()]
     }
 
     /// Writes the record's key and returns its event time (the message timestamp).
-    fn key(&self, record: &Record, key: &mut KeyWriter) -> Result<Option<i64>, String> {
-        let country = record.get(0)?.and_then(|d| d.as_str());
+    fn key(&self, record: &Record, key: &mut KeyWriter) -> Result<Option<i64>, Error> {
+        // `field`: `None` when the record has no country (or a null one).
+        let country = record.field(&self.country)?.and_then(|d| d.as_str());
+        // `require`: an error naming the record's schema when the field is missing.
         let time = record
-            .get(1)?
-            .and_then(|d| d.as_i64())
-            .ok_or_else(|| format!("no {} in the record", self.fields[1]))?;
-        match country {
-            Some(country) => key.present().str(country),
-            None => key.absent_last(),
-        };
-        key.descending(|k| {
-            k.i64(time);
-        });
+            .require(&self.time)?
+            .as_i64()
+            .ok_or_else(|| format!("{} is not a number", self.time))?;
+        // Country ascending, records without one last; then time descending (newest first).
+        key.option_str_last(country).i64_desc(time);
         Ok(Some(time))
     }
 }
@@ -283,26 +298,35 @@ pub struct Csv {
 impl OutputFormat for Csv {
     type Config = Config;
 
-    fn new(config: Config) -> Result<Self, String> {
+    fn new(config: Config) -> Result<Self, Error> {
         Ok(Csv {
             separator: config.separator,
         })
     }
 
-    /// The fields `format` reads, by dotted path: `record.get(i)` is field `i` of this list.
+    /// Every field `format` reads, by dotted path (the SDK reads only these, straight from the
+    /// Avro bytes): `record.field(path)` reads one by name, `record.get(i)` by position here.
     fn fields(&self) -> Vec<String> {
         vec!["country".into(), "header.time".into()]
     }
 
-    fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), String> {
-        let country = record.get(0)?.and_then(|d| d.as_str()).unwrap_or("");
-        let time = record.get(1)?.and_then(|d| d.as_i64()).ok_or("no header.time")?;
+    /// Fills in one message: value, key, headers, timestamp (`None` would let the host use the
+    /// key plugin's event time). An `Err` (any error) fails the run, naming file and record.
+    fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), Error> {
+        let country = record.field("country")?.and_then(|d| d.as_str()).unwrap_or("");
+        let time = record
+            .require("header.time")?
+            .as_i64()
+            .ok_or("header.time is not a number")?;
         message.value.extend_from_slice(country.as_bytes());
         message.value.extend_from_slice(self.separator.as_bytes());
         message.value.extend_from_slice(time.to_string().as_bytes());
         message.key = Some(country.as_bytes().to_vec());
         message.timestamp_ms = Some(time);
-        message.headers.push(("source-schema".into(), b"E".to_vec()));
+        // The record's schema name (`com.example.PageView`) as a header.
+        message
+            .headers
+            .push(("source-schema".into(), record.schema_name().into_bytes()));
         Ok(())
     }
 }
@@ -332,6 +356,7 @@ mod tests {
         assert_eq!(messages[0].value, b"FR;3");
         assert_eq!(messages[0].key.as_deref(), Some(&b"FR"[..]));
         assert_eq!(messages[0].timestamp_ms, Some(3));
+        assert_eq!(messages[0].headers, vec![("source-schema".to_string(), b"E".to_vec())]);
     }
 }
 "##;

@@ -1,17 +1,17 @@
 //! `c2k plugin test`: a key or format plugin run over real records, without a pipeline, a sort or a
 //! broker, its output printed as JSON lines — the key (hex), timestamp and record of a key
-//! plugin; the key, headers, timestamp and value of a format plugin. Errors are the run's: the
-//! plugin, the file and the record.
+//! plugin; the key, headers, timestamp and value of a format plugin (as `sink.framing: envelope`
+//! writes them). Errors are the run's: the plugin, the file and the record.
 
 use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::{bail, Context, Result};
-use base64::Engine as _;
 use serde_json::{json, Value as Json};
 
 use crate::config::{ByteSize, PluginConfig, Seconds};
 use crate::plugin::{FormatPlugin, KeyPlugin, PluginBatch};
+use crate::sink::envelope::message_json;
 use crate::source::schemas::ReaderSchema;
 use crate::source::{CamusFileName, CamusSource, SourceEvent, SourceFile};
 use crate::storage;
@@ -112,16 +112,16 @@ pub fn try_out(request: &TryOut<'_>, out: &mut dyn Write) -> Result<()> {
                         .take(take)
                         .enumerate()
                         .map(|(i, m)| {
-                            json!({
-                                "file": file,
-                                "index": batch.first_index + i as u64,
-                                "key": m.key.as_deref().map(bytes_json),
-                                "headers": m.headers.iter()
-                                    .map(|(k, v)| json!([k, bytes_json(v)]))
-                                    .collect::<Vec<_>>(),
-                                "timestamp_ms": m.timestamp_ms,
-                                "value": bytes_json(&m.value),
-                            })
+                            // The same JSON as `sink.framing: envelope`, with where it came from.
+                            let mut line = message_json(
+                                m.key.as_deref(),
+                                &m.value,
+                                &m.headers,
+                                m.timestamp_ms,
+                            );
+                            line.insert("file".into(), json!(file));
+                            line.insert("index".into(), json!(batch.first_index + i as u64));
+                            Json::Object(line)
                         })
                         .collect(),
                 };
@@ -183,12 +183,4 @@ fn open(request: &TryOut<'_>) -> Result<CamusSource> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Text when the bytes are UTF-8, else `{"base64": ...}`.
-fn bytes_json(bytes: &[u8]) -> Json {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Json::String(text.to_string()),
-        Err(_) => json!({"base64": base64::engine::general_purpose::STANDARD.encode(bytes)}),
-    }
 }

@@ -1,5 +1,5 @@
-//! The file and stdout sinks (values only, framed as lines or length-prefixed), and the dry-run
-//! sink that counts what would be sent.
+//! The file and stdout sinks (values framed as lines or length-prefixed, or whole messages as
+//! JSON envelopes), and the dry-run sink that counts what would be sent.
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -13,11 +13,21 @@ use super::{Sink, SinkReport, SourceFacts};
 use crate::config::{FileSinkConfig, Framing, Partitioning, Pipeline, SinkConfig};
 use crate::record::OutMessage;
 
-/// Writes each message's value, framed. Keys, headers and timestamps are not written.
-fn write_framed(out: &mut impl Write, framing: Framing, value: &[u8]) -> std::io::Result<()> {
+/// Writes one message, framed: its value alone (lines, length-prefixed), or the whole message as
+/// one JSON line (envelope).
+fn write_framed(
+    out: &mut impl Write,
+    framing: Framing,
+    message: &OutMessage,
+) -> std::io::Result<()> {
+    let value = &message.value;
     match framing {
         Framing::Lines => {
             out.write_all(value)?;
+            out.write_all(b"\n")
+        }
+        Framing::Envelope => {
+            out.write_all(&super::envelope::envelope_line(message))?;
             out.write_all(b"\n")
         }
         Framing::LengthPrefixed => {
@@ -95,7 +105,7 @@ fn file_name(path: &Path) -> String {
 impl Sink for FileSink {
     fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
         for message in &batch {
-            write_framed(&mut self.out, self.framing, &message.value)
+            write_framed(&mut self.out, self.framing, message)
                 .with_context(|| format!("cannot write {}", self.path.display()))?;
             self.report.bytes += message.value.len() as u64;
         }
@@ -138,8 +148,7 @@ impl StdoutSink {
 impl Sink for StdoutSink {
     fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
         for message in &batch {
-            write_framed(&mut self.out, self.framing, &message.value)
-                .context("cannot write to stdout")?;
+            write_framed(&mut self.out, self.framing, message).context("cannot write to stdout")?;
             self.report.bytes += message.value.len() as u64;
         }
         self.report.delivered += batch.len() as u64;

@@ -1,5 +1,6 @@
 //! Where messages go: Kafka (the replay topic), a file, or stdout.
 
+pub mod envelope;
 pub mod file;
 pub mod kafka;
 mod write_behind;

@@ -11,7 +11,7 @@ struct ServerTime;
 impl KeyExtractor for ServerTime {
     type Config = Config;
 
-    fn new(_: Config) -> Result<Self, String> {
+    fn new(_: Config) -> Result<Self, Error> {
         Ok(ServerTime)
     }
 
@@ -19,15 +19,15 @@ impl KeyExtractor for ServerTime {
         vec!["header.server".into(), "header.time".into()]
     }
 
-    fn key(&self, record: &Record, key: &mut KeyWriter) -> Result<Option<i64>, String> {
+    fn key(&self, record: &Record, key: &mut KeyWriter) -> Result<Option<i64>, Error> {
         let server = record
-            .get(0)?
-            .and_then(|d| d.as_str())
-            .ok_or("no header.server")?;
+            .require("header.server")?
+            .as_str()
+            .ok_or("server is not a string")?;
         let time = record
-            .get(1)?
-            .and_then(|d| d.as_i64())
-            .ok_or("no header.time")?;
+            .require("header.time")?
+            .as_i64()
+            .ok_or("time is not a number")?;
         key.str(server).i64(time);
         Ok(Some(time))
     }

@@ -1,0 +1,81 @@
+//! The plugin contract's version: the WIT package `camus2kafka:plugin@VERSION`
+//! (`plugin-sdk/wit/camus2kafka.wit`). A component names the package version it was built
+//! against in every interface it exports (`camus2kafka:plugin/key-extractor@0.1.0`); this host
+//! loads the versions in [`LOADS`] and refuses any other before instantiating it, naming both.
+
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+/// The WIT package of the contract.
+pub const PACKAGE: &str = "camus2kafka:plugin";
+
+/// The package versions this host loads (today one: the WIT in `plugin-sdk/wit/`).
+pub const LOADS: &[&str] = &["0.1.0"];
+
+/// What `c2k --version` prints: the host's version and the contract versions it loads.
+pub const VERSION_TEXT: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nplugin contract (WIT package): camus2kafka:plugin@0.1.0"
+);
+
+/// The contract names a component exports or imports, with the version each carries (`None`:
+/// unversioned).
+fn contract_names(component: &Component, engine: &Engine) -> Vec<(String, Option<String>)> {
+    let ty = component.component_type();
+    let prefix = format!("{PACKAGE}/");
+    ty.exports(engine)
+        .map(|(name, _)| name)
+        .chain(ty.imports(engine).map(|(name, _)| name))
+        .filter(|name| name.starts_with(&prefix))
+        .map(|name| match name.split_once('@') {
+            Some((_, version)) => (name.to_string(), Some(version.to_string())),
+            None => (name.to_string(), None),
+        })
+        .collect()
+}
+
+/// Refuses a component built against a contract version this host does not load, saying which
+/// version it was built for and which this host loads. A component that names the contract not
+/// at all passes (and is then reported as lacking the role's export).
+pub fn check(component: &Component, engine: &Engine) -> Result<(), String> {
+    for (name, version) in contract_names(component, engine) {
+        let loaded = version.as_deref().is_some_and(|v| LOADS.contains(&v));
+        if !loaded {
+            let built_for = match &version {
+                Some(v) => format!("{PACKAGE}@{v}"),
+                None => format!("an unversioned {PACKAGE}"),
+            };
+            let loads: Vec<String> = LOADS.iter().map(|v| format!("{PACKAGE}@{v}")).collect();
+            return Err(format!(
+                "it was built against the plugin contract {built_for} (it uses {name}), but \
+                 this c2k {} loads {} only: rebuild the plugin with a camus2kafka-plugin-sdk \
+                 for {} (see the compatibility table in plugin-sdk/README.md), or run it with a \
+                 c2k that loads {built_for}",
+                env!("CARGO_PKG_VERSION"),
+                loads.join(", "),
+                loads.join(" or ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The versions said here are the WIT's: the file's `package` line, the role interfaces, the
+    /// `--version` text.
+    #[test]
+    fn the_loaded_version_is_the_wit_packages() {
+        let wit = include_str!("../../../plugin-sdk/wit/camus2kafka.wit");
+        let declared = format!("package {PACKAGE}@{};", LOADS[0]);
+        assert!(
+            wit.contains(&declared),
+            "the WIT does not declare {declared}"
+        );
+        assert!(VERSION_TEXT.ends_with(&format!("{PACKAGE}@{}", LOADS[0])));
+        assert!(super::super::KEY_INTERFACE.ends_with(&format!("@{}", LOADS[0])));
+        assert!(super::super::FORMAT_INTERFACE.ends_with(&format!("@{}", LOADS[0])));
+    }
+}
