@@ -14,6 +14,7 @@
 //! between batches and while waiting for room in librdkafka's queue (backpressure: wait, never
 //! drop), with no extra thread competing for the CPU with the plugins and the sort.
 
+pub mod account;
 pub(crate) mod admin;
 pub mod config;
 pub mod delivery;
@@ -161,11 +162,19 @@ impl KafkaSink {
                 (Some(last), false) => last.seq.map(|seq| last.offset - seq as i64),
             })
             .collect();
-        let resume = if sink.provenance {
+        let mut resume = if sink.provenance {
             guard::decide(&plan.topic, &identity, &ends, resume, !sink.transactions)?
         } else {
             guard::decide_without_provenance(&plan.topic, &ends, resume)?
         };
+        if let Some(only) = &facts.only_partitions {
+            // A shard: the other shards' partitions are theirs, filling or full.
+            for (partition, present) in resume.present.iter_mut().enumerate() {
+                if !only.contains(&(partition as i32)) {
+                    *present = 0;
+                }
+            }
+        }
         if resume.total() > 0 {
             tracing::info!(
                 topic = plan.topic,
