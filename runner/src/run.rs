@@ -105,7 +105,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
             present
         );
         if let Some(shard) = &options.shard {
-            shard_done(pipeline, shard, present);
+            shard_done(pipeline, shard, present, present);
             return Ok(());
         }
         signals::stage(Stage::Committing);
@@ -158,7 +158,12 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     };
     if let Some(shard) = &options.shard {
         summary.print();
-        shard_done(pipeline, shard, summary.report.delivered);
+        shard_done(
+            pipeline,
+            shard,
+            summary.report.delivered,
+            summary.report.already_present,
+        );
         return Ok(());
     }
     signals::stage(Stage::Committing);
@@ -190,15 +195,19 @@ fn source_facts(pipeline: &Pipeline, source: &CamusSource) -> Result<SourceFacts
 }
 
 /// A shard's last word: what it published, and that the commit is not its job.
-fn shard_done(pipeline: &Pipeline, shard: &ShardRun, messages: u64) {
+fn shard_done(pipeline: &Pipeline, shard: &ShardRun, messages: u64, already_there: u64) {
     let partitions = shard
         .plan
         .shard(shard.index)
         .map(|s| format!("{:?}", s.partitions))
         .unwrap_or_default();
+    let resumed = match already_there {
+        0 => String::new(),
+        n => format!(" ({n} of them already there from an earlier attempt)"),
+    };
     eprintln!(
-        "c2k: shard {} of {} is complete: {messages} messages in partitions {partitions} of {}; \
-         no offsets committed: once every shard is complete, `c2k offsets commit PIPELINE --plan \
+        "c2k: shard {} of {} is complete: {messages} messages{resumed} in partitions {partitions} \
+         of {}; no offsets committed: once every shard is complete, `c2k offsets commit PIPELINE --plan \
          {}` checks the replay topic and commits them once",
         shard.index,
         shard.plan.shards.len(),

@@ -31,7 +31,8 @@ mod tests {
     #[test]
     fn partitions_are_spread_by_bytes_largest_first() {
         let bytes = BTreeMap::from([(0, 100), (1, 10), (2, 60), (3, 50)]);
-        assert_eq!(by_bytes(&bytes, 2), vec![vec![0], vec![1, 2, 3]]);
+        // 0 (100) and then 1 (10) to shard 0; 2 (60) and 3 (50) to shard 1: 110 bytes each.
+        assert_eq!(by_bytes(&bytes, 2), vec![vec![0, 1], vec![2, 3]]);
         assert_eq!(by_bytes(&bytes, 1), vec![vec![0, 1, 2, 3]]);
         // More shards than partitions: the extra shards have nothing to do.
         assert_eq!(

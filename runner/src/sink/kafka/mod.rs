@@ -121,7 +121,7 @@ impl KafkaSink {
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
         let mut producer_config = config::producer_config(sink)?;
         if sink.transactions && !sink.producer.contains_key("transactional.id") {
-            producer_config.set("transactional.id", format!("c2k-{identity}"));
+            producer_config.set("transactional.id", transactional_id(&identity, facts));
         }
         let origin = config::origin(sink, "the replay producer")?;
         let producer: BaseProducer<DeliveryContext> =
@@ -415,6 +415,19 @@ impl KafkaSink {
                 Ok(since)
             }
             _ => Ok(Some((Instant::now(), reported))),
+        }
+    }
+}
+
+/// `c2k-<replay identity>`: a resumed run fences the dead run's producer. The shards of a sharded
+/// replay share the identity but not their partitions, so each has its own id (with its
+/// partitions): shards never fence each other, and a shard's retry fences its dead attempt.
+fn transactional_id(identity: &str, facts: &SourceFacts) -> String {
+    match &facts.only_partitions {
+        None => format!("c2k-{identity}"),
+        Some(partitions) => {
+            let partitions: Vec<String> = partitions.iter().map(i32::to_string).collect();
+            format!("c2k-{identity}-p{}", partitions.join("-"))
         }
     }
 }
