@@ -245,6 +245,75 @@ fn sharded_replays_of_1_3_and_4_shards_equal_the_single_machine_run_and_commit_o
     }
 }
 
+/// A lost task runner (a Spark executor or Python worker killed) must not leave its shard
+/// publishing on beside the task's retry: the shard stops with its parent, mid-publish, and the
+/// rerun completes the replay exactly once.
+#[test]
+fn a_shard_stops_when_its_parent_dies_and_its_rerun_completes_it_exactly_once() {
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let (brokers, zookeeper) = (tansu.brokers(), zk.connect_string());
+    let tree = Tree::new(&brokers, &zookeeper);
+    let (reference, reference_offsets) = reference(&tree, &brokers, &zookeeper);
+    let plan = plan(&tree, 2, "ORPHANED", "orphaned");
+
+    // The parent: a shell that starts shard 0 slowly, writes its pid, and waits.
+    let pid_file = tree.dir.path().join("shard.pid");
+    let log = tree.dir.path().join("shard.log");
+    let script = format!(
+        "'{c2k}' run '{pipeline}' --plan '{plan}' --shard 0 --set sink.topic=ORPHANED \
+         --set offsets.group=orphaned --set sink.max_messages_per_sec=100 2>'{log}' & \
+         echo $! > '{pid}'; wait",
+        c2k = crate::support::c2k::c2k_path().display(),
+        pipeline = tree.path(),
+        log = log.display(),
+        pid = pid_file.display()
+    );
+    let mut parent = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .env("RUST_LOG", "camus2kafka=debug")
+        .spawn()
+        .expect("start the parent shell");
+    let publishing = wait_until_secs(60, || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("read, keyed and sorted"))
+    });
+    assert!(publishing, "shard 0 never started publishing");
+    std::thread::sleep(Duration::from_secs(2));
+    let shard_pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("the shard's pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    parent.kill().expect("kill -9 the parent");
+    parent.wait().expect("reap the parent");
+    let stopped = wait_until_secs(20, || {
+        !Path::new(&format!("/proc/{shard_pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{shard_pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    });
+    assert!(stopped, "shard 0 kept running after its parent was killed");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        log.contains("interrupted") || log.contains("SIGTERM"),
+        "{log}"
+    );
+
+    for index in [0, 1] {
+        let run = shard(&tree, &plan, index, "ORPHANED", "orphaned");
+        run.assert_ok();
+        if index == 0 {
+            assert!(
+                run.stderr.contains("already there from an earlier attempt"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+    commit(&tree, &plan, "ORPHANED", "orphaned").assert_ok();
+    assert_same_replay(&brokers, "ORPHANED", &reference);
+    assert_eq!(committed(&zookeeper, "orphaned"), reference_offsets);
+}
+
 #[test]
 fn an_archive_changed_after_the_plan_is_refused_by_the_shard_and_the_commit() {
     let tansu = servers::Tansu::start();
@@ -305,6 +374,18 @@ fn key_and_single_partitioning_are_not_sharded_and_the_plan_says_why() {
         run.assert_failed_with(&["needs partitioning: source", "replay them on one machine"]);
         assert!(!out.exists(), "a plan was written for partitioning: {mode}");
     }
+}
+
+/// Whether `ready` became true within `seconds`.
+fn wait_until_secs(seconds: u64, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ready()
 }
 
 fn first_avro(dir: &Path) -> PathBuf {

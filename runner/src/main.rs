@@ -260,6 +260,12 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 _ => None,
             };
             camus2kafka::signals::install().context("cannot install the signal handlers")?;
+            if shard.is_some() {
+                // A shard must never outlive the task that runs it: its retry would publish
+                // beside it.
+                camus2kafka::signals::stop_with_parent()
+                    .context("cannot ask to be stopped with the parent process")?;
+            }
             let options = camus2kafka::run::RunOptions {
                 dry_run,
                 resume,
