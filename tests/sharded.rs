@@ -86,7 +86,10 @@ pub type Message = (
     Option<i64>,
 );
 
-pub fn by_partition(received: &[Received]) -> BTreeMap<i32, Vec<Message>> {
+/// A replay topic's messages, by partition, in offset order.
+pub type Replay = BTreeMap<i32, Vec<Message>>;
+
+pub fn by_partition(received: &[Received]) -> Replay {
     kafka::by_partition(received)
         .into_iter()
         .map(|(p, messages)| {
@@ -100,7 +103,7 @@ pub fn by_partition(received: &[Received]) -> BTreeMap<i32, Vec<Message>> {
 }
 
 /// The topic, read back, holds exactly `reference`'s messages in each partition, in its order.
-pub fn assert_same_replay(brokers: &str, topic: &str, reference: &BTreeMap<i32, Vec<Message>>) {
+pub fn assert_same_replay(brokers: &str, topic: &str, reference: &Replay) {
     let received = kafka::read_topic(brokers, topic, RECORDS as usize, LIMIT);
     assert_eq!(
         received.len() as u64,
@@ -133,11 +136,7 @@ pub fn committed(zookeeper: &str, group: &str) -> Vec<(String, String)> {
 }
 
 /// The single-machine run into `REFERENCE`: its messages by partition and the offsets it committed.
-pub fn reference(
-    tree: &Tree,
-    brokers: &str,
-    zookeeper: &str,
-) -> (BTreeMap<i32, Vec<Message>>, Vec<(String, String)>) {
+pub fn reference(tree: &Tree, brokers: &str, zookeeper: &str) -> (Replay, Vec<(String, String)>) {
     tree.c2k(&["run", tree.path()], "REFERENCE", "reference")
         .assert_ok();
     let received = kafka::read_topic(brokers, "REFERENCE", RECORDS as usize, LIMIT);
@@ -243,6 +242,57 @@ fn sharded_replays_of_1_3_and_4_shards_equal_the_single_machine_run_and_commit_o
             twice.stdout
         );
     }
+}
+
+/// On a real Apache Kafka 3.3.2 with `sink.transactions: true`, three shards run at once (they
+/// race to create the topic, and each has a transactional id of its own, so none fences another)
+/// and the replay, read `read_committed`, equals the single-machine transactional run.
+#[test]
+fn concurrent_transactional_shards_on_apache_kafka_equal_the_single_machine_run() {
+    let Some(broker) = crate::support::apache_kafka::ApacheKafka::start() else {
+        return;
+    };
+    let zk = servers::ZooKeeper::start();
+    let (brokers, zookeeper) = (broker.bootstrap(), zk.connect_string());
+    let tree = Tree::new(&brokers, &zookeeper);
+    let tx = ["--set", "sink.transactions=true"];
+    let mut run = vec!["run", tree.path()];
+    run.extend(tx);
+    tree.c2k(&run, "REFERENCE", "reference").assert_ok();
+    let reference = by_partition(&kafka::read_topic(
+        &brokers,
+        "REFERENCE",
+        RECORDS as usize,
+        LIMIT,
+    ));
+    let reference_offsets = committed(&zookeeper, "reference");
+
+    let plan = plan(&tree, 3, "TX_SHARDED", "tx-sharded");
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|index| {
+                let (tree, plan) = (&tree, &plan);
+                scope.spawn(move || {
+                    let index = index.to_string();
+                    let mut args = vec!["run", tree.path(), "--plan", plan, "--shard", &index];
+                    args.extend(tx);
+                    tree.c2k(&args, "TX_SHARDED", "tx-sharded")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a shard thread"))
+            .collect()
+    });
+    for run in &runs {
+        run.assert_ok();
+    }
+    let mut args = vec!["offsets", "commit", tree.path(), "--plan", &plan];
+    args.extend(tx);
+    tree.c2k(&args, "TX_SHARDED", "tx-sharded").assert_ok();
+    assert_same_replay(&brokers, "TX_SHARDED", &reference);
+    assert_eq!(committed(&zookeeper, "tx-sharded"), reference_offsets);
 }
 
 /// A lost task runner (a Spark executor or Python worker killed) must not leave its shard
