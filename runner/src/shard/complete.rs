@@ -21,13 +21,12 @@ pub struct Incomplete(pub String);
 
 /// Checks the replay is complete, then commits the offsets.
 pub fn commit(pipeline: &Pipeline, plan: &Plan, options: StepOptions) -> Result<()> {
-    let (source, gate) = super::open_as_planned(pipeline, plan, "nothing was committed")?;
+    let (_, gate, content) = super::open_as_planned(pipeline, plan, "nothing was committed")?;
     if let Some(why) = &gate.commit_refused {
         if pipeline.offsets.commit != CommitMode::None {
             return Err(Inconsistent(format!("{why}: nothing was committed")).into());
         }
     }
-    let content = crate::identity::content_digest(pipeline, &pipeline.input_dir(), &source.files)?;
     let found = account(pipeline, &content)?;
     check_complete(plan, &found)?;
     let total: u64 = found.present.iter().sum();

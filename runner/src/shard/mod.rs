@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use anyhow::{bail, Context, Result};
 
 use crate::config::{CommitMode, Partitioning, Pipeline};
-use crate::identity;
+use crate::identity::{self, ContentDigest};
 use crate::integrity::{self, Inconsistent};
 use crate::sink::SourceFacts;
 use crate::source::CamusSource;
@@ -131,12 +131,13 @@ fn cutoff_now(pipeline: &Pipeline) -> Result<plan::Cutoff> {
 
 /// Opens the source and checks it against the plan: the same pipeline, the integrity gate, the
 /// same files with the same sizes, the same content digest (reader schema, plugins) and, when the
-/// plan has one, the same Camus cut-off. `what` names who checks, for the error.
+/// plan has one, the same Camus cut-off. `what` names who checks, for the error. Returns the
+/// source, the gate's decision and the (planned) content digest.
 pub fn open_as_planned(
     pipeline: &Pipeline,
     plan: &Plan,
     what: &str,
-) -> Result<(CamusSource, integrity::Gate)> {
+) -> Result<(CamusSource, integrity::Gate, ContentDigest)> {
     plan.check_pipeline(pipeline)?;
     let mut source = CamusSource::open(pipeline)?;
     let gate = integrity::gate(pipeline, &mut source)?;
@@ -178,7 +179,7 @@ pub fn open_as_planned(
             .into());
         }
     }
-    Ok((source, gate))
+    Ok((source, gate, content))
 }
 
 /// What differs between the planned files and the files now, or `None`.
@@ -223,11 +224,10 @@ pub fn narrow(
     index: usize,
 ) -> Result<(CamusSource, integrity::Gate, SourceFacts)> {
     let shard = plan.shard(index)?.clone();
-    let (mut source, gate) =
+    let (mut source, gate, content) =
         open_as_planned(pipeline, plan, &format!("shard {index} sent nothing"))?;
     let partitions = source.partitions();
     let input_dir = pipeline.input_dir();
-    let content = identity::content_digest(pipeline, &input_dir, &source.files)?;
     source.files.retain(|file| {
         file.name
             .as_ref()
