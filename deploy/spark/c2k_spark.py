@@ -25,6 +25,7 @@ shipped with `--files` and named by their bare name.
 
 import argparse
 import os
+import re
 import shlex
 import stat
 import subprocess
@@ -82,30 +83,51 @@ def run_on_driver(what, command):
 
 
 def shard_command(c2k, pipeline, sets):
-    """The command each task pipes its shard index into. It runs in the executor's working
-    directory, where --files and addFile put the binary, the pipeline and the plan."""
+    """The command each task pipes "SHARD FILES_DIR" into. It runs in FILES_DIR, where --files
+    and addFile put the binary, the pipeline and the plan: the executor's working directory on
+    YARN, Kubernetes and standalone workers, the driver's files folder in local mode."""
     run = ["./" + c2k, "run", shlex.quote(pipeline), "--plan", PLAN_NAME, "--shard", '"$shard"']
     for override in sets:
         run += ["--set", shlex.quote(override)]
     script = (
-        'read -r shard || exit 2; '
+        'read -r shard dir || exit 2; cd "$dir" || exit 2; '
         f'[ -x ./{c2k} ] || chmod +x ./{c2k}; '
         f'exec {" ".join(run)}'
     )
     return shlex.join(["sh", "-c", script])
 
 
+def retrying_local_master(conf):
+    """`local[N]` never retries a failed task (one failure fails the job), unlike every cluster
+    manager: it becomes `local[N,F]` with F = spark.task.maxFailures (4 by default), so that a
+    killed shard is retried and resumes there too."""
+    master = conf.get("spark.master", "")
+    match = re.fullmatch(r"local\[(\d+|\*)\]", master)
+    if match:
+        failures = conf.get("spark.task.maxFailures", "4")
+        conf.setMaster(f"local[{match.group(1)},{failures}]")
+        print(f"c2k_spark: master {master} retries no task: running as {conf.get('spark.master')}",
+              file=sys.stderr)
+
+
 def main(argv):
     args = parse_args(argv)
     if args.shards < 1:
         sys.exit("c2k_spark: --shards must be at least 1")
+    # The JVM first: only then does SparkConf() see what spark-submit was given (--master,
+    # --conf); a SparkConf made before it holds nothing but what this script sets.
+    SparkContext._ensure_initialized()
     conf = SparkConf().setAppName(f"c2k replay of {os.path.basename(args.pipeline)}")
     if conf.get("spark.speculation", "false").lower() == "true":
         sys.exit("c2k_spark: spark.speculation is true: a speculative copy of a shard would "
                  "publish the same partitions beside the original. Run with "
                  "--conf spark.speculation=false")
     conf.set("spark.speculation", "false")
+    retrying_local_master(conf)
     sc = SparkContext(conf=conf)
+    if sc.getConf().get("spark.speculation", "false").lower() == "true":
+        sc.stop()
+        sys.exit("c2k_spark: spark.speculation is true: refusing to run the shards")
     try:
         c2k_local = shipped(args.c2k)
         make_executable(c2k_local)
@@ -121,7 +143,9 @@ def main(argv):
         c2k_name = os.path.basename(args.c2k)
         pipeline_name = os.path.basename(args.pipeline)
         command = shard_command(c2k_name, pipeline_name, args.sets)
-        shards = sc.parallelize([str(i) for i in range(args.shards)], args.shards)
+        # Each task learns where its files are where it runs (SparkFiles on the executor).
+        shards = sc.parallelize(range(args.shards), args.shards).map(
+            lambda i: f"{i} {SparkFiles.getRootDirectory()}")
         sc.setJobDescription(f"c2k: {args.shards} shards of {pipeline_name}")
         try:
             # checkCode=True: a shard that exits non-zero fails its task (retried by Spark, up
