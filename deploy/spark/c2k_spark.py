@@ -27,6 +27,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -154,12 +155,15 @@ def main(argv):
         except Exception as error:  # Py4JJavaError: the job failed
             first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             sys.exit(f"c2k_spark: the shards did not all complete ({first}); no offsets were "
-                     f"committed. Rerun the job: every shard resumes where it stopped")
+                     f"committed. Rerun the job: every shard resumes where it stopped (the plan "
+                     f"is kept in {plan})")
 
         run_on_driver("committing", [c2k_local, "offsets", "commit", pipeline_local,
                                      "--plan", plan] + sets)
         print(f"c2k_spark: done: {args.shards} shards published, offsets committed once",
               file=sys.stderr)
+        if not args.plan_dir:
+            shutil.rmtree(plan_dir, ignore_errors=True)
     finally:
         sc.stop()
 
