@@ -40,6 +40,14 @@ if ! python3 -c 'import fastavro, avro, cramjam, zstandard' 2>/dev/null; then
   python3 -m pip install -q fastavro avro cramjam zstandard
 fi
 
+# A real Spark for the sharded-replay tests (tests/spark.rs): PyPI's pyspark 3.5 runs on Java 17
+# (Spark 2.4 does not), in local-cluster mode, with no daemons of its own.
+if ! python3 -c 'import pyspark; assert pyspark.__version__.startswith("3.5")' 2>/dev/null; then
+  say "installing pyspark 3.5.1 (Apache Spark for the sharded-replay tests, ~320 MB)"
+  python3 -m pip install -q "pyspark==3.5.1" \
+    || say "WARNING: pyspark did not install: the spark tests will skip, saying so"
+fi
+
 if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then
   say "installing the tansu broker (takes 8-15 minutes the first time)"
   cargo install --locked tansu --version 0.6.0 --features dynostore 2>&1 | tail -n 3 \

@@ -31,5 +31,7 @@ mod plugin_scaffold;
 mod plugins;
 mod replay;
 mod run_failures;
+mod sharded;
 mod signals;
 mod source;
+mod spark;

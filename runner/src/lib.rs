@@ -24,6 +24,7 @@ pub mod progress;
 pub mod record;
 pub mod run;
 pub mod sample;
+pub mod shard;
 pub mod signals;
 pub mod sink;
 pub mod sort;

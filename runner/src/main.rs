@@ -50,6 +50,29 @@ enum Command {
         /// printed. Without it such a hand-off is refused with exit code 6.
         #[arg(long)]
         accept_loss: bool,
+        /// Run one shard of a sharded replay planned by `c2k plan` (with --shard): only the
+        /// shard's source partitions are published, resuming where an earlier attempt stopped,
+        /// and no offsets are committed. The archive must still be the planned one.
+        #[arg(long, value_name = "PLAN.json", requires = "shard")]
+        plan: Option<PathBuf>,
+        /// Which shard of the plan (0 to N-1).
+        #[arg(long, requires = "plan")]
+        shard: Option<usize>,
+    },
+    /// List the archive once and assign its source partitions to N shards, balanced by bytes,
+    /// for a replay spread over many machines (`partitioning: source`): writes PLAN.json with the
+    /// replay's identity, the files and their sizes, the Camus cut-off and each shard's
+    /// partitions. Run each shard with `c2k run PIPELINE --plan PLAN.json --shard i`, then
+    /// `c2k offsets commit PIPELINE --plan PLAN.json`.
+    Plan {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        /// How many shards.
+        #[arg(long)]
+        shards: usize,
+        /// Where the plan is written.
+        #[arg(long, value_name = "PLAN.json")]
+        out: PathBuf,
     },
     /// Reconcile the archive with the Camus execution history, partition by partition and run
     /// by run: duplicates, gaps and stray files, with the files concerned. Exit code 0 when
@@ -186,6 +209,11 @@ enum OffsetsAction {
         /// log start is committed there and the loss is printed.
         #[arg(long)]
         accept_loss: bool,
+        /// The plan of a sharded replay: commit only once the replay topic holds every message
+        /// the plan expects in every partition (exit code 7 otherwise), and the archive and the
+        /// Camus history are still the planned ones.
+        #[arg(long, value_name = "PLAN.json")]
+        plan: Option<PathBuf>,
     },
 }
 
@@ -219,16 +247,57 @@ fn execute(command: Command) -> anyhow::Result<()> {
             dry_run,
             resume,
             accept_loss,
+            plan,
+            shard,
         } => {
             let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
+            let shard = match (plan, shard) {
+                (Some(plan_file), Some(index)) => Some(camus2kafka::run::ShardRun {
+                    plan: camus2kafka::shard::Plan::load(&plan_file)?,
+                    plan_file,
+                    index,
+                }),
+                _ => None,
+            };
             camus2kafka::signals::install().context("cannot install the signal handlers")?;
+            if shard.is_some() {
+                // A shard must never outlive the task that runs it: its retry would publish
+                // beside it.
+                camus2kafka::signals::stop_with_parent()
+                    .context("cannot ask to be stopped with the parent process")?;
+            }
             let options = camus2kafka::run::RunOptions {
                 dry_run,
                 resume,
                 accept_loss,
                 pipeline_file: Some(args.pipeline.clone()),
+                shard,
             };
             camus2kafka::run::run(&pipeline, &options)
+        }
+        Command::Plan {
+            pipeline: args,
+            shards,
+            out,
+        } => {
+            let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
+            let plan = camus2kafka::shard::make_plan(&pipeline, shards)?;
+            plan.write(&out)?;
+            println!(
+                "{}: {} shards over {} files ({} records) of {}",
+                out.display(),
+                plan.shards.len(),
+                plan.files.len(),
+                plan.files.iter().map(|f| f.records).sum::<u64>(),
+                plan.topic
+            );
+            for shard in &plan.shards {
+                println!(
+                    "  shard {}: partitions {:?}, {} bytes, {} records",
+                    shard.index, shard.partitions, shard.bytes, shard.records
+                );
+            }
+            Ok(())
         }
         Command::Verify {
             pipeline: args,
@@ -264,6 +333,20 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 pipeline: args,
                 dry_run,
                 accept_loss,
+                plan: Some(plan),
+            } => camus2kafka::shard::complete::commit(
+                &Pipeline::load(&args.pipeline, &args.sets)?,
+                &camus2kafka::shard::Plan::load(&plan)?,
+                camus2kafka::offsets::StepOptions {
+                    dry_run,
+                    accept_loss,
+                },
+            ),
+            OffsetsAction::Commit {
+                pipeline: args,
+                dry_run,
+                accept_loss,
+                plan: None,
             } => {
                 let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
                 // Never a cut-off beyond what the archive holds, whoever commits it.

@@ -38,19 +38,56 @@ pub struct RunOptions {
     pub accept_loss: bool,
     /// The pipeline file, for messages that say which command finishes the job.
     pub pipeline_file: Option<std::path::PathBuf>,
+    /// One shard of a sharded replay (`--plan PLAN.json --shard i`).
+    pub shard: Option<ShardRun>,
+}
+
+/// A shard of a sharded replay: only its source partitions are published, always resuming (a
+/// retried task skips exactly what its partitions hold), and nothing is committed — that is
+/// `c2k offsets commit --plan`'s, once every shard is complete.
+#[derive(Debug, Clone)]
+pub struct ShardRun {
+    pub plan: crate::shard::Plan,
+    pub plan_file: std::path::PathBuf,
+    pub index: usize,
 }
 
 /// Runs the whole job.
 pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     let started = Instant::now();
     signals::watch(pipeline, options);
-    let mut source = CamusSource::open(pipeline)?;
-    // What the offsets step needs is checked before anything is published, so a replay is never
-    // sent only to find that its hand-off cannot be made.
-    crate::offsets::preflight(pipeline, step_options(options))?;
-    // Duplicates, gaps and strays are found from names and the history, before anything is read.
-    let gate = crate::integrity::gate(pipeline, &mut source)?;
-    let facts = source_facts(pipeline, &source)?;
+    let (source, gate, facts) = match &options.shard {
+        None => {
+            let mut source = CamusSource::open(pipeline)?;
+            // What the offsets step needs is checked before anything is published, so a replay
+            // is never sent only to find that its hand-off cannot be made.
+            crate::offsets::preflight(pipeline, step_options(options))?;
+            // Duplicates, gaps and strays are found from names and the history, before anything
+            // is read.
+            let gate = crate::integrity::gate(pipeline, &mut source)?;
+            let facts = source_facts(pipeline, &source)?;
+            (source, gate, facts)
+        }
+        // `c2k plan` checked the hand-off; the shard checks the archive is still the planned
+        // one (the gate included) and keeps its own partitions.
+        Some(shard) => crate::shard::narrow(pipeline, &shard.plan, shard.index)?,
+    };
+    if let Some(shard) = &options.shard {
+        if source.files.is_empty() {
+            eprintln!(
+                "c2k: shard {} has no source partitions (the plan has more shards than the \
+                 archive has partitions): nothing to do",
+                shard.index
+            );
+            return Ok(());
+        }
+    }
+    // A shard always resumes: its partitions may hold what an earlier attempt of it sent.
+    let sink_options = RunOptions {
+        resume: options.resume || options.shard.is_some(),
+        ..options.clone()
+    };
+    let options = &sink_options;
     if options.resume && pipeline.kafka_sink().is_err() {
         eprintln!(
             "c2k: note: --resume continues Kafka replays; sink.type {} is written whole again \
@@ -67,6 +104,10 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
             pipeline.replay_topic(),
             present
         );
+        if let Some(shard) = &options.shard {
+            shard_done(pipeline, shard, present, present);
+            return Ok(());
+        }
         signals::stage(Stage::Committing);
         return finish_with_offsets(pipeline, options, &gate, present);
     }
@@ -108,7 +149,6 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
         );
     }
     progress.finish();
-    signals::stage(Stage::Committing);
     let summary = Summary {
         records_in: records_read,
         report,
@@ -116,6 +156,17 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
         elapsed: started.elapsed(),
         copies_skipped: gate.copies_skipped,
     };
+    if let Some(shard) = &options.shard {
+        summary.print();
+        shard_done(
+            pipeline,
+            shard,
+            summary.report.delivered,
+            summary.report.already_present,
+        );
+        return Ok(());
+    }
+    signals::stage(Stage::Committing);
     let committed = finish_with_offsets(pipeline, options, &gate, summary.report.delivered);
     summary.print();
     committed
@@ -139,7 +190,30 @@ fn source_facts(pipeline: &Pipeline, source: &CamusSource) -> Result<SourceFacts
             .collect(),
         content: crate::identity::content_digest(pipeline, &input_dir, &source.files)?,
         records,
+        only_partitions: None,
     })
+}
+
+/// A shard's last word: what it published, and that the commit is not its job.
+fn shard_done(pipeline: &Pipeline, shard: &ShardRun, messages: u64, already_there: u64) {
+    let partitions = shard
+        .plan
+        .shard(shard.index)
+        .map(|s| format!("{:?}", s.partitions))
+        .unwrap_or_default();
+    let resumed = match already_there {
+        0 => String::new(),
+        n => format!(" ({n} of them already there from an earlier attempt)"),
+    };
+    eprintln!(
+        "c2k: shard {} of {} is complete: {messages} messages{resumed} in partitions {partitions} \
+         of {}; no offsets committed: once every shard is complete, `c2k offsets commit PIPELINE --plan \
+         {}` checks the replay topic and commits them once",
+        shard.index,
+        shard.plan.shards.len(),
+        pipeline.replay_topic(),
+        shard.plan_file.display()
+    );
 }
 
 /// The offsets step once the replay is complete. A failure here says so, and which command
@@ -525,7 +599,8 @@ fn name_sorted_record(
 /// The process exit code for an error: 3 when the offsets step found the group already has
 /// offsets and left them alone, 4 when the replay topic holds what this run cannot account for,
 /// 5 when the archive is not consistent with the Camus history, 6 when the live topic refused
-/// the hand-off, 1 for anything else.
+/// the hand-off, 7 when a sharded replay is not complete yet (`c2k offsets commit --plan`), 1 for
+/// anything else.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error
         .chain()
@@ -547,6 +622,11 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         .any(|e| e.is::<crate::offsets::AlreadyCommitted>())
     {
         3
+    } else if error
+        .chain()
+        .any(|e| e.is::<crate::shard::complete::Incomplete>())
+    {
+        7
     } else {
         1
     }

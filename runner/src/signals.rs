@@ -69,6 +69,33 @@ pub fn install() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Makes the kernel send this process SIGTERM when the process that started it dies (Linux), so
+/// that a shard whose task runner was killed (a lost Spark executor or Python worker) stops at
+/// once — through the handler of [`install`] — instead of publishing on, unseen, beside the
+/// task's retry. Elsewhere it does nothing.
+pub fn stop_with_parent() -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: getppid, prctl(PR_SET_PDEATHSIG) and kill on our own pid have no memory effects.
+    unsafe {
+        let parent = libc::getppid();
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGTERM as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        // The parent may have died before the request: then no signal would ever come.
+        if libc::getppid() != parent {
+            libc::kill(libc::getpid(), libc::SIGTERM);
+        }
+    }
+    Ok(())
+}
+
 /// Whether `signal` is ignored (`SIG_IGN`), as a parent such as `nohup` may have left it.
 fn ignored(signal: i32) -> bool {
     // SAFETY: a zeroed sigaction is a valid value; with a null new action, sigaction only reads

@@ -40,6 +40,9 @@ pub struct SourceFacts {
     pub content: ContentDigest,
     /// How many records the source holds, when every file has a Camus name (which counts them).
     pub records: Option<u64>,
+    /// The replay partitions this run writes, when it is one shard of a sharded replay
+    /// ([`crate::shard`]); `None`: all of them. What other partitions hold is no concern of its.
+    pub only_partitions: Option<Vec<i32>>,
 }
 
 /// A destination for messages, fed in sorted order, batch by batch.

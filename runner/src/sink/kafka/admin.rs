@@ -176,7 +176,7 @@ fn wait_for_leaders(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origi
 ///
 /// Asks for every topic's metadata rather than this one's: a metadata request naming a missing
 /// topic makes brokers with `auto.create.topics.enable` create it with their default partitions.
-fn partition_count(
+pub(crate) fn partition_count(
     admin: &AdminClient<Watch>,
     topic: &str,
     origin: &Origin,

@@ -14,6 +14,7 @@
 //! between batches and while waiting for room in librdkafka's queue (backpressure: wait, never
 //! drop), with no extra thread competing for the CPU with the plugins and the sort.
 
+pub mod account;
 pub(crate) mod admin;
 pub mod config;
 pub mod delivery;
@@ -120,7 +121,7 @@ impl KafkaSink {
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
         let mut producer_config = config::producer_config(sink)?;
         if sink.transactions && !sink.producer.contains_key("transactional.id") {
-            producer_config.set("transactional.id", format!("c2k-{identity}"));
+            producer_config.set("transactional.id", transactional_id(&identity, facts));
         }
         let origin = config::origin(sink, "the replay producer")?;
         let producer: BaseProducer<DeliveryContext> =
@@ -161,11 +162,19 @@ impl KafkaSink {
                 (Some(last), false) => last.seq.map(|seq| last.offset - seq as i64),
             })
             .collect();
-        let resume = if sink.provenance {
+        let mut resume = if sink.provenance {
             guard::decide(&plan.topic, &identity, &ends, resume, !sink.transactions)?
         } else {
             guard::decide_without_provenance(&plan.topic, &ends, resume)?
         };
+        if let Some(only) = &facts.only_partitions {
+            // A shard: the other shards' partitions are theirs, filling or full.
+            for (partition, present) in resume.present.iter_mut().enumerate() {
+                if !only.contains(&(partition as i32)) {
+                    *present = 0;
+                }
+            }
+        }
         if resume.total() > 0 {
             tracing::info!(
                 topic = plan.topic,
@@ -406,6 +415,19 @@ impl KafkaSink {
                 Ok(since)
             }
             _ => Ok(Some((Instant::now(), reported))),
+        }
+    }
+}
+
+/// `c2k-<replay identity>`: a resumed run fences the dead run's producer. The shards of a sharded
+/// replay share the identity but not their partitions, so each has its own id (with its
+/// partitions): shards never fence each other, and a shard's retry fences its dead attempt.
+fn transactional_id(identity: &str, facts: &SourceFacts) -> String {
+    match &facts.only_partitions {
+        None => format!("c2k-{identity}"),
+        Some(partitions) => {
+            let partitions: Vec<String> = partitions.iter().map(i32::to_string).collect();
+            format!("c2k-{identity}-p{}", partitions.join("-"))
         }
     }
 }

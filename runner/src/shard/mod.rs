@@ -1,0 +1,264 @@
+//! Sharded replays (`partitioning: source`): `c2k plan` lists the archive once and assigns its
+//! source partitions to N shards, balanced by bytes ([`plan`], [`assign`]); shard `i` publishes
+//! only its partitions and commits nothing (`c2k run --plan PLAN.json --shard i`, in `run.rs`
+//! through [`narrow`]); `c2k offsets commit --plan PLAN.json` checks from the replay topic itself
+//! that every partition is complete, then commits once ([`complete`]).
+//!
+//! Every shard and the commit re-list the archive and compare it with the plan: a changed archive
+//! (a file added, gone or of another size), pipeline or Camus history is refused, never published
+//! or committed. A shard is resumable as a whole run is: it always resumes (the guard skips
+//! exactly what its partitions already hold), so a retried task neither loses nor duplicates.
+
+pub mod assign;
+pub mod complete;
+pub mod plan;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::{bail, Context, Result};
+
+use crate::config::{CommitMode, Partitioning, Pipeline};
+use crate::identity::{self, ContentDigest};
+use crate::integrity::{self, Inconsistent};
+use crate::sink::SourceFacts;
+use crate::source::CamusSource;
+pub use plan::Plan;
+
+/// How many differences between the plan and the archive an error lists.
+const LISTED_DIFFERENCES: usize = 8;
+
+/// `c2k plan PIPELINE --shards N`: lists and checks the archive (the integrity gate), checks the
+/// offsets step can be made, and assigns the source partitions to `shards` shards.
+pub fn make_plan(pipeline: &Pipeline, shards: usize) -> Result<Plan> {
+    if shards == 0 {
+        bail!("--shards 0: a plan needs at least one shard");
+    }
+    let sink = pipeline
+        .kafka_sink()
+        .context("c2k plan shards a Kafka replay")?;
+    if sink.partitioning != Partitioning::Source {
+        bail!(
+            "sink.partitioning: {:?}: a sharded replay needs partitioning: source (each replay \
+             partition drawn from one source partition). key and single draw every replay \
+             partition from every source partition and need a map and a reduce stage, which this \
+             c2k does not have yet: replay them on one machine with `c2k run`",
+            sink.partitioning
+        );
+    }
+    if !sink.provenance {
+        bail!(
+            "sink.provenance: false: shards resume and the final commit checks the replay topic \
+             from the c2k-* headers; a sharded replay needs sink.provenance: true"
+        );
+    }
+    let mut source = CamusSource::open(pipeline)?;
+    // The hand-off is checked before any shard publishes, as `c2k run` does before it sends.
+    crate::offsets::preflight(pipeline, crate::offsets::StepOptions::default())?;
+    let gate = integrity::gate(pipeline, &mut source)?;
+    if let Some(why) = gate.commit_refused {
+        if pipeline.offsets.commit != CommitMode::None {
+            return Err(Inconsistent(format!("{why}: no plan was written")).into());
+        }
+    }
+    let input_dir = pipeline.input_dir();
+    let mut files = Vec::with_capacity(source.files.len());
+    for file in &source.files {
+        let Some(name) = &file.name else {
+            bail!(
+                "{} is not named as Camus names its files (topic.leader.partition.count.offset...): \
+                 its source partition is unknown, so no shard can be given it",
+                file.url
+            );
+        };
+        files.push(plan::PlannedFile {
+            path: identity::relative_path(&input_dir, &file.url),
+            size: file.size,
+            partition: name.partition,
+            records: name.count,
+        });
+    }
+    let content = identity::content_digest(pipeline, &input_dir, &source.files)?;
+    let cutoff = match pipeline.offsets.commit {
+        CommitMode::None => None,
+        _ => Some(cutoff_now(pipeline)?),
+    };
+    let mut partition_bytes = BTreeMap::new();
+    let mut partition_records = BTreeMap::new();
+    for file in &files {
+        *partition_bytes.entry(file.partition).or_insert(0u64) += file.size;
+        *partition_records.entry(file.partition).or_insert(0u64) += file.records;
+    }
+    let shards = assign::by_bytes(&partition_bytes, shards)
+        .into_iter()
+        .enumerate()
+        .map(|(index, partitions)| plan::Shard {
+            index,
+            bytes: partitions.iter().map(|p| partition_bytes[p]).sum(),
+            records: partitions.iter().map(|p| partition_records[p]).sum(),
+            partitions,
+        })
+        .collect();
+    Ok(Plan {
+        version: plan::VERSION,
+        topic: pipeline.topic.clone(),
+        replay_topic: pipeline.replay_topic(),
+        input_dir,
+        partitioning: "source".into(),
+        content: plan::to_hex(&content),
+        files,
+        cutoff,
+        shards,
+    })
+}
+
+/// The newest Camus run's offsets, as the offsets step would commit them.
+fn cutoff_now(pipeline: &Pipeline) -> Result<plan::Cutoff> {
+    let history_dir = pipeline.history_dir().context(
+        "offsets.exec_dir (or offsets.history_dir) is not set: the offsets step needs the Camus \
+         execution directory",
+    )?;
+    let run = crate::offsets::history::latest_run(&history_dir, &pipeline.topic)?;
+    Ok(plan::Cutoff {
+        run_dir: run.run_dir,
+        offsets: run
+            .partitions
+            .iter()
+            .map(|p| (p.partition, p.offset))
+            .collect(),
+    })
+}
+
+/// Opens the source and checks it against the plan: the same pipeline, the integrity gate, the
+/// same files with the same sizes, the same content digest (reader schema, plugins) and, when the
+/// plan has one, the same Camus cut-off. `what` names who checks, for the error. Returns the
+/// source, the gate's decision and the (planned) content digest.
+pub fn open_as_planned(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    what: &str,
+) -> Result<(CamusSource, integrity::Gate, ContentDigest)> {
+    plan.check_pipeline(pipeline)?;
+    let mut source = CamusSource::open(pipeline)?;
+    let gate = integrity::gate(pipeline, &mut source)?;
+    let input_dir = pipeline.input_dir();
+    let now: Vec<(String, u64)> = source
+        .files
+        .iter()
+        .map(|f| (identity::relative_path(&input_dir, &f.url), f.size))
+        .collect();
+    let planned: Vec<(String, u64)> = plan
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.size))
+        .collect();
+    if let Some(differences) = differences(&planned, &now) {
+        return Err(Inconsistent(format!(
+            "the archive under {input_dir} changed since the plan was made: {differences}; \
+             {what}. Plan again (`c2k plan`) and start every shard over into a new replay topic"
+        ))
+        .into());
+    }
+    let content = identity::content_digest(pipeline, &input_dir, &source.files)?;
+    if plan::to_hex(&content) != plan.content {
+        return Err(Inconsistent(format!(
+            "the pipeline's reader schema, key or format plugin (or their config) is not the one \
+             the plan was made with; {what}. Plan again (`c2k plan`)"
+        ))
+        .into());
+    }
+    if let Some(planned) = &plan.cutoff {
+        let current = cutoff_now(pipeline)?;
+        if current.offsets != planned.offsets {
+            return Err(Inconsistent(format!(
+                "the Camus history moved on since the plan was made (newest run {}, planned {}): \
+                 its cut-off is not the one the plan's archive ends at; {what}. Plan again \
+                 (`c2k plan`)",
+                current.run_dir, planned.run_dir
+            ))
+            .into());
+        }
+    }
+    Ok((source, gate, content))
+}
+
+/// What differs between the planned files and the files now, or `None`.
+fn differences(planned: &[(String, u64)], now: &[(String, u64)]) -> Option<String> {
+    let planned_map: BTreeMap<&str, u64> = planned.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    let now_map: BTreeMap<&str, u64> = now.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    let mut found = Vec::new();
+    for (path, size) in &planned_map {
+        match now_map.get(path) {
+            None => found.push(format!("{path} is gone")),
+            Some(now) if now != size => {
+                found.push(format!("{path} has {now} bytes (planned: {size})"))
+            }
+            Some(_) => {}
+        }
+    }
+    for path in now_map.keys().filter(|p| !planned_map.contains_key(*p)) {
+        found.push(format!("{path} is new"));
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let mut text = found
+        .iter()
+        .take(LISTED_DIFFERENCES)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if found.len() > LISTED_DIFFERENCES {
+        let _ = write!(text, " and {} more", found.len() - LISTED_DIFFERENCES);
+    }
+    Some(text)
+}
+
+/// For shard `index` of `c2k run --plan`: checks the archive against the plan, keeps only the
+/// shard's source partitions in `source`, and returns what the sink is told: the whole archive's
+/// partitions and content (so every shard plans the same topic and has the same identity) and
+/// this shard's files, records and replay partitions.
+pub fn narrow(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    index: usize,
+) -> Result<(CamusSource, integrity::Gate, SourceFacts)> {
+    let shard = plan.shard(index)?.clone();
+    let (mut source, gate, content) =
+        open_as_planned(pipeline, plan, &format!("shard {index} sent nothing"))?;
+    let partitions = source.partitions();
+    let input_dir = pipeline.input_dir();
+    source.files.retain(|file| {
+        file.name
+            .as_ref()
+            .is_some_and(|name| shard.partitions.contains(&name.partition))
+    });
+    let facts = SourceFacts {
+        partitions,
+        files: source
+            .files
+            .iter()
+            .map(|f| identity::relative_path(&input_dir, &f.url))
+            .collect(),
+        content,
+        records: Some(shard.records),
+        only_partitions: Some(shard.partitions.iter().map(|p| *p as i32).collect()),
+    };
+    Ok((source, gate, facts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_differences_name_files_gone_new_and_resized() {
+        let planned = vec![("a".to_string(), 1), ("b".to_string(), 2)];
+        assert_eq!(differences(&planned, &planned), None);
+        let now = vec![("b".to_string(), 3), ("c".to_string(), 1)];
+        assert_eq!(
+            differences(&planned, &now).unwrap(),
+            "a is gone, b has 3 bytes (planned: 2), c is new"
+        );
+    }
+}

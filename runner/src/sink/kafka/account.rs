@@ -1,0 +1,57 @@
+//! What the replay topic holds of one replay, per partition, read back from the topic itself (the
+//! guard's reading, without a producer): for the final step of a sharded replay, which commits
+//! only once every partition holds all its messages.
+
+use anyhow::{Context, Result};
+
+use super::{admin, config, guard};
+use crate::config::Pipeline;
+use crate::identity::ContentDigest;
+
+/// The replay topic as found.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub topic: String,
+    /// `None` when the topic does not exist.
+    pub partitions: Option<i32>,
+    /// The replay's identity for that partition count.
+    pub identity: String,
+    /// Messages of this replay in each partition (by `c2k-seq`); anything else in the topic is
+    /// refused ([`guard::TopicRefused`]).
+    pub present: Vec<u64>,
+}
+
+/// Reads the last message of every partition of the replay topic and counts this replay's.
+pub fn account(pipeline: &Pipeline, content: &ContentDigest) -> Result<Account> {
+    let sink = pipeline.kafka_sink()?;
+    let topic = pipeline.replay_topic();
+    let origin = config::origin(sink, "the reader of the replay topic")?;
+    let admin_client = admin::connect(&config::admin_config(sink)?, &origin)?;
+    let partitions = admin::partition_count(&admin_client, &topic, &origin)?;
+    drop(admin_client);
+    let Some(count) = partitions else {
+        return Ok(Account {
+            topic,
+            partitions: None,
+            identity: String::new(),
+            present: Vec::new(),
+        });
+    };
+    let identity = crate::identity::replay_identity(content, sink.partitioning, count);
+    let ends = guard::read_ends(
+        config::admin_config(sink)?,
+        &origin,
+        &topic,
+        count,
+        sink.transactions,
+        super::BROKER_TIMEOUT,
+    )
+    .with_context(|| format!("cannot read what replay topic {topic} holds"))?;
+    let resume = guard::decide(&topic, &identity, &ends, true, !sink.transactions)?;
+    Ok(Account {
+        topic,
+        partitions: Some(count),
+        identity,
+        present: resume.present,
+    })
+}
