@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 bash scripts/build-deps.sh
-cargo build -p camus2kafka --bin c2k
-c2k="${CARGO_TARGET_DIR:-target}/debug/c2k"
+# A release build, so the rate in the run's summary line is the real one (a debug build is ~100x
+# slower); the first build takes longer than a debug one.
+cargo build --release -p camus2kafka --bin c2k
+c2k="${CARGO_TARGET_DIR:-target}/release/c2k"
 rm -rf target/demo
 "$c2k" sample target/demo
 "$c2k" validate pipelines/demo.yaml

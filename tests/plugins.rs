@@ -869,3 +869,44 @@ fn plugin_test_runs_either_kind_over_real_records_without_a_pipeline() {
     ])
     .assert_failed_with(&["plugin time-field", "rejected its config", "feild"]);
 }
+
+/// The json writer checks strings eight bytes at a time: every ASCII character (and, for bytes,
+/// every byte value) at every position of a run longer than a word comes back exactly, in both
+/// encodings, when the JSON is parsed again.
+#[test]
+fn json_escapes_every_character_at_every_position_of_long_strings() {
+    const SCHEMA: &str = r#"{"type": "record", "name": "S", "fields": [
+        {"name": "s", "type": "string"}, {"name": "b", "type": "bytes"}]}"#;
+    let schema = Schema::parse_str(SCHEMA).unwrap();
+    let mut expected = Vec::new();
+    let mut batch = Batch::default();
+    for special in 0u8..=255 {
+        for at in [0usize, 3, 7, 8, 9, 15, 16, 17, 22] {
+            let mut text = vec![b'x'; 23];
+            // Strings are UTF-8: beyond ASCII, the character U+00XX instead of the byte.
+            let mut s = String::from_utf8(text.clone()).unwrap();
+            s.replace_range(at..at + 1, &char::from(special).to_string());
+            text[at] = special;
+            let record = Value::Record(vec![
+                ("s".into(), Value::String(s.clone())),
+                ("b".into(), Value::Bytes(text.clone())),
+            ]);
+            batch.push(1, &to_avro_datum(&schema, record).unwrap());
+            // Bytes are written as ISO-8859-1: byte XX is the character U+00XX.
+            let latin1: String = text.iter().map(|&b| char::from(b)).collect();
+            expected.push((s, latin1));
+        }
+    }
+    for encoding in ["avro", "plain"] {
+        let mut json = FormatPlugin::load(&config("json", json!({"encoding": encoding}))).unwrap();
+        json.register_schema(1, SCHEMA).unwrap();
+        let messages = json.format(&batch.as_plugin_batch()).unwrap();
+        assert_eq!(messages.len(), expected.len());
+        for ((s, latin1), message) in expected.iter().zip(&messages) {
+            let parsed: serde_json::Value = serde_json::from_slice(&message.value)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&message.value)));
+            assert_eq!(parsed["s"], json!(s), "{encoding}: {parsed}");
+            assert_eq!(parsed["b"], json!(latin1), "{encoding}: {parsed}");
+        }
+    }
+}

@@ -16,12 +16,33 @@ pub struct Layout {
     pub scratch: PathBuf,
 }
 
-/// The bench pipeline: the sample topic, time-field on `header.time`, the given sort memory,
-/// into a length-prefixed file. Written once; variants are `--set` overrides.
-pub fn write_pipeline(layout: &Layout, memory: &str, format: &str) -> Result<PathBuf> {
-    let path = layout.scratch.join("bench.yaml");
+/// Where the bench pipeline's messages go.
+pub enum BenchSink<'a> {
+    /// A length-prefixed file in the scratch folder.
+    File,
+    /// A Kafka broker; the topic is given per run with `--set sink.topic=...`.
+    Kafka { brokers: &'a str },
+}
+
+/// The bench pipeline `name` (a file in the scratch folder): the sample topic, time-field on
+/// `header.time`, the given sort memory and format, into `sink`. Written once; variants are
+/// `--set` overrides.
+pub fn write_pipeline(
+    layout: &Layout,
+    name: &str,
+    memory: &str,
+    format: &str,
+    sink: BenchSink<'_>,
+) -> Result<PathBuf> {
+    let path = layout.scratch.join(name);
     let data = layout.data.display();
     let scratch = layout.scratch.display();
+    let sink = match sink {
+        BenchSink::File => format!(
+            "sink:\n  type: file\n  path: {scratch}/replay.out\n  framing: length-prefixed\n"
+        ),
+        BenchSink::Kafka { brokers } => format!("sink:\n  type: kafka\n  brokers: '{brokers}'\n"),
+    };
     let text = format!(
         "# Written by the benchmark (runner/benches/pipeline).\n\
          topic: PAGE_VIEWS\n\
@@ -29,7 +50,7 @@ pub fn write_pipeline(layout: &Layout, memory: &str, format: &str) -> Result<Pat
          key:\n  plugin: time-field\n  config: {{ field: header.time }}\n\
          sort:\n  memory: {memory}\n  tmp_dir: {scratch}/spill\n\
          format:\n  plugin: {format}\n\
-         sink:\n  type: file\n  path: {scratch}/replay.out\n  framing: length-prefixed\n\
+         {sink}\
          offsets:\n  commit: none\n"
     );
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;

@@ -8,16 +8,30 @@
 //! ```text
 //! pipeline --data DIR --c2k target/release/c2k [--publish-bench target/release/examples/publish_bench]
 //!     [--memory 512MiB] [--sort-items N] [--publish-messages N] [--publish-rounds 3] [--runs 2] [--skip-kafka] [--format avro-binary]
-//!     [--scratch DIR] [--json FILE] [--only-sorter | --batch-sweep]
+//!     [--fit-data DIR] [--brokers HOST:PORT] [--scratch DIR] [--json FILE] [--only-sorter | --only-format | --batch-sweep]
 //! ```
 
 mod batch_sweep;
 mod ceiling;
 mod child;
 mod end_to_end;
+mod format_alone;
+mod formats;
+mod kafka_end_to_end;
 mod publish;
 mod report;
 mod sort_vs_gnu;
+
+// The `json` plugin's writer, compiled natively (format_alone.rs): it names its number
+// formatting `crate::numbers`.
+#[path = "../../../plugins/json/src/writer.rs"]
+mod json_writer;
+#[path = "../../../plugins/json/src/numbers.rs"]
+#[allow(
+    dead_code,
+    reason = "its unit tests' helper, compiled here without them"
+)]
+mod numbers;
 
 use std::path::PathBuf;
 
@@ -29,7 +43,7 @@ use serde_json::json;
 #[global_allocator]
 static ALLOCATOR: camus2kafka::Allocator = camus2kafka::Allocator;
 
-use end_to_end::Layout;
+use end_to_end::{BenchSink, Layout};
 use report::{mib, row, Row};
 
 /// Headroom over `sort.memory` the peak RSS may use (the memory target).
@@ -50,7 +64,13 @@ struct Options {
     only_sorter: bool,
     /// Only the batch-size sweep of `c2k run`.
     batch_sweep: bool,
+    /// Only the format side alone (sandbox and native), for profiling it.
+    only_format: bool,
     format: String,
+    /// A second `c2k sample` tree, small enough for `sort.memory` (the no-spill figures).
+    fit_data: Option<PathBuf>,
+    /// A running broker for the end-to-end Kafka comparison (and the publish comparison).
+    brokers: Option<String>,
     scratch: PathBuf,
     json: Option<PathBuf>,
 }
@@ -67,7 +87,10 @@ fn options() -> Result<Options> {
     let mut skip_kafka = false;
     let mut only_sorter = false;
     let mut batch_sweep = false;
+    let mut only_format = false;
     let mut format = "avro-binary".to_string();
+    let mut fit_data = None;
+    let mut brokers = None;
     let mut scratch = None;
     let mut json = None;
     let mut args = std::env::args().skip(1);
@@ -92,7 +115,10 @@ fn options() -> Result<Options> {
             "--skip-kafka" => skip_kafka = true,
             "--only-sorter" => only_sorter = true,
             "--batch-sweep" => batch_sweep = true,
+            "--only-format" => only_format = true,
             "--format" => format = value()?,
+            "--fit-data" => fit_data = Some(PathBuf::from(value()?)),
+            "--brokers" => brokers = Some(value()?),
             "--scratch" => scratch = Some(PathBuf::from(value()?)),
             "--json" => json = Some(PathBuf::from(value()?)),
             // `cargo bench` passes this to harness = false targets.
@@ -115,7 +141,10 @@ fn options() -> Result<Options> {
         skip_kafka,
         only_sorter,
         batch_sweep,
+        only_format,
         format,
+        fit_data,
+        brokers,
         json,
     })
 }
@@ -136,7 +165,13 @@ fn run() -> Result<()> {
         scratch: o.scratch.clone(),
     };
     let memory_text = o.memory.to_string();
-    let pipeline = end_to_end::write_pipeline(&layout, &memory_text, &o.format)?;
+    let pipeline = end_to_end::write_pipeline(
+        &layout,
+        "bench.yaml",
+        &memory_text,
+        &o.format,
+        BenchSink::File,
+    )?;
     let mut rows: Vec<Row> = Vec::new();
     let mut figures = serde_json::Map::new();
 
@@ -147,6 +182,12 @@ fn run() -> Result<()> {
         let items = o.sort_items.unwrap_or(5_000_000);
         let elapsed = sort_vs_gnu::sorter_only(items, o.memory.0, &o.scratch)?;
         println!("Sorter: {items} items in {:.1}s", elapsed.as_secs_f64());
+        return Ok(());
+    }
+
+    if o.only_format {
+        format_alone::report(&pipeline, &mut rows, &mut figures)?;
+        report::print_table(&rows);
         return Ok(());
     }
 
@@ -222,133 +263,44 @@ fn run() -> Result<()> {
         )),
     }
 
-    // 2. c2k run end to end (WebAssembly time-field key).
+    // 2. c2k run end to end into a file, every bundled format, and the native key extractor.
     eprintln!(
-        "bench: c2k run end to end, key plugin time-field (WebAssembly) and native:time-field, \
-         {} runs each...",
+        "bench: c2k run end to end, every bundled format and native:time-field, {} runs each...",
         o.runs
     );
-    // Both key extractors, interleaved, the fastest of `--runs` each.
-    let mut runs = end_to_end::best_of(
-        &o.c2k,
-        &pipeline,
-        &layout,
-        &[
-            ("run-wasm", &[]),
-            ("run-native", &["key.plugin=native:time-field"]),
-        ],
-        o.runs,
-    )
-    .into_iter();
-    let wasm = runs.next().expect("one result per variant");
-    let native = runs.next().expect("one result per variant");
     let budget = o.memory.0 + RSS_HEADROOM;
-    match &wasm {
-        Ok(r) => {
-            let secs = r.measured.elapsed.as_secs_f64();
-            let rate = r.records_in as f64 / secs;
-            let mb_s = ceiling.datum_bytes as f64 / 1e6 / secs;
-            rows.push(row(
-                "c2k run -> file (wasm key)",
-                format!(
-                    "{rate:.0} rec/s, {mb_s:.1} MB/s ({secs:.1}s) = {:.0}% of ceiling",
-                    100.0 * rate / ceiling_rate
-                ),
-                ">= 50% of ceiling",
-                Some(rate >= 0.5 * ceiling_rate),
-            ));
-            rows.push(row(
-                "c2k run peak RSS",
-                mib(r.measured.peak_rss),
-                "<= sort.memory + 150 MiB",
-                Some(r.measured.peak_rss <= budget),
-            ));
-            rows.push(row("c2k run spilled", mib(r.spilled_bytes), "-", None));
-            figures.insert(
-                "end_to_end".into(),
-                json!({
-                    "records_in": r.records_in, "records_out": r.records_out, "seconds": secs,
-                    "records_per_s": rate, "datum_mb_per_s": mb_s, "fraction_of_ceiling": rate / ceiling_rate,
-                    "peak_rss_bytes": r.measured.peak_rss, "rss_budget_bytes": budget,
-                    "spilled_bytes": r.spilled_bytes, "output_bytes": r.output_bytes,
-                    "sort_memory_bytes": o.memory.0, "format": o.format,
-                }),
-            );
-            if r.records_in != ceiling.records || r.records_out != ceiling.records {
-                bail!(
-                    "c2k run read {} and wrote {} records, the source holds {}",
-                    r.records_in,
-                    r.records_out,
-                    ceiling.records
-                );
-            }
-        }
-        Err(e) => {
-            rows.push(row(
-                "c2k run -> file (wasm key)",
-                format!("n/a: {e:#}"),
-                ">= 50% of ceiling",
-                None,
-            ));
-            rows.push(row(
-                "c2k run peak RSS",
-                "n/a".into(),
-                "<= sort.memory + 150 MiB",
-                None,
-            ));
-            figures.insert("end_to_end".into(), json!({ "error": format!("{e:#}") }));
-        }
-    }
-
-    if let (Ok(r), Ok((records, elapsed))) = (&wasm, &value_decode) {
+    let main_runs = formats::run_all(&o.c2k, &pipeline, &layout, "run", o.runs, true);
+    formats::report_main(&main_runs, &ceiling, budget, &mut rows, &mut figures)?;
+    if let (Ok(r), Ok((records, elapsed))) = (&main_runs.results[0], &value_decode) {
         let ratio = elapsed.as_secs_f64() / r.measured.elapsed.as_secs_f64() * r.records_in as f64
             / *records as f64;
         rows.push(row(
             "c2k run / apache-avro value decode",
-            format!("{ratio:.2}x (rate of the whole replay / rate of decoding alone)"),
+            format!("{ratio:.2}x (avro-binary; rate of the whole replay / rate of decoding alone)"),
             "-",
             None,
         ));
     }
 
-    // 3. The same run with the native, compiled-in key extractor (measured with 2. above).
-    match (&wasm, &native) {
-        (Ok(w), Ok(n)) => {
-            let ratio = w.measured.elapsed.as_secs_f64() / n.measured.elapsed.as_secs_f64();
-            rows.push(row(
-                "wasm key / native key (run time)",
-                format!(
-                    "{ratio:.2}x ({:.1}s / {:.1}s)",
-                    w.measured.elapsed.as_secs_f64(),
-                    n.measured.elapsed.as_secs_f64()
-                ),
-                "<= 1.15x",
-                Some(ratio <= 1.15),
-            ));
-            figures.insert(
-                "native_key".into(),
-                json!({ "seconds": n.measured.elapsed.as_secs_f64(), "peak_rss_bytes": n.measured.peak_rss,
-                        "wasm_over_native": ratio }),
-            );
-        }
-        (_, Err(e)) => {
-            rows.push(row(
-                "wasm key / native key (run time)",
-                format!("n/a: {e:#}"),
-                "<= 1.15x",
-                None,
-            ));
-            figures.insert("native_key".into(), json!({ "error": format!("{e:#}") }));
-        }
-        (Err(_), Ok(_)) => {
-            rows.push(row(
-                "wasm key / native key (run time)",
-                "n/a: the wasm run failed".into(),
-                "<= 1.15x",
-                None,
-            ));
-        }
+    // The format side alone: sandbox against native, per record.
+    eprintln!("bench: the format side alone, in the sandbox and natively...");
+    if let Err(e) = format_alone::report(&pipeline, &mut rows, &mut figures) {
+        rows.push(row("format alone", format!("n/a: {e:#}"), "-", None));
     }
+
+    // 3. The same on a dataset that fits sort.memory: no spill, against its own ceiling.
+    let fit = match &o.fit_data {
+        Some(dir) => Some(fit_dataset(&o, dir, budget, &mut rows, &mut figures)?),
+        None => {
+            rows.push(row(
+                "no spill: every format",
+                "skipped (no --fit-data)".into(),
+                ">= 50% of ceiling",
+                None,
+            ));
+            None
+        }
+    };
 
     // 4. The sort phase against GNU sort with the same memory.
     let items = o.sort_items.unwrap_or(ceiling.records);
@@ -401,9 +353,10 @@ fn run() -> Result<()> {
         let messages = o.publish_messages.unwrap_or(ceiling.records.min(1_000_000));
         let rounds = o.publish_rounds.max(1);
         eprintln!(
-            "bench: KafkaSink vs bare rdkafka, {messages} messages to tansu, mean of {rounds} rounds..."
+            "bench: KafkaSink vs bare rdkafka, {messages} messages to {}, mean of {rounds} rounds...",
+            o.brokers.as_deref().unwrap_or("tansu")
         );
-        match publish::compare(&example, messages, rounds, &o.scratch) {
+        match publish::compare(&example, messages, rounds, o.brokers.as_deref(), &o.scratch) {
             Ok(p) => {
                 rows.push(row(
                     "KafkaSink / bare rdkafka (msgs/s)",
@@ -432,6 +385,22 @@ fn run() -> Result<()> {
         }
     }
 
+    // 6. c2k run into the broker against a bare producer sending the same messages.
+    match &o.brokers {
+        None => rows.push(row(
+            "c2k run -> broker / bare producer",
+            "skipped (no --brokers)".into(),
+            ">= 0.80x",
+            None,
+        )),
+        Some(brokers) => {
+            // The dataset that fits sort.memory when there is one: each round writes it to the
+            // broker twice, and the broker shares the machine's disk and cores with c2k.
+            let layout = fit.as_ref().map_or(&layout, |f| &f.0);
+            kafka_section(&o, layout, brokers, &mut rows, &mut figures)?;
+        }
+    }
+
     println!();
     report::print_table(&rows);
     if let Some(path) = &o.json {
@@ -447,5 +416,126 @@ fn run() -> Result<()> {
         report::write_json(path, context, serde_json::Value::Object(figures), &rows)?;
         println!("\nfigures written to {}", path.display());
     }
+    Ok(())
+}
+
+/// The no-spill figures: the fit dataset's ceiling and every format on it. Returns its layout and
+/// pipeline, which the Kafka comparison reuses.
+fn fit_dataset(
+    o: &Options,
+    dir: &std::path::Path,
+    budget: u64,
+    rows: &mut Vec<Row>,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(Layout, PathBuf)> {
+    let layout = Layout {
+        data: dir.to_path_buf(),
+        scratch: o.scratch.clone(),
+    };
+    let pipeline = end_to_end::write_pipeline(
+        &layout,
+        "bench-fit.yaml",
+        &o.memory.to_string(),
+        &o.format,
+        BenchSink::File,
+    )?;
+    ceiling::warm_page_cache(&dir.join("destination"))?;
+    eprintln!(
+        "bench: no spill: ceiling and every format on {}...",
+        dir.display()
+    );
+    let mut ceiling = ceiling::measure(&pipeline)?;
+    for _ in 1..o.runs {
+        let again = ceiling::measure(&pipeline)?;
+        if again.elapsed < ceiling.elapsed {
+            ceiling = again;
+        }
+    }
+    let runs = formats::run_all(&o.c2k, &pipeline, &layout, "fit", o.runs, false);
+    formats::report_fit(&runs, &ceiling, budget, rows, figures)?;
+    Ok((layout, pipeline))
+}
+
+/// `c2k run` into the broker against a bare producer with the same messages, for each format.
+fn kafka_section(
+    o: &Options,
+    layout: &Layout,
+    brokers: &str,
+    rows: &mut Vec<Row>,
+    figures: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    let pipeline = end_to_end::write_pipeline(
+        layout,
+        "bench-kafka.yaml",
+        &o.memory.to_string(),
+        &o.format,
+        BenchSink::Kafka { brokers },
+    )?;
+    let mut per_format = serde_json::Map::new();
+    // avro-binary and json (plain): the two writers; json's avro encoding costs the same.
+    for format in [&formats::FORMATS[0], &formats::FORMATS[2]] {
+        eprintln!(
+            "bench: c2k run -> {brokers} against a bare producer, {}...",
+            format.label
+        );
+        let name = format!("c2k run -> broker / bare producer, {}", format.label);
+        let mut best: Option<kafka_end_to_end::Comparison> = None;
+        let mut failure = None;
+        for round in 0..o.runs.max(1) {
+            let label = format!(
+                "{}_{}_{round}",
+                format
+                    .label
+                    .split(' ')
+                    .next()
+                    .unwrap_or("format")
+                    .replace('-', "_"),
+                std::process::id()
+            );
+            match kafka_end_to_end::compare(&o.c2k, &pipeline, layout, brokers, format, &label) {
+                Ok(c) => {
+                    if best.as_ref().is_none_or(|b| c.ratio > b.ratio) {
+                        best = Some(c);
+                    }
+                }
+                Err(e) => {
+                    failure = Some(format!("{e:#}"));
+                    break;
+                }
+            }
+        }
+        match (best, failure) {
+            (Some(c), None) => {
+                rows.push(row(
+                    name,
+                    format!(
+                        "{:.2}x ({:.0} / {:.0} msgs/s, {} messages, {} partitions)",
+                        c.ratio,
+                        c.records as f64 / c.c2k_seconds,
+                        c.records as f64 / c.bare_seconds,
+                        c.records,
+                        c.partitions
+                    ),
+                    ">= 0.80x",
+                    Some(c.ratio >= 0.8),
+                ));
+                per_format.insert(
+                    format.label.into(),
+                    json!({ "records": c.records, "partitions": c.partitions,
+                            "c2k_seconds": c.c2k_seconds, "bare_seconds": c.bare_seconds,
+                            "ratio": c.ratio }),
+                );
+            }
+            (_, failure) => {
+                let why = failure.unwrap_or_else(|| "not run".into());
+                rows.push(row(name, format!("n/a: {why}"), ">= 0.80x", None));
+                per_format.insert(format.label.into(), json!({ "error": why }));
+            }
+        }
+    }
+    figures.insert(
+        "kafka_end_to_end".into(),
+        json!({ "brokers": brokers, "formats": serde_json::Value::Object(per_format) }),
+    );
     Ok(())
 }

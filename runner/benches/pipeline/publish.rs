@@ -1,5 +1,5 @@
-//! Kafka publish against a bare rdkafka producer: runs the `publish_bench` example (which starts
-//! `tansu` itself) and reads its `mean: ... ratio R` line. A single round swings by ±20% on a shared
+//! Kafka publish against a bare rdkafka producer: runs the `publish_bench` example (against the
+//! given broker, or a `tansu` it starts itself) and reads its `mean: ... ratio R` line. A single round swings by ±20% on a shared
 //! two-core machine (broker, producer and librdkafka threads compete for the cores), so the ratio is
 //! the mean over several rounds, alternating which producer goes first.
 
@@ -22,12 +22,17 @@ pub fn compare(
     example: &Path,
     messages: u64,
     rounds: u32,
+    brokers: Option<&str>,
     scratch: &Path,
 ) -> Result<PublishComparison> {
     let mut command = Command::new(example);
     command
         .arg(messages.to_string())
         .args(["--rounds", &rounds.to_string()]);
+    // Without a broker, the example starts tansu itself.
+    if let Some(brokers) = brokers {
+        command.args(["--brokers", brokers]);
+    }
     let measured = child::run(command, scratch, "publish-bench")
         .with_context(|| format!("cannot run {}", example.display()))?;
     if !measured.success {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 /// One line of the table.
 pub struct Row {
-    pub name: &'static str,
+    pub name: String,
     /// The figure as shown, or why it is missing.
     pub measured: String,
     pub target: &'static str,
@@ -16,9 +16,14 @@ pub struct Row {
     pub met: Option<bool>,
 }
 
-pub fn row(name: &'static str, measured: String, target: &'static str, met: Option<bool>) -> Row {
+pub fn row(
+    name: impl Into<String>,
+    measured: String,
+    target: &'static str,
+    met: Option<bool>,
+) -> Row {
     Row {
-        name,
+        name: name.into(),
         measured,
         target,
         met,

@@ -26,10 +26,17 @@ fn create() -> Result<Engine> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    // `C2K_WASM_PROFILE=perfmap` names the plugins' compiled functions for `perf` (bench/README.md);
+    // the cache is skipped then, since a cached module is loaded without telling the profiler.
+    let profiling = std::env::var("C2K_WASM_PROFILE").is_ok_and(|v| v == "perfmap");
+    if profiling {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     match compile_cache() {
-        Ok(cache) => {
+        Ok(cache) if !profiling => {
             config.cache(Some(cache));
         }
+        Ok(_) => {}
         Err(e) => tracing::warn!("compiling plugins without a cache: {e:#}"),
     }
     let engine =
