@@ -80,6 +80,8 @@ pub struct PartitionEnd {
     pub partition: i32,
     /// The log start offset (messages before it were deleted by retention).
     pub low: i64,
+    /// The end offset (the next message's), as the watermark said.
+    pub high: i64,
     pub last: Option<LastMessage>,
 }
 
@@ -91,6 +93,10 @@ pub struct LastMessage {
     pub replay: Option<String>,
     /// `c2k-seq`, when present and a number.
     pub seq: Option<u64>,
+    /// Its key and value, which stand in for the headers on brokers that have none
+    /// ([`super::legacy_guard`]).
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
 }
 
 /// What the guard decided: for each replay partition, how many messages of this replay are
@@ -152,6 +158,7 @@ pub fn read_ends(
         ends.push(PartitionEnd {
             partition,
             low,
+            high,
             last,
         });
     }
@@ -236,6 +243,8 @@ fn last_message_from(
                     offset: message.offset(),
                     replay: header(REPLAY_HEADER),
                     seq: header(SEQ_HEADER).and_then(|s| s.parse().ok()),
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: message.payload().map(<[u8]>::to_vec),
                 });
             }
         }
@@ -441,10 +450,13 @@ mod tests {
         PartitionEnd {
             partition,
             low: 0,
+            high: seq as i64 + 1,
             last: Some(LastMessage {
                 offset: seq as i64,
                 replay: Some("me".into()),
                 seq: Some(seq),
+                key: None,
+                value: None,
             }),
         }
     }
@@ -453,6 +465,7 @@ mod tests {
         PartitionEnd {
             partition,
             low: 0,
+            high: 0,
             last: None,
         }
     }

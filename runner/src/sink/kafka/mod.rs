@@ -8,7 +8,10 @@
 //! - [`rate`] — `sink.max_messages_per_sec`;
 //! - [`provenance`] — the `c2k-*` headers on every message;
 //! - [`guard`] — what the replay topic already holds, read before anything is sent: publish,
-//!   resume (skip exactly what is there) or refuse.
+//!   resume (skip exactly what is there) or refuse;
+//! - [`legacy`], [`legacy_guard`], [`zookeeper`] — brokers older than 0.11 (no headers, no
+//!   idempotence, before 0.10.1 no CreateTopics): their producer defaults, the guard by a record
+//!   in ZooKeeper and the bytes of each partition's last message, topics created in ZooKeeper.
 //!
 //! The producer is a `BaseProducer` polled from the sending thread: delivery reports are served in
 //! between batches and while waiting for room in librdkafka's queue (backpressure: wait, never
@@ -18,9 +21,12 @@ pub(crate) mod admin;
 pub mod config;
 pub mod delivery;
 pub mod guard;
+pub mod legacy;
+pub mod legacy_guard;
 pub mod partitioner;
 pub mod provenance;
 pub(crate) mod rate;
+pub mod zookeeper;
 
 use std::time::{Duration, Instant};
 
@@ -82,6 +88,13 @@ pub struct KafkaSink {
     /// it: every acknowledged message must sit at `base + c2k-seq`, which is how a batch the
     /// brokers wrote twice is caught (`None` where transaction markers make offsets uncountable).
     base_offsets: Vec<Option<i64>>,
+    /// Brokers older than 0.11: no headers at all (`None` on current brokers).
+    legacy: Option<legacy::Legacy>,
+    /// Old brokers: per partition, the last message the topic holds, compared with this replay's
+    /// message at that position before anything more is sent to the partition.
+    expected: Vec<Option<legacy_guard::Expected>>,
+    /// Whether a failed run can be continued with `--resume`.
+    resumable: bool,
 }
 
 struct Transaction {
@@ -112,9 +125,30 @@ impl KafkaSink {
         let sink = pipeline.kafka_sink()?;
         let brokers = config::brokers(sink)?.to_string();
         let plan = plan_topic(pipeline, facts)?;
+        let legacy = legacy::detect(sink);
+        if let Some(old) = &legacy {
+            if sink.transactions {
+                bail!(
+                    "sink.transactions: true needs brokers of Kafka 0.11 or later, and sink.producer \
+                     says they are older (broker.version.fallback: {}); nothing was sent. Set \
+                     sink.transactions: false",
+                    old.fallback
+                );
+            }
+            eprintln!("{}", legacy::notice(old, sink.zookeeper.is_some()));
+        }
+        let creation = match (&legacy, &sink.zookeeper) {
+            (Some(old), Some(connect)) if !old.create_topics => {
+                admin::Creation::ZooKeeper(connect.clone())
+            }
+            (Some(old), None) if !old.create_topics => {
+                admin::Creation::Refused(old.fallback.clone())
+            }
+            _ => admin::Creation::Admin,
+        };
         let origin = config::origin(sink, "the admin client of the replay topic")?;
         let admin = admin::connect(&config::admin_config(sink)?, &origin).context(NOTHING_SENT)?;
-        let partitions = admin::ensure_topic(&admin, &plan, &origin)?;
+        let partitions = admin::ensure_topic(&admin, &plan, &origin, &creation)?;
         drop(admin);
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
@@ -153,7 +187,7 @@ impl KafkaSink {
             BROKER_TIMEOUT,
         )
         .with_context(|| format!("cannot read what replay topic {} holds", plan.topic))?;
-        let base_offsets = ends
+        let mut base_offsets = ends
             .iter()
             .map(|end| match (&end.last, sink.transactions) {
                 (_, true) => None,
@@ -161,10 +195,32 @@ impl KafkaSink {
                 (Some(last), false) => last.seq.map(|seq| last.offset - seq as i64),
             })
             .collect();
-        let resume = if sink.provenance {
-            guard::decide(&plan.topic, &identity, &ends, resume, !sink.transactions)?
-        } else {
-            guard::decide_without_provenance(&plan.topic, &ends, resume)?
+        let mut expected = vec![None; partitions as usize];
+        let resume = match (&legacy, sink.provenance) {
+            (None, true) => {
+                guard::decide(&plan.topic, &identity, &ends, resume, !sink.transactions)?
+            }
+            (_, false) => guard::decide_without_provenance(&plan.topic, &ends, resume)?,
+            (Some(_), true) => {
+                let record = match &sink.zookeeper {
+                    Some(connect) => zookeeper::read_record(connect, &plan.topic)?,
+                    None => None,
+                };
+                let decided = legacy_guard::decide(
+                    &plan.topic,
+                    &identity,
+                    &ends,
+                    sink.zookeeper.is_some(),
+                    record.as_ref(),
+                    resume,
+                )?;
+                if let (Some(record), Some(connect)) = (&decided.record, &sink.zookeeper) {
+                    zookeeper::write_record(connect, &plan.topic, record)?;
+                }
+                base_offsets = decided.base_offsets.into_iter().map(Some).collect();
+                expected = decided.expected;
+                decided.resume
+            }
         };
         if resume.total() > 0 {
             tracing::info!(
@@ -201,6 +257,9 @@ impl KafkaSink {
             skipped: 0,
             transaction,
             base_offsets,
+            resumable: sink.provenance && (legacy.is_none() || sink.zookeeper.is_some()),
+            legacy,
+            expected,
         })
     }
 
@@ -250,6 +309,15 @@ impl KafkaSink {
         let seq = self.next_seq[slot];
         self.next_seq[slot] += 1;
         if seq < self.resume.present.get(slot).copied().unwrap_or(0) {
+            if let Some(expected) = self.expected[slot].take_if(|e| e.seq == seq) {
+                legacy_guard::check(
+                    &self.topic,
+                    partition,
+                    &expected,
+                    message.key.as_deref(),
+                    &message.value,
+                )?;
+            }
             self.skipped += 1;
             return Ok(());
         }
@@ -260,11 +328,23 @@ impl KafkaSink {
             }
         }
         let sequence = self.sent;
-        let provenance = self
-            .provenance
-            .as_ref()
-            .map(|p| p.headers(message, seq))
-            .unwrap_or_default();
+        let provenance = match (&self.provenance, &self.legacy) {
+            (Some(p), None) => p.headers(message, seq),
+            _ => Vec::new(),
+        };
+        if self.legacy.is_some() && !message.headers.is_empty() {
+            bail!(
+                "the format plugin gives message #{sequence} headers ({}), which brokers older \
+                 than Kafka 0.11 cannot store (sink.producer broker.version.fallback); use a \
+                 format without headers",
+                message
+                    .headers
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         let mut record =
             BaseRecord::<[u8], [u8], usize>::with_opaque_to(&self.topic, sequence as usize)
                 .payload(message.value.as_slice())
@@ -446,6 +526,23 @@ impl Sink for KafkaSink {
     }
 
     fn finish(self: Box<Self>) -> Result<SinkReport> {
+        if let Some((partition, expected)) = self
+            .expected
+            .iter()
+            .enumerate()
+            .find_map(|(p, e)| e.as_ref().map(|e| (p, e)))
+        {
+            return Err(guard::TopicRefused(format!(
+                "replay topic {} partition {partition} holds {} messages from offset {} on, more \
+                 than this replay produces for it ({}): it is not this replay. Offsets not \
+                 committed. Publish into an empty topic.",
+                self.topic,
+                expected.seq + 1,
+                expected.offset - expected.seq as i64,
+                self.next_seq[partition]
+            ))
+            .into());
+        }
         if self.transaction.is_some() {
             self.commit_transaction()?;
         }
@@ -472,7 +569,7 @@ impl Sink for KafkaSink {
             "publishing to {} failed: {}{waited}{}",
             self.destination,
             deliveries.describe(self.sent),
-            resume_hint(self.provenance.is_some())
+            resume_hint(self.resumable)
         )
     }
 }
