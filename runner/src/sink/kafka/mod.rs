@@ -267,6 +267,31 @@ impl KafkaSink {
     pub fn look(pipeline: &Pipeline, facts: &SourceFacts) -> Result<String> {
         let sink = pipeline.kafka_sink()?;
         let topic = pipeline.replay_topic();
+        let legacy = legacy::detect(sink);
+        // Old brokers: the record of the replay, read once (an unreadable one is said).
+        let record = match (&legacy, &sink.zookeeper) {
+            (Some(_), Some(connect)) => match zookeeper::read_record(connect, &topic) {
+                Ok(record) => record,
+                Err(e) => return Ok(format!("could not look at replay topic {topic}: {e:#}")),
+            },
+            _ => None,
+        };
+        let decide = |ends: &[guard::PartitionEnd], identity: &str, resume: bool| match (
+            &legacy,
+            sink.provenance,
+        ) {
+            (_, false) => guard::decide_without_provenance(&topic, ends, resume),
+            (None, true) => guard::decide(&topic, identity, ends, resume, !sink.transactions),
+            (Some(_), true) => legacy_guard::decide(
+                &topic,
+                identity,
+                ends,
+                sink.zookeeper.is_some(),
+                record.as_ref(),
+                resume,
+            )
+            .map(|plan| plan.resume),
+        };
         Ok(guard::look(
             config::admin_config(sink)?,
             &config::origin(sink, "the reader of the replay topic")?,
@@ -274,7 +299,7 @@ impl KafkaSink {
             |partitions| {
                 crate::identity::replay_identity(&facts.content, sink.partitioning, partitions)
             },
-            sink.provenance,
+            decide,
             sink.transactions,
         ))
     }
