@@ -398,6 +398,26 @@ fn kafka_0_8_says_what_changed_and_without_zookeeper_names_how_to_create_the_top
         return;
     };
     let replay = Replay::new();
+    // Without the librdkafka settings old brokers need: named before anything is read.
+    let unaware = c2k::write_pipeline(
+        replay.path(),
+        "unaware.yaml",
+        &format!(
+            "{}sink:\n  type: kafka\n  brokers: '{}'\noffsets:\n  commit: none\n",
+            common(replay.path()),
+            kafka.bootstrap()
+        ),
+    );
+    let started = Instant::now();
+    replay.run(&["run", &unaware]).assert_failed_with(&[
+        "older than 0.10",
+        "sink.producer.api.version.request: false",
+        "sink.producer.broker.version.fallback",
+    ]);
+    eprintln!(
+        "0.8.2.2 spoken to as a current broker: refused in {:.1?}",
+        started.elapsed()
+    );
     let no_zookeeper = replay.pipeline(&kafka, "NEW_REPLAY", false);
     let refused = replay.run(&["run", &no_zookeeper]);
     refused.assert_failed_with(&[
