@@ -136,6 +136,12 @@ impl KafkaSink {
                 );
             }
             eprintln!("{}", legacy::notice(old, sink.zookeeper.is_some()));
+        } else if sink.zookeeper.is_some() {
+            eprintln!(
+                "c2k: warning: sink.zookeeper is set, but sink.producer does not say the brokers \
+                 are older than 0.11 (api.version.request: false, broker.version.fallback): it is \
+                 not used; the replay is guarded by its c2k-* headers"
+            );
         }
         let creation = match (&legacy, &sink.zookeeper) {
             (Some(old), Some(connect)) if !old.create_topics => {
