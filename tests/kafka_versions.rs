@@ -557,3 +557,84 @@ fn kafka_2_1_broker_never_restarted_fails_with_the_delivered_count_and_resume_co
     };
     broker_gone_then_resumed(&kafka);
 }
+
+/// The cut-offs of the sample's newest Camus run, per partition, as `c2k offsets show` prints them.
+fn cutoffs(replay: &Replay, pipeline: &str) -> Vec<i64> {
+    let shown = replay.run(&["offsets", "show", pipeline]);
+    shown.assert_ok();
+    let cutoffs: Vec<i64> = shown
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| fields.first().is_some_and(|f| f.parse::<u32>().is_ok()))
+        .map(|fields| fields[1].parse().expect("a cut-off"))
+        .collect();
+    assert_eq!(cutoffs.len() as u32, PARTITIONS, "{}", shown.stdout);
+    cutoffs
+}
+
+/// The whole job on a Camus-era cluster in one `c2k run`: the replay published without headers,
+/// then the original topic's offsets committed to ZooKeeper after the live topic was checked;
+/// Kafka 0.8.2.2's own `ConsumerOffsetChecker` then reports the cut-offs and the lag.
+#[test]
+fn kafka_0_8_the_whole_job_replays_then_commits_offsets_kafka_own_checker_reports() {
+    const MORE: i64 = 10;
+    let Some(kafka) = ApacheKafka::start_0_8("") else {
+        return;
+    };
+    let replay = Replay::new();
+    let topic = "WHOLE_REPLAY";
+    let replayed = replay.pipeline(&kafka, topic, true);
+    let yaml = std::fs::read_to_string(&replayed).expect("the pipeline").replace(
+        "offsets:\n  commit: none\n",
+        &format!(
+            "offsets:\n  exec_dir: {}/execution\n  commit: zookeeper\n  zookeeper: '{}'\n  group: replayed\n",
+            replay.path().display(),
+            kafka.zookeeper()
+        ),
+    );
+    let pipeline = c2k::write_pipeline(replay.path(), "whole.yaml", &yaml);
+    let cutoffs = cutoffs(&replay, &pipeline);
+    // The live topic, MORE messages past each cut-off.
+    kafka.create_topic_0_8("PAGE_VIEWS", PARTITIONS);
+    let live: Vec<i64> = cutoffs.iter().map(|c| c + MORE).collect();
+    crate::support::live::produce(&kafka.client_config(), "PAGE_VIEWS", &live);
+
+    let started = Instant::now();
+    replay.run(&["run", &pipeline]).assert_ok();
+    eprintln!(
+        "0.8.2.2 whole job (replay + commit: zookeeper): {:.1?}",
+        started.elapsed()
+    );
+    replay.assert_exactly_once(&read_back(&kafka, topic));
+    let checked = kafka.run_tool(
+        "kafka.tools.ConsumerOffsetChecker",
+        &[
+            "--zookeeper",
+            &kafka.zookeeper(),
+            "--group",
+            "replayed",
+            "--topic",
+            "PAGE_VIEWS",
+        ],
+        90,
+    );
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    eprintln!("ConsumerOffsetChecker:\n{stdout}");
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let mut rows: Vec<[i64; 4]> = stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.first() == Some(&"replayed") && f.get(1) == Some(&"PAGE_VIEWS"))
+        .map(|f| [2, 3, 4, 5].map(|c| f[c].parse().expect("a number")))
+        .collect();
+    rows.sort();
+    let expected: Vec<[i64; 4]> = (0..PARTITIONS as usize)
+        .map(|p| [p as i64, cutoffs[p], live[p], MORE])
+        .collect();
+    assert_eq!(rows, expected, "Pid, Offset, logSize, Lag");
+}
