@@ -327,6 +327,12 @@ fn broker_bounced(kafka: &ApacheKafka) -> String {
     );
     wait_for_messages(kafka, topic, 1_500, &mut child, &stderr_path);
     kafka.kill_broker();
+    if kafka.version == Version::V0_8_2_2 {
+        // Restarted before ZooKeeper expired the dead broker's session (3 s here), an 0.8.2.2
+        // broker can come back without an active controller, serving no metadata for minutes
+        // (seen here). A crashed machine takes longer than that to come back anyway.
+        std::thread::sleep(Duration::from_secs(4));
+    }
     kafka.start_broker();
     let status = support_kafka::wait_within(&mut child, RUN_TIMEOUT, "c2k across the bounce");
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
@@ -508,12 +514,9 @@ fn kafka_0_8_a_message_another_producer_appended_is_refused_before_more_is_sent_
         "Nothing more was sent to partition 1",
     ]);
     assert_eq!(resumed.code, Some(4));
+    // Held until every partition's last message was compared: nothing was sent anywhere.
     let after = read_back(&kafka, topic);
-    assert_eq!(
-        after[&1].len(),
-        before[&1].len(),
-        "nothing was sent to partition 1"
-    );
+    assert!(after == before, "the refused run sent messages");
 }
 
 #[test]

@@ -194,7 +194,10 @@ fn wait_for_leaders(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origi
         }
         if start.elapsed() > ADMIN_TIMEOUT {
             bail!(
-                "replay topic {} at {brokers} was created but its partitions have no leader after {:?}",
+                "replay topic {} at {brokers} was created (or found in ZooKeeper) but its \
+                 partitions have no leader after {:?}; nothing was sent. A broker restarting, or a \
+                 cluster without an active controller, serves no metadata yet: run again once it \
+                 does",
                 plan.topic,
                 ADMIN_TIMEOUT
             );

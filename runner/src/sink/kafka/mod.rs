@@ -60,6 +60,10 @@ const POLL_EVERY: u64 = 256;
 /// records are read, and before anything is sent.
 const NOTHING_SENT: &str = "checked before reading the archive's records: nothing was sent";
 
+/// The most messages held while the last messages of an old broker's partitions are compared
+/// (each partition is still checked before anything is sent to it past that).
+const HOLD_LIMIT: usize = 100_000;
+
 /// How long the guard may take to read one replay partition's end, and a transactional producer
 /// to start (a broker without transactions must fail, not hang).
 const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -95,6 +99,9 @@ pub struct KafkaSink {
     expected: Vec<Option<legacy_guard::Expected>>,
     /// Whether a failed run can be continued with `--resume`.
     resumable: bool,
+    /// Old brokers, resumed: messages held until every partition's last message is compared.
+    holding: bool,
+    held: Vec<(OutMessage, i32, u64)>,
 }
 
 struct Transaction {
@@ -265,6 +272,8 @@ impl KafkaSink {
             base_offsets,
             resumable: sink.provenance && (legacy.is_none() || sink.zookeeper.is_some()),
             legacy,
+            holding: expected.iter().any(Option::is_some),
+            held: Vec::new(),
             expected,
         })
     }
@@ -334,8 +343,12 @@ impl KafkaSink {
 
     /// Hands one message to librdkafka, waiting while its queue is full — unless the topic already
     /// holds it (a resumed replay), when it is counted and skipped.
-    fn send_one(&mut self, message: &OutMessage) -> Result<()> {
-        let partition = partition_for(self.partitioning, message, self.partitions);
+    ///
+    /// Old brokers, resumed: while some partition's last message is still to be compared
+    /// ([`legacy_guard`]), the messages to send are held (up to [`HOLD_LIMIT`]), so that a
+    /// difference found is refused with nothing sent at all.
+    fn send_one(&mut self, message: OutMessage) -> Result<()> {
+        let partition = partition_for(self.partitioning, &message, self.partitions);
         let slot = partition as usize;
         let seq = self.next_seq[slot];
         self.next_seq[slot] += 1;
@@ -348,10 +361,39 @@ impl KafkaSink {
                     message.key.as_deref(),
                     &message.value,
                 )?;
+                if self.expected.iter().all(Option::is_none) {
+                    self.release()?;
+                }
             }
             self.skipped += 1;
             return Ok(());
         }
+        if self.holding {
+            if self.held.len() < HOLD_LIMIT {
+                self.held.push((message, partition, seq));
+                return Ok(());
+            }
+            tracing::info!(
+                held = self.held.len(),
+                "publishing the held messages before every partition's last message was compared"
+            );
+            self.release()?;
+        }
+        self.publish(&message, partition, seq)
+    }
+
+    /// Publishes the held messages, in order, and stops holding.
+    fn release(&mut self) -> Result<()> {
+        self.holding = false;
+        for (message, partition, seq) in std::mem::take(&mut self.held) {
+            self.publish(&message, partition, seq)?;
+        }
+        Ok(())
+    }
+
+    /// Hands `message`, the `seq`-th of `partition`, to librdkafka, waiting while its queue is
+    /// full.
+    fn publish(&mut self, message: &OutMessage, partition: i32, seq: u64) -> Result<()> {
         if let Some(rate) = &mut self.rate {
             let wait = rate.admit(Instant::now());
             if !wait.is_zero() {
@@ -548,7 +590,7 @@ impl Sink for KafkaSink {
     }
 
     fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
-        for message in &batch {
+        for message in batch {
             self.send_one(message)?;
         }
         // Serve the delivery reports that are ready, without waiting.
@@ -556,7 +598,7 @@ impl Sink for KafkaSink {
         self.check_no_failure()
     }
 
-    fn finish(self: Box<Self>) -> Result<SinkReport> {
+    fn finish(mut self: Box<Self>) -> Result<SinkReport> {
         if let Some((partition, expected)) = self
             .expected
             .iter()
@@ -566,14 +608,20 @@ impl Sink for KafkaSink {
             return Err(guard::TopicRefused(format!(
                 "replay topic {} partition {partition} holds {} messages from offset {} on, more \
                  than this replay produces for it ({}): it is not this replay. Offsets not \
-                 committed. Publish into an empty topic.",
+                 committed; {}. Publish into an empty topic.",
                 self.topic,
                 expected.seq + 1,
                 expected.offset - expected.seq as i64,
-                self.next_seq[partition]
+                self.next_seq[partition],
+                if self.sent == 0 {
+                    "nothing was sent"
+                } else {
+                    "messages were sent to other partitions"
+                }
             ))
             .into());
         }
+        self.release()?;
         if self.transaction.is_some() {
             self.commit_transaction()?;
         }
