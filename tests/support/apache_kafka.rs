@@ -118,6 +118,12 @@ impl ApacheKafka {
         ApacheKafka::start_version(Version::V0_8_2_2, chroot)
     }
 
+    /// Starts a Kafka 2.1.1 broker in ZooKeeper mode (with the ZooKeeper 3.8 of its dist): about
+    /// 4 s. `None`, saying why, when 2.1.1 is not installed.
+    pub fn start_2_1() -> Option<ApacheKafka> {
+        ApacheKafka::start_version(Version::V2_1_1, "")
+    }
+
     /// Starts 3.3.2 (KRaft) or 2.1.1 (with its ZooKeeper) with the listeners of `secured` beside
     /// the PLAINTEXT one; `None`, saying why, when that version is not installed.
     pub fn start_secured(version: Version, secured: &Secured) -> Option<ApacheKafka> {
@@ -284,6 +290,35 @@ impl ApacheKafka {
             self.version.name(),
             started.elapsed()
         );
+    }
+
+    /// Runs one of the dist's own tools, as its `bin/kafka-run-class.sh CLASS ARGS...` would (the
+    /// broker's class path, the tools' log4j settings), killed after `seconds`.
+    pub fn run_tool(&self, class: &str, args: &[&str], seconds: u32) -> Output {
+        let class_path = std::fs::read_to_string(self.run.path().join("cp"))
+            .expect("the broker's class path (kafka-kit.sh start writes it)");
+        let output = Command::new("timeout")
+            .arg("--kill-after=5")
+            .arg(seconds.to_string())
+            .arg("java")
+            .arg("-Xmx256m")
+            .arg("-XX:-UsePerfData")
+            .arg("-cp")
+            .arg(class_path.trim())
+            .arg(format!(
+                "-Dlog4j.configuration=file:{}",
+                self.dist.join("config/tools-log4j.properties").display()
+            ))
+            .arg(class)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {class}: {e}"));
+        assert!(
+            output.status.code() != Some(124),
+            "{class} {args:?}: still running after {seconds}s, killed"
+        );
+        output
     }
 
     /// `kafka-kit.sh ARGS...` for this broker, under coreutils' `timeout`.

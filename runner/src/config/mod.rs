@@ -131,6 +131,9 @@ pub struct KafkaSinkConfig {
     /// A transactional producer, committing every `transaction_messages` messages.
     pub transactions: bool,
     pub transaction_messages: u64,
+    /// The replay cluster's ZooKeeper, for brokers older than 0.11 (topic creation, the replay's
+    /// identity).
+    pub zookeeper: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

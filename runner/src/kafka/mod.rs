@@ -147,6 +147,7 @@ pub fn probe<C: Watched>(
         let left = deadline.saturating_duration_since(Instant::now());
         let error = match client.fetch_metadata(None, left.min(PROBE_SLICE)) {
             Ok(_) => return Ok(()),
+            Err(error) if is_empty_cluster(&error) => return Ok(()),
             Err(error) => error,
         };
         serve(SERVE_WAIT.min(deadline.saturating_duration_since(Instant::now())));
@@ -158,6 +159,16 @@ pub fn probe<C: Watched>(
             return Err(unreachable(&error, watch, origin, timeout));
         }
     }
+}
+
+/// A Kafka 0.8 broker answers a metadata request in a cluster without topics with no brokers
+/// either, which librdkafka reports as a partial response: the broker did answer, and there is
+/// nothing.
+pub fn is_empty_cluster(error: &rdkafka::error::KafkaError) -> bool {
+    matches!(
+        error,
+        rdkafka::error::KafkaError::MetadataFetch(rdkafka::types::RDKafkaErrorCode::Partial)
+    )
 }
 
 /// How long the second look of [`tell_hostname_from_ca`] may take.

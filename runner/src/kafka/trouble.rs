@@ -127,9 +127,10 @@ impl Trouble {
             ),
             Kind::PlainOnTls => format!(
                 "broker {broker} closes the connection before answering: a TLS listener spoken \
-                 to in plain text (or a broker older than 0.10: api.version.request=false)? Look \
-                 at {key}.security.protocol ({protocol}: SSL or SASL_SSL for a TLS listener) and \
-                 the port in {}",
+                 to in plain text, or a broker older than 0.10 (they answer no ApiVersions \
+                 request: set {key}.api.version.request: false and {key}.broker.version.fallback, \
+                 e.g. 0.8.2.2)? Look at {key}.security.protocol ({protocol}: SSL or SASL_SSL for a \
+                 TLS listener) and the port in {}",
                 origin.brokers_from
             ),
             Kind::NeedsSasl => format!(

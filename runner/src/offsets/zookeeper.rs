@@ -119,7 +119,7 @@ fn is_unimplemented(error: &anyhow::Error) -> bool {
 
 /// Runs a ZooKeeper conversation to completion on a runtime of its own. Every conversation is
 /// bounded as well as the session: never hang on a server that stops answering half-way.
-pub(super) fn run_bounded<T>(
+pub(crate) fn run_bounded<T>(
     connect: &str,
     timeout: Duration,
     work: impl std::future::Future<Output = Result<T>>,
@@ -355,6 +355,17 @@ pub(super) async fn connect_client(
     timeout: Duration,
 ) -> Result<Client> {
     connect_client_for(connect, auth, timeout, Server::Current).await
+}
+
+/// Connects speaking only what ZooKeeper 3.4 knows (plain `create`, which every later server
+/// serves too): for writers of a few znodes that need no transaction, such as the Kafka sink's
+/// topic creation on a 0.8 cluster.
+pub(crate) async fn connect_client_compatible(
+    connect: &str,
+    auth: &ZkAuth,
+    timeout: Duration,
+) -> Result<Client> {
+    connect_client_for(connect, auth, timeout, Server::V3_4).await
 }
 
 async fn connect_client_for(

@@ -88,9 +88,26 @@ pub fn connect(config: &rdkafka::ClientConfig, origin: &Origin) -> Result<AdminC
     kafka::create(config, Watch::default(), origin)
 }
 
+/// How a missing replay topic is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creation {
+    /// CreateTopics (Kafka 0.10.1 and later).
+    Admin,
+    /// Through the cluster's ZooKeeper (`sink.zookeeper`), for brokers without CreateTopics.
+    ZooKeeper(String),
+    /// Brokers without CreateTopics and no `sink.zookeeper`: the topic must exist. The
+    /// `broker.version.fallback` that says so.
+    Refused(String),
+}
+
 /// Makes sure the replay topic exists with enough partitions, creating it if missing; returns its
 /// partition count.
-pub fn ensure_topic(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origin) -> Result<i32> {
+pub fn ensure_topic(
+    admin: &AdminClient<Watch>,
+    plan: &TopicPlan,
+    origin: &Origin,
+    creation: &Creation,
+) -> Result<i32> {
     let brokers = origin.brokers.as_str();
     if let Some(count) = partition_count(admin, &plan.topic, origin)? {
         if count < plan.needed {
@@ -106,7 +123,21 @@ pub fn ensure_topic(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origi
         tracing::info!(topic = %plan.topic, partitions = count, "replay topic exists");
         return Ok(count);
     }
-    create_topic(admin, plan, origin)?;
+    match creation {
+        Creation::Admin => create_topic(admin, plan, origin)?,
+        Creation::ZooKeeper(connect) => super::zookeeper::create_topic(connect, plan)?,
+        Creation::Refused(fallback) => bail!(
+            "replay topic {topic} does not exist at {brokers}, and brokers older than 0.10.1 \
+             (sink.producer broker.version.fallback: {fallback}) cannot create topics for a \
+             client; nothing was sent. Set sink.zookeeper to the cluster's ZooKeeper (c2k then \
+             creates it there, as Kafka's own tools do), or create it yourself: \
+             bin/kafka-topics.sh --zookeeper ZK --create --topic {topic} --partitions {} \
+             --replication-factor {}",
+            plan.partitions,
+            plan.replication_factor,
+            topic = plan.topic
+        ),
+    }
     wait_for_leaders(admin, plan, origin)?;
     Ok(plan.partitions)
 }
@@ -148,8 +179,8 @@ fn wait_for_leaders(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origi
     loop {
         let metadata = fetch_metadata(admin, origin)?;
         let ready = metadata
-            .topics()
             .iter()
+            .flat_map(|m| m.topics())
             .find(|t| t.name() == plan.topic)
             .is_some_and(|t| {
                 t.error().is_none()
@@ -163,7 +194,10 @@ fn wait_for_leaders(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origi
         }
         if start.elapsed() > ADMIN_TIMEOUT {
             bail!(
-                "replay topic {} at {brokers} was created but its partitions have no leader after {:?}",
+                "replay topic {} at {brokers} was created (or found in ZooKeeper) but its \
+                 partitions have no leader after {:?}; nothing was sent. A broker restarting, or a \
+                 cluster without an active controller, serves no metadata yet: run again once it \
+                 does",
                 plan.topic,
                 ADMIN_TIMEOUT
             );
@@ -182,7 +216,9 @@ pub(crate) fn partition_count(
     origin: &Origin,
 ) -> Result<Option<i32>> {
     let brokers = origin.brokers.as_str();
-    let metadata = fetch_metadata(admin, origin)?;
+    let Some(metadata) = fetch_metadata(admin, origin)? else {
+        return Ok(None);
+    };
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(None);
     };
@@ -199,17 +235,21 @@ pub(crate) fn partition_count(
     }
 }
 
-fn fetch_metadata(admin: &AdminClient<Watch>, origin: &Origin) -> Result<Metadata> {
-    admin
-        .inner()
-        .fetch_metadata(None, ADMIN_TIMEOUT)
-        .map_err(|e| kafka::explain(e, admin.inner().context(), origin))
-        .with_context(|| {
-            format!(
-                "cannot reach the Kafka brokers {} (metadata request)",
-                origin.brokers
-            )
-        })
+/// Every topic's metadata; `None` from a cluster without topics (0.8 brokers then answer with
+/// nothing at all, [`kafka::is_empty_cluster`]).
+fn fetch_metadata(admin: &AdminClient<Watch>, origin: &Origin) -> Result<Option<Metadata>> {
+    match admin.inner().fetch_metadata(None, ADMIN_TIMEOUT) {
+        Ok(metadata) => Ok(Some(metadata)),
+        Err(e) if kafka::is_empty_cluster(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| kafka::explain(e, admin.inner().context(), origin))
+    .with_context(|| {
+        format!(
+            "cannot reach the Kafka brokers {} (metadata request)",
+            origin.brokers
+        )
+    })
 }
 
 #[cfg(test)]

@@ -62,6 +62,9 @@ pub fn producer_config(sink: &KafkaSinkConfig) -> Result<ClientConfig> {
     for (name, value) in PRODUCER_DEFAULTS {
         config.set(*name, *value);
     }
+    if super::legacy::detect(sink).is_some() {
+        super::legacy::apply_defaults(&mut config);
+    }
     apply(&mut config, &sink.producer);
     Ok(config)
 }
@@ -110,6 +113,25 @@ mod tests {
         assert_eq!(config.get("linger.ms"), Some("1"));
         assert_eq!(config.get("acks"), Some("1"));
         assert_eq!(config.get("client.id"), Some("me"));
+    }
+
+    #[test]
+    fn brokers_older_than_0_11_get_the_no_loss_defaults_they_allow() {
+        let p = pipeline(
+            "{ brokers: b, producer: { api.version.request: 'false', broker.version.fallback: '0.8.2.2', retries: '5' } }",
+        );
+        let config = producer_config(p.kafka_sink().unwrap()).unwrap();
+        assert_eq!(config.get("enable.idempotence"), Some("false"));
+        assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(
+            config.get("max.in.flight.requests.per.connection"),
+            Some("1")
+        );
+        assert_eq!(
+            config.get("retries"),
+            Some("5"),
+            "the user's properties still win"
+        );
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub struct PartitionEnd {
     pub partition: i32,
     /// The log start offset (messages before it were deleted by retention).
     pub low: i64,
+    /// The end offset (the next message's), as the watermark said.
+    pub high: i64,
     pub last: Option<LastMessage>,
 }
 
@@ -91,6 +93,10 @@ pub struct LastMessage {
     pub replay: Option<String>,
     /// `c2k-seq`, when present and a number.
     pub seq: Option<u64>,
+    /// Its key and value, which stand in for the headers on brokers that have none
+    /// ([`super::legacy_guard`]).
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
 }
 
 /// What the guard decided: for each replay partition, how many messages of this replay are
@@ -152,6 +158,7 @@ pub fn read_ends(
         ends.push(PartitionEnd {
             partition,
             low,
+            high,
             last,
         });
     }
@@ -236,6 +243,8 @@ fn last_message_from(
                     offset: message.offset(),
                     replay: header(REPLAY_HEADER),
                     seq: header(SEQ_HEADER).and_then(|s| s.parse().ok()),
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: message.payload().map(<[u8]>::to_vec),
                 });
             }
         }
@@ -329,23 +338,17 @@ pub fn decide(
 }
 
 /// For `--dry-run`: what the replay topic holds and what a real run would do with it, in one
-/// sentence. Reads only; a broker that cannot be reached is said, not an error.
+/// sentence. Reads only; a broker that cannot be reached is said, not an error. `decide` is the
+/// run's decision from the ends, this replay's identity and whether `--resume` is given.
 pub fn look(
     config: ClientConfig,
     origin: &Origin,
     topic: &str,
     identity_for: impl Fn(i32) -> String,
-    provenance: bool,
+    decide: impl Fn(&[PartitionEnd], &str, bool) -> Result<Resume>,
     read_committed: bool,
 ) -> String {
-    match look_inner(
-        config,
-        origin,
-        topic,
-        identity_for,
-        provenance,
-        read_committed,
-    ) {
+    match look_inner(config, origin, topic, identity_for, decide, read_committed) {
         Ok(text) => text,
         Err(e) => format!("could not look at replay topic {topic}: {e:#}"),
     }
@@ -356,19 +359,26 @@ fn look_inner(
     origin: &Origin,
     topic: &str,
     identity_for: impl Fn(i32) -> String,
-    provenance: bool,
+    decide: impl Fn(&[PartitionEnd], &str, bool) -> Result<Resume>,
     read_committed: bool,
 ) -> Result<String> {
     let timeout = Duration::from_secs(10);
     let consumer = guard_consumer(&config, origin, timeout)?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(|e| kafka::explain(e, consumer.context().watch(), origin))
-        .with_context(|| format!("cannot read the metadata of {topic}"))?;
-    let partitions = metadata
-        .topics()
-        .first()
-        .map_or(0, |t| t.partitions().len()) as i32;
+    // Every topic's metadata, not this one's: brokers with auto.create.topics.enable create a
+    // topic a metadata request names (0.8 brokers whatever the client asks). A cluster without
+    // topics answers nothing at all from 0.8 brokers.
+    let partitions = match consumer.fetch_metadata(None, timeout) {
+        Ok(metadata) => metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map_or(0, |t| t.partitions().len()) as i32,
+        Err(e) if kafka::is_empty_cluster(&e) => 0,
+        Err(e) => {
+            return Err(kafka::explain(e, consumer.context().watch(), origin))
+                .with_context(|| format!("cannot read the metadata of {topic}"))
+        }
+    };
     drop(consumer);
     if partitions == 0 {
         return Ok(format!(
@@ -377,22 +387,20 @@ fn look_inner(
     }
     let ends = read_ends(config, origin, topic, partitions, read_committed, timeout)?;
     let identity = identity_for(partitions);
-    let decision = |resume| {
-        if provenance {
-            decide(topic, &identity, &ends, resume, !read_committed)
-        } else {
-            decide_without_provenance(topic, &ends, resume)
-        }
-    };
-    Ok(match (decision(false), decision(true)) {
-        (Ok(_), _) => format!("replay topic {topic} is empty: a run would publish"),
-        (Err(_), Ok(plan)) => format!(
+    Ok(
+        match (
+            decide(&ends, &identity, false),
+            decide(&ends, &identity, true),
+        ) {
+            (Ok(_), _) => format!("replay topic {topic} is empty: a run would publish"),
+            (Err(_), Ok(plan)) => format!(
             "replay topic {topic} already holds {} messages of this same replay: a run would be \
              refused (exit 4); with --resume it would skip them and publish the rest",
             plan.total()
         ),
-        (Err(refused), Err(_)) => format!("a run would be refused (exit 4): {refused}"),
-    })
+            (Err(refused), Err(_)) => format!("a run would be refused (exit 4): {refused}"),
+        },
+    )
 }
 
 /// Without provenance headers nothing in the topic can be accounted for: only an empty topic is
@@ -441,10 +449,13 @@ mod tests {
         PartitionEnd {
             partition,
             low: 0,
+            high: seq as i64 + 1,
             last: Some(LastMessage {
                 offset: seq as i64,
                 replay: Some("me".into()),
                 seq: Some(seq),
+                key: None,
+                value: None,
             }),
         }
     }
@@ -453,6 +464,7 @@ mod tests {
         PartitionEnd {
             partition,
             low: 0,
+            high: 0,
             last: None,
         }
     }

@@ -8,7 +8,10 @@
 //! - [`rate`] — `sink.max_messages_per_sec`;
 //! - [`provenance`] — the `c2k-*` headers on every message;
 //! - [`guard`] — what the replay topic already holds, read before anything is sent: publish,
-//!   resume (skip exactly what is there) or refuse.
+//!   resume (skip exactly what is there) or refuse;
+//! - [`legacy`], [`legacy_guard`], [`zookeeper`] — brokers older than 0.11 (no headers, no
+//!   idempotence, before 0.10.1 no CreateTopics): their producer defaults, the guard by a record
+//!   in ZooKeeper and the bytes of each partition's last message, topics created in ZooKeeper.
 //!
 //! The producer is a `BaseProducer` polled from the sending thread: delivery reports are served in
 //! between batches and while waiting for room in librdkafka's queue (backpressure: wait, never
@@ -19,9 +22,12 @@ pub(crate) mod admin;
 pub mod config;
 pub mod delivery;
 pub mod guard;
+pub mod legacy;
+pub mod legacy_guard;
 pub mod partitioner;
 pub mod provenance;
 pub(crate) mod rate;
+pub mod zookeeper;
 
 use std::time::{Duration, Instant};
 
@@ -55,6 +61,10 @@ const POLL_EVERY: u64 = 256;
 /// records are read, and before anything is sent.
 const NOTHING_SENT: &str = "checked before reading the archive's records: nothing was sent";
 
+/// The most messages held while the last messages of an old broker's partitions are compared
+/// (each partition is still checked before anything is sent to it past that).
+const HOLD_LIMIT: usize = 100_000;
+
 /// How long the guard may take to read one replay partition's end, and a transactional producer
 /// to start (a broker without transactions must fail, not hang).
 const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,6 +93,16 @@ pub struct KafkaSink {
     /// it: every acknowledged message must sit at `base + c2k-seq`, which is how a batch the
     /// brokers wrote twice is caught (`None` where transaction markers make offsets uncountable).
     base_offsets: Vec<Option<i64>>,
+    /// Brokers older than 0.11: no headers at all (`None` on current brokers).
+    legacy: Option<legacy::Legacy>,
+    /// Old brokers: per partition, the last message the topic holds, compared with this replay's
+    /// message at that position before anything more is sent to the partition.
+    expected: Vec<Option<legacy_guard::Expected>>,
+    /// Whether a failed run can be continued with `--resume`.
+    resumable: bool,
+    /// Old brokers, resumed: messages held until every partition's last message is compared.
+    holding: bool,
+    held: Vec<(OutMessage, i32, u64)>,
 }
 
 struct Transaction {
@@ -113,9 +133,36 @@ impl KafkaSink {
         let sink = pipeline.kafka_sink()?;
         let brokers = config::brokers(sink)?.to_string();
         let plan = plan_topic(pipeline, facts)?;
+        let legacy = legacy::detect(sink);
+        if let Some(old) = &legacy {
+            if sink.transactions {
+                bail!(
+                    "sink.transactions: true needs brokers of Kafka 0.11 or later, and sink.producer \
+                     says they are older (broker.version.fallback: {}); nothing was sent. Set \
+                     sink.transactions: false",
+                    old.fallback
+                );
+            }
+            eprintln!("{}", legacy::notice(old, sink.zookeeper.is_some()));
+        } else if sink.zookeeper.is_some() {
+            eprintln!(
+                "c2k: warning: sink.zookeeper is set, but sink.producer does not say the brokers \
+                 are older than 0.11 (api.version.request: false, broker.version.fallback): it is \
+                 not used; the replay is guarded by its c2k-* headers"
+            );
+        }
+        let creation = match (&legacy, &sink.zookeeper) {
+            (Some(old), Some(connect)) if !old.create_topics => {
+                admin::Creation::ZooKeeper(connect.clone())
+            }
+            (Some(old), None) if !old.create_topics => {
+                admin::Creation::Refused(old.fallback.clone())
+            }
+            _ => admin::Creation::Admin,
+        };
         let origin = config::origin(sink, "the admin client of the replay topic")?;
         let admin = admin::connect(&config::admin_config(sink)?, &origin).context(NOTHING_SENT)?;
-        let partitions = admin::ensure_topic(&admin, &plan, &origin)?;
+        let partitions = admin::ensure_topic(&admin, &plan, &origin, &creation)?;
         drop(admin);
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
@@ -154,7 +201,7 @@ impl KafkaSink {
             BROKER_TIMEOUT,
         )
         .with_context(|| format!("cannot read what replay topic {} holds", plan.topic))?;
-        let base_offsets = ends
+        let mut base_offsets = ends
             .iter()
             .map(|end| match (&end.last, sink.transactions) {
                 (_, true) => None,
@@ -162,10 +209,32 @@ impl KafkaSink {
                 (Some(last), false) => last.seq.map(|seq| last.offset - seq as i64),
             })
             .collect();
-        let mut resume = if sink.provenance {
-            guard::decide(&plan.topic, &identity, &ends, resume, !sink.transactions)?
-        } else {
-            guard::decide_without_provenance(&plan.topic, &ends, resume)?
+        let mut expected = vec![None; partitions as usize];
+        let mut resume = match (&legacy, sink.provenance) {
+            (None, true) => {
+                guard::decide(&plan.topic, &identity, &ends, resume, !sink.transactions)?
+            }
+            (_, false) => guard::decide_without_provenance(&plan.topic, &ends, resume)?,
+            (Some(_), true) => {
+                let record = match &sink.zookeeper {
+                    Some(connect) => zookeeper::read_record(connect, &plan.topic)?,
+                    None => None,
+                };
+                let decided = legacy_guard::decide(
+                    &plan.topic,
+                    &identity,
+                    &ends,
+                    sink.zookeeper.is_some(),
+                    record.as_ref(),
+                    resume,
+                )?;
+                if let (Some(record), Some(connect)) = (&decided.record, &sink.zookeeper) {
+                    zookeeper::write_record(connect, &plan.topic, record)?;
+                }
+                base_offsets = decided.base_offsets.into_iter().map(Some).collect();
+                expected = decided.expected;
+                decided.resume
+            }
         };
         if let Some(only) = &facts.only_partitions {
             // A shard: the other shards' partitions are theirs, filling or full.
@@ -210,6 +279,11 @@ impl KafkaSink {
             skipped: 0,
             transaction,
             base_offsets,
+            resumable: sink.provenance && (legacy.is_none() || sink.zookeeper.is_some()),
+            legacy,
+            holding: expected.iter().any(Option::is_some),
+            held: Vec::new(),
+            expected,
         })
     }
 
@@ -217,6 +291,31 @@ impl KafkaSink {
     pub fn look(pipeline: &Pipeline, facts: &SourceFacts) -> Result<String> {
         let sink = pipeline.kafka_sink()?;
         let topic = pipeline.replay_topic();
+        let legacy = legacy::detect(sink);
+        // Old brokers: the record of the replay, read once (an unreadable one is said).
+        let record = match (&legacy, &sink.zookeeper) {
+            (Some(_), Some(connect)) => match zookeeper::read_record(connect, &topic) {
+                Ok(record) => record,
+                Err(e) => return Ok(format!("could not look at replay topic {topic}: {e:#}")),
+            },
+            _ => None,
+        };
+        let decide = |ends: &[guard::PartitionEnd], identity: &str, resume: bool| match (
+            &legacy,
+            sink.provenance,
+        ) {
+            (_, false) => guard::decide_without_provenance(&topic, ends, resume),
+            (None, true) => guard::decide(&topic, identity, ends, resume, !sink.transactions),
+            (Some(_), true) => legacy_guard::decide(
+                &topic,
+                identity,
+                ends,
+                sink.zookeeper.is_some(),
+                record.as_ref(),
+                resume,
+            )
+            .map(|plan| plan.resume),
+        };
         Ok(guard::look(
             config::admin_config(sink)?,
             &config::origin(sink, "the reader of the replay topic")?,
@@ -224,7 +323,7 @@ impl KafkaSink {
             |partitions| {
                 crate::identity::replay_identity(&facts.content, sink.partitioning, partitions)
             },
-            sink.provenance,
+            decide,
             sink.transactions,
         ))
     }
@@ -253,15 +352,57 @@ impl KafkaSink {
 
     /// Hands one message to librdkafka, waiting while its queue is full — unless the topic already
     /// holds it (a resumed replay), when it is counted and skipped.
-    fn send_one(&mut self, message: &OutMessage) -> Result<()> {
-        let partition = partition_for(self.partitioning, message, self.partitions);
+    ///
+    /// Old brokers, resumed: while some partition's last message is still to be compared
+    /// ([`legacy_guard`]), the messages to send are held (up to [`HOLD_LIMIT`]), so that a
+    /// difference found is refused with nothing sent at all.
+    fn send_one(&mut self, message: OutMessage) -> Result<()> {
+        let partition = partition_for(self.partitioning, &message, self.partitions);
         let slot = partition as usize;
         let seq = self.next_seq[slot];
         self.next_seq[slot] += 1;
         if seq < self.resume.present.get(slot).copied().unwrap_or(0) {
+            if let Some(expected) = self.expected[slot].take_if(|e| e.seq == seq) {
+                legacy_guard::check(
+                    &self.topic,
+                    partition,
+                    &expected,
+                    message.key.as_deref(),
+                    &message.value,
+                )?;
+                if self.expected.iter().all(Option::is_none) {
+                    self.release()?;
+                }
+            }
             self.skipped += 1;
             return Ok(());
         }
+        if self.holding {
+            if self.held.len() < HOLD_LIMIT {
+                self.held.push((message, partition, seq));
+                return Ok(());
+            }
+            tracing::info!(
+                held = self.held.len(),
+                "publishing the held messages before every partition's last message was compared"
+            );
+            self.release()?;
+        }
+        self.publish(&message, partition, seq)
+    }
+
+    /// Publishes the held messages, in order, and stops holding.
+    fn release(&mut self) -> Result<()> {
+        self.holding = false;
+        for (message, partition, seq) in std::mem::take(&mut self.held) {
+            self.publish(&message, partition, seq)?;
+        }
+        Ok(())
+    }
+
+    /// Hands `message`, the `seq`-th of `partition`, to librdkafka, waiting while its queue is
+    /// full.
+    fn publish(&mut self, message: &OutMessage, partition: i32, seq: u64) -> Result<()> {
         if let Some(rate) = &mut self.rate {
             let wait = rate.admit(Instant::now());
             if !wait.is_zero() {
@@ -269,11 +410,23 @@ impl KafkaSink {
             }
         }
         let sequence = self.sent;
-        let provenance = self
-            .provenance
-            .as_ref()
-            .map(|p| p.headers(message, seq))
-            .unwrap_or_default();
+        let provenance = match (&self.provenance, &self.legacy) {
+            (Some(p), None) => p.headers(message, seq),
+            _ => Vec::new(),
+        };
+        if self.legacy.is_some() && !message.headers.is_empty() {
+            bail!(
+                "the format plugin gives message #{sequence} headers ({}), which brokers older \
+                 than Kafka 0.11 cannot store (sink.producer broker.version.fallback); use a \
+                 format without headers",
+                message
+                    .headers
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         let mut record =
             BaseRecord::<[u8], [u8], usize>::with_opaque_to(&self.topic, sequence as usize)
                 .payload(message.value.as_slice())
@@ -459,7 +612,7 @@ impl Sink for KafkaSink {
     }
 
     fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
-        for message in &batch {
+        for message in batch {
             self.send_one(message)?;
         }
         // Serve the delivery reports that are ready, without waiting.
@@ -467,7 +620,30 @@ impl Sink for KafkaSink {
         self.check_no_failure()
     }
 
-    fn finish(self: Box<Self>) -> Result<SinkReport> {
+    fn finish(mut self: Box<Self>) -> Result<SinkReport> {
+        if let Some((partition, expected)) = self
+            .expected
+            .iter()
+            .enumerate()
+            .find_map(|(p, e)| e.as_ref().map(|e| (p, e)))
+        {
+            return Err(guard::TopicRefused(format!(
+                "replay topic {} partition {partition} holds {} messages from offset {} on, more \
+                 than this replay produces for it ({}): it is not this replay. Offsets not \
+                 committed; {}. Publish into an empty topic.",
+                self.topic,
+                expected.seq + 1,
+                expected.offset - expected.seq as i64,
+                self.next_seq[partition],
+                if self.sent == 0 {
+                    "nothing was sent"
+                } else {
+                    "messages were sent to other partitions"
+                }
+            ))
+            .into());
+        }
+        self.release()?;
         if self.transaction.is_some() {
             self.commit_transaction()?;
         }
@@ -494,7 +670,7 @@ impl Sink for KafkaSink {
             "publishing to {} failed: {}{waited}{}",
             self.destination,
             deliveries.describe(self.sent),
-            resume_hint(self.provenance.is_some())
+            resume_hint(self.resumable)
         )
     }
 }
