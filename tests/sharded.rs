@@ -753,6 +753,22 @@ fn an_archive_changed_after_a_key_plan_is_refused_by_the_map_stage() {
         !Path::new(&staging).exists(),
         "the refused map staged something"
     );
+    // A map or reduce commits nothing, so the commit's options are refused there.
+    let args = [
+        "run",
+        tree.path(),
+        "--plan",
+        &plan,
+        "--shard",
+        "0",
+        "--stage",
+        "map",
+        "--staging",
+        &staging,
+        "--dry-run",
+    ];
+    staged(&tree, &args, "key", "CHANGED_KEY", "changed-key")
+        .assert_failed_with(&["--stage takes neither --dry-run"]);
     // A key plan's shards are map tasks: run without --stage, a shard says how to run it.
     shard(&tree, &plan, 0, "CHANGED_KEY", "changed-key")
         .assert_failed_with(&["--stage map --staging"]);

@@ -280,6 +280,13 @@ fn execute(command: Command) -> anyhow::Result<()> {
         } => {
             let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
             if let (Some(stage), Some(plan_file), Some(staging)) = (stage, &plan, &staging) {
+                if dry_run || accept_loss {
+                    anyhow::bail!(
+                        "--stage takes neither --dry-run nor --accept-loss: a map or reduce \
+                         commits nothing (`c2k offsets commit --plan --staging` does, and takes \
+                         them)"
+                    );
+                }
                 let plan = camus2kafka::shard::Plan::load(plan_file)?;
                 let staging = camus2kafka::shard::staging::Staging::open(staging)?;
                 camus2kafka::signals::install().context("cannot install the signal handlers")?;

@@ -38,6 +38,9 @@ const VERSION: u32 = 1;
 /// The first bytes of every run file.
 const MAGIC: &[u8; 8] = b"C2KRUN1\n";
 
+/// Bytes buffered per run being written (a map holds one per replay partition) or read.
+const RUN_BUFFER: usize = 64 << 10;
+
 /// The staging area of one sharded replay.
 #[derive(Debug, Clone)]
 pub struct Staging {
@@ -197,7 +200,8 @@ impl RunWriter {
         let partial = partial_name(&path);
         let file = File::create(&partial)
             .with_context(|| format!("--staging: cannot create {}", partial.display()))?;
-        let mut out = BufWriter::with_capacity(256 << 10, file);
+        // A map shard holds one writer per replay partition at once: a small buffer each.
+        let mut out = BufWriter::with_capacity(RUN_BUFFER, file);
         out.write_all(MAGIC)
             .with_context(|| format!("cannot write {}", partial.display()))?;
         Ok(RunWriter {
@@ -289,7 +293,7 @@ impl RunReader {
                 facts.bytes
             );
         }
-        let mut input = BufReader::with_capacity(256 << 10, file);
+        let mut input = BufReader::with_capacity(RUN_BUFFER, file);
         let mut magic = [0u8; 8];
         input
             .read_exact(&mut magic)
