@@ -3,7 +3,9 @@
 //! topic holds, partition by partition, exactly the messages (values, keys, headers, order) of the
 //! single-machine run, and the group gets the same offsets, committed only once every partition
 //! is complete; a shard rerun adds nothing; an archive changed after the plan is refused by the
-//! shard and by the commit; key and single partitioning are refused by the plan, saying why.
+//! shard and by the commit. `partitioning: key` and `single` go through the map and reduce
+//! stages (local staging) and equal the single-machine run too; killed map and reduce tasks
+//! rerun without duplicates; a reduce before every map is done refuses.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -399,31 +401,377 @@ fn an_archive_changed_after_the_plan_is_refused_by_the_shard_and_the_commit() {
     assert!(!topics.contains(&"CHANGED".to_string()), "{topics:?}");
 }
 
+/// `partitioning: key` (keyed by `session_id`) and `single` need the map and reduce stages.
+fn mode_sets(mode: &str) -> [String; 4] {
+    [
+        "--set".into(),
+        format!("sink.partitioning={mode}"),
+        "--set".into(),
+        "format.config.key_field=session_id".into(),
+    ]
+}
+
+/// `c2k ARGS... <mode sets>` for `tree`, into `topic` and `group`.
+fn staged(tree: &Tree, args: &[&str], mode: &str, topic: &str, group: &str) -> Run {
+    let sets = mode_sets(mode);
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(sets.iter().map(String::as_str));
+    tree.c2k(&all, topic, group)
+}
+
+fn staged_plan(tree: &Tree, shards: usize, mode: &str, topic: &str, group: &str) -> String {
+    let out = tree.dir.path().join(format!("plan-{topic}.json"));
+    let out = out.to_str().expect("utf-8 path").to_string();
+    let shards = shards.to_string();
+    let args = ["plan", tree.path(), "--shards", &shards, "--out", &out];
+    staged(tree, &args, mode, topic, group).assert_ok();
+    out
+}
+
+fn map_shard(tree: &Tree, plan: &str, index: usize, staging: &str, mode: &str, topic: &str) -> Run {
+    let index = index.to_string();
+    let args = [
+        "run",
+        tree.path(),
+        "--plan",
+        plan,
+        "--shard",
+        &index,
+        "--stage",
+        "map",
+        "--staging",
+        staging,
+    ];
+    staged(tree, &args, mode, topic, topic)
+}
+
+fn reduce(tree: &Tree, plan: &str, partition: i32, staging: &str, mode: &str, topic: &str) -> Run {
+    let partition = partition.to_string();
+    let args = [
+        "run",
+        tree.path(),
+        "--plan",
+        plan,
+        "--stage",
+        "reduce",
+        "--partition",
+        &partition,
+        "--staging",
+        staging,
+    ];
+    staged(tree, &args, mode, topic, topic)
+}
+
+fn staged_commit(tree: &Tree, plan: &str, staging: &str, mode: &str, topic: &str) -> Run {
+    let args = [
+        "offsets",
+        "commit",
+        tree.path(),
+        "--plan",
+        plan,
+        "--staging",
+        staging,
+    ];
+    staged(tree, &args, mode, topic, topic)
+}
+
+/// The single-machine run of `mode` into `REF_<mode>`: its messages by partition and offsets.
+fn staged_reference(
+    tree: &Tree,
+    brokers: &str,
+    zookeeper: &str,
+    mode: &str,
+) -> (Replay, Vec<(String, String)>) {
+    let topic = format!("REF_{mode}");
+    staged(tree, &["run", tree.path()], mode, &topic, &topic).assert_ok();
+    let received = kafka::read_topic(brokers, &topic, RECORDS as usize, LIMIT);
+    let offsets = committed(zookeeper, &topic);
+    assert_eq!(
+        offsets.len(),
+        PARTITIONS as usize,
+        "the reference run's offsets"
+    );
+    (by_partition(&received), offsets)
+}
+
+fn staging_dir(tree: &Tree, name: &str) -> String {
+    tree.dir
+        .path()
+        .join(name)
+        .to_str()
+        .expect("utf-8 path")
+        .to_string()
+}
+
+/// `partitioning: key` and `single` over 1, 3 and 4 map shards and a reduce per replay
+/// partition equal the single-machine run, partition by partition; a reduce before every map
+/// shard is done refuses naming the missing shards; a map rerun after completion changes
+/// nothing; the commit needs every partition complete and commits once.
 #[test]
-fn key_and_single_partitioning_are_not_sharded_and_the_plan_says_why() {
+fn key_and_single_partitioning_shard_through_map_and_reduce_and_equal_the_single_machine_run() {
     let tansu = servers::Tansu::start();
     let zk = servers::ZooKeeper::start();
-    let tree = Tree::new(&tansu.brokers(), &zk.connect_string());
-    let out = tree.dir.path().join("plan.json");
+    let (brokers, zookeeper) = (tansu.brokers(), zk.connect_string());
+    let tree = Tree::new(&brokers, &zookeeper);
     for mode in ["key", "single"] {
-        let set = format!("sink.partitioning={mode}");
-        let run = tree.c2k(
-            &[
-                "plan",
-                tree.path(),
-                "--shards",
-                "2",
-                "--out",
-                out.to_str().unwrap(),
-                "--set",
-                &set,
-            ],
-            "NOT_SHARDED",
-            "not-sharded",
-        );
-        run.assert_failed_with(&["needs partitioning: source", "replay them on one machine"]);
-        assert!(!out.exists(), "a plan was written for partitioning: {mode}");
+        let (reference, reference_offsets) = staged_reference(&tree, &brokers, &zookeeper, mode);
+        if mode == "key" {
+            assert!(
+                reference.len() > 1,
+                "keyed messages spread over partitions: {:?}",
+                reference.keys()
+            );
+        } else {
+            assert_eq!(reference.keys().copied().collect::<Vec<_>>(), vec![0]);
+        }
+        for shards in [1usize, 3, 4] {
+            let topic = format!("STAGED_{mode}_{shards}");
+            let staging = staging_dir(&tree, &format!("staging-{topic}"));
+            let plan = staged_plan(&tree, shards, mode, &topic, &topic);
+            for index in 0..shards {
+                if index == shards - 1 && shards > 1 {
+                    // The last map shard has not run: a reduce refuses, naming it, and sends
+                    // nothing.
+                    let early = reduce(&tree, &plan, 0, &staging, mode, &topic);
+                    assert_eq!(early.code, Some(7), "{}", early.stderr);
+                    assert!(
+                        early
+                            .stderr
+                            .contains(&format!("map shard(s) {index} of {shards}")),
+                        "{}",
+                        early.stderr
+                    );
+                    assert!(!kafka_topics(&brokers).contains(&topic));
+                }
+                let run = map_shard(&tree, &plan, index, &staging, mode, &topic);
+                run.assert_ok();
+                assert!(
+                    run.stderr
+                        .contains(&format!("map shard {index} of {shards} is complete")),
+                    "{}",
+                    run.stderr
+                );
+            }
+            let again = map_shard(&tree, &plan, 0, &staging, mode, &topic);
+            again.assert_ok();
+            assert!(
+                again.stderr.contains("is already complete"),
+                "{}",
+                again.stderr
+            );
+            for partition in 0..PARTITIONS as i32 {
+                reduce(&tree, &plan, partition, &staging, mode, &topic).assert_ok();
+                assert!(
+                    committed(&zookeeper, &topic).is_empty(),
+                    "a reduce committed offsets"
+                );
+                if partition == 0 && mode == "key" {
+                    let early = staged_commit(&tree, &plan, &staging, mode, &topic);
+                    assert_eq!(early.code, Some(7), "{}", early.stderr);
+                    assert!(early.stderr.contains("(reduce 1)"), "{}", early.stderr);
+                }
+            }
+            let twice = reduce(&tree, &plan, 0, &staging, mode, &topic);
+            twice.assert_ok();
+            if reference.contains_key(&0) {
+                assert!(
+                    twice.stderr.contains("already complete"),
+                    "{}",
+                    twice.stderr
+                );
+            }
+            staged_commit(&tree, &plan, &staging, mode, &topic).assert_ok();
+            assert_same_replay(&brokers, &topic, &reference);
+            assert_eq!(
+                committed(&zookeeper, &topic),
+                reference_offsets,
+                "{mode}, {shards} shards"
+            );
+        }
     }
+}
+
+/// A map task killed with kill -9 leaves no complete output behind; its rerun writes the same
+/// runs, and a reduce killed with kill -9 mid-publish resumes: the replay holds every message
+/// once, identical to the single-machine run. The commit without --staging says what it needs.
+#[test]
+fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let (brokers, zookeeper) = (tansu.brokers(), zk.connect_string());
+    let tree = Tree::new(&brokers, &zookeeper);
+    let mode = "single";
+    let (reference, reference_offsets) = staged_reference(&tree, &brokers, &zookeeper, mode);
+    let topic = "KILLED_STAGES";
+    let staging = staging_dir(&tree, "staging-killed");
+    let plan = staged_plan(&tree, 2, mode, topic, topic);
+
+    // kill -9 the map of shard 0 as soon as it has made its staging folder.
+    let shard_dir = Path::new(&staging).join("shard-0");
+    let sets = mode_sets(mode);
+    let mut args: Vec<String> = [
+        "run",
+        tree.path(),
+        "--plan",
+        &plan,
+        "--shard",
+        "0",
+        "--stage",
+        "map",
+        "--staging",
+        &staging,
+        "--set",
+        "sink.topic=KILLED_STAGES",
+        "--set",
+        "offsets.group=KILLED_STAGES",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(sets.iter().cloned());
+    let mut map = std::process::Command::new(crate::support::c2k::c2k_path())
+        .args(&args)
+        .current_dir(tree.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start map shard 0");
+    assert!(
+        wait_until_secs(60, || shard_dir.exists()),
+        "map shard 0 never made its folder"
+    );
+    map.kill().expect("kill -9 map shard 0");
+    map.wait().expect("reap map shard 0");
+    assert!(
+        !shard_dir.join("done.json").exists(),
+        "the map finished before it was killed: the test proves nothing"
+    );
+    let early = reduce(&tree, &plan, 0, &staging, mode, topic);
+    assert_eq!(early.code, Some(7), "{}", early.stderr);
+    assert!(
+        early.stderr.contains("map shard(s) 0, 1 of 2"),
+        "{}",
+        early.stderr
+    );
+    for index in [0, 1] {
+        map_shard(&tree, &plan, index, &staging, mode, topic).assert_ok();
+    }
+    let leftovers: Vec<String> = std::fs::read_dir(&shard_dir)
+        .expect("shard 0's folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains(".partial-"))
+        .collect();
+    assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
+
+    // kill -9 the reduce of partition 0 mid-publish (slowed to 200 messages a second).
+    let log = tree.dir.path().join("reduce.log");
+    let mut args: Vec<String> = [
+        "run",
+        tree.path(),
+        "--plan",
+        &plan,
+        "--stage",
+        "reduce",
+        "--partition",
+        "0",
+        "--staging",
+        &staging,
+        "--set",
+        "sink.topic=KILLED_STAGES",
+        "--set",
+        "offsets.group=KILLED_STAGES",
+        "--set",
+        "sink.max_messages_per_sec=200",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(sets.iter().cloned());
+    let mut slow = std::process::Command::new(crate::support::c2k::c2k_path())
+        .args(&args)
+        .current_dir(tree.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("reduce log"))
+        .spawn()
+        .expect("start reduce 0");
+    let published = wait_until_secs(60, || {
+        kafka_topics(&brokers).contains(&topic.to_string()) && messages_in(&brokers, topic) > 0
+    });
+    assert!(published, "reduce 0 never published");
+    std::thread::sleep(Duration::from_secs(2));
+    slow.kill().expect("kill -9 reduce 0");
+    slow.wait().expect("reap reduce 0");
+    let partway = messages_in(&brokers, topic);
+    assert!(
+        partway > 0 && (partway as u64) < RECORDS,
+        "reduce 0 was not killed mid-publish: {partway} messages"
+    );
+    let resumed = reduce(&tree, &plan, 0, &staging, mode, topic);
+    resumed.assert_ok();
+    assert!(
+        resumed
+            .stderr
+            .contains("already there from an earlier attempt"),
+        "{}",
+        resumed.stderr
+    );
+    for partition in 1..PARTITIONS as i32 {
+        reduce(&tree, &plan, partition, &staging, mode, topic).assert_ok();
+    }
+    let sets = mode_sets(mode);
+    let mut args = vec!["offsets", "commit", tree.path(), "--plan", &plan];
+    args.extend(sets.iter().map(String::as_str));
+    tree.c2k(&args, topic, topic)
+        .assert_failed_with(&["give the map stage's --staging area"]);
+    staged_commit(&tree, &plan, &staging, mode, topic).assert_ok();
+    assert_same_replay(&brokers, topic, &reference);
+    assert_eq!(committed(&zookeeper, topic), reference_offsets);
+}
+
+/// The archive changed between the plan and the map stage: the map refuses and stages nothing.
+#[test]
+fn an_archive_changed_after_a_key_plan_is_refused_by_the_map_stage() {
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let (brokers, zookeeper) = (tansu.brokers(), zk.connect_string());
+    let tree = Tree::new(&brokers, &zookeeper);
+    let plan = staged_plan(&tree, 2, "key", "CHANGED_KEY", "changed-key");
+    let staging = staging_dir(&tree, "staging-changed");
+    let grown = first_avro(&tree.dir.path().join("destination"));
+    let name = grown.file_name().unwrap().to_string_lossy().into_owned();
+    let mut bytes = std::fs::read(&grown).expect("read a data file");
+    bytes.extend_from_slice(b"late bytes");
+    std::fs::write(&grown, bytes).expect("grow a data file");
+    let refused = map_shard(&tree, &plan, 0, &staging, "key", "CHANGED_KEY");
+    assert_eq!(refused.code, Some(5), "{}", refused.stderr);
+    refused.assert_failed_with(&[
+        "changed since the plan was made",
+        &name,
+        "map shard 0 wrote nothing",
+    ]);
+    assert!(
+        !Path::new(&staging).exists(),
+        "the refused map staged something"
+    );
+    // A map or reduce commits nothing, so the commit's options are refused there.
+    let args = [
+        "run",
+        tree.path(),
+        "--plan",
+        &plan,
+        "--shard",
+        "0",
+        "--stage",
+        "map",
+        "--staging",
+        &staging,
+        "--dry-run",
+    ];
+    staged(&tree, &args, "key", "CHANGED_KEY", "changed-key")
+        .assert_failed_with(&["--stage takes neither --dry-run"]);
+    // A key plan's shards are map tasks: run without --stage, a shard says how to run it.
+    shard(&tree, &plan, 0, "CHANGED_KEY", "changed-key")
+        .assert_failed_with(&["--stage map --staging"]);
 }
 
 /// Whether `ready` became true within `seconds`.
@@ -442,6 +790,29 @@ fn first_avro(dir: &Path) -> PathBuf {
     let mut files = crate::support::camus::avro_files(dir);
     files.sort();
     files.into_iter().next().expect("a data file")
+}
+
+/// Messages in `topic` (the sum of its partitions' high watermarks).
+fn messages_in(brokers: &str, topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("a metadata client");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .expect("metadata");
+    let partitions = metadata
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len() as i32);
+    (0..partitions)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(30))
+                .map_or(0, |(low, high)| high - low)
+        })
+        .sum()
 }
 
 fn kafka_topics(brokers: &str) -> Vec<String> {

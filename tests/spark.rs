@@ -8,6 +8,10 @@
 //!   fails, the driver says so and nothing is committed (the plan's own commit check still finds
 //!   the replay incomplete).
 //!
+//! - `partitioning: single` from the same HDFS archive: three map tasks, then one reduce task per
+//!   replay partition, the first attempt of reduce 0 killed with `kill -9` mid-publish and retried:
+//!   the replay equals the single-machine run and the offsets are committed once.
+//!
 //! Skipped, saying so, when `pyspark` is not installed (`scripts/setup.sh` installs it).
 
 use std::path::{Path, PathBuf};
@@ -93,6 +97,7 @@ fn submit(
     ship: &Path,
     shards: usize,
     sets: &[String],
+    driver_args: &[&str],
 ) -> Output {
     let files = format!(
         "{},{}",
@@ -112,7 +117,8 @@ fn submit(
         .args(["--files", &files])
         .arg(driver_script())
         .args(["--pipeline", "replay.yaml", "--shards", &shards.to_string()])
-        .args(["--plan-dir", plan_dir.to_str().unwrap()]);
+        .args(["--plan-dir", plan_dir.to_str().unwrap()])
+        .args(driver_args);
     for set in sets {
         command.args(["--set", set]);
     }
@@ -239,7 +245,15 @@ fn spark_replays_from_hdfs_with_a_shard_killed_once_exactly_once_and_fails_witho
         "sink.topic=SPARK_KILLED".to_string(),
         "offsets.group=spark-killed".to_string(),
     ];
-    let output = submit(&home, "local-cluster[2,1,1024]", &run_dir, &ship, 3, &sets);
+    let output = submit(
+        &home,
+        "local-cluster[2,1,1024]",
+        &run_dir,
+        &ship,
+        3,
+        &sets,
+        &[],
+    );
     let logs = executor_logs(&run_dir);
     assert!(
         output.status.success(),
@@ -275,7 +289,7 @@ fn spark_replays_from_hdfs_with_a_shard_killed_once_exactly_once_and_fails_witho
         "sink.topic=SPARK_FAILING".to_string(),
         "offsets.group=spark-failing".to_string(),
     ];
-    let output = submit(&home, "local[2]", &run_dir, &ship, 3, &sets);
+    let output = submit(&home, "local[2]", &run_dir, &ship, 3, &sets, &[]);
     let driver = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -320,4 +334,106 @@ fn spark_replays_from_hdfs_with_a_shard_killed_once_exactly_once_and_fails_witho
     assert_eq!(check.code, Some(7), "{}", check.stderr);
     assert!(check.stderr.contains("(shard 2)"), "{}", check.stderr);
     assert!(sharded::committed(&zookeeper, "spark-failing").is_empty());
+}
+
+/// The first attempt of reduce 0 publishes slowly and is killed with `kill -9` after 6 s.
+fn kill_reduce_0_once(mark: &Path) -> String {
+    format!(
+        "MARK='{mark}'\n\
+         case \" $* \" in *' --partition 0 '*)\n\
+         \x20 if mkdir \"$MARK\" 2>/dev/null; then\n\
+         \x20   \"$REAL\" \"$@\" --set sink.max_messages_per_sec=100 2> \"$MARK/stderr\" &\n\
+         \x20   pid=$!; sleep 6; kill -9 $pid && echo killed > \"$MARK/killed\"; exit 137\n\
+         \x20 fi;;\n\
+         esac",
+        mark = mark.display()
+    )
+}
+
+#[test]
+fn spark_replays_single_partitioning_through_map_and_reduce_with_a_reduce_killed_once() {
+    let Some(home) = spark_home() else {
+        eprintln!("skipped: pyspark is not installed (scripts/setup.sh installs it)");
+        return;
+    };
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let (brokers, zookeeper) = (tansu.brokers(), zk.connect_string());
+    let tree = Tree::new(&brokers, &zookeeper);
+    let single = ["--set", "sink.partitioning=single"];
+    let mut args = vec!["run", tree.path()];
+    args.extend(single);
+    tree.c2k(&args, "SPARK_REF_SINGLE", "spark-ref-single")
+        .assert_ok();
+    let reference = sharded::by_partition(&crate::support::kafka::read_topic(
+        &brokers,
+        "SPARK_REF_SINGLE",
+        sharded::RECORDS as usize,
+        Duration::from_secs(120),
+    ));
+    let reference_offsets = sharded::committed(&zookeeper, "spark-ref-single");
+
+    let hdfs = HdfsTarget::local();
+    for part in ["destination", "execution"] {
+        hdfs.upload_tree(&tree.dir.path().join(part), &format!("camus/{part}"));
+    }
+    hdfs.upload(
+        &tree.dir.path().join("page_view.avsc"),
+        "camus/page_view.avsc",
+    );
+    let root = hdfs.url("camus");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ship = dir.path().join("ship");
+    std::fs::create_dir_all(&ship).expect("ship dir");
+    std::fs::write(
+        ship.join("replay.yaml"),
+        sharded::pipeline_yaml(&root, &brokers, &zookeeper),
+    )
+    .expect("the HDFS pipeline");
+    let mark = dir.path().join("killed-once");
+    stand_in(&ship, &kill_reduce_0_once(&mark));
+    let run_dir = dir.path().join("single");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let staging = dir.path().join("staging");
+    let sets = [
+        "sink.partitioning=single".to_string(),
+        "sink.topic=SPARK_SINGLE".to_string(),
+        "offsets.group=spark-single".to_string(),
+    ];
+    let output = submit(
+        &home,
+        "local-cluster[2,1,1024]",
+        &run_dir,
+        &ship,
+        3,
+        &sets,
+        &["--staging", staging.to_str().unwrap()],
+    );
+    let logs = executor_logs(&run_dir);
+    assert!(
+        output.status.success(),
+        "the Spark job failed:\n{}\nexecutors:\n{logs}",
+        tail(&run_dir.join("submit.err"))
+    );
+    assert!(
+        mark.join("killed").exists(),
+        "reduce 0's first attempt was not killed:\n{}",
+        std::fs::read_to_string(mark.join("stderr")).unwrap_or_default()
+    );
+    for index in 0..3 {
+        assert!(
+            logs.contains(&format!("map shard {index} of 3 is complete")),
+            "map shard {index} did not run:\n{logs}"
+        );
+    }
+    assert!(
+        logs.contains("already there from an earlier attempt"),
+        "the retried reduce 0 did not resume from what its killed attempt had published:\n{logs}"
+    );
+    sharded::assert_same_replay(&brokers, "SPARK_SINGLE", &reference);
+    assert_eq!(
+        sharded::committed(&zookeeper, "spark-single"),
+        reference_offsets,
+        "the group's offsets"
+    );
 }

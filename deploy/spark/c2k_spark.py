@@ -12,6 +12,13 @@ exactly where its first attempt stopped, from what the replay topic holds), and 
 driver, `c2k offsets commit PIPELINE --plan PLAN.json`, which commits the original topic's
 offsets only once the replay topic holds every message of every partition.
 
+For `partitioning: key` and `single` (a replay partition draws on every source partition) the
+shards are map tasks and a reduce stage follows (give `--staging DIR`, a folder every executor
+and the driver see, e.g. a shared mount): N tasks run `c2k run ... --plan PLAN.json --shard i
+--stage map --staging DIR` (each sorts and formats its files into one sorted run per replay
+partition), then one task per replay partition runs `--stage reduce --partition r` (merges the
+runs and publishes the partition, resuming), then the driver commits with `--staging DIR`.
+
 Two Spark defaults would break the guarantees and are refused or overridden here:
 - `RDD.pipe` ignores a failed command unless `checkCode=True`: a shard that failed would look done;
 - speculative execution runs a second copy of a slow task beside the first: two shards publishing
@@ -24,6 +31,7 @@ shipped with `--files` and named by their bare name.
 """
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -51,6 +59,9 @@ def parse_args(argv):
                         help="the c2k binary, shipped with --files (its bare name, default c2k)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="a pipeline override passed to every c2k command (repeatable)")
+    parser.add_argument("--staging", default=None,
+                        help="partitioning key or single: the map stage's staging folder, seen by "
+                             "every executor and the driver (one per replay)")
     parser.add_argument("--plan-dir", default=None,
                         help="where the driver writes the plan (a temporary folder by default)")
     return parser.parse_args(argv)
@@ -83,19 +94,45 @@ def run_on_driver(what, command):
         sys.exit(f"c2k_spark: {what} failed (exit code {code}): no offsets were committed")
 
 
-def shard_command(c2k, pipeline, sets):
-    """The command each task pipes "SHARD FILES_DIR" into. It runs in FILES_DIR, where --files
+def shard_command(c2k, pipeline, sets, stage=None, staging=None):
+    """The command each task pipes "INDEX FILES_DIR" into. It runs in FILES_DIR, where --files
     and addFile put the binary, the pipeline and the plan: the executor's working directory on
-    YARN, Kubernetes and standalone workers, the driver's files folder in local mode."""
-    run = ["./" + c2k, "run", shlex.quote(pipeline), "--plan", PLAN_NAME, "--shard", '"$shard"']
+    YARN, Kubernetes and standalone workers, the driver's files folder in local mode. INDEX is
+    the shard (no stage, or the map stage) or the replay partition (the reduce stage)."""
+    run = ["./" + c2k, "run", shlex.quote(pipeline), "--plan", PLAN_NAME]
+    if stage == "reduce":
+        run += ["--stage", "reduce", "--partition", '"$index"']
+    else:
+        run += ["--shard", '"$index"']
+        if stage == "map":
+            run += ["--stage", "map"]
+    if stage:
+        run += ["--staging", shlex.quote(staging)]
     for override in sets:
         run += ["--set", shlex.quote(override)]
     script = (
-        'read -r shard dir || exit 2; cd "$dir" || exit 2; '
+        'read -r index dir || exit 2; cd "$dir" || exit 2; '
         f'[ -x ./{c2k} ] || chmod +x ./{c2k}; '
         f'exec {" ".join(run)}'
     )
     return shlex.join(["sh", "-c", script])
+
+
+def run_tasks(sc, count, command, what, description, plan):
+    """One piped task per index 0..count-1; exits (nothing committed) when the stage failed."""
+    # Each task learns where its files are where it runs (SparkFiles on the executor).
+    tasks = sc.parallelize(range(count), count).map(
+        lambda i: f"{i} {SparkFiles.getRootDirectory()}")
+    sc.setJobDescription(description)
+    try:
+        # checkCode=True: a task whose c2k exits non-zero fails (retried by Spark, up to
+        # spark.task.maxFailures), and the job when it keeps failing.
+        tasks.pipe(command, checkCode=True).collect()
+    except Exception as error:  # Py4JJavaError: the job failed
+        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        sys.exit(f"c2k_spark: the {what} did not all complete ({first}); no offsets were "
+                 f"committed. Rerun the job: every task resumes where it stopped (the plan "
+                 f"is kept in {plan})")
 
 
 def retrying_local_master(conf):
@@ -143,23 +180,25 @@ def main(argv):
 
         c2k_name = os.path.basename(args.c2k)
         pipeline_name = os.path.basename(args.pipeline)
-        command = shard_command(c2k_name, pipeline_name, args.sets)
-        # Each task learns where its files are where it runs (SparkFiles on the executor).
-        shards = sc.parallelize(range(args.shards), args.shards).map(
-            lambda i: f"{i} {SparkFiles.getRootDirectory()}")
-        sc.setJobDescription(f"c2k: {args.shards} shards of {pipeline_name}")
-        try:
-            # checkCode=True: a shard that exits non-zero fails its task (retried by Spark, up
-            # to spark.task.maxFailures), and the job when it keeps failing.
-            shards.pipe(command, checkCode=True).collect()
-        except Exception as error:  # Py4JJavaError: the job failed
-            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            sys.exit(f"c2k_spark: the shards did not all complete ({first}); no offsets were "
-                     f"committed. Rerun the job: every shard resumes where it stopped (the plan "
-                     f"is kept in {plan})")
-
-        run_on_driver("committing", [c2k_local, "offsets", "commit", pipeline_local,
-                                     "--plan", plan] + sets)
+        with open(plan) as planned:
+            planned = json.load(planned)
+        commit = [c2k_local, "offsets", "commit", pipeline_local, "--plan", plan]
+        if planned["partitioning"] == "source":
+            run_tasks(sc, args.shards, shard_command(c2k_name, pipeline_name, args.sets),
+                      "shards", f"c2k: {args.shards} shards of {pipeline_name}", plan)
+        else:
+            if not args.staging:
+                sys.exit(f"c2k_spark: partitioning: {planned['partitioning']} needs --staging "
+                         "DIR (a folder every executor and the driver see) for its map stage")
+            maps = shard_command(c2k_name, pipeline_name, args.sets, "map", args.staging)
+            run_tasks(sc, args.shards, maps, "map shards",
+                      f"c2k: {args.shards} map shards of {pipeline_name}", plan)
+            partitions = planned["replay_partitions"]
+            reduces = shard_command(c2k_name, pipeline_name, args.sets, "reduce", args.staging)
+            run_tasks(sc, partitions, reduces, "reduces",
+                      f"c2k: {partitions} reduces of {pipeline_name}", plan)
+            commit += ["--staging", args.staging]
+        run_on_driver("committing", commit + sets)
         print(f"c2k_spark: done: {args.shards} shards published, offsets committed once",
               file=sys.stderr)
         if not args.plan_dir:

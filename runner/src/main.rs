@@ -52,12 +52,26 @@ enum Command {
         accept_loss: bool,
         /// Run one shard of a sharded replay planned by `c2k plan` (with --shard): only the
         /// shard's source partitions are published, resuming where an earlier attempt stopped,
-        /// and no offsets are committed. The archive must still be the planned one.
-        #[arg(long, value_name = "PLAN.json", requires = "shard")]
+        /// and no offsets are committed. The archive must still be the planned one. For
+        /// `partitioning: key` and `single`, with --stage: map shards (--shard), then one reduce
+        /// per replay partition (--partition).
+        #[arg(long, value_name = "PLAN.json")]
         plan: Option<PathBuf>,
         /// Which shard of the plan (0 to N-1).
         #[arg(long, requires = "plan")]
         shard: Option<usize>,
+        /// The stage of a `key` or `single` plan: `map` (shard i reads, keys, sorts and formats
+        /// its files into sorted runs under --staging) or `reduce` (merges every shard's run of
+        /// one replay partition and publishes it, resuming).
+        #[arg(long, value_enum, requires_all = ["plan", "staging"])]
+        stage: Option<StageName>,
+        /// The replay partition a reduce publishes (0 to the plan's replay partitions - 1).
+        #[arg(long, requires = "stage")]
+        partition: Option<i32>,
+        /// The staging area of the map and reduce stages: a local path or file:// URL every task
+        /// sees (one per plan).
+        #[arg(long, value_name = "DIR")]
+        staging: Option<String>,
     },
     /// List the archive once and assign its source partitions to N shards, balanced by bytes,
     /// for a replay spread over many machines (`partitioning: source`): writes PLAN.json with the
@@ -214,7 +228,18 @@ enum OffsetsAction {
         /// Camus history are still the planned ones.
         #[arg(long, value_name = "PLAN.json")]
         plan: Option<PathBuf>,
+        /// For a `key` or `single` plan: the map stage's staging area, whose manifests say how
+        /// many messages each replay partition must hold.
+        #[arg(long, value_name = "DIR", requires = "plan")]
+        staging: Option<String>,
     },
+}
+
+/// The stages of a sharded `key` or `single` replay.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StageName {
+    Map,
+    Reduce,
 }
 
 fn main() -> ExitCode {
@@ -249,8 +274,46 @@ fn execute(command: Command) -> anyhow::Result<()> {
             accept_loss,
             plan,
             shard,
+            stage,
+            partition,
+            staging,
         } => {
             let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
+            if let (Some(stage), Some(plan_file), Some(staging)) = (stage, &plan, &staging) {
+                if dry_run || accept_loss {
+                    anyhow::bail!(
+                        "--stage takes neither --dry-run nor --accept-loss: a map or reduce \
+                         commits nothing (`c2k offsets commit --plan --staging` does, and takes \
+                         them)"
+                    );
+                }
+                let plan = camus2kafka::shard::Plan::load(plan_file)?;
+                let staging = camus2kafka::shard::staging::Staging::open(staging)?;
+                camus2kafka::signals::install().context("cannot install the signal handlers")?;
+                // A stage must never outlive the task that runs it: its retry would run beside it.
+                camus2kafka::signals::stop_with_parent()
+                    .context("cannot ask to be stopped with the parent process")?;
+                return match (stage, shard, partition) {
+                    (StageName::Map, Some(index), None) => {
+                        camus2kafka::shard::map::map(&pipeline, &plan, index, &staging)
+                    }
+                    (StageName::Reduce, None, Some(partition)) => {
+                        camus2kafka::shard::reduce::reduce(&pipeline, &plan, partition, &staging)
+                    }
+                    (StageName::Map, _, _) => {
+                        anyhow::bail!("--stage map needs --shard i (and no --partition)")
+                    }
+                    (StageName::Reduce, _, _) => {
+                        anyhow::bail!("--stage reduce needs --partition r (and no --shard)")
+                    }
+                };
+            }
+            if staging.is_some() || partition.is_some() {
+                anyhow::bail!("--staging and --partition go with --stage map or --stage reduce");
+            }
+            if plan.is_some() && shard.is_none() {
+                anyhow::bail!("--plan needs --shard i (or --stage reduce --partition r)");
+            }
             let shard = match (plan, shard) {
                 (Some(plan_file), Some(index)) => Some(camus2kafka::run::ShardRun {
                     plan: camus2kafka::shard::Plan::load(&plan_file)?,
@@ -292,9 +355,26 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 plan.topic
             );
             for shard in &plan.shards {
+                if plan.is_map_reduce() {
+                    println!(
+                        "  map shard {}: {} files, {} bytes, {} records",
+                        shard.index,
+                        shard.files.len(),
+                        shard.bytes,
+                        shard.records
+                    );
+                } else {
+                    println!(
+                        "  shard {}: partitions {:?}, {} bytes, {} records",
+                        shard.index, shard.partitions, shard.bytes, shard.records
+                    );
+                }
+            }
+            if let Some(partitions) = plan.replay_partitions {
                 println!(
-                    "  shard {}: partitions {:?}, {} bytes, {} records",
-                    shard.index, shard.partitions, shard.bytes, shard.records
+                    "  then one reduce per replay partition: {partitions} (--stage reduce \
+                     --partition 0 to {})",
+                    partitions - 1
                 );
             }
             Ok(())
@@ -334,9 +414,14 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 dry_run,
                 accept_loss,
                 plan: Some(plan),
+                staging,
             } => camus2kafka::shard::complete::commit(
                 &Pipeline::load(&args.pipeline, &args.sets)?,
                 &camus2kafka::shard::Plan::load(&plan)?,
+                staging
+                    .map(|s| camus2kafka::shard::staging::Staging::open(&s))
+                    .transpose()?
+                    .as_ref(),
                 camus2kafka::offsets::StepOptions {
                     dry_run,
                     accept_loss,
@@ -347,6 +432,7 @@ fn execute(command: Command) -> anyhow::Result<()> {
                 dry_run,
                 accept_loss,
                 plan: None,
+                ..
             } => {
                 let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
                 // Never a cut-off beyond what the archive holds, whoever commits it.

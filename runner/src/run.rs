@@ -15,7 +15,7 @@ use crate::config::Pipeline;
 use crate::plugin::pool::FormatPool;
 use crate::plugin::{FormatPlugin, KeyPlugin, PluginBatch, PluginError};
 use crate::progress::{Progress, Summary};
-use crate::record::{Origin, OutMessage, SourceBatch};
+use crate::record::{FileId, Origin, OutMessage, SourceBatch};
 use crate::signals::{self, Stage};
 use crate::sink::{self, SourceFacts};
 use crate::sort::{SortItem, Sorted, Sorter};
@@ -24,7 +24,7 @@ use crate::source::{CamusSource, SourceEvent, SourceFile};
 /// How many source batches may wait between the reader thread and the key plugin, and sorted
 /// batches between each stage of the write side: enough to keep every core busy, few enough to
 /// keep memory bounded (each batch is ~`batch_size` records).
-const CHANNEL_DEPTH: usize = 8;
+pub(crate) const CHANNEL_DEPTH: usize = 8;
 
 /// How `c2k run` was asked to run.
 #[derive(Debug, Clone, Default)]
@@ -117,7 +117,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     let progress = Progress::new(source.files.iter().map(|f| f.size).sum());
 
     signals::stage(Stage::Sorting);
-    let sorted = read_and_sort(pipeline, &source, &mut key, &mut format, &progress)?;
+    let sorted = read_and_sort(pipeline, &source, &mut key, &mut format, &progress, None)?;
     let records_read = sorted.count;
     let spilled = sorted.spilled_bytes;
     tracing::debug!(
@@ -259,12 +259,17 @@ fn step_options(options: &RunOptions) -> crate::offsets::StepOptions {
 /// Reads every record, keys it, and feeds the sort. Files are read and decoded on a thread of
 /// their own while this one runs the key plugin and the sort. Schemas are registered with both
 /// plugins as the source announces them.
-fn read_and_sort(
+///
+/// `global_ids`, for a map stage that reads some of the archive's files: the archive-wide file id
+/// of each of `source.files`, so items carry the ids (and input order) the single-machine run
+/// gives them.
+pub(crate) fn read_and_sort(
     pipeline: &Pipeline,
     source: &CamusSource,
     key: &mut KeyPlugin,
     format: &mut FormatPool,
     progress: &Progress,
+    global_ids: Option<&[FileId]>,
 ) -> Result<Sorted> {
     std::thread::scope(|scope| {
         let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_DEPTH);
@@ -277,7 +282,15 @@ fn read_and_sort(
                 }
             }
         })?;
-        let sorted = key_and_sort(pipeline, &source.files, receiver, key, format, progress);
+        let sorted = key_and_sort(
+            pipeline,
+            &source.files,
+            receiver,
+            key,
+            format,
+            progress,
+            global_ids,
+        );
         reader
             .join()
             .map_err(|_| anyhow::anyhow!("the source reader thread panicked"))?;
@@ -292,6 +305,7 @@ fn key_and_sort(
     key: &mut KeyPlugin,
     format: &mut FormatPool,
     progress: &Progress,
+    global_ids: Option<&[FileId]>,
 ) -> Result<Sorted> {
     let mut sorter = Sorter::new(pipeline.sort.memory.0, Path::new(&pipeline.sort.tmp_dir))?;
     let mut seq = 0u64;
@@ -325,21 +339,35 @@ fn key_and_sort(
                             file_url(files, chunk.file)
                         );
                     }
+                    let file = match global_ids {
+                        None => chunk.file,
+                        Some(ids) => ids.get(chunk.file as usize).copied().with_context(|| {
+                            format!("{}: not a planned file", file_url(files, chunk.file))
+                        })?,
+                    };
                     let mut start = 0usize;
                     for i in 0..chunk.len() {
                         let end = keys.ends[i] as usize;
                         let timestamp = keys.timestamps_ms.get(i).copied().flatten();
                         let offset = chunk.first_offset.map(|o| o + i as u64);
+                        let index = chunk.first_index + i as u64;
+                        // The input order: a map stage reads some files only, so it numbers each
+                        // record by (archive-wide file id, index in file), which orders exactly
+                        // as the single-machine run's counter over every file does.
+                        let input_order = match global_ids {
+                            None => seq,
+                            Some(_) => (u64::from(file) << 40) | index,
+                        };
                         sorter.push(SortItem::new(
                             &keys.data[start..end],
                             chunk.datum(i),
                             chunk.partition,
                             offset,
-                            seq,
+                            input_order,
                             timestamp,
                             chunk.schema_id,
-                            chunk.file,
-                            chunk.first_index + i as u64,
+                            file,
+                            index,
                         ))?;
                         start = end;
                         seq += 1;
@@ -409,7 +437,7 @@ fn write_sorted(
 
 /// Reads the merged, sorted records and groups them into batches for the format plugin, numbered
 /// in order (the format side puts its results back in that order).
-fn merge_in_batches(
+pub(crate) fn merge_in_batches(
     iter: Box<dyn Iterator<Item = Result<SortItem>> + Send>,
     batch_size: usize,
     out: crossbeam_channel::Sender<(u64, Result<Vec<SortItem>>)>,
@@ -457,7 +485,7 @@ fn format_all(
 }
 
 /// One batch through one instance of the format plugin, with the host's part of each message.
-fn format_batch(
+pub(crate) fn format_batch(
     pipeline: &Pipeline,
     files: &[SourceFile],
     format: &mut FormatPlugin,
@@ -530,7 +558,7 @@ fn fill_from_record(message: &mut OutMessage, item: &SortItem) {
 }
 
 /// A thread builder with a name that shows in `top -H`, `perf` and panics.
-fn named(name: &str) -> std::thread::Builder {
+pub(crate) fn named(name: &str) -> std::thread::Builder {
     std::thread::Builder::new().name(name.to_string())
 }
 

@@ -5,9 +5,12 @@
 //! as `c2k run`'s, which never writes over other offsets and does nothing when identical ones are
 //! there (so a second commit is harmless, and offsets are committed once).
 
-use anyhow::Result;
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Result};
 
 use super::plan::Plan;
+use super::staging::Staging;
 use crate::config::{CommitMode, Pipeline};
 use crate::integrity::Inconsistent;
 use crate::offsets::StepOptions;
@@ -19,8 +22,24 @@ use crate::sink::kafka::account::{account, Account};
 #[error("{0}")]
 pub struct Incomplete(pub String);
 
-/// Checks the replay is complete, then commits the offsets.
-pub fn commit(pipeline: &Pipeline, plan: &Plan, options: StepOptions) -> Result<()> {
+/// Checks the replay is complete, then commits the offsets. A `key` or `single` plan needs the
+/// staging area: its map shards' manifests say how many messages each replay partition must hold
+/// (and add up to the plan's records, checked).
+pub fn commit(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    staging: Option<&Staging>,
+    options: StepOptions,
+) -> Result<()> {
+    let expected = match (plan.is_map_reduce(), staging) {
+        (false, _) => Expected::from_plan(plan),
+        (true, Some(staging)) => Expected::from_staging(plan, staging)?,
+        (true, None) => bail!(
+            "the plan is for partitioning: {}: give the map stage's --staging area, whose \
+             manifests say how many messages each replay partition must hold",
+            plan.partitioning
+        ),
+    };
     let (_, gate, content) = super::open_as_planned(pipeline, plan, "nothing was committed")?;
     if let Some(why) = &gate.commit_refused {
         if pipeline.offsets.commit != CommitMode::None {
@@ -28,20 +47,68 @@ pub fn commit(pipeline: &Pipeline, plan: &Plan, options: StepOptions) -> Result<
         }
     }
     let found = account(pipeline, &content)?;
-    check_complete(plan, &found)?;
+    check_complete(&expected, &found)?;
     let total: u64 = found.present.iter().sum();
     eprintln!(
         "c2k: the replay is complete: {total} messages in {} ({} partitions, every one as the \
          plan expects)",
         found.topic,
-        plan.partitions().len()
+        expected.counts.len()
     );
     crate::offsets::commit_step(pipeline, options)
 }
 
-/// Compares what each replay partition holds with what the plan expects of it.
-pub fn check_complete(plan: &Plan, found: &Account) -> Result<()> {
-    let expected = plan.expected();
+/// What each replay partition must hold, and who publishes it (for the error).
+pub struct Expected {
+    pub counts: BTreeMap<u32, u64>,
+    /// Shard publishing each partition (`source`), or `None`: the reduce of that partition.
+    shards: Option<BTreeMap<u32, usize>>,
+}
+
+impl Expected {
+    /// `partitioning: source`: the plan's counts per source partition.
+    pub fn from_plan(plan: &Plan) -> Expected {
+        let counts = plan.expected();
+        let shards = counts
+            .keys()
+            .filter_map(|p| plan.shard_of(*p).map(|s| (*p, s)))
+            .collect();
+        Expected {
+            counts,
+            shards: Some(shards),
+        }
+    }
+
+    /// `key` and `single`: the counts the map stage staged, which must be every planned record.
+    pub fn from_staging(plan: &Plan, staging: &Staging) -> Result<Expected> {
+        let manifests = super::reduce::manifests(plan, staging, "nothing was committed")?;
+        let counts = super::reduce::expected(&manifests);
+        let staged: u64 = counts.values().sum();
+        let planned: u64 = plan.files.iter().map(|f| f.records).sum();
+        if staged != planned {
+            bail!(
+                "the map stage staged {staged} messages, the plan has {planned} records: nothing \
+                 was committed"
+            );
+        }
+        Ok(Expected {
+            counts,
+            shards: None,
+        })
+    }
+
+    fn publisher(&self, partition: u32) -> String {
+        match &self.shards {
+            Some(shards) => shards
+                .get(&partition)
+                .map_or("no shard".to_string(), |s| format!("shard {s}")),
+            None => format!("reduce {partition}"),
+        }
+    }
+}
+
+/// Compares what each replay partition holds with what is expected of it.
+pub fn check_complete(expected: &Expected, found: &Account) -> Result<()> {
     if found.partitions.is_none() {
         return Err(Incomplete(format!(
             "replay topic {} does not exist: no shard has published yet; nothing was committed",
@@ -50,19 +117,17 @@ pub fn check_complete(plan: &Plan, found: &Account) -> Result<()> {
         .into());
     }
     let mut problems = Vec::new();
-    for (partition, want) in &expected {
+    for (partition, want) in &expected.counts {
         let have = found.present.get(*partition as usize).copied().unwrap_or(0);
         if have != *want {
-            let shard = plan
-                .shard_of(*partition)
-                .map_or("no shard".to_string(), |s| format!("shard {s}"));
+            let shard = expected.publisher(*partition);
             problems.push(format!(
                 "partition {partition}: {have} of {want} messages ({shard})"
             ));
         }
     }
     for (partition, have) in found.present.iter().enumerate() {
-        if *have > 0 && !expected.contains_key(&(partition as u32)) {
+        if *have > 0 && !expected.counts.contains_key(&(partition as u32)) {
             problems.push(format!(
                 "partition {partition}: {have} messages where the plan expects none"
             ));
@@ -72,8 +137,8 @@ pub fn check_complete(plan: &Plan, found: &Account) -> Result<()> {
         return Ok(());
     }
     Err(Incomplete(format!(
-        "the replay in {} is not complete: {}; nothing was committed. Run the shards named (they \
-         resume where they stopped), then commit again",
+        "the replay in {} is not complete: {}; nothing was committed. Run the shards (or \
+         reduces) named: they resume where they stopped; then commit again",
         found.topic,
         problems.join(", ")
     ))
@@ -98,6 +163,7 @@ mod tests {
             replay_topic: "R".into(),
             input_dir: "/d/T".into(),
             partitioning: "source".into(),
+            replay_partitions: None,
             content: String::new(),
             files: vec![file(0, 3), file(0, 2), file(2, 4)],
             cutoff: None,
@@ -105,12 +171,14 @@ mod tests {
                 Shard {
                     index: 0,
                     partitions: vec![0],
+                    files: vec![],
                     bytes: 2,
                     records: 5,
                 },
                 Shard {
                     index: 1,
                     partitions: vec![2],
+                    files: vec![],
                     bytes: 1,
                     records: 4,
                 },
@@ -129,15 +197,15 @@ mod tests {
 
     #[test]
     fn only_a_topic_holding_every_planned_message_is_complete() {
-        assert!(check_complete(&plan(), &found(vec![5, 0, 4])).is_ok());
-        let text = check_complete(&plan(), &found(vec![5, 0, 1]))
+        assert!(check_complete(&Expected::from_plan(&plan()), &found(vec![5, 0, 4])).is_ok());
+        let text = check_complete(&Expected::from_plan(&plan()), &found(vec![5, 0, 1]))
             .unwrap_err()
             .to_string();
         assert!(
             text.contains("partition 2: 1 of 4 messages (shard 1)"),
             "{text}"
         );
-        let text = check_complete(&plan(), &found(vec![5, 1, 4]))
+        let text = check_complete(&Expected::from_plan(&plan()), &found(vec![5, 1, 4]))
             .unwrap_err()
             .to_string();
         assert!(
@@ -146,7 +214,7 @@ mod tests {
         );
         let mut missing = found(vec![]);
         missing.partitions = None;
-        assert!(check_complete(&plan(), &missing)
+        assert!(check_complete(&Expected::from_plan(&plan()), &missing)
             .unwrap_err()
             .is::<Incomplete>());
     }

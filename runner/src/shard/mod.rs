@@ -11,7 +11,10 @@
 
 pub mod assign;
 pub mod complete;
+pub mod map;
 pub mod plan;
+pub mod reduce;
+pub mod staging;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,15 +40,6 @@ pub fn make_plan(pipeline: &Pipeline, shards: usize) -> Result<Plan> {
     let sink = pipeline
         .kafka_sink()
         .context("c2k plan shards a Kafka replay")?;
-    if sink.partitioning != Partitioning::Source {
-        bail!(
-            "sink.partitioning: {:?}: a sharded replay needs partitioning: source (each replay \
-             partition drawn from one source partition). key and single draw every replay \
-             partition from every source partition and need a map and a reduce stage, which this \
-             c2k does not have yet: replay them on one machine with `c2k run`",
-            sink.partitioning
-        );
-    }
     if !sink.provenance {
         bail!(
             "sink.provenance: false: shards resume and the final commit checks the replay topic \
@@ -83,13 +77,36 @@ pub fn make_plan(pipeline: &Pipeline, shards: usize) -> Result<Plan> {
         CommitMode::None => None,
         _ => Some(cutoff_now(pipeline)?),
     };
+    let (shards, replay_partitions) = match sink.partitioning {
+        Partitioning::Source => (by_partitions(&files, shards), None),
+        Partitioning::Key | Partitioning::Single => {
+            let topic = crate::sink::kafka::admin::plan_topic(pipeline, &facts_of(&source))?;
+            (by_files(&files, shards), Some(topic.partitions))
+        }
+    };
+    Ok(Plan {
+        version: plan::VERSION,
+        topic: pipeline.topic.clone(),
+        replay_topic: pipeline.replay_topic(),
+        input_dir,
+        partitioning: plan::partitioning_name(sink.partitioning).into(),
+        replay_partitions,
+        content: plan::to_hex(&content),
+        files,
+        cutoff,
+        shards,
+    })
+}
+
+/// `partitioning: source`: whole source partitions to shards, balanced by bytes.
+fn by_partitions(files: &[plan::PlannedFile], shards: usize) -> Vec<plan::Shard> {
     let mut partition_bytes = BTreeMap::new();
     let mut partition_records = BTreeMap::new();
-    for file in &files {
+    for file in files {
         *partition_bytes.entry(file.partition).or_insert(0u64) += file.size;
         *partition_records.entry(file.partition).or_insert(0u64) += file.records;
     }
-    let shards = assign::by_bytes(&partition_bytes, shards)
+    assign::by_bytes(&partition_bytes, shards)
         .into_iter()
         .enumerate()
         .map(|(index, partitions)| plan::Shard {
@@ -97,19 +114,42 @@ pub fn make_plan(pipeline: &Pipeline, shards: usize) -> Result<Plan> {
             bytes: partitions.iter().map(|p| partition_bytes[p]).sum(),
             records: partitions.iter().map(|p| partition_records[p]).sum(),
             partitions,
+            files: Vec::new(),
         })
+        .collect()
+}
+
+/// `partitioning: key` and `single`: every replay partition draws on every source partition, so
+/// nothing is gained by keeping a partition's files together; files go to shards (their map
+/// stage), balanced by bytes, which also spreads one large source partition over many shards.
+fn by_files(files: &[plan::PlannedFile], shards: usize) -> Vec<plan::Shard> {
+    let file_bytes: BTreeMap<u32, u64> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (i as u32, f.size))
         .collect();
-    Ok(Plan {
-        version: plan::VERSION,
-        topic: pipeline.topic.clone(),
-        replay_topic: pipeline.replay_topic(),
-        input_dir,
-        partitioning: "source".into(),
-        content: plan::to_hex(&content),
-        files,
-        cutoff,
-        shards,
-    })
+    assign::by_bytes(&file_bytes, shards)
+        .into_iter()
+        .enumerate()
+        .map(|(index, assigned)| {
+            let assigned: Vec<usize> = assigned.into_iter().map(|i| i as usize).collect();
+            plan::Shard {
+                index,
+                partitions: Vec::new(),
+                bytes: assigned.iter().map(|&i| files[i].size).sum(),
+                records: assigned.iter().map(|&i| files[i].records).sum(),
+                files: assigned,
+            }
+        })
+        .collect()
+}
+
+/// What the topic planning needs of the source: its partitions.
+fn facts_of(source: &CamusSource) -> SourceFacts {
+    SourceFacts {
+        partitions: source.partitions(),
+        ..SourceFacts::default()
+    }
 }
 
 /// The newest Camus run's offsets, as the offsets step would commit them.
@@ -224,6 +264,14 @@ pub fn narrow(
     index: usize,
 ) -> Result<(CamusSource, integrity::Gate, SourceFacts)> {
     let shard = plan.shard(index)?.clone();
+    if plan.is_map_reduce() {
+        bail!(
+            "the plan is for partitioning: {}: its shards are map tasks (`--stage map --staging \
+             DIR`), followed by one reduce per replay partition (`--stage reduce --partition r \
+             --staging DIR`)",
+            plan.partitioning
+        );
+    }
     let (mut source, gate, content) =
         open_as_planned(pipeline, plan, &format!("shard {index} sent nothing"))?;
     let partitions = source.partitions();

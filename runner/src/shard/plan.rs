@@ -24,8 +24,13 @@ pub struct Plan {
     pub replay_topic: String,
     /// The input directory the files are relative to.
     pub input_dir: String,
-    /// Only `source` is sharded (each replay partition is one source partition).
+    /// `source` (each replay partition is one source partition, shards own partitions), or `key`
+    /// or `single` (shards own files and go through the map and reduce stages).
     pub partitioning: String,
+    /// The replay topic's partition count the map stage splits its runs by (`key` and `single`;
+    /// `None` for `source`). A reduce that finds the topic with another count refuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_partitions: Option<i32>,
     /// The replay's content digest (`identity::content_digest`), hex.
     pub content: String,
     /// The archive as listed (after identical copies were left out), in read order.
@@ -60,8 +65,12 @@ pub struct Cutoff {
 #[serde(deny_unknown_fields)]
 pub struct Shard {
     pub index: usize,
-    /// The source partitions it publishes (= its replay partitions).
+    /// The source partitions it publishes (= its replay partitions); empty for `key` and
+    /// `single`, whose shards are given files.
     pub partitions: Vec<u32>,
+    /// For `key` and `single`: the files its map stage reads, as indexes into [`Plan::files`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<usize>,
     pub bytes: u64,
     pub records: u64,
 }
@@ -145,10 +154,11 @@ impl Plan {
                 self.replay_topic
             ));
         }
-        if sink.partitioning != Partitioning::Source {
+        if partitioning_name(sink.partitioning) != self.partitioning {
             differences.push(format!(
-                "sink.partitioning {:?} (planned: source)",
-                sink.partitioning
+                "sink.partitioning {} (planned: {})",
+                partitioning_name(sink.partitioning),
+                self.partitioning
             ));
         }
         if differences.is_empty() {
@@ -158,6 +168,23 @@ impl Plan {
             "the pipeline is not the one the plan was made for: {}; plan again (`c2k plan`)",
             differences.join(", ")
         )
+    }
+}
+
+impl Plan {
+    /// Whether the plan's shards are map tasks (`key`, `single`) rather than publishers of their
+    /// own source partitions (`source`).
+    pub fn is_map_reduce(&self) -> bool {
+        self.partitioning != "source"
+    }
+}
+
+/// The name `sink.partitioning` gives a mode, as the plan records it.
+pub fn partitioning_name(partitioning: Partitioning) -> &'static str {
+    match partitioning {
+        Partitioning::Source => "source",
+        Partitioning::Key => "key",
+        Partitioning::Single => "single",
     }
 }
 

@@ -79,6 +79,10 @@ impl SortItem {
         (self.partition != u32::MAX).then_some(self.partition)
     }
 
+    pub fn offset(&self) -> Option<u64> {
+        (self.offset != u64::MAX).then_some(self.offset)
+    }
+
     /// Position in the input: file order, then record order.
     pub fn seq(&self) -> u64 {
         self.seq
