@@ -11,6 +11,9 @@
 mod numbers;
 mod writer;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use c2k_plugin_sdk::prelude::*;
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub struct Config {
 pub struct Json {
     encoding: Encoding,
     key_field: Option<String>,
+    /// Each schema's field names as JSON, escaped once (by schema id).
+    names: RefCell<HashMap<u32, writer::FieldNames>>,
 }
 
 impl OutputFormat for Json {
@@ -42,6 +47,7 @@ impl OutputFormat for Json {
         Ok(Json {
             encoding: config.encoding,
             key_field: config.key_field,
+            names: RefCell::default(),
         })
     }
 
@@ -52,8 +58,10 @@ impl OutputFormat for Json {
     fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), Error> {
         // JSON of a binary datum is rarely more than twice its size: one allocation, not many.
         message.value.reserve(record.datum().len() * 2 + 16);
+        let mut names = self.names.borrow_mut();
         writer::write_datum(
             record.compiled(),
+            names.entry(record.schema_id()).or_default(),
             record.datum(),
             self.encoding == Encoding::Avro,
             &mut message.value,

@@ -10,15 +10,54 @@ use crate::numbers::{write_double, write_float};
 /// must fail, not spin.
 const MAX_ZERO_SIZED: u64 = 1 << 24;
 
+/// The JSON of every record field's name, `"name":` (after a comma for all fields but the first),
+/// escaped once per schema rather than once per record: a record's field names were half of the
+/// strings the writer escaped.
+#[derive(Default)]
+pub struct FieldNames {
+    /// By record node id; filled the first time a record node is written.
+    by_node: Vec<Option<Quoted>>,
+}
+
+/// One record's quoted field names, in field order.
+type Quoted = Box<[Box<[u8]>]>;
+
+impl FieldNames {
+    fn of(&mut self, id: NodeId, fields: &[(String, NodeId)]) -> &[Box<[u8]>] {
+        let at = id as usize;
+        if self.by_node.len() <= at {
+            self.by_node.resize_with(at + 1, || None);
+        }
+        self.by_node[at].get_or_insert_with(|| {
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _))| {
+                    let mut out = Vec::with_capacity(name.len() + 4);
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    Writer::quote_into(&mut out, name);
+                    out.push(b':');
+                    out.into_boxed_slice()
+                })
+                .collect()
+        })
+    }
+}
+
 /// Appends the JSON of one datum; `tagged_unions` selects Avro's JSON encoding over plain JSON.
+/// `names` belongs to `schema` (one per schema, kept across its records).
 pub fn write_datum(
     schema: &CompiledSchema,
+    names: &mut FieldNames,
     datum: &[u8],
     tagged_unions: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), DecodeError> {
     let mut writer = Writer {
         schema,
+        names,
         zero_sized: 0,
         tagged_unions,
         out,
@@ -29,6 +68,7 @@ pub fn write_datum(
 
 struct Writer<'a> {
     schema: &'a CompiledSchema,
+    names: &'a mut FieldNames,
     zero_sized: u64,
     tagged_unions: bool,
     out: &'a mut Vec<u8>,
@@ -125,12 +165,10 @@ impl Writer<'_> {
             }
             Kind::Record { fields } => {
                 self.out.push(b'{');
-                for (i, (name, field)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(b',');
-                    }
-                    self.string(name);
-                    self.out.push(b':');
+                for (i, (_, field)) in fields.iter().enumerate() {
+                    // Looked up field by field: the value may itself be a record, which uses the table too.
+                    let name = &self.names.of(id, fields)[i];
+                    self.out.extend_from_slice(name);
                     self.value(*field, c, depth + 1)?;
                 }
                 self.out.push(b'}');
@@ -189,7 +227,7 @@ impl Writer<'_> {
                     self.out
                         .extend_from_slice(&[0xC0 | (b >> 6), 0x80 | (b & 0x3F)]);
                 } else {
-                    self.escape(b);
+                    escape_into(self.out, b);
                 }
                 run = i + 1;
             }
@@ -204,9 +242,14 @@ impl Writer<'_> {
     /// Eight bytes are checked at a time (most strings need no escape at all): a byte-by-byte
     /// loop was the JSON writer's hottest spot, several times slower in the sandbox than natively.
     fn string(&mut self, s: &str) {
+        Self::quote_into(self.out, s);
+    }
+
+    /// [`Writer::string`] into any buffer (the field names' table is built with it too).
+    fn quote_into(out: &mut Vec<u8>, s: &str) {
         let bytes = s.as_bytes();
-        self.out.reserve(bytes.len() + 2);
-        self.out.push(b'"');
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
         let mut run = 0;
         let mut i = 0;
         while i < bytes.len() {
@@ -218,33 +261,33 @@ impl Writer<'_> {
             }
             let b = bytes[i];
             if ESCAPE[usize::from(b)] != 0 {
-                self.out.extend_from_slice(&bytes[run..i]);
-                self.escape(b);
+                out.extend_from_slice(&bytes[run..i]);
+                escape_into(out, b);
                 run = i + 1;
             }
             i += 1;
         }
-        self.out.extend_from_slice(&bytes[run..]);
-        self.out.push(b'"');
+        out.extend_from_slice(&bytes[run..]);
+        out.push(b'"');
     }
+}
 
-    /// One ASCII byte escaped as Jackson does by default: `"` and `\`, short escapes for
-    /// `\b \t \n \f \r`, `\u00XX` for other control characters.
-    fn escape(&mut self, b: u8) {
-        match ESCAPE[usize::from(b)] {
-            b'u' => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                self.out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 0xF)],
-                ]);
-            }
-            short => self.out.extend_from_slice(&[b'\\', short]),
+/// One ASCII byte escaped as Jackson does by default: `"` and `\`, short escapes for
+/// `\b \t \n \f \r`, `\u00XX` for other control characters.
+fn escape_into(out: &mut Vec<u8>, b: u8) {
+    match ESCAPE[usize::from(b)] {
+        b'u' => {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xF)],
+            ]);
         }
+        short => out.extend_from_slice(&[b'\\', short]),
     }
 }
 

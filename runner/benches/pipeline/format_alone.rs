@@ -93,6 +93,8 @@ pub fn native_json(sample: &Sample, tagged_unions: bool) -> Result<Timing> {
         let schema = apache_avro::Schema::parse_str(json).context("schema")?;
         compiled.insert(*id, CompiledSchema::compile(&schema).context("compile")?);
     }
+    let mut names: std::collections::HashMap<u32, crate::json_writer::FieldNames> =
+        std::collections::HashMap::new();
     let mut out = Vec::new();
     let start = Instant::now();
     let mut output_bytes = 0;
@@ -102,7 +104,8 @@ pub fn native_json(sample: &Sample, tagged_unions: bool) -> Result<Timing> {
             let datum = &data[from..*end as usize];
             from = *end as usize;
             out.clear();
-            crate::json_writer::write_datum(&compiled[id], datum, tagged_unions, &mut out)
+            let names = names.entry(*id).or_default();
+            crate::json_writer::write_datum(&compiled[id], names, datum, tagged_unions, &mut out)
                 .map_err(|e| anyhow::anyhow!("native json: {e}"))?;
             output_bytes += out.len();
         }
