@@ -16,8 +16,9 @@
 //! A new attempt of a shard removes every partial file in the shard's folder, whoever wrote it:
 //! one attempt of a shard runs at a time (Spark's speculation is off, a task is retried only
 //! after its attempt failed), and on HDFS the writer may have run on another host, where no
-//! liveness check is possible. Should a lost attempt still be running, it fails when its partial
-//! file vanishes, or renames identical bytes into place: the stage is deterministic.
+//! liveness check is possible. Should a lost attempt still be running, it fails at the latest
+//! when it renames a partial file that is gone, or renames identical bytes into place: the stage
+//! is deterministic.
 //!
 //! A run holds formatted messages, each in the sort's own item encoding (`SortItem`'s spill
 //! format): the sort key and tie-breakers (plugin key, source partition, source offset, input
