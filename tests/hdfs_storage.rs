@@ -1,5 +1,6 @@
 //! The HDFS storage backend against a real Hadoop NameNode + DataNode (see `support/hdfs.rs`):
-//! listing, sizes, streaming across blocks, `read_all`, and every error path a user meets —
+//! listing, sizes, streaming across blocks, `read_all`, the write half the staging area uses
+//! (create, finish, atomic rename over a file, delete; the same on local disk), and every error path a user meets —
 //! a missing path, a forbidden one, a refused port, an unknown host, a namenode that never
 //! answers, a DataNode that dies mid-read — each failing fast with a message naming the URL.
 //!
@@ -7,7 +8,7 @@
 //! --ignored hdfs_storage::` runs the same storage scenario against that cluster (uploading with
 //! the Hadoop client from the cached jars; `HADOOP_CONF_DIR`, if set, is on its classpath).
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -174,6 +175,81 @@ fn storage_scenario(target: &HdfsTarget) {
     );
     assert_error(storage.open(&url), &url, "is a directory");
     assert_error(storage.list_files(&big_url), &big_url, "not a directory");
+}
+
+/// The write half the staging area uses, against `storage` below `base`: the same outcome on
+/// every backend (local disk and HDFS both run it).
+fn write_scenario(storage: &dyn Storage, base: &str) {
+    let dir = format!("{base}/staging/shard-0");
+    storage.create_dir_all(&dir).expect("mkdirs");
+    storage
+        .create_dir_all(&dir)
+        .expect("mkdirs of an existing folder");
+    let partial = format!("{dir}/run-0.c2k.partial-1-2");
+    let done = format!("{dir}/run-0.c2k");
+    assert_eq!(storage.file_size(&partial).unwrap(), None);
+
+    // A file of several blocks, written in odd pieces, reads back byte-exactly once finished.
+    let data = random_bytes(3 * BLOCK_SIZE + 7, 9);
+    let mut file = storage.create(&partial).expect("create");
+    for piece in data.chunks(70_001) {
+        file.write_all(piece).expect("write");
+    }
+    file.finish().expect("finish");
+    assert_eq!(
+        storage.file_size(&partial).unwrap(),
+        Some(data.len() as u64)
+    );
+    assert!(storage.read_all(&partial).unwrap() == data);
+    assert_error(storage.create(&partial), &partial, "cannot create");
+
+    // Renamed into place; a second rename replaces the target in one step.
+    storage.rename(&partial, &done).expect("rename");
+    assert_eq!(storage.file_size(&partial).unwrap(), None);
+    assert!(storage.read_all(&done).unwrap() == data);
+    let newer = format!("{dir}/run-0.c2k.partial-3-4");
+    let mut file = storage.create(&newer).unwrap();
+    file.write_all(b"newer").unwrap();
+    file.finish().unwrap();
+    storage
+        .rename(&newer, &done)
+        .expect("rename over an existing file");
+    assert_eq!(storage.read_all(&done).unwrap(), b"newer");
+
+    // A file abandoned unfinished (as a killed writer leaves it) is listed and removable.
+    let abandoned = format!("{dir}/run-1.c2k.partial-5-6");
+    let mut file = storage.create(&abandoned).unwrap();
+    file.write_all(&data[..1000]).unwrap();
+    drop(file);
+    let names: Vec<String> = storage
+        .list_files(&dir)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.url)
+        .collect();
+    assert_eq!(names, [done.clone(), abandoned.clone()]);
+    storage
+        .delete(&abandoned)
+        .expect("delete an unfinished file");
+    storage.delete(&done).expect("delete");
+    storage
+        .delete(&done)
+        .expect("delete a missing file is no error");
+    assert!(storage.list_files(&dir).unwrap().is_empty());
+
+    // A file in a folder that does not exist is refused, naming it.
+    let orphan = format!("{base}/no/such/dir/run-0.c2k");
+    assert_error(storage.create(&orphan), &orphan, "cannot create");
+}
+
+#[test]
+fn writes_renames_and_deletes_alike_on_local_disk_and_hdfs() {
+    let local = tempfile::tempdir().unwrap();
+    write_scenario(&LocalStorage, local.path().to_str().unwrap());
+    let target = HdfsTarget::local();
+    let base = target.mkdir("writes");
+    let storage = HdfsStorage::connect(&base).expect("connect");
+    write_scenario(&storage, &base);
 }
 
 #[test]

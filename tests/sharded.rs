@@ -4,8 +4,9 @@
 //! single-machine run, and the group gets the same offsets, committed only once every partition
 //! is complete; a shard rerun adds nothing; an archive changed after the plan is refused by the
 //! shard and by the commit. `partitioning: key` and `single` go through the map and reduce
-//! stages (local staging) and equal the single-machine run too; killed map and reduce tasks
-//! rerun without duplicates; a reduce before every map is done refuses.
+//! stages (local staging, and HDFS staging for `key`) and equal the single-machine run too;
+//! killed map and reduce tasks rerun without duplicates; a reduce before every map is done
+//! refuses.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -723,6 +724,128 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
     args.extend(sets.iter().map(String::as_str));
     tree.c2k(&args, topic, topic)
         .assert_failed_with(&["give the map stage's --staging area"]);
+    staged_commit(&tree, &plan, &staging, mode, topic).assert_ok();
+    assert_same_replay(&brokers, topic, &reference);
+    assert_eq!(committed(&zookeeper, topic), reference_offsets);
+}
+
+/// The partial files (temporary names) in shard `shard`'s folder of `staging`, through c2k's own
+/// storage layer (local or HDFS alike); none when the folder does not exist yet.
+fn partials(staging: &str, shard: usize) -> Vec<String> {
+    let storage = camus2kafka::storage::for_url(staging).expect("the staging area's storage");
+    storage
+        .list_files(&format!("{staging}/shard-{shard}"))
+        .map(|files| {
+            files
+                .into_iter()
+                .map(|f| f.url)
+                .filter(|url| url.contains(".partial-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `partitioning: key` with 3 map shards staged on a real HDFS and 4 reduces equals the
+/// single-machine run partition by partition. A map killed with kill -9 while its runs are
+/// partial files on HDFS leaves no complete output; its rerun removes the partial files and the
+/// replay holds every message once (`assert_same_replay` reads on past the expected count).
+#[test]
+fn key_partitioning_staged_on_hdfs_equals_the_single_machine_run_and_survives_a_killed_map() {
+    let hdfs = crate::support::hdfs::HdfsTarget::local();
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let (brokers, zookeeper) = (tansu.brokers(), zk.connect_string());
+    let tree = Tree::new(&brokers, &zookeeper);
+    let mode = "key";
+    let (reference, reference_offsets) = staged_reference(&tree, &brokers, &zookeeper, mode);
+    assert!(reference.len() > 1, "keyed messages spread over partitions");
+
+    // The whole replay through HDFS staging.
+    let topic = "HDFS_STAGED_KEY";
+    let staging = hdfs.url("staging-key");
+    let plan = staged_plan(&tree, 3, mode, topic, topic);
+    for index in 0..3 {
+        map_shard(&tree, &plan, index, &staging, mode, topic).assert_ok();
+        assert!(partials(&staging, index).is_empty());
+    }
+    let storage = camus2kafka::storage::for_url(&staging).expect("HDFS storage");
+    let staged = storage.list_files(&staging).expect("list the staging area");
+    assert!(
+        staged
+            .iter()
+            .filter(|f| f.url.ends_with("/done.json"))
+            .count()
+            == 3
+            && staged.iter().any(|f| f.url.ends_with(".c2k") && f.size > 8),
+        "the map stage's runs and manifests are on HDFS: {staged:?}"
+    );
+    for partition in 0..PARTITIONS as i32 {
+        reduce(&tree, &plan, partition, &staging, mode, topic).assert_ok();
+    }
+    staged_commit(&tree, &plan, &staging, mode, topic).assert_ok();
+    assert_same_replay(&brokers, topic, &reference);
+    assert_eq!(committed(&zookeeper, topic), reference_offsets);
+
+    // kill -9 the map of shard 1 as soon as one of its runs exists as a partial file on HDFS.
+    let topic = "HDFS_KILLED_MAP";
+    let staging = hdfs.url("staging-killed");
+    let plan = staged_plan(&tree, 3, mode, topic, topic);
+    let sets = mode_sets(mode);
+    let mut args: Vec<String> = [
+        "run",
+        tree.path(),
+        "--plan",
+        &plan,
+        "--shard",
+        "1",
+        "--stage",
+        "map",
+        "--staging",
+        &staging,
+        "--set",
+        &format!("sink.topic={topic}"),
+        "--set",
+        &format!("offsets.group={topic}"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(sets.iter().cloned());
+    let mut map = std::process::Command::new(crate::support::c2k::c2k_path())
+        .args(&args)
+        .current_dir(tree.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start map shard 1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while seen.is_empty() && std::time::Instant::now() < deadline {
+        seen = partials(&staging, 1);
+        if seen.is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    map.kill().expect("kill -9 map shard 1");
+    map.wait().expect("reap map shard 1");
+    assert!(!seen.is_empty(), "map shard 1 never wrote a partial file");
+    assert_eq!(
+        storage
+            .file_size(&format!("{staging}/shard-1/done.json"))
+            .expect("ask HDFS"),
+        None,
+        "the map finished before it was killed: the test proves nothing"
+    );
+    let left = partials(&staging, 1);
+    assert!(!left.is_empty(), "the killed map left its partial files");
+    for index in 0..3 {
+        map_shard(&tree, &plan, index, &staging, mode, topic).assert_ok();
+    }
+    let left = partials(&staging, 1);
+    assert!(left.is_empty(), "partial files left on HDFS: {left:?}");
+    for partition in 0..PARTITIONS as i32 {
+        reduce(&tree, &plan, partition, &staging, mode, topic).assert_ok();
+    }
     staged_commit(&tree, &plan, &staging, mode, topic).assert_ok();
     assert_same_replay(&brokers, topic, &reference);
     assert_eq!(committed(&zookeeper, topic), reference_offsets);

@@ -601,6 +601,21 @@ impl camus2kafka::storage::Storage for Counting {
             bytes: self.bytes.clone(),
         }))
     }
+    fn file_size(&self, url: &str) -> anyhow::Result<Option<u64>> {
+        self.inner.file_size(url)
+    }
+    fn create_dir_all(&self, dir: &str) -> anyhow::Result<()> {
+        self.inner.create_dir_all(dir)
+    }
+    fn create(&self, url: &str) -> anyhow::Result<Box<dyn camus2kafka::storage::FileWrite>> {
+        self.inner.create(url)
+    }
+    fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn delete(&self, url: &str) -> anyhow::Result<()> {
+        self.inner.delete(url)
+    }
 }
 
 #[test]

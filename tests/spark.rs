@@ -8,8 +8,8 @@
 //!   fails, the driver says so and nothing is committed (the plan's own commit check still finds
 //!   the replay incomplete).
 //!
-//! - `partitioning: single` from the same HDFS archive: three map tasks, then one reduce task per
-//!   replay partition, the first attempt of reduce 0 killed with `kill -9` mid-publish and retried:
+//! - `partitioning: single` from the same HDFS archive, staged on that HDFS too: three map tasks,
+//!   then one reduce task per replay partition, the first attempt of reduce 0 killed with `kill -9` mid-publish and retried:
 //!   the replay equals the single-machine run and the offsets are committed once.
 //!
 //! Skipped, saying so, when `pyspark` is not installed (`scripts/setup.sh` installs it).
@@ -394,7 +394,8 @@ fn spark_replays_single_partitioning_through_map_and_reduce_with_a_reduce_killed
     stand_in(&ship, &kill_reduce_0_once(&mark));
     let run_dir = dir.path().join("single");
     std::fs::create_dir_all(&run_dir).unwrap();
-    let staging = dir.path().join("staging");
+    // Staged on HDFS, as a cluster without a shared mount does it.
+    let staging = hdfs.url("staging");
     let sets = [
         "sink.partitioning=single".to_string(),
         "sink.topic=SPARK_SINGLE".to_string(),
@@ -407,7 +408,7 @@ fn spark_replays_single_partitioning_through_map_and_reduce_with_a_reduce_killed
         &ship,
         3,
         &sets,
-        &["--staging", staging.to_str().unwrap()],
+        &["--staging", &staging],
     );
     let logs = executor_logs(&run_dir);
     assert!(

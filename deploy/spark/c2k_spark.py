@@ -14,7 +14,7 @@ offsets only once the replay topic holds every message of every partition.
 
 For `partitioning: key` and `single` (a replay partition draws on every source partition) the
 shards are map tasks and a reduce stage follows (give `--staging DIR`, a folder every executor
-and the driver see, e.g. a shared mount): N tasks run `c2k run ... --plan PLAN.json --shard i
+and the driver see: an hdfs:// URL or a shared mount): N tasks run `c2k run ... --plan PLAN.json --shard i
 --stage map --staging DIR` (each sorts and formats its files into one sorted run per replay
 partition), then one task per replay partition runs `--stage reduce --partition r` (merges the
 runs and publishes the partition, resuming), then the driver commits with `--staging DIR`.
@@ -61,7 +61,7 @@ def parse_args(argv):
                         help="a pipeline override passed to every c2k command (repeatable)")
     parser.add_argument("--staging", default=None,
                         help="partitioning key or single: the map stage's staging folder, seen by "
-                             "every executor and the driver (one per replay)")
+                             "every executor and the driver, e.g. hdfs://nn:8020/c2k/staging (one per replay)")
     parser.add_argument("--plan-dir", default=None,
                         help="where the driver writes the plan (a temporary folder by default)")
     return parser.parse_args(argv)

@@ -229,9 +229,9 @@ fn write_batch(
         let partition = partition_for(partitioning, message, target.partitions);
         let writer = match writers.entry(partition) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => e.insert(RunWriter::create(
-                target.staging.run_path(target.shard, partition),
-            )?),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(target.staging.run_writer(target.shard, partition)?)
+            }
         };
         writer.push(position, message)?;
     }

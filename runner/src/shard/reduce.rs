@@ -98,8 +98,7 @@ pub fn reduce(pipeline: &Pipeline, plan: &Plan, partition: i32, staging: &Stagin
     let mut readers = Vec::new();
     for manifest in &manifests {
         if let Some(run) = manifest.runs.get(&partition) {
-            let path = staging.run_path(manifest.shard, partition);
-            readers.push(RunReader::open(path, *run)?);
+            readers.push(staging.run_reader(manifest.shard, partition, *run)?);
         }
     }
     if expected == 0 {
@@ -205,7 +204,7 @@ impl Merge {
             if next < item {
                 bail!(
                     "{} is not sorted: the staging area was changed; run its map shard again",
-                    reader.path().display()
+                    reader.path()
                 );
             }
             self.heads.push(Reverse((next, i)));

@@ -7,10 +7,18 @@
 //!                                   and bytes; present only once every run is complete
 //! ```
 //!
-//! Every file is written under a temporary name (`.partial-<pid>`) and renamed when complete, the
-//! manifest after every run, so a reader that finds the manifest finds complete runs of the sizes
-//! it names. A map stage is deterministic, so a retried one that finds its manifest is done, and
-//! one that finds a killed attempt's runs without a manifest writes them again over them.
+//! Every file is written under a temporary name (`.partial-<attempt>`, the attempt being this
+//! process's id and start time) and renamed when complete, the manifest after every run, so a
+//! reader that finds the manifest finds complete runs of the sizes it names. A map stage is
+//! deterministic, so a retried one that finds its manifest is done, and one that finds a killed
+//! attempt's runs without a manifest writes them again over them.
+//!
+//! A new attempt of a shard removes every partial file in the shard's folder, whoever wrote it:
+//! one attempt of a shard runs at a time (Spark's speculation is off, a task is retried only
+//! after its attempt failed), and on HDFS the writer may have run on another host, where no
+//! liveness check is possible. Should a lost attempt still be running, it fails at the latest
+//! when it renames a partial file that is gone, or renames identical bytes into place: the stage
+//! is deterministic.
 //!
 //! A run holds formatted messages, each in the sort's own item encoding (`SortItem`'s spill
 //! format): the sort key and tie-breakers (plugin key, source partition, source offset, input
@@ -18,13 +26,11 @@
 //! item's metadata, and the message (key, value, headers) as its datum. The reduce stage merges
 //! runs by that same order.
 //!
-//! Local disk only, for now (a path or `file://`): an `hdfs://` staging area is refused by
-//! [`Staging::open`], saying so.
+//! The area is any [`Storage`]: a local path, `file://` or `hdfs://` URL, one code path for all.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufWriter, Read, Write};
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{bail, Context, Result};
 use extsort::Sortable;
@@ -32,20 +38,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{Origin, OutMessage};
 use crate::sort::SortItem;
+use crate::storage::{FileWrite, Storage};
 
 /// Version of the manifest and run format; another is refused.
 const VERSION: u32 = 1;
 /// The first bytes of every run file.
 const MAGIC: &[u8; 8] = b"C2KRUN1\n";
 
-/// Bytes buffered per run being written (a map holds one per replay partition) or read.
+/// Bytes buffered per run being written (a map holds one per replay partition).
 const RUN_BUFFER: usize = 64 << 10;
 
 /// The staging area of one sharded replay.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Staging {
-    root: PathBuf,
-    /// As given, for messages.
+    storage: Arc<dyn Storage>,
+    /// As given (without a trailing `/`): every file's URL starts with it.
     url: String,
 }
 
@@ -75,19 +82,13 @@ impl Manifest {
 }
 
 impl Staging {
-    /// The staging area at `url` (a local path or `file://` URL).
+    /// The staging area at `url` (a local path, `file://` or `hdfs://` URL); an HDFS cluster is
+    /// checked to be reachable.
     pub fn open(url: &str) -> Result<Staging> {
-        match url.split_once("://").map(|(scheme, _)| scheme) {
-            None | Some("file") => {}
-            Some(scheme) => bail!(
-                "--staging {url}: a {scheme}:// staging area is not supported by this c2k yet; \
-                 give a local path or file:// URL on a file system every map and reduce task \
-                 sees (a shared mount)"
-            ),
-        }
+        let storage = crate::storage::for_url(url).with_context(|| format!("--staging {url}"))?;
         Ok(Staging {
-            root: crate::storage::local::local_path(url),
-            url: url.to_string(),
+            storage,
+            url: url.trim_end_matches('/').to_string(),
         })
     }
 
@@ -95,71 +96,58 @@ impl Staging {
         &self.url
     }
 
-    fn shard_dir(&self, shard: usize) -> PathBuf {
-        self.root.join(format!("shard-{shard}"))
+    fn shard_dir(&self, shard: usize) -> String {
+        format!("{}/shard-{shard}", self.url)
     }
 
-    pub fn run_path(&self, shard: usize, partition: i32) -> PathBuf {
-        self.shard_dir(shard).join(format!("run-{partition}.c2k"))
+    pub fn run_path(&self, shard: usize, partition: i32) -> String {
+        format!("{}/run-{partition}.c2k", self.shard_dir(shard))
     }
 
-    fn manifest_path(&self, shard: usize) -> PathBuf {
-        self.shard_dir(shard).join("done.json")
+    fn manifest_path(&self, shard: usize) -> String {
+        format!("{}/done.json", self.shard_dir(shard))
     }
 
     /// Shard `shard`'s manifest, if its map stage completed (for the plan of `content`). A
     /// manifest of another plan is an error: the staging area is another replay's.
     pub fn manifest(&self, shard: usize, content: &str) -> Result<Option<Manifest>> {
         let path = self.manifest_path(shard);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        let manifest: Manifest = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a manifest written by c2k's map stage",
-                path.display()
-            )
-        })?;
+        if self.storage.file_size(&path)?.is_none() {
+            return Ok(None);
+        }
+        let bytes = self.storage.read_all(&path)?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{path} is not a manifest written by c2k's map stage"))?;
         if manifest.version != VERSION {
             bail!(
-                "{} has version {}; this c2k reads version {VERSION}: run the map stage again \
+                "{path} has version {}; this c2k reads version {VERSION}: run the map stage again \
                  with this c2k into an empty staging area",
-                path.display(),
                 manifest.version
             );
         }
         if manifest.content != content || manifest.shard != shard {
             bail!(
-                "{} was written for another plan (or shard): the staging area {} belongs to \
+                "{path} was written for another plan (or shard): the staging area {} belongs to \
                  another replay; give every plan a staging area of its own",
-                path.display(),
                 self.url
             );
         }
         Ok(Some(manifest))
     }
 
-    /// Prepares shard `shard`'s folder for a new attempt: partial files of attempts that are no
-    /// longer running are removed.
+    /// Prepares shard `shard`'s folder for a new attempt: every partial file of an earlier
+    /// attempt is removed (one attempt of a shard runs at a time: see the module's comment).
     pub fn prepare(&self, shard: usize) -> Result<()> {
         let dir = self.shard_dir(shard);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("--staging: cannot create {}", dir.display()))?;
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
-        {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some((_, pid)) = name.rsplit_once(".partial-") else {
-                continue;
-            };
-            let running = pid
-                .parse::<u32>()
-                .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-            if !running {
-                let _ = std::fs::remove_file(entry.path());
+        self.storage
+            .create_dir_all(&dir)
+            .context("--staging: cannot make the shard's folder")?;
+        for entry in self.storage.list_files(&dir)? {
+            let name = entry.url.rsplit('/').next().unwrap_or(&entry.url);
+            if name.contains(PARTIAL) {
+                self.storage
+                    .delete(&entry.url)
+                    .context("--staging: cannot remove a killed attempt's partial file")?;
             }
         }
         Ok(())
@@ -170,41 +158,60 @@ impl Staging {
         let path = self.manifest_path(manifest.shard);
         let partial = partial_name(&path);
         let text = serde_json::to_string_pretty(manifest)? + "\n";
-        let mut file = File::create(&partial)
-            .with_context(|| format!("cannot write {}", partial.display()))?;
+        let mut file = self.storage.create(&partial)?;
         file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("cannot write {}", partial.display()))?;
-        std::fs::rename(&partial, &path)
-            .with_context(|| format!("cannot rename {} to {}", partial.display(), path.display()))
+            .map_err(anyhow::Error::from)
+            .and_then(|()| file.finish())
+            .with_context(|| format!("cannot write {partial}"))?;
+        self.storage.rename(&partial, &path)
+    }
+
+    /// Starts shard `shard`'s run for replay partition `partition`.
+    pub fn run_writer(&self, shard: usize, partition: i32) -> Result<RunWriter> {
+        RunWriter::create(Arc::clone(&self.storage), self.run_path(shard, partition))
+    }
+
+    /// Opens shard `shard`'s complete run for replay partition `partition`.
+    pub fn run_reader(&self, shard: usize, partition: i32, facts: RunFacts) -> Result<RunReader> {
+        RunReader::open(&*self.storage, self.run_path(shard, partition), facts)
     }
 }
 
-/// `path` with this process's temporary suffix.
-fn partial_name(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".partial-{}", std::process::id()));
-    PathBuf::from(name)
+/// What marks a temporary name.
+const PARTIAL: &str = ".partial-";
+
+/// `path` with this attempt's temporary suffix: the process id and its start time, unique across
+/// hosts in practice (a pid alone is not, on a cluster).
+fn partial_name(path: &str) -> String {
+    static ATTEMPT: OnceLock<String> = OnceLock::new();
+    let attempt = ATTEMPT.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{}-{nanos}", std::process::id())
+    });
+    format!("{path}{PARTIAL}{attempt}")
 }
 
 /// One sorted run being written, under its temporary name until [`RunWriter::finish`].
 pub struct RunWriter {
-    path: PathBuf,
-    partial: PathBuf,
-    out: BufWriter<File>,
+    storage: Arc<dyn Storage>,
+    path: String,
+    partial: String,
+    out: BufWriter<Box<dyn FileWrite>>,
     facts: RunFacts,
 }
 
 impl RunWriter {
-    pub fn create(path: PathBuf) -> Result<RunWriter> {
+    fn create(storage: Arc<dyn Storage>, path: String) -> Result<RunWriter> {
         let partial = partial_name(&path);
-        let file = File::create(&partial)
-            .with_context(|| format!("--staging: cannot create {}", partial.display()))?;
+        let file = storage.create(&partial).context("--staging")?;
         // A map shard holds one writer per replay partition at once: a small buffer each.
         let mut out = BufWriter::with_capacity(RUN_BUFFER, file);
         out.write_all(MAGIC)
-            .with_context(|| format!("cannot write {}", partial.display()))?;
+            .with_context(|| format!("cannot write {partial}"))?;
         Ok(RunWriter {
+            storage,
             path,
             partial,
             out,
@@ -223,28 +230,22 @@ impl RunWriter {
             bytes: 0,
         };
         item.encode(&mut counting)
-            .with_context(|| format!("cannot write {}", self.partial.display()))?;
+            .with_context(|| format!("cannot write {}", self.partial))?;
         self.facts.bytes += counting.bytes;
         self.facts.messages += 1;
         Ok(())
     }
 
-    /// Flushes, syncs and renames the run into place.
+    /// Flushes, makes durable and renames the run into place.
     pub fn finish(self) -> Result<RunFacts> {
         let file = self
             .out
             .into_inner()
             .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", self.partial.display()))?;
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", self.partial.display()))?;
-        std::fs::rename(&self.partial, &self.path).with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                self.partial.display(),
-                self.path.display()
-            )
-        })?;
+            .with_context(|| format!("cannot write {}", self.partial))?;
+        file.finish()
+            .with_context(|| format!("cannot write {}", self.partial))?;
+        self.storage.rename(&self.partial, &self.path)?;
         Ok(self.facts)
     }
 }
@@ -270,39 +271,32 @@ impl<W: Write> Write for Counting<'_, W> {
 /// Reads a complete run back, item by item: exactly the manifest's count of messages, in the
 /// file's order (sorted), each checked.
 pub struct RunReader {
-    path: PathBuf,
-    input: BufReader<File>,
+    path: String,
+    input: Box<dyn Read + Send>,
     left: u64,
 }
 
 impl RunReader {
-    /// Opens a run the manifest says is complete, checking its size and header.
-    pub fn open(path: PathBuf, facts: RunFacts) -> Result<RunReader> {
-        let file = File::open(&path).with_context(|| {
-            format!(
-                "{}: the map stage's manifest lists this run, but it cannot be opened",
-                path.display()
-            )
-        })?;
-        let size = file.metadata()?.len();
+    /// Opens a run the manifest says is complete, checking its size and header. The storage
+    /// streams it with its own buffering (local) or read-ahead (HDFS).
+    fn open(storage: &dyn Storage, path: String, facts: RunFacts) -> Result<RunReader> {
+        let Some(size) = storage.file_size(&path)? else {
+            bail!("{path}: the map stage's manifest lists this run, but there is no such file");
+        };
         if size != facts.bytes {
             bail!(
-                "{} has {size} bytes, its manifest says {}: the staging area was changed; run \
+                "{path} has {size} bytes, its manifest says {}: the staging area was changed; run \
                  the map stage of this shard again",
-                path.display(),
                 facts.bytes
             );
         }
-        let mut input = BufReader::with_capacity(RUN_BUFFER, file);
+        let mut input = storage.open(&path)?;
         let mut magic = [0u8; 8];
         input
             .read_exact(&mut magic)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+            .with_context(|| format!("cannot read {path}"))?;
         if &magic != MAGIC {
-            bail!(
-                "{} is not a sorted run written by c2k's map stage",
-                path.display()
-            );
+            bail!("{path} is not a sorted run written by c2k's map stage");
         }
         Ok(RunReader {
             path,
@@ -318,11 +312,11 @@ impl RunReader {
         }
         self.left -= 1;
         let item = SortItem::decode(&mut self.input)
-            .with_context(|| format!("cannot read a message of {}", self.path.display()))?;
+            .with_context(|| format!("cannot read a message of {}", self.path))?;
         Ok(Some(item))
     }
 
-    pub fn path(&self) -> &Path {
+    pub fn path(&self) -> &str {
         &self.path
     }
 }
@@ -346,9 +340,9 @@ fn staged_item(sorted: &SortItem, message: &OutMessage) -> Result<SortItem> {
 }
 
 /// The message a staged item carries, as the sink gets it.
-pub fn message_of(item: &SortItem, path: &Path) -> Result<OutMessage> {
-    let mut message = decode_message(item.datum())
-        .with_context(|| format!("{}: a damaged message", path.display()))?;
+pub fn message_of(item: &SortItem, path: &str) -> Result<OutMessage> {
+    let mut message =
+        decode_message(item.datum()).with_context(|| format!("{path}: a damaged message"))?;
     message.timestamp_ms = item.timestamp_ms();
     message.source_partition = item.partition();
     message.origin = Some(Origin {
@@ -440,7 +434,7 @@ mod tests {
             origin: Some(Origin { file: 4, index: 9 }),
         };
         let path = staging.run_path(2, 0);
-        let mut writer = RunWriter::create(path.clone()).unwrap();
+        let mut writer = staging.run_writer(2, 0).unwrap();
         writer.push(&sorted, &message).unwrap();
         writer
             .push(
@@ -454,7 +448,7 @@ mod tests {
         let facts = writer.finish().unwrap();
         assert_eq!(facts.messages, 2);
         assert_eq!(facts.bytes, std::fs::metadata(&path).unwrap().len());
-        let mut reader = RunReader::open(path.clone(), facts).unwrap();
+        let mut reader = staging.run_reader(2, 0, facts).unwrap();
         let first = reader.next_item().unwrap().unwrap();
         assert_eq!(first.cmp(&sorted), std::cmp::Ordering::Equal);
         assert_eq!(message_of(&first, &path).unwrap(), message);
@@ -466,15 +460,30 @@ mod tests {
             messages: 2,
             bytes: facts.bytes + 1,
         };
-        assert!(RunReader::open(path, wrong).is_err());
+        assert!(staging.run_reader(2, 0, wrong).is_err());
     }
 
     #[test]
-    fn hdfs_staging_is_refused_saying_so() {
-        let text = Staging::open("hdfs://nn:8020/staging")
-            .unwrap_err()
-            .to_string();
-        assert!(text.contains("not supported by this c2k yet"), "{text}");
+    fn a_new_attempt_removes_every_partial_file_of_its_shard_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = Staging::open(dir.path().to_str().unwrap()).unwrap();
+        staging.prepare(0).unwrap();
+        staging.prepare(1).unwrap();
+        let shard0 = dir.path().join("shard-0");
+        // A killed attempt's partial run (pid 1 is alive: liveness is not what decides), and a
+        // complete run, which stays.
+        std::fs::write(shard0.join("run-0.c2k.partial-1-5"), b"half").unwrap();
+        std::fs::write(shard0.join("run-1.c2k"), b"whole").unwrap();
+        let other = dir.path().join("shard-1").join("run-0.c2k.partial-1-5");
+        std::fs::write(&other, b"half").unwrap();
+        staging.prepare(0).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(&shard0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec!["run-1.c2k".to_string()]);
+        assert!(other.exists(), "another shard's partial file was removed");
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! Local disk: plain paths and `file://` URLs.
 
 use std::fs::File;
+use std::io::ErrorKind::NotFound;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{FileEntry, Storage};
+use super::{FileEntry, FileWrite, Storage};
 
 pub struct LocalStorage;
 
@@ -57,6 +58,44 @@ impl Storage for LocalStorage {
     fn open(&self, url: &str) -> Result<Box<dyn Read + Send>> {
         let file = File::open(local_path(url)).with_context(|| format!("cannot open {url}"))?;
         Ok(Box::new(BufReader::with_capacity(256 << 10, file)))
+    }
+
+    fn file_size(&self, url: &str) -> Result<Option<u64>> {
+        match std::fs::metadata(local_path(url)) {
+            Ok(metadata) => Ok(Some(metadata.len())),
+            Err(e) if e.kind() == NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read the size of {url}")),
+        }
+    }
+
+    fn create_dir_all(&self, dir: &str) -> Result<()> {
+        std::fs::create_dir_all(local_path(dir)).with_context(|| format!("cannot create {dir}"))
+    }
+
+    fn create(&self, url: &str) -> Result<Box<dyn FileWrite>> {
+        let file =
+            File::create_new(local_path(url)).with_context(|| format!("cannot create {url}"))?;
+        Ok(Box::new(file))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        std::fs::rename(local_path(from), local_path(to))
+            .with_context(|| format!("cannot rename {from} to {to}"))
+    }
+
+    fn delete(&self, url: &str) -> Result<()> {
+        match std::fs::remove_file(local_path(url)) {
+            Err(e) if e.kind() != NotFound => {
+                Err(e).with_context(|| format!("cannot remove {url}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FileWrite for File {
+    fn finish(self: Box<Self>) -> Result<()> {
+        Ok(self.sync_all()?)
     }
 }
 

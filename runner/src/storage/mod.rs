@@ -1,10 +1,14 @@
 //! Where Camus trees live: one trait over local disk and HDFS, so the source and the offsets step
 //! never care which. Paths are given as text: a local path, a `file://` URL or an `hdfs://` URL.
+//!
+//! The write half (create, rename, delete, make directories) serves the staging area of the map
+//! and reduce stages: a file is written under a temporary name, made durable by
+//! [`FileWrite::finish`], and renamed into place, which both backends do atomically.
 
 pub mod hdfs;
 pub mod local;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
@@ -19,6 +23,14 @@ pub struct FileEntry {
     /// Listed rather than skipped, so a FIFO where a data file should be is reported, never
     /// silently passed over.
     pub not_regular: Option<&'static str>,
+}
+
+/// A file being written by [`Storage::create`]. Dropped without [`FileWrite::finish`], it is left
+/// incomplete (as a killed process leaves it): whoever wrote it under a temporary name removes it.
+pub trait FileWrite: Write + Send {
+    /// Flushes, makes durable (fsync; on HDFS, closes the last block on its datanodes) and closes
+    /// the file.
+    fn finish(self: Box<Self>) -> Result<()>;
 }
 
 /// A file system holding Camus trees.
@@ -38,6 +50,16 @@ pub trait Storage: Send + Sync {
             .map_err(|e| anyhow::anyhow!("cannot read {url}: {e}"))?;
         Ok(bytes)
     }
+    /// The size of the file at `url`, `None` when there is none.
+    fn file_size(&self, url: &str) -> Result<Option<u64>>;
+    /// Creates `dir` and its missing parents (nothing when it exists).
+    fn create_dir_all(&self, dir: &str) -> Result<()>;
+    /// Creates a new file (its parent must exist); an existing file of that name is an error.
+    fn create(&self, url: &str) -> Result<Box<dyn FileWrite>>;
+    /// Renames `from` to `to` (same file system) in one atomic step, replacing `to` if it exists.
+    fn rename(&self, from: &str, to: &str) -> Result<()>;
+    /// Removes the file at `url`; a missing one is no error.
+    fn delete(&self, url: &str) -> Result<()>;
 }
 
 /// The storage backend for a path or URL.

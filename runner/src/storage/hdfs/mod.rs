@@ -6,7 +6,8 @@
 //! one shared runtime ([`runtime`]), bounded by a timeout so that an unreachable or hung cluster
 //! fails with a message naming the URL instead of hanging. Files stream with read-ahead
 //! ([`reader`]); clients are shared per cluster ([`clients`]), so opening many files from many
-//! threads costs one namenode call each.
+//! threads costs one namenode call each. Files are written (the staging area of the map and
+//! reduce stages) through [`writer`], renamed with the namenode's atomic overwriting rename.
 
 mod clients;
 mod errors;
@@ -14,6 +15,7 @@ mod options;
 mod reader;
 mod runtime;
 mod url;
+mod writer;
 
 use std::future::Future;
 use std::io::Read;
@@ -21,13 +23,14 @@ use std::io::Read;
 use anyhow::{anyhow, bail, Result};
 use futures::StreamExt;
 use hdfs_native::client::FileStatus;
-use hdfs_native::{Client, HdfsError};
+use hdfs_native::{Client, HdfsError, WriteOptions};
 
 pub use options::{HdfsOptions, CONNECT_TIMEOUT_ENV, KEYTAB_ENV, PRINCIPAL_ENV, READ_TIMEOUT_ENV};
 pub use reader::HdfsReader;
 pub use url::HdfsUrl;
+pub use writer::HdfsWriter;
 
-use super::{FileEntry, Storage};
+use super::{FileEntry, FileWrite, Storage};
 
 /// How many directories are listed concurrently by [`Storage::list_files`] (a Camus tree has one
 /// directory per hour: listing them one by one would cost a namenode round trip each).
@@ -208,5 +211,76 @@ impl Storage for HdfsStorage {
             self.options.read_timeout,
             &runtime::handle()?,
         )))
+    }
+
+    fn file_size(&self, url: &str) -> Result<Option<u64>> {
+        let (client, parsed) = self.client(url)?;
+        let asking = async {
+            match client.get_file_info(&parsed.path).await {
+                Ok(status) if status.isdir => {
+                    bail!("{url} is a directory, where a file was expected")
+                }
+                Ok(status) => Ok(Some(status.length as u64)),
+                Err(e) if errors::is_not_found(&e) => Ok(None),
+                Err(e) => Err(failure("read the size of", url, &e)),
+            }
+        };
+        self.call(url, "read the size of", asking)
+    }
+
+    fn create_dir_all(&self, dir: &str) -> Result<()> {
+        let (client, parsed) = self.client(dir)?;
+        let making = async {
+            client
+                .mkdirs(&parsed.path, 0o755, true)
+                .await
+                .map_err(|e| failure("create", dir, &e))
+        };
+        self.call(dir, "create", making)
+    }
+
+    fn create(&self, url: &str) -> Result<Box<dyn FileWrite>> {
+        let (client, parsed) = self.client(url)?;
+        // Not `overwrite`: a temporary name is new, and an existing file is a mistake to report.
+        let options = WriteOptions::default().create_parent(false);
+        let creating = async {
+            client
+                .create(&parsed.path, options)
+                .await
+                .map_err(|e| failure("create", url, &e))
+        };
+        let file = self.call(url, "create", creating)?;
+        Ok(Box::new(HdfsWriter::new(
+            url,
+            file,
+            self.options.read_timeout,
+        )))
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (client, source) = self.client(from)?;
+        let target = HdfsUrl::parse(to)?;
+        if target.cluster() != source.cluster() {
+            bail!("cannot rename {from} to {to}: they are on different clusters");
+        }
+        let renaming = async {
+            client
+                .rename(&source.path, &target.path, true)
+                .await
+                .map_err(|e| anyhow!("cannot rename {from} to {to}: {}", errors::describe(&e)))
+        };
+        self.call(from, "rename", renaming)
+    }
+
+    fn delete(&self, url: &str) -> Result<()> {
+        let (client, parsed) = self.client(url)?;
+        let deleting = async {
+            match client.delete(&parsed.path, false).await {
+                Ok(_) => Ok(()),
+                Err(e) if errors::is_not_found(&e) => Ok(()),
+                Err(e) => Err(failure("remove", url, &e)),
+            }
+        };
+        self.call(url, "remove", deleting)
     }
 }
