@@ -5,7 +5,7 @@
 # Builds c2k, the publish_bench example and the `pipeline` bench in release mode, generates (once,
 # cached under bench/out/) a Camus dataset with `c2k sample` — N records (default 5,000,000) of
 # ~300 bytes, deflate, 16 partitions, 24 hourly folders, two writer schemas — and a second one of
-# --fit-records (default 800,000; 0: none) that fits sort.memory, starts Apache Kafka 3.3.2
+# --fit-records (default 400,000; 0: none) that fits sort.memory, starts Apache Kafka 3.3.2
 # (tests/env/kafka-kit.sh, when scripts/setup.sh has unpacked it) unless --skip-kafka, then
 # measures everything in one run (runner/benches/pipeline/main.rs): every bundled format, with and
 # without spilling, and c2k run into the broker against a bare producer. Prints the table and
@@ -15,7 +15,7 @@
 set -euo pipefail
 
 records=5000000
-fit_records=800000
+fit_records=400000
 memory=512MiB
 skip_kafka=()
 format=avro-binary
