@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 bash scripts/build-deps.sh
-# A release build, so the rate in the run's summary line is the real one (a debug build is ~100x
+# A release build, so the rate in the run's summary line is the real one (a debug build is far
 # slower); the first build takes longer than a debug one.
 cargo build --release -p camus2kafka --bin c2k
 c2k="${CARGO_TARGET_DIR:-target}/release/c2k"
