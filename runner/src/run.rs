@@ -414,7 +414,7 @@ fn write_sorted(
         let (batches_out, batches_in) =
             crossbeam_channel::bounded::<(u64, Result<Vec<SortItem>>)>(CHANNEL_DEPTH);
         let merger = named("c2k-merge").spawn_scoped(scope, move || {
-            merge_in_batches(iter, batch_size, batches_out)
+            merge_in_batches(iter, batch_size, batches_out, |_| true)
         })?;
         let (messages_out, messages_in) = crossbeam_channel::bounded::<ToSink>(CHANNEL_DEPTH);
         let sender = named("c2k-sink").spawn_scoped(scope, move || send_all(sink, messages_in))?;
@@ -436,12 +436,17 @@ fn write_sorted(
 }
 
 /// Reads the merged, sorted records and groups them into batches for the format plugin, numbered
-/// in order (the format side puts its results back in that order).
+/// in order (the format side puts its results back in that order). `before_each` sees each batch
+/// before it is sent and may stop the merge by returning false (the map stage sends the batch's
+/// sort positions that way).
 pub(crate) fn merge_in_batches(
     iter: Box<dyn Iterator<Item = Result<SortItem>> + Send>,
     batch_size: usize,
     out: crossbeam_channel::Sender<(u64, Result<Vec<SortItem>>)>,
+    mut before_each: impl FnMut(&[SortItem]) -> bool,
 ) {
+    let mut send =
+        |seq: u64, batch: Vec<SortItem>| before_each(&batch) && out.send((seq, Ok(batch))).is_ok();
     let mut batch = Vec::with_capacity(batch_size);
     let mut seq = 0u64;
     for item in iter {
@@ -454,14 +459,14 @@ pub(crate) fn merge_in_batches(
         }
         if batch.len() == batch_size {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
-            if out.send((seq, Ok(full))).is_err() {
+            if !send(seq, full) {
                 return;
             }
             seq += 1;
         }
     }
     if !batch.is_empty() {
-        let _ = out.send((seq, Ok(batch)));
+        send(seq, batch);
     }
 }
 

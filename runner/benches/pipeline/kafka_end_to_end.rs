@@ -6,7 +6,6 @@
 //! its key, headers and timestamp. The ratio is c2k's rate over the bare producer's.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -18,9 +17,10 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use crate::counting::Counting;
 use crate::end_to_end::{self, Layout};
 use crate::formats::Format;
 
@@ -147,24 +147,6 @@ fn read_back(brokers: &str, topic: &str, expected: u64) -> Result<Vec<Published>
     Ok(messages)
 }
 
-#[derive(Default)]
-struct Counting {
-    delivered: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl ClientContext for Counting {}
-
-impl ProducerContext for Counting {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(_) => self.delivered.fetch_add(1, Ordering::Relaxed),
-            Err(_) => self.failed.fetch_add(1, Ordering::Relaxed),
-        };
-    }
-}
-
 /// The bare producer: c2k's producer configuration, the topic created (by a `KafkaSink` that
 /// sends nothing) before the clock starts, every message to its partition, polled as a
 /// well-written producer loop is; the seconds from the first send to the last acknowledgement.
@@ -215,12 +197,12 @@ fn bare(pipeline: &Pipeline, topic: &str, partitions: u32, messages: &[Published
         .context("bare producer flush")?;
     let elapsed = start.elapsed().as_secs_f64();
     let context = producer.context();
-    let delivered = context.delivered.load(Ordering::Relaxed);
+    let delivered = context.delivered();
     if delivered != messages.len() as u64 {
         bail!(
             "the bare producer delivered {delivered} of {} ({} failed)",
             messages.len(),
-            context.failed.load(Ordering::Relaxed)
+            context.failed()
         );
     }
     Ok(elapsed)

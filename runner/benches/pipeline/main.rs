@@ -14,6 +14,7 @@
 mod batch_sweep;
 mod ceiling;
 mod child;
+mod counting;
 mod end_to_end;
 mod format_alone;
 mod formats;
@@ -210,13 +211,7 @@ fn run() -> Result<()> {
     // 1. The ceiling.
     eprintln!("bench: ceiling (read + decompress + decode)...");
     // The fastest of `--runs`, as for the runs it is compared with.
-    let mut ceiling = ceiling::measure(&pipeline)?;
-    for _ in 1..o.runs {
-        let again = ceiling::measure(&pipeline)?;
-        if again.elapsed < ceiling.elapsed {
-            ceiling = again;
-        }
-    }
+    let ceiling = ceiling::fastest_of(&pipeline, o.runs)?;
     let ceiling_rate = ceiling.records as f64 / ceiling.elapsed.as_secs_f64();
     let datum_mb_s = ceiling.datum_bytes as f64 / 1e6 / ceiling.elapsed.as_secs_f64();
     rows.push(row(
@@ -444,13 +439,7 @@ fn fit_dataset(
         "bench: no spill: ceiling and every format on {}...",
         dir.display()
     );
-    let mut ceiling = ceiling::measure(&pipeline)?;
-    for _ in 1..o.runs {
-        let again = ceiling::measure(&pipeline)?;
-        if again.elapsed < ceiling.elapsed {
-            ceiling = again;
-        }
-    }
+    let ceiling = ceiling::fastest_of(&pipeline, o.runs)?;
     let runs = formats::run_all(&o.c2k, &pipeline, &layout, "fit", o.runs, false);
     formats::report_fit(&runs, &ceiling, budget, rows, figures)?;
     Ok((layout, pipeline))

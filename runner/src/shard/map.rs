@@ -172,7 +172,12 @@ fn format_into_runs(
         // the positions (no datums) of the batches in flight, which the bounded channel limits.
         let (positions_out, positions_in) = crossbeam_channel::unbounded::<Vec<SortItem>>();
         let merger = run::named("c2k-merge").spawn_scoped(scope, move || {
-            merge_with_positions(iter, batch_size, batches_out, positions_out)
+            // Each batch's sort positions (key and tie-breakers only) go out before the batch.
+            run::merge_in_batches(iter, batch_size, batches_out, |batch| {
+                positions_out
+                    .send(batch.iter().map(position).collect())
+                    .is_ok()
+            })
         })?;
         let format_one = |instance: &mut FormatPlugin, items: Vec<SortItem>| {
             run::format_batch(pipeline, files, instance, &items, progress)
@@ -236,41 +241,6 @@ fn write_batch(
         writer.push(position, message)?;
     }
     Ok(())
-}
-
-/// `run::merge_in_batches`, also sending each batch's sort positions (key and tie-breakers only)
-/// before the batch.
-fn merge_with_positions(
-    iter: Box<dyn Iterator<Item = Result<SortItem>> + Send>,
-    batch_size: usize,
-    out: crossbeam_channel::Sender<(u64, Result<Vec<SortItem>>)>,
-    positions: crossbeam_channel::Sender<Vec<SortItem>>,
-) {
-    let mut batch = Vec::with_capacity(batch_size);
-    let mut seq = 0u64;
-    let send = |seq: u64, batch: Vec<SortItem>| {
-        let marks = batch.iter().map(position).collect();
-        positions.send(marks).is_ok() && out.send((seq, Ok(batch))).is_ok()
-    };
-    for item in iter {
-        match item {
-            Ok(item) => batch.push(item),
-            Err(e) => {
-                let _ = out.send((seq, Err(e)));
-                return;
-            }
-        }
-        if batch.len() == batch_size {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
-            if !send(seq, full) {
-                return;
-            }
-            seq += 1;
-        }
-    }
-    if !batch.is_empty() {
-        send(seq, batch);
-    }
 }
 
 /// An item's sort position without its datum.
