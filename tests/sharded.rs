@@ -607,7 +607,9 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
     let staging = staging_dir(&tree, "staging-killed");
     let plan = staged_plan(&tree, 2, mode, topic, topic);
 
-    // kill -9 the map of shard 0 as soon as it has made its staging folder.
+    // kill -9 the map of shard 0 as soon as it has made its staging folder. A map of 1,000
+    // records can finish within a few milliseconds of making it, so the folder is watched
+    // closely, and an attempt that beat the kill is cleared and started again.
     let shard_dir = Path::new(&staging).join("shard-0");
     let sets = mode_sets(mode);
     let mut args: Vec<String> = [
@@ -630,22 +632,26 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
     .map(|s| s.to_string())
     .collect();
     args.extend(sets.iter().cloned());
-    let mut map = std::process::Command::new(crate::support::c2k::c2k_path())
-        .args(&args)
-        .current_dir(tree.dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start map shard 0");
+    let killed_before_done = (0..10).any(|_| {
+        let _ = std::fs::remove_dir_all(&shard_dir);
+        let mut map = std::process::Command::new(crate::support::c2k::c2k_path())
+            .args(&args)
+            .current_dir(tree.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start map shard 0");
+        let made = wait_until_every(Duration::from_secs(60), Duration::from_millis(1), || {
+            shard_dir.exists()
+        });
+        map.kill().expect("kill -9 map shard 0");
+        map.wait().expect("reap map shard 0");
+        assert!(made, "map shard 0 never made its folder");
+        !shard_dir.join("done.json").exists()
+    });
     assert!(
-        wait_until_secs(60, || shard_dir.exists()),
-        "map shard 0 never made its folder"
-    );
-    map.kill().expect("kill -9 map shard 0");
-    map.wait().expect("reap map shard 0");
-    assert!(
-        !shard_dir.join("done.json").exists(),
-        "the map finished before it was killed: the test proves nothing"
+        killed_before_done,
+        "map shard 0 finished before it was killed in 10 attempts: the test proves nothing"
     );
     let early = reduce(&tree, &plan, 0, &staging, mode, topic);
     assert_eq!(early.code, Some(7), "{}", early.stderr);
@@ -898,13 +904,21 @@ fn an_archive_changed_after_a_key_plan_is_refused_by_the_map_stage() {
 }
 
 /// Whether `ready` became true within `seconds`.
-fn wait_until_secs(seconds: u64, mut ready: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+fn wait_until_secs(seconds: u64, ready: impl FnMut() -> bool) -> bool {
+    wait_until_every(
+        Duration::from_secs(seconds),
+        Duration::from_millis(100),
+        ready,
+    )
+}
+
+fn wait_until_every(limit: Duration, every: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
         if ready() {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(every);
     }
     ready()
 }
