@@ -95,7 +95,26 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
             pipeline.sink.type_name()
         );
     }
-    let sink = sink::open(pipeline, &facts, options)?;
+    // The plugins load (compile or read from the cache, instantiate) while the sink connects,
+    // creates the topic and reads back what it holds: one is CPU, the other waits on brokers.
+    // A sink that fails is still reported first, and nothing has been read either way.
+    let (sink, plugins) = std::thread::scope(|scope| {
+        let plugins = std::thread::Builder::new()
+            .name("c2k-load-plugins".into())
+            .spawn_scoped(scope, || -> Result<(KeyPlugin, FormatPool)> {
+                Ok((
+                    KeyPlugin::load(&pipeline.key)?,
+                    FormatPool::load(&pipeline.format)?,
+                ))
+            })
+            .context("cannot start a thread to load the plugins")?;
+        let sink = sink::open(pipeline, &facts, options);
+        let plugins = plugins
+            .join()
+            .map_err(|_| anyhow::anyhow!("loading the plugins panicked"))?;
+        anyhow::Ok((sink, plugins))
+    })?;
+    let sink = sink?;
     let present = sink.already_present();
     if present > 0 && facts.records == Some(present) {
         eprintln!(
@@ -112,9 +131,12 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
         return finish_with_offsets(pipeline, options, &gate, present);
     }
 
-    let mut key = KeyPlugin::load(&pipeline.key)?;
-    let mut format = FormatPool::load(&pipeline.format)?;
+    let (mut key, mut format) = plugins?;
     let progress = Progress::new(source.files.iter().map(|f| f.size).sum());
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "sink open and plugins loaded"
+    );
 
     signals::stage(Stage::Sorting);
     let sorted = read_and_sort(pipeline, &source, &mut key, &mut format, &progress, None)?;

@@ -67,6 +67,8 @@ struct Options {
     batch_sweep: bool,
     /// Only the format side alone (sandbox and native), for profiling it.
     only_format: bool,
+    /// Only `c2k run` into `--brokers` against the bare producer, on `--fit-data`.
+    only_kafka: bool,
     format: String,
     /// A second `c2k sample` tree, small enough for `sort.memory` (the no-spill figures).
     fit_data: Option<PathBuf>,
@@ -89,6 +91,7 @@ fn options() -> Result<Options> {
     let mut only_sorter = false;
     let mut batch_sweep = false;
     let mut only_format = false;
+    let mut only_kafka = false;
     let mut format = "avro-binary".to_string();
     let mut fit_data = None;
     let mut brokers = None;
@@ -117,6 +120,7 @@ fn options() -> Result<Options> {
             "--only-sorter" => only_sorter = true,
             "--batch-sweep" => batch_sweep = true,
             "--only-format" => only_format = true,
+            "--only-kafka" => only_kafka = true,
             "--format" => format = value()?,
             "--fit-data" => fit_data = Some(PathBuf::from(value()?)),
             "--brokers" => brokers = Some(value()?),
@@ -143,6 +147,7 @@ fn options() -> Result<Options> {
         only_sorter,
         batch_sweep,
         only_format,
+        only_kafka,
         format,
         fit_data,
         brokers,
@@ -188,6 +193,20 @@ fn run() -> Result<()> {
 
     if o.only_format {
         format_alone::report(&pipeline, &mut rows, &mut figures)?;
+        report::print_table(&rows);
+        return Ok(());
+    }
+
+    if o.only_kafka {
+        let (Some(dir), Some(brokers)) = (&o.fit_data, &o.brokers) else {
+            bail!("--only-kafka needs --fit-data DIR and --brokers HOST:PORT");
+        };
+        let layout = Layout {
+            data: dir.clone(),
+            scratch: o.scratch.clone(),
+        };
+        ceiling::warm_page_cache(&dir.join("destination"))?;
+        kafka_section(&o, &layout, brokers, &mut rows, &mut figures)?;
         report::print_table(&rows);
         return Ok(());
     }

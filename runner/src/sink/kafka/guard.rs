@@ -143,26 +143,42 @@ pub fn read_ends(
             },
         );
     let consumer = guard_consumer(&config, origin, timeout)?;
-    let mut ends = Vec::with_capacity(partitions as usize);
-    for partition in 0..partitions {
-        let (low, high) = watermarks(&consumer, topic, partition, timeout)?;
-        let mut window = FIRST_WINDOW;
-        let last = loop {
-            let start = (high - window).max(low);
-            let last = last_message_from(&consumer, topic, partition, start, timeout)?;
+    let marks = (0..partitions)
+        .map(|partition| watermarks(&consumer, topic, partition, timeout))
+        .collect::<Result<Vec<(i64, i64)>>>()?;
+    // Every partition is read at once (one at a time cost a fetch round per partition: seconds
+    // for a topic of a few dozen). A partition whose window held no message (only markers) but
+    // starts after its log start is read again, with a wider window.
+    let mut ends: Vec<Option<PartitionEnd>> = vec![None; partitions as usize];
+    let mut pending: Vec<i32> = (0..partitions).collect();
+    let mut window = FIRST_WINDOW;
+    while !pending.is_empty() {
+        let starts: Vec<(i32, i64)> = pending
+            .iter()
+            .map(|&p| {
+                let (low, high) = marks[p as usize];
+                (p, (high - window).max(low))
+            })
+            .collect();
+        let mut lasts = last_messages_from(&consumer, topic, &starts, timeout)?;
+        pending.clear();
+        for (partition, start) in starts {
+            let (low, high) = marks[partition as usize];
+            let last = lasts.remove(&partition).flatten();
             if last.is_some() || start <= low {
-                break last;
+                ends[partition as usize] = Some(PartitionEnd {
+                    partition,
+                    low,
+                    high,
+                    last,
+                });
+            } else {
+                pending.push(partition);
             }
-            window = window.saturating_mul(8);
-        };
-        ends.push(PartitionEnd {
-            partition,
-            low,
-            high,
-            last,
-        });
+        }
+        window = window.saturating_mul(8);
     }
-    Ok(ends)
+    Ok(ends.into_iter().flatten().collect())
 }
 
 /// The partition's log start and end offsets. A topic just created has no leader for a moment
@@ -192,30 +208,36 @@ fn watermarks(
     }
 }
 
-/// Reads `partition` from `start` to its end (the partition-EOF event, not the watermark read
-/// before: some brokers report a watermark behind what a fetch returns) and keeps the last message.
-fn last_message_from(
+/// Reads each `(partition, start)` from `start` to its end — the partition-EOF event, not the
+/// watermark read before: some brokers report a watermark behind what a fetch returns — all at
+/// once, and keeps each partition's last message.
+fn last_messages_from(
     consumer: &GuardConsumer,
     topic: &str,
-    partition: i32,
-    start: i64,
+    starts: &[(i32, i64)],
     timeout: Duration,
-) -> Result<Option<LastMessage>> {
+) -> Result<BTreeMap<i32, Option<LastMessage>>> {
     let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, partition, Offset::Offset(start))
-        .map_err(|e| anyhow!("{topic}/{partition}: {e}"))?;
+    for &(partition, start) in starts {
+        assignment
+            .add_partition_offset(topic, partition, Offset::Offset(start))
+            .map_err(|e| anyhow!("{topic}/{partition}: {e}"))?;
+    }
     consumer
         .assign(&assignment)
-        .with_context(|| format!("cannot read {topic} partition {partition}"))?;
+        .with_context(|| format!("cannot read {topic}'s partitions"))?;
     let deadline = Instant::now() + timeout;
-    let mut last = None;
+    // Partitions not at their end yet, and the last message of each seen so far.
+    let mut reading: BTreeMap<i32, i64> = starts.iter().copied().collect();
+    let mut lasts: BTreeMap<i32, Option<LastMessage>> =
+        starts.iter().map(|&(p, _)| (p, None)).collect();
     // librdkafka reports transient trouble (a leader moving) as errors and retries by itself:
     // only an error still there at the deadline is the answer.
     let mut trouble: Option<KafkaError> = None;
-    loop {
+    while !reading.is_empty() {
         if Instant::now() >= deadline {
             let why = trouble.map_or(String::new(), |e| format!(": {e}"));
+            let (partition, start) = reading.first_key_value().expect("not empty");
             bail!(
                 "cannot read to the end of {topic} partition {partition} within {timeout:?} \
                  (from offset {start}){why}"
@@ -223,12 +245,15 @@ fn last_message_from(
         }
         match consumer.poll(Duration::from_millis(100)) {
             None => continue,
-            Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
-            Some(Err(KafkaError::PartitionEOF(_))) => continue,
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                reading.remove(&p);
+            }
             Some(Err(e)) => {
-                tracing::debug!(topic, partition, error = %e, "reading the replay topic's end");
+                tracing::debug!(topic, error = %e, "reading the replay topic's end");
                 trouble = Some(e);
             }
+            // A partition past its end grows only by what is written after the look.
+            Some(Ok(message)) if !reading.contains_key(&message.partition()) => {}
             Some(Ok(message)) => {
                 let header = |name: &str| {
                     message.headers().and_then(|headers| {
@@ -239,18 +264,21 @@ fn last_message_from(
                             .map(|v| String::from_utf8_lossy(v).into_owned())
                     })
                 };
-                last = Some(LastMessage {
-                    offset: message.offset(),
-                    replay: header(REPLAY_HEADER),
-                    seq: header(SEQ_HEADER).and_then(|s| s.parse().ok()),
-                    key: message.key().map(<[u8]>::to_vec),
-                    value: message.payload().map(<[u8]>::to_vec),
-                });
+                lasts.insert(
+                    message.partition(),
+                    Some(LastMessage {
+                        offset: message.offset(),
+                        replay: header(REPLAY_HEADER),
+                        seq: header(SEQ_HEADER).and_then(|s| s.parse().ok()),
+                        key: message.key().map(<[u8]>::to_vec),
+                        value: message.payload().map(<[u8]>::to_vec),
+                    }),
+                );
             }
         }
     }
     consumer.unassign().ok();
-    Ok(last)
+    Ok(lasts)
 }
 
 /// Decides from the partitions' ends. `exact_offsets`: the topic holds only this replay's data

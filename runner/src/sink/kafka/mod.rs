@@ -192,6 +192,7 @@ impl KafkaSink {
                 )
                 })?;
         }
+        tracing::debug!(destination = %origin.brokers, "producer connected");
         let ends = guard::read_ends(
             config::admin_config(sink)?,
             &config::origin(sink, "the reader of the replay topic")?,
@@ -201,6 +202,7 @@ impl KafkaSink {
             BROKER_TIMEOUT,
         )
         .with_context(|| format!("cannot read what replay topic {} holds", plan.topic))?;
+        tracing::debug!(topic = %plan.topic, "the replay topic's ends read back");
         let mut base_offsets = ends
             .iter()
             .map(|end| match (&end.last, sink.transactions) {
