@@ -910,3 +910,39 @@ fn json_escapes_every_character_at_every_position_of_long_strings() {
         }
     }
 }
+
+/// Only strings with a non-ASCII byte are checked for UTF-8 (the quoting loop sees the high
+/// bits): one that is not UTF-8 is still refused, in a map key as in a value, naming the
+/// record's offset, and valid multi-byte text in the same batch passes.
+#[test]
+fn json_refuses_a_string_that_is_not_utf8_wherever_it_is() {
+    const SCHEMA: &str = r#"{"type": "record", "name": "S", "fields": [
+        {"name": "s", "type": "string"}, {"name": "m", "type": {"type": "map", "values": "int"}}]}"#;
+    // Zigzag lengths: 3 -> 0x06, 2 -> 0x04, 1 -> 0x02; a map block of one entry, then its end.
+    let valid = [
+        &[0x06, b'a', 0xC3, 0xA9][..],
+        &[0x02, 0x02, b'k', 0x02, 0x00],
+    ]
+    .concat();
+    let bad_value = [&[0x06, b'a', 0xFF, b'b'][..], &[0x00]].concat();
+    let bad_key = [&[0x02, b'a'][..], &[0x02, 0x04, 0xC3, b'k', 0x02, 0x00]].concat();
+    for encoding in ["avro", "plain"] {
+        let mut json = FormatPlugin::load(&config("json", json!({"encoding": encoding}))).unwrap();
+        json.register_schema(1, SCHEMA).unwrap();
+        let mut ok = Batch::default();
+        ok.push(1, &valid);
+        let messages = json.format(&ok.as_plugin_batch()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&messages[0].value).unwrap();
+        assert_eq!(parsed, json!({"s": "a\u{e9}", "m": {"k": 1}}), "{encoding}");
+        for bad in [&bad_value, &bad_key] {
+            let mut batch = Batch::default();
+            batch.push(1, bad);
+            let error = json.format(&batch.as_plugin_batch()).unwrap_err();
+            assert!(
+                error.message.contains("not UTF-8"),
+                "{encoding}: {}",
+                error.message
+            );
+        }
+    }
+}

@@ -33,5 +33,7 @@ pub mod storage;
 
 /// The allocator `c2k` runs with (declared as `#[global_allocator]` by each binary, so the
 /// benchmark measures what users run). The sort holds millions of small blocks and frees them on
-/// another thread, which glibc's malloc handles several times slower.
+/// another thread, which glibc's malloc handles several times slower. Built with mimalloc's
+/// `override`, it is also the `malloc` of the C libraries linked in (librdkafka's per-message
+/// allocations above all).
 pub use mimalloc::MiMalloc as Allocator;

@@ -81,6 +81,8 @@ pub struct KafkaSink {
     sent: u64,
     /// `None` with `sink.provenance: false`.
     provenance: Option<Provenance>,
+    /// Where each message's provenance numbers are formatted.
+    numbers: provenance::Numbers,
     /// The next message's `c2k-seq`, per replay partition.
     next_seq: Vec<u64>,
     /// Messages of this replay the topic already held, per partition (skipped, not sent again).
@@ -163,7 +165,9 @@ impl KafkaSink {
         let origin = config::origin(sink, "the admin client of the replay topic")?;
         let admin = admin::connect(&config::admin_config(sink)?, &origin).context(NOTHING_SENT)?;
         let partitions = admin::ensure_topic(&admin, &plan, &origin, &creation)?;
-        drop(admin);
+        // Dropping an admin client joins its polling thread, which wakes every 100 ms: let that
+        // happen beside the run rather than before it.
+        std::thread::spawn(move || drop(admin));
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
         let mut producer_config = config::producer_config(sink)?;
@@ -273,6 +277,7 @@ impl KafkaSink {
             rate: sink.max_messages_per_sec.and_then(RateLimiter::new),
             delivery_timeout: sink.delivery_timeout.duration(),
             sent: 0,
+            numbers: provenance::Numbers::default(),
             provenance: sink
                 .provenance
                 .then(|| Provenance::new(identity, facts.files.clone())),
@@ -413,8 +418,8 @@ impl KafkaSink {
         }
         let sequence = self.sent;
         let provenance = match (&self.provenance, &self.legacy) {
-            (Some(p), None) => p.headers(message, seq),
-            _ => Vec::new(),
+            (Some(p), None) => p.headers(message, seq, &mut self.numbers),
+            _ => provenance::Headers::default(),
         };
         if self.legacy.is_some() && !message.headers.is_empty() {
             bail!(
@@ -588,24 +593,21 @@ fn transactional_id(identity: &str, facts: &SourceFacts) -> String {
 }
 
 /// The format plugin's headers, then c2k's provenance headers.
-fn headers(own: &[(String, Vec<u8>)], provenance: &[(&'static str, Vec<u8>)]) -> OwnedHeaders {
-    let all = own
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.as_slice()))
-        .chain(
-            provenance
-                .iter()
-                .map(|(key, value)| (*key, value.as_slice())),
-        );
-    all.fold(
-        OwnedHeaders::new_with_capacity(own.len() + provenance.len()),
-        |headers, (key, value)| {
-            headers.insert(Header {
-                key,
-                value: Some(value),
-            })
-        },
-    )
+fn headers(own: &[(String, Vec<u8>)], provenance: &provenance::Headers<'_>) -> OwnedHeaders {
+    let mut headers = OwnedHeaders::new_with_capacity(own.len() + provenance.len());
+    for (key, value) in own {
+        headers = headers.insert(Header {
+            key: key.as_str(),
+            value: Some(value.as_slice()),
+        });
+    }
+    for (key, value) in provenance.iter() {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value),
+        });
+    }
+    headers
 }
 
 impl Sink for KafkaSink {

@@ -31,21 +31,68 @@ impl Provenance {
         &self.identity
     }
 
-    /// The provenance headers of `message`, the `seq`-th of its replay partition.
-    pub fn headers(&self, message: &OutMessage, seq: u64) -> Vec<(&'static str, Vec<u8>)> {
-        let mut headers = Vec::with_capacity(5);
-        headers.push((REPLAY_HEADER, self.identity.as_bytes().to_vec()));
-        headers.push((SEQ_HEADER, seq.to_string().into_bytes()));
+    /// The provenance headers of `message`, the `seq`-th of its replay partition. Borrowed, and
+    /// the numbers formatted into `numbers`: nothing is allocated per message (the publish loop
+    /// runs once per record, and librdkafka copies what it is given anyway).
+    pub fn headers<'a>(
+        &'a self,
+        message: &OutMessage,
+        seq: u64,
+        numbers: &'a mut Numbers,
+    ) -> Headers<'a> {
+        let mut headers = Headers::default();
+        headers.push(REPLAY_HEADER, self.identity.as_bytes());
+        headers.push(SEQ_HEADER, numbers.seq.format(seq).as_bytes());
         if let Some(partition) = message.source_partition {
-            headers.push((SOURCE_PARTITION_HEADER, partition.to_string().into_bytes()));
+            headers.push(
+                SOURCE_PARTITION_HEADER,
+                numbers.partition.format(partition).as_bytes(),
+            );
         }
         if let Some(origin) = message.origin {
             if let Some(file) = self.files.get(origin.file as usize) {
-                headers.push((SOURCE_FILE_HEADER, file.as_bytes().to_vec()));
+                headers.push(SOURCE_FILE_HEADER, file.as_bytes());
             }
-            headers.push((SOURCE_INDEX_HEADER, origin.index.to_string().into_bytes()));
+            headers.push(
+                SOURCE_INDEX_HEADER,
+                numbers.index.format(origin.index).as_bytes(),
+            );
         }
         headers
+    }
+}
+
+/// Where one message's provenance numbers are formatted; kept by the sink across messages.
+#[derive(Default)]
+pub struct Numbers {
+    seq: itoa::Buffer,
+    partition: itoa::Buffer,
+    index: itoa::Buffer,
+}
+
+/// One message's provenance headers, in order: at most five, on the stack.
+#[derive(Default)]
+pub struct Headers<'a> {
+    items: [(&'static str, &'a [u8]); 5],
+    len: usize,
+}
+
+impl<'a> Headers<'a> {
+    fn push(&mut self, key: &'static str, value: &'a [u8]) {
+        self.items[self.len] = (key, value);
+        self.len += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'a [u8])> + '_ {
+        self.items[..self.len].iter().copied()
     }
 }
 
@@ -62,10 +109,11 @@ mod tests {
             origin: Some(Origin { file: 0, index: 41 }),
             ..OutMessage::default()
         };
+        let mut numbers = Numbers::default();
         let headers: Vec<(&str, String)> = provenance
-            .headers(&message, 7)
-            .into_iter()
-            .map(|(k, v)| (k, String::from_utf8(v).unwrap()))
+            .headers(&message, 7, &mut numbers)
+            .iter()
+            .map(|(k, v)| (k, String::from_utf8(v.to_vec()).unwrap()))
             .collect();
         assert_eq!(
             headers,
