@@ -244,15 +244,28 @@ impl Storage for HdfsStorage {
         // Not `overwrite`: a temporary name is new, and an existing file is a mistake to report.
         let options = WriteOptions::default().create_parent(false);
         let creating = async {
-            client
+            let file = client
                 .create(&parsed.path, options)
                 .await
-                .map_err(|e| failure("create", url, &e))
+                .map_err(|e| failure("create", url, &e))?;
+            // The writer closes and appends at each block boundary (writer.rs): it needs the
+            // block size the namenode gave the file.
+            let status = client
+                .get_file_info(&parsed.path)
+                .await
+                .map_err(|e| failure("create", url, &e))?;
+            Ok((file, status.blocksize))
         };
-        let file = self.call(url, "create", creating)?;
+        let (file, block_size) = self.call(url, "create", creating)?;
+        let block_size = block_size.filter(|&b| b > 0).ok_or_else(|| {
+            anyhow!("cannot create {url}: the namenode gave the new file no block size")
+        })?;
         Ok(Box::new(HdfsWriter::new(
             url,
+            client,
+            &parsed.path,
             file,
+            block_size,
             self.options.read_timeout,
         )))
     }
