@@ -611,8 +611,7 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
     // records can finish within a few milliseconds of making it, so the folder is watched
     // closely, and an attempt that beat the kill is cleared and started again.
     let shard_dir = Path::new(&staging).join("shard-0");
-    let sets = mode_sets(mode);
-    let mut args: Vec<String> = [
+    let args = [
         "run",
         tree.path(),
         "--plan",
@@ -627,20 +626,16 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
         "sink.topic=KILLED_STAGES",
         "--set",
         "offsets.group=KILLED_STAGES",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(sets.iter().cloned());
+    ];
     let killed_before_done = (0..10).any(|_| {
         let _ = std::fs::remove_dir_all(&shard_dir);
-        let mut map = std::process::Command::new(crate::support::c2k::c2k_path())
-            .args(&args)
-            .current_dir(tree.dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start map shard 0");
+        let mut map = spawn_c2k(
+            &tree,
+            &args,
+            mode,
+            std::process::Stdio::null(),
+            "map shard 0",
+        );
         let made = wait_until_every(Duration::from_secs(60), Duration::from_millis(1), || {
             shard_dir.exists()
         });
@@ -672,7 +667,7 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
 
     // kill -9 the reduce of partition 0 mid-publish (slowed to 200 messages a second).
     let log = tree.dir.path().join("reduce.log");
-    let mut args: Vec<String> = [
+    let args = [
         "run",
         tree.path(),
         "--plan",
@@ -689,18 +684,9 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
         "offsets.group=KILLED_STAGES",
         "--set",
         "sink.max_messages_per_sec=200",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(sets.iter().cloned());
-    let mut slow = std::process::Command::new(crate::support::c2k::c2k_path())
-        .args(&args)
-        .current_dir(tree.dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("reduce log"))
-        .spawn()
-        .expect("start reduce 0");
+    ];
+    let stderr = std::fs::File::create(&log).expect("reduce log");
+    let mut slow = spawn_c2k(&tree, &args, mode, stderr.into(), "reduce 0");
     let published = wait_until_secs(60, || {
         kafka_topics(&brokers).contains(&topic.to_string()) && messages_in(&brokers, topic) > 0
     });
@@ -796,8 +782,7 @@ fn key_partitioning_staged_on_hdfs_equals_the_single_machine_run_and_survives_a_
     let topic = "HDFS_KILLED_MAP";
     let staging = hdfs.url("staging-killed");
     let plan = staged_plan(&tree, 3, mode, topic, topic);
-    let sets = mode_sets(mode);
-    let mut args: Vec<String> = [
+    let args = [
         "run",
         tree.path(),
         "--plan",
@@ -812,18 +797,14 @@ fn key_partitioning_staged_on_hdfs_equals_the_single_machine_run_and_survives_a_
         &format!("sink.topic={topic}"),
         "--set",
         &format!("offsets.group={topic}"),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(sets.iter().cloned());
-    let mut map = std::process::Command::new(crate::support::c2k::c2k_path())
-        .args(&args)
-        .current_dir(tree.dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start map shard 1");
+    ];
+    let mut map = spawn_c2k(
+        &tree,
+        &args,
+        mode,
+        std::process::Stdio::null(),
+        "map shard 1",
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut seen = Vec::new();
     while seen.is_empty() && std::time::Instant::now() < deadline {
@@ -904,6 +885,25 @@ fn an_archive_changed_after_a_key_plan_is_refused_by_the_map_stage() {
 }
 
 /// Whether `ready` became true within `seconds`.
+/// Starts `c2k args` with `mode`'s partitioning in the tree's folder, to be killed by the test.
+fn spawn_c2k(
+    tree: &Tree,
+    args: &[&str],
+    mode: &str,
+    stderr: std::process::Stdio,
+    what: &str,
+) -> std::process::Child {
+    let sets = mode_sets(mode);
+    std::process::Command::new(crate::support::c2k::c2k_path())
+        .args(args)
+        .args(&sets)
+        .current_dir(tree.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"))
+}
+
 fn wait_until_secs(seconds: u64, ready: impl FnMut() -> bool) -> bool {
     wait_until_every(
         Duration::from_secs(seconds),
