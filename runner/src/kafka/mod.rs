@@ -51,6 +51,12 @@ pub struct Origin {
     pub properties: Properties,
 }
 
+/// Closes a client the run is done with on a thread of its own: dropping an admin client or a
+/// consumer joins librdkafka threads that wake every 100 ms, time the run need not wait for.
+pub fn close_aside<T: Send + 'static>(client: T) {
+    std::thread::spawn(move || drop(client));
+}
+
 /// Creates a client from `config` with `context`. A property librdkafka refuses, or a client it
 /// cannot create (a certificate file that does not exist, a mechanism it lacks), is an error that
 /// names the property under [`Origin::key`], its value redacted when secret.

@@ -178,8 +178,7 @@ pub fn read_ends(
         }
         window = window.saturating_mul(8);
     }
-    // Closing a consumer waits for its threads (about 100 ms): beside the run, not before it.
-    std::thread::spawn(move || drop(consumer));
+    kafka::close_aside(consumer);
     Ok(ends.into_iter().flatten().collect())
 }
 

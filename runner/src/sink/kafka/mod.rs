@@ -165,9 +165,7 @@ impl KafkaSink {
         let origin = config::origin(sink, "the admin client of the replay topic")?;
         let admin = admin::connect(&config::admin_config(sink)?, &origin).context(NOTHING_SENT)?;
         let partitions = admin::ensure_topic(&admin, &plan, &origin, &creation)?;
-        // Dropping an admin client joins its polling thread, which wakes every 100 ms: let that
-        // happen beside the run rather than before it.
-        std::thread::spawn(move || drop(admin));
+        kafka::close_aside(admin);
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
         let mut producer_config = config::producer_config(sink)?;
