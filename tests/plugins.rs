@@ -206,7 +206,7 @@ fn a_plugin_built_against_another_contract_version_is_refused_naming_both_versio
     assert!(
         text.contains("future_contract.wasm")
             && text.contains("built against the plugin contract camus2kafka:plugin@9.0.0")
-            && text.contains("loads camus2kafka:plugin@0.1.0 only"),
+            && text.contains("loads camus2kafka:plugin@0.1.1, camus2kafka:plugin@0.1.0 only"),
         "{text}"
     );
 
@@ -214,9 +214,9 @@ fn a_plugin_built_against_another_contract_version_is_refused_naming_both_versio
     let version = crate::support::c2k::c2k(dir.path(), &["--version"], Duration::from_secs(30));
     version.assert_ok();
     assert!(
-        version
-            .stdout
-            .contains("plugin contract (WIT package): camus2kafka:plugin@0.1.0"),
+        version.stdout.contains(
+            "plugin contract (WIT package): camus2kafka:plugin@0.1.1, camus2kafka:plugin@0.1.0"
+        ),
         "{}",
         version.stdout
     );
@@ -234,7 +234,82 @@ fn a_plugin_built_against_another_contract_version_is_refused_naming_both_versio
         ],
         Duration::from_secs(60),
     )
-    .assert_failed_with(&["camus2kafka:plugin@9.0.0", "camus2kafka:plugin@0.1.0"]);
+    .assert_failed_with(&["camus2kafka:plugin@9.0.0", "camus2kafka:plugin@0.1.1"]);
+}
+
+/// A format plugin of the older minor contract 0.1.0 (`format` returning `list<message>`, no
+/// `format-flat`) still loads and gives every part of every message: value, key or none,
+/// headers, timestamp or none.
+#[test]
+fn a_format_plugin_of_contract_0_1_0_is_still_loaded_and_called_with_format() {
+    let wasm = plugins::contract_0_1_0_wasm();
+    let mut plugin = FormatPlugin::load(&config(wasm.to_str().unwrap(), json!({})))
+        .expect("a 0.1.0 output format loads");
+    plugin.register_schema(0, HEADER_LONG_MS).unwrap();
+    let mut batch = Batch::default();
+    let datums: Vec<Vec<u8>> = (0..7).map(|i| long_ms("s", 1_000 + i)).collect();
+    for d in &datums {
+        batch.push(0, d);
+    }
+    let messages = plugin.format(&batch.as_plugin_batch()).unwrap();
+    assert_eq!(messages.len(), 7);
+    for (i, (m, d)) in messages.iter().zip(&datums).enumerate() {
+        assert_eq!(&m.value, d, "message {i}");
+        assert_eq!(m.key, (i % 2 == 0).then(|| d[..1].to_vec()), "message {i}");
+        assert_eq!(
+            m.headers,
+            vec![("i".to_string(), i.to_string().into_bytes())],
+            "message {i}"
+        );
+        assert_eq!(
+            m.timestamp_ms,
+            (i % 3 == 0).then_some(1000 + i as i64),
+            "message {i}"
+        );
+    }
+}
+
+/// The SDK exports both boundaries of an output format: `format-flat` (what this host calls) and
+/// `format` (what a host of contract 0.1.0 calls). Every bundled format gives the same messages
+/// through both, keys included.
+#[test]
+fn every_bundled_format_gives_the_same_messages_through_both_boundaries() {
+    let mut batch = Batch::default();
+    let datums: Vec<Vec<u8>> = (0..50).map(|i| long_ms(&format!("s\"{i}é"), i)).collect();
+    for d in &datums {
+        batch.push(0, d);
+    }
+    for (plugin, cfg) in [
+        ("avro-binary", json!({})),
+        (
+            "avro-binary",
+            json!({"key_field": "page", "confluent_schema_id": 7}),
+        ),
+        (
+            "json",
+            json!({"encoding": "avro", "key_field": "header.server"}),
+        ),
+        ("json", json!({"encoding": "plain"})),
+    ] {
+        let config = config(plugin, cfg.clone());
+        let mut flat = FormatPlugin::load(&config).unwrap();
+        let mut list = FormatPlugin::load_list_of_messages(&config).unwrap();
+        flat.register_schema(0, HEADER_LONG_MS).unwrap();
+        list.register_schema(0, HEADER_LONG_MS).unwrap();
+        let a = flat.format(&batch.as_plugin_batch()).unwrap();
+        let b = list.format(&batch.as_plugin_batch()).unwrap();
+        assert_eq!(a.len(), 50, "{plugin} {cfg}");
+        for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(
+                (&a.key, &a.value, &a.headers, a.timestamp_ms),
+                (&b.key, &b.value, &b.headers, b.timestamp_ms),
+                "{plugin} {cfg}, message {i}"
+            );
+        }
+        assert!(a.iter().all(|m| !m.value.is_empty()), "{plugin} {cfg}");
+        let keyed = cfg.get("key_field").is_some();
+        assert!(a.iter().all(|m| m.key.is_some() == keyed), "{plugin} {cfg}");
+    }
 }
 
 #[test]

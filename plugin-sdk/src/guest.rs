@@ -118,38 +118,66 @@ pub fn format_register_schema<P: OutputFormat>(
     })
 }
 
-pub fn format_batch<P: OutputFormat>(
+/// Runs `f` on the configured format runtime, with the batch as the SDK lays it out and the
+/// failure as the WIT's record error.
+fn with_format<P: OutputFormat, T>(
     slot: &'static Slot<FormatRuntime<P>>,
-    batch: format_types::Batch,
-) -> Result<Vec<format_wit::Message>, format_types::RecordError> {
+    batch: &format_types::Batch,
+    f: impl FnOnce(&FormatRuntime<P>, BatchRef<'_>) -> Result<T, runtime::RecordError>,
+) -> Result<T, format_types::RecordError> {
     slot.with(|s| {
         let state = s.borrow();
         let runtime = state.as_ref().ok_or_else(|| format_types::RecordError {
             index: 0,
             message: NOT_CONFIGURED.into(),
         })?;
-        runtime
-            .format(
-                BatchRef {
-                    data: &batch.data,
-                    ends: &batch.ends,
-                    schema_ids: &batch.schema_ids,
-                },
-                |m| format_wit::Message {
-                    key: m.key,
-                    value: m.value,
-                    headers: m
-                        .headers
-                        .into_iter()
-                        .map(|(key, value)| format_wit::Header { key, value })
-                        .collect(),
-                    timestamp_ms: m.timestamp_ms,
-                },
-            )
-            .map_err(|e| format_types::RecordError {
-                index: e.index,
-                message: e.message,
-            })
+        let batch = BatchRef {
+            data: &batch.data,
+            ends: &batch.ends,
+            schema_ids: &batch.schema_ids,
+        };
+        f(runtime, batch).map_err(|e| format_types::RecordError {
+            index: e.index,
+            message: e.message,
+        })
+    })
+}
+
+pub fn format_batch<P: OutputFormat>(
+    slot: &'static Slot<FormatRuntime<P>>,
+    batch: format_types::Batch,
+) -> Result<Vec<format_wit::Message>, format_types::RecordError> {
+    with_format(slot, &batch, |runtime, batch| {
+        runtime.format(batch, |m| format_wit::Message {
+            key: m.key,
+            value: m.value,
+            headers: m
+                .headers
+                .into_iter()
+                .map(|(key, value)| format_wit::Header { key, value })
+                .collect(),
+            timestamp_ms: m.timestamp_ms,
+        })
+    })
+}
+
+pub fn format_flat<P: OutputFormat>(
+    slot: &'static Slot<FormatRuntime<P>>,
+    batch: format_types::Batch,
+) -> Result<format_wit::Messages, format_types::RecordError> {
+    let flat = with_format(slot, &batch, |runtime, batch| runtime.format_flat(batch))?;
+    Ok(format_wit::Messages {
+        values: flat.values,
+        value_ends: flat.value_ends,
+        keyed: flat.keyed,
+        keys: flat.keys,
+        key_ends: flat.key_ends,
+        header_ends: flat.header_ends,
+        header_names: flat.header_names,
+        header_name_ends: flat.header_name_ends,
+        header_values: flat.header_values,
+        header_value_ends: flat.header_value_ends,
+        timestamps_ms: flat.timestamps_ms,
     })
 }
 
@@ -226,6 +254,11 @@ macro_rules! export_output_format {
                 ) -> ::core::result::Result<::std::vec::Vec<__wit::Message>, __wit::RecordError>
                 {
                     $crate::guest::format_batch::<$plugin>(&__C2K_STATE, batch)
+                }
+                fn format_flat(
+                    batch: __wit::Batch,
+                ) -> ::core::result::Result<__wit::Messages, __wit::RecordError> {
+                    $crate::guest::format_flat::<$plugin>(&__C2K_STATE, batch)
                 }
             }
 

@@ -114,7 +114,8 @@ pub trait KeyExtractor: Sized + 'static {
     fn key(&self, record: &Record<'_>, key: &mut KeyWriter<'_>) -> Result<Option<i64>>;
 }
 
-/// One output message; the SDK hands a fresh one per record to [`OutputFormat::format`].
+/// One output message; the SDK hands an empty one per record to [`OutputFormat::format`] (the
+/// same one each time, cleared, so that its buffers are reused).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Message {
     pub key: Option<Vec<u8>>,
@@ -122,6 +123,16 @@ pub struct Message {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Milliseconds since the epoch; `None` lets the host use the key extractor's event time.
     pub timestamp_ms: Option<i64>,
+}
+
+impl Message {
+    /// Empties the message, keeping the value's buffer.
+    pub(crate) fn clear(&mut self) {
+        self.key = None;
+        self.value.clear();
+        self.headers.clear();
+        self.timestamp_ms = None;
+    }
 }
 
 /// Turns each record into a message.

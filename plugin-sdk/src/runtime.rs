@@ -143,6 +143,9 @@ impl<P: KeyExtractor> KeyRuntime<P> {
 pub struct FormatRuntime<P: OutputFormat> {
     plugin: P,
     projection: Projection,
+    /// Output value bytes per 1,024 input bytes in the last flat batch, so that the next one's
+    /// value buffer is sized once (json writes about twice what it reads, avro-binary as much).
+    growth: std::cell::Cell<u64>,
 }
 
 impl<P: OutputFormat> FormatRuntime<P> {
@@ -150,7 +153,11 @@ impl<P: OutputFormat> FormatRuntime<P> {
     pub fn configure(config: &str) -> Result<Self, String> {
         let plugin = P::new(parse_config(config)?).map_err(|e| describe(&*e))?;
         let projection = Projection::new(plugin.fields());
-        Ok(FormatRuntime { plugin, projection })
+        Ok(FormatRuntime {
+            plugin,
+            projection,
+            growth: std::cell::Cell::new(1024),
+        })
     }
 
     pub fn register_schema(&mut self, id: u32, json: &str) -> Result<(), String> {
@@ -165,22 +172,121 @@ impl<P: OutputFormat> FormatRuntime<P> {
         mut convert: impl FnMut(Message) -> M,
     ) -> Result<Vec<M>, RecordError> {
         let mut out = Vec::with_capacity(batch.ends.len());
+        self.each_message(batch, |message| out.push(convert(std::mem::take(message))))?;
+        Ok(out)
+    }
+
+    /// One message per record, laid out flat (the contract's `messages`): one plugin message is
+    /// reused for every record, so a batch costs a few buffers, not allocations per message.
+    pub fn format_flat(&self, batch: BatchRef<'_>) -> Result<FlatMessages, RecordError> {
+        // In u64: usize is 32 bits in the sandbox.
+        let input = (batch.data.len() as u64).max(1);
+        // A sixteenth more than the last batch's ratio: slack for a batch of longer records.
+        let expected = input * self.growth.get() / 1024;
+        let capacity = usize::try_from(expected + expected / 16).unwrap_or(usize::MAX / 2);
+        let mut out = FlatMessages::with_capacity(batch.ends.len(), capacity.min(1 << 24));
+        self.each_message(batch, |message| {
+            out.push(message);
+            message.clear();
+        })?;
+        self.growth
+            .set((out.values.len() as u64 * 1024 / input).clamp(1, 1 << 20));
+        Ok(out.finish())
+    }
+
+    /// Calls the plugin on every record of the batch with `message`, empty (what `emit` leaves
+    /// in it is the next record's starting point), and hands each filled message to `emit`.
+    fn each_message(
+        &self,
+        batch: BatchRef<'_>,
+        mut emit: impl FnMut(&mut Message),
+    ) -> Result<(), RecordError> {
+        let mut message = Message::default();
         for (index, record) in records(batch) {
             current::set(index);
             let fail = |message| RecordError { index, message };
             let (id, datum) = record.map_err(fail)?;
             let record = self.projection.record(id, datum).map_err(fail)?;
-            let mut message = Message {
-                value: Vec::with_capacity(datum.len() + 8),
-                ..Message::default()
-            };
+            if message.value.capacity() == 0 {
+                message.value.reserve(datum.len() + 8);
+            }
             self.plugin
                 .format(&record, &mut message)
                 .map_err(|e| fail(explain(e, &record)))?;
-            out.push(convert(message));
+            emit(&mut message);
         }
         current::set(u32::MAX);
-        Ok(out)
+        Ok(())
+    }
+}
+
+/// The messages of one batch laid out flat, as the contract's `messages` record (see
+/// `wit/camus2kafka.wit`): values, keys and headers each in one buffer with end offsets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlatMessages {
+    pub values: Vec<u8>,
+    pub value_ends: Vec<u32>,
+    /// Empty when no message has a key, else one entry per message.
+    pub keyed: Vec<bool>,
+    pub keys: Vec<u8>,
+    /// Empty when no message has a key, else one entry per message.
+    pub key_ends: Vec<u32>,
+    /// Empty when no message has a header, else one entry per message.
+    pub header_ends: Vec<u32>,
+    pub header_names: String,
+    pub header_name_ends: Vec<u32>,
+    pub header_values: Vec<u8>,
+    pub header_value_ends: Vec<u32>,
+    /// Empty when no message has a timestamp, else one entry per message.
+    pub timestamps_ms: Vec<Option<i64>>,
+}
+
+impl FlatMessages {
+    fn with_capacity(messages: usize, bytes: usize) -> Self {
+        FlatMessages {
+            values: Vec::with_capacity(bytes),
+            value_ends: Vec::with_capacity(messages),
+            key_ends: Vec::with_capacity(messages),
+            header_ends: Vec::with_capacity(messages),
+            keyed: Vec::with_capacity(messages),
+            timestamps_ms: Vec::with_capacity(messages),
+            ..FlatMessages::default()
+        }
+    }
+
+    /// Appends one message. Keys, headers and timestamps get an entry for every message; the
+    /// columns no message used are emptied by [`finish`](Self::finish).
+    fn push(&mut self, message: &Message) {
+        self.values.extend_from_slice(&message.value);
+        self.value_ends.push(self.values.len() as u32);
+        self.keyed.push(message.key.is_some());
+        if let Some(key) = &message.key {
+            self.keys.extend_from_slice(key);
+        }
+        self.key_ends.push(self.keys.len() as u32);
+        for (name, value) in &message.headers {
+            self.header_names.push_str(name);
+            self.header_name_ends.push(self.header_names.len() as u32);
+            self.header_values.extend_from_slice(value);
+            self.header_value_ends.push(self.header_values.len() as u32);
+        }
+        self.header_ends.push(self.header_name_ends.len() as u32);
+        self.timestamps_ms.push(message.timestamp_ms);
+    }
+
+    /// Empties the columns that say nothing: no key, no header, no timestamp in the batch.
+    fn finish(mut self) -> Self {
+        if !self.keyed.contains(&true) {
+            self.keyed.clear();
+            self.key_ends.clear();
+        }
+        if self.header_name_ends.is_empty() {
+            self.header_ends.clear();
+        }
+        if self.timestamps_ms.iter().all(Option::is_none) {
+            self.timestamps_ms.clear();
+        }
+        self
     }
 }
 
@@ -337,5 +443,69 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(own, "limit 3 is too small");
+    }
+
+    /// A format whose messages use every part: a key and a header on odd times, a timestamp on
+    /// times above 2, and a value built by pushing (the reused buffer must start empty).
+    struct Parts;
+    impl OutputFormat for Parts {
+        type Config = serde_json::Value;
+        fn new(_: serde_json::Value) -> Result<Self, Error> {
+            Ok(Parts)
+        }
+        fn fields(&self) -> Vec<String> {
+            vec!["time".into()]
+        }
+        fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), Error> {
+            let time = record.require("time")?.as_i64().ok_or("not a long")?;
+            message.value.extend_from_slice(time.to_string().as_bytes());
+            if time % 2 == 1 {
+                message.key = Some(vec![time as u8; time as usize]);
+                message
+                    .headers
+                    .push((format!("h{time}é"), vec![7; time as usize]));
+            }
+            message.timestamp_ms = (time > 2).then_some(time * 10);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn flat_messages_are_the_messages_laid_out_flat() {
+        let mut runtime = FormatRuntime::<Parts>::configure("{}").unwrap();
+        runtime.register_schema(0, V1).unwrap();
+        // Times 1, 2, 3, 4 (zig-zag 2, 4, 6, 8).
+        let batch = BatchRef {
+            data: &[2, 4, 6, 8],
+            ends: &[1, 2, 3, 4],
+            schema_ids: &[0; 4],
+        };
+        let messages = runtime.format(batch, |m| m).unwrap();
+        let flat = runtime.format_flat(batch).unwrap();
+        assert_eq!(flat.values, b"1234");
+        assert_eq!(flat.value_ends, [1, 2, 3, 4]);
+        assert_eq!(flat.keyed, [true, false, true, false]);
+        assert_eq!(flat.keys, [1, 3, 3, 3]);
+        assert_eq!(flat.key_ends, [1, 1, 4, 4]);
+        assert_eq!(flat.header_ends, [1, 1, 2, 2]);
+        assert_eq!(flat.header_names, "h1éh3é");
+        assert_eq!(flat.header_name_ends, [4, 8]);
+        assert_eq!(flat.header_values, [7, 7, 7, 7]);
+        assert_eq!(flat.header_value_ends, [1, 4]);
+        assert_eq!(flat.timestamps_ms, [None, None, Some(30), Some(40)]);
+        assert_eq!(messages[2].key.as_deref(), Some(&[3, 3, 3][..]));
+        assert_eq!(messages[3].value, b"4");
+
+        // Columns no message uses are empty.
+        let even = runtime
+            .format_flat(BatchRef {
+                data: &[4, 4],
+                ends: &[1, 2],
+                schema_ids: &[0; 2],
+            })
+            .unwrap();
+        assert_eq!(even.values, b"22");
+        assert!(even.keyed.is_empty() && even.key_ends.is_empty());
+        assert!(even.header_ends.is_empty() && even.timestamps_ms.is_empty());
     }
 }

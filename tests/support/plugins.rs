@@ -119,3 +119,9 @@ pub fn misbehave_wasm() -> PathBuf {
 pub fn future_contract_wasm() -> PathBuf {
     build_wasm(&repo().join("tests/fixtures/plugins"), "future_contract")
 }
+
+/// An output format built against the older contract `camus2kafka:plugin@0.1.0`, which has no
+/// `format-flat` (`tests/fixtures/plugins/contract-0-1-0`).
+pub fn contract_0_1_0_wasm() -> PathBuf {
+    build_wasm(&repo().join("tests/fixtures/plugins"), "contract_0_1_0")
+}

@@ -8,19 +8,22 @@
 //! and uses the generated types only for what the guest returns.
 
 use anyhow::Result;
-use wasmtime::component::{ComponentNamedList, ComponentType, Func, Lift, Lower};
+use wasmtime::component::{ComponentNamedList, ComponentType, Func, Instance, Lift, Lower};
 
+use super::contract;
 use super::sandbox_call::Loaded;
 use super::{PluginBatch, PluginError};
 use crate::config::PluginConfig;
 
-/// A plugin role: the WIT interface it exports (`plugin-sdk/wit/camus2kafka.wit`) and its
-/// batch function.
+/// A plugin role: the WIT interface it exports (`plugin-sdk/wit/camus2kafka.wit`), without its
+/// version, and its batch function at each contract version.
 pub struct Role {
     /// `a key-extractor` or `an output-format`, as errors name it.
     pub name: &'static str,
+    /// `camus2kafka:plugin/key-extractor`: exported as `NAME@VERSION`.
     pub interface: &'static str,
-    pub batch_function: &'static str,
+    /// The batch function of a component built against a contract version.
+    pub batch_function: fn(version: &str) -> &'static str,
 }
 
 /// The WIT `batch` record, lowered from the host's slices.
@@ -45,6 +48,33 @@ struct BorrowedSchema<'a> {
     json: &'a str,
 }
 
+/// Why a component that does not export `role`'s interface cannot play it: it plays the other
+/// role, or none.
+fn other_role(loaded: &mut Loaded, instance: &Instance, role: &Role) -> PluginError {
+    for (other, what) in ROLES {
+        for (_, name) in versions(other) {
+            if instance
+                .get_export_index(&mut loaded.store, None, &name)
+                .is_some()
+            {
+                return not_this_role(
+                    loaded,
+                    role,
+                    format!(
+                        "it is {what} plugin (it exports {name}, not {})",
+                        role.interface
+                    ),
+                );
+            }
+        }
+    }
+    not_this_role(
+        loaded,
+        role,
+        format!("it exports no {} interface", role.interface),
+    )
+}
+
 /// What `configure` and `register-schema` return.
 type Accepted = (Result<(), String>,);
 
@@ -57,6 +87,8 @@ pub trait RecordFailure {
 /// A component playing one role, configured.
 pub struct ComponentPlugin {
     loaded: Loaded,
+    /// The contract version the component was built against, one of [`contract::LOADS`].
+    pub version: &'static str,
     register_schema: Func,
     batch: Func,
 }
@@ -64,77 +96,78 @@ pub struct ComponentPlugin {
 /// The interfaces a plugin may export, and what a plugin exporting each is.
 const ROLES: [(&str, &str); 2] = [
     (
-        "camus2kafka:plugin/key-extractor@0.1.0",
+        "camus2kafka:plugin/key-extractor",
         "a key-extractor (key.plugin)",
     ),
     (
-        "camus2kafka:plugin/output-format@0.1.0",
+        "camus2kafka:plugin/output-format",
         "an output-format (format.plugin)",
     ),
 ];
 
+/// `interface` at each contract version this host loads, newest first.
+fn versions(interface: &str) -> impl Iterator<Item = (&'static str, String)> + '_ {
+    contract::LOADS
+        .iter()
+        .map(move |version| (*version, format!("{interface}@{version}")))
+}
+
+/// `loaded` cannot play `role`, for the reason `why`.
+fn not_this_role(loaded: &Loaded, role: &Role, why: String) -> PluginError {
+    loaded.error(
+        None,
+        format!("cannot be instantiated as {}: {why}", role.name),
+    )
+}
+
 impl ComponentPlugin {
     /// Loads the plugin (`config.plugin`: a bundled name or a `.wasm` path), checks that it
-    /// exports `role`'s interface with a batch function returning `Result<T, E>`, and configures
-    /// it.
-    pub fn load<T, E>(config: &PluginConfig, role: &Role) -> Result<Self>
-    where
-        (Result<T, E>,): ComponentNamedList + Lift + Send + Sync + 'static,
-    {
+    /// exports `role`'s interface at a contract version this host loads, and configures it. The
+    /// role checks the batch function's type with [`check_batch`](Self::check_batch).
+    /// `call_as` calls the plugin as a host of that older version would (its batch function),
+    /// when the component's version is newer: minor versions only add.
+    pub fn load(config: &PluginConfig, role: &Role, call_as: Option<&'static str>) -> Result<Self> {
         let mut loaded = Loaded::load(config)?;
-        let not_this_role = |loaded: &Loaded, why: String| {
-            loaded.error(
-                None,
-                format!("cannot be instantiated as {}: {why}", role.name),
-            )
-        };
         // A plugin built against another contract version is refused before anything else.
-        super::contract::check(&loaded.component, loaded.store.engine())
+        contract::check(&loaded.component, loaded.store.engine())
             .map_err(|why| loaded.error(None, why))?;
         let instance = loaded
             .linker
             .instantiate(&mut loaded.store, &loaded.component)
-            .map_err(|e| not_this_role(&loaded, format!("{e:#}")))?;
-        // A plugin of the other role is named as such, not as a missing export.
-        if instance
-            .get_export_index(&mut loaded.store, None, role.interface)
-            .is_none()
-        {
-            for (interface, what) in ROLES {
-                if instance
-                    .get_export_index(&mut loaded.store, None, interface)
-                    .is_some()
-                {
-                    return Err(not_this_role(
-                        &loaded,
-                        format!(
-                            "it is {what} plugin (it exports {interface}, not {})",
-                            role.interface
-                        ),
-                    )
-                    .into());
-                }
-            }
-        }
+            .map_err(|e| not_this_role(&loaded, role, format!("{e:#}")))?;
+        // The version is read from the component's own export names: wasmtime's lookup by name
+        // matches semver-compatibly, so `…@0.1.1` would also find a component's `…@0.1.0`.
+        let exported =
+            contract::exported_version(&loaded.component, loaded.store.engine(), role.interface);
+        let found = versions(role.interface)
+            .filter(|(version, _)| exported == Some(*version))
+            .find_map(|(version, name)| {
+                instance
+                    .get_export_index(&mut loaded.store, None, &name)
+                    .map(|index| (version, name, index))
+            });
+        let Some((version, interface_name, interface)) = found else {
+            return Err(other_role(&mut loaded, &instance, role).into());
+        };
         let mut export = |name: &str| -> Result<Func, PluginError> {
             instance
-                .get_export_index(&mut loaded.store, None, role.interface)
-                .and_then(|interface| {
-                    instance.get_export_index(&mut loaded.store, Some(&interface), name)
-                })
+                .get_export_index(&mut loaded.store, Some(&interface), name)
                 .and_then(|index| instance.get_func(&mut loaded.store, index))
                 .ok_or_else(|| {
-                    not_this_role(&loaded, format!("no {}#{name} export", role.interface))
+                    not_this_role(&loaded, role, format!("no {interface_name}#{name} export"))
                 })
         };
         let configure = export("configure")?;
         let register_schema = export("register-schema")?;
-        let batch = export(role.batch_function)?;
+        let version = match call_as {
+            Some(older) if contract::is_older(older, version) => older,
+            _ => version,
+        };
+        let batch = export((role.batch_function)(version))?;
         configure
             .typed::<(&str,), Accepted>(&loaded.store)
             .and(register_schema.typed::<(BorrowedSchema<'_>,), Accepted>(&loaded.store))
-            .and(batch.typed::<(BorrowedBatch<'_>,), (Result<T, E>,)>(&loaded.store))
-            .map_err(|e| not_this_role(&loaded, format!("{e:#}")))?;
+            .map_err(|e| not_this_role(&loaded, role, format!("{e:#}")))?;
 
         let json = config.config.to_string();
         let (configured,) = loaded.call("configure", |store| {
@@ -145,9 +178,22 @@ impl ComponentPlugin {
         configured.map_err(|e| loaded.error(None, format!("rejected its config {json}: {e}")))?;
         Ok(ComponentPlugin {
             loaded,
+            version,
             register_schema,
             batch,
         })
+    }
+
+    /// Checks that the batch function returns `Result<T, E>` (the role's types for
+    /// [`version`](Self::version)).
+    pub fn check_batch<T, E>(&self, role: &Role) -> Result<(), PluginError>
+    where
+        (Result<T, E>,): ComponentNamedList + Lift + Send + Sync + 'static,
+    {
+        self.batch
+            .typed::<(BorrowedBatch<'_>,), (Result<T, E>,)>(&self.loaded.store)
+            .map(|_| ())
+            .map_err(|e| not_this_role(&self.loaded, role, format!("{e:#}")))
     }
 
     /// Tells the plugin about a schema later batches refer to by `id`.
@@ -162,6 +208,11 @@ impl ComponentPlugin {
                 .error(None, format!("rejected schema {id}: {e}"))
                 .into()
         })
+    }
+
+    /// A failure of the plugin's answer as a whole (not tied to one record).
+    pub fn error(&self, message: String) -> PluginError {
+        self.loaded.error(None, message)
     }
 
     /// Calls the batch function. `T` is what it returns on success, `E` its per-record error.

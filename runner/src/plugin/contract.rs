@@ -1,7 +1,8 @@
 //! The plugin contract's version: the WIT package `camus2kafka:plugin@VERSION`
 //! (`plugin-sdk/wit/camus2kafka.wit`). A component names the package version it was built
-//! against in every interface it exports (`camus2kafka:plugin/key-extractor@0.1.0`); this host
+//! against in every interface it exports (`camus2kafka:plugin/key-extractor@0.1.1`); this host
 //! loads the versions in [`LOADS`] and refuses any other before instantiating it, naming both.
+//! 0.1.1 added `format-flat` to the output format; a 0.1.0 format plugin is called with `format`.
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -9,13 +10,14 @@ use wasmtime::Engine;
 /// The WIT package of the contract.
 pub const PACKAGE: &str = "camus2kafka:plugin";
 
-/// The package versions this host loads (today one: the WIT in `plugin-sdk/wit/`).
-pub const LOADS: &[&str] = &["0.1.0"];
+/// The package versions this host loads, newest first: the WIT in `plugin-sdk/wit/` (what the
+/// SDK builds and `c2k plugin new` scaffolds) and the older minor versions of its major version.
+pub const LOADS: &[&str] = &["0.1.1", "0.1.0"];
 
 /// What `c2k --version` prints: the host's version and the contract versions it loads.
 pub const VERSION_TEXT: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    "\nplugin contract (WIT package): camus2kafka:plugin@0.1.0"
+    "\nplugin contract (WIT package): camus2kafka:plugin@0.1.1, camus2kafka:plugin@0.1.0"
 );
 
 /// The contract names a component exports or imports, with the version each carries (`None`:
@@ -32,6 +34,27 @@ fn contract_names(component: &Component, engine: &Engine) -> Vec<(String, Option
             None => (name.to_string(), None),
         })
         .collect()
+}
+
+/// Whether loaded version `a` is older than loaded version `b` ([`LOADS`] is newest first).
+pub fn is_older(a: &str, b: &str) -> bool {
+    let at = |v: &str| LOADS.iter().position(|loaded| *loaded == v);
+    at(a) > at(b)
+}
+
+/// The version at which `component` exports `interface` (`camus2kafka:plugin/output-format`), if
+/// it exports it at all.
+pub fn exported_version(
+    component: &Component,
+    engine: &Engine,
+    interface: &str,
+) -> Option<&'static str> {
+    let prefix = format!("{interface}@");
+    component
+        .component_type()
+        .exports(engine)
+        .filter_map(|(name, _)| name.strip_prefix(&prefix).map(str::to_string))
+        .find_map(|version| LOADS.iter().copied().find(|loaded| *loaded == version))
 }
 
 /// Refuses a component built against a contract version this host does not load, saying which
@@ -74,8 +97,10 @@ mod tests {
             wit.contains(&declared),
             "the WIT does not declare {declared}"
         );
-        assert!(VERSION_TEXT.ends_with(&format!("{PACKAGE}@{}", LOADS[0])));
-        assert!(super::super::KEY_INTERFACE.ends_with(&format!("@{}", LOADS[0])));
-        assert!(super::super::FORMAT_INTERFACE.ends_with(&format!("@{}", LOADS[0])));
+        let all: Vec<String> = LOADS.iter().map(|v| format!("{PACKAGE}@{v}")).collect();
+        assert!(VERSION_TEXT.ends_with(&all.join(", ")), "{VERSION_TEXT}");
+        for interface in [super::super::KEY_INTERFACE, super::super::FORMAT_INTERFACE] {
+            assert!(interface.starts_with(PACKAGE) && !interface.contains('@'));
+        }
     }
 }

@@ -15,6 +15,7 @@ pub(crate) mod native;
 pub mod pool;
 mod sandbox;
 mod sandbox_call;
+mod unflat;
 
 use anyhow::Result;
 
@@ -73,10 +74,12 @@ impl KeyPlugin {
                 name,
                 &config.config.to_string(),
             )?),
-            None => KeyBackend::Wasm(Box::new(ComponentPlugin::load::<
-                key_interface::Keys,
-                key_types::RecordError,
-            >(config, &KEY_EXTRACTOR)?)),
+            None => {
+                let plugin = ComponentPlugin::load(config, &KEY_EXTRACTOR, None)?;
+                plugin
+                    .check_batch::<key_interface::Keys, key_types::RecordError>(&KEY_EXTRACTOR)?;
+                KeyBackend::Wasm(Box::new(plugin))
+            }
         };
         Ok(KeyPlugin(backend))
     }
@@ -108,14 +111,15 @@ impl KeyPlugin {
     }
 }
 
-/// The interfaces of the two roles, at the contract version this host loads ([`contract`]).
-const KEY_INTERFACE: &str = "camus2kafka:plugin/key-extractor@0.1.0";
-const FORMAT_INTERFACE: &str = "camus2kafka:plugin/output-format@0.1.0";
+/// The interfaces of the two roles; a component exports them at its contract version
+/// ([`contract`]).
+const KEY_INTERFACE: &str = "camus2kafka:plugin/key-extractor";
+const FORMAT_INTERFACE: &str = "camus2kafka:plugin/output-format";
 
 const KEY_EXTRACTOR: Role = Role {
     name: "a key-extractor",
     interface: KEY_INTERFACE,
-    batch_function: "extract-keys",
+    batch_function: |_| "extract-keys",
 };
 
 impl RecordFailure for key_types::RecordError {
@@ -127,10 +131,16 @@ impl RecordFailure for key_types::RecordError {
 /// The host's handle on an output-format plugin, instantiated and configured.
 pub struct FormatPlugin(ComponentPlugin);
 
+/// The contract version that brought `format-flat`; components of 0.1.0 have `format` only.
+const LIST_OF_MESSAGES: &str = "0.1.0";
+
 const OUTPUT_FORMAT: Role = Role {
     name: "an output-format",
     interface: FORMAT_INTERFACE,
-    batch_function: "format",
+    batch_function: |version| match version {
+        LIST_OF_MESSAGES => "format",
+        _ => "format-flat",
+    },
 };
 
 impl RecordFailure for format_types::RecordError {
@@ -149,11 +159,28 @@ impl FormatPlugin {
                 native::PREFIX
             );
         }
-        ComponentPlugin::load::<Vec<format_interface::Message>, format_types::RecordError>(
-            config,
-            &OUTPUT_FORMAT,
-        )
-        .map(FormatPlugin)
+        FormatPlugin::load_as(config, None)
+    }
+
+    /// Loads the plugin to be called as a host of contract 0.1.0 calls it: `format`, answering
+    /// one `list<message>`, even when it exports `format-flat`. For measuring the format boundary
+    /// (`bench/`) and checking that a plugin's two exports agree; `c2k` never calls it so.
+    pub fn load_list_of_messages(config: &PluginConfig) -> Result<Self> {
+        FormatPlugin::load_as(config, Some(LIST_OF_MESSAGES))
+    }
+
+    fn load_as(config: &PluginConfig, version: Option<&'static str>) -> Result<Self> {
+        let plugin = ComponentPlugin::load(config, &OUTPUT_FORMAT, version)?;
+        if plugin.version == LIST_OF_MESSAGES {
+            plugin.check_batch::<Vec<format_interface::Message>, format_types::RecordError>(
+                &OUTPUT_FORMAT,
+            )?;
+        } else {
+            plugin.check_batch::<format_interface::Messages, format_types::RecordError>(
+                &OUTPUT_FORMAT,
+            )?;
+        }
+        Ok(FormatPlugin(plugin))
     }
 
     /// Tells the plugin about a schema later batches refer to by `id`.
@@ -163,21 +190,20 @@ impl FormatPlugin {
 
     /// One message per record; `source_partition` and the default timestamp are the host's to set.
     pub fn format(&mut self, batch: &PluginBatch) -> Result<Vec<OutMessage>, PluginError> {
-        let messages = self
+        if self.0.version == LIST_OF_MESSAGES {
+            let messages = self
+                .0
+                .call_batch::<Vec<format_interface::Message>, format_types::RecordError>(
+                    "format", batch,
+                )?;
+            return Ok(messages.into_iter().map(unflat::from_record).collect());
+        }
+        let flat = self
             .0
-            .call_batch::<Vec<format_interface::Message>, format_types::RecordError>(
-                "format", batch,
+            .call_batch::<format_interface::Messages, format_types::RecordError>(
+                "format-flat",
+                batch,
             )?;
-        Ok(messages
-            .into_iter()
-            .map(|m| OutMessage {
-                key: m.key,
-                value: m.value,
-                headers: m.headers.into_iter().map(|h| (h.key, h.value)).collect(),
-                timestamp_ms: m.timestamp_ms,
-                source_partition: None,
-                origin: None,
-            })
-            .collect())
+        unflat::messages(flat, batch.ends.len()).map_err(|why| self.0.error(why))
     }
 }

@@ -128,6 +128,8 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<Host>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     // The contract's type-only interface, in case a component imports it: nothing to provide.
-    linker.instance("camus2kafka:plugin/types@0.1.0")?;
+    for version in super::contract::LOADS {
+        linker.instance(&format!("camus2kafka:plugin/types@{version}"))?;
+    }
     Ok(linker)
 }
