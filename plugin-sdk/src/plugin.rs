@@ -141,6 +141,8 @@ impl Message {
 /// wasm build adds `c2k_plugin_sdk::export_output_format!(Csv);`:
 ///
 /// ```
+/// use std::io::Write;
+///
 /// use c2k_plugin_sdk::prelude::*;
 /// use c2k_plugin_sdk::runtime::{BatchRef, FormatRuntime};
 ///
@@ -162,7 +164,8 @@ impl Message {
 ///     fn format(&self, record: &Record, message: &mut Message) -> Result<(), Error> {
 ///         let country = record.field("country")?.and_then(|d| d.as_str()).unwrap_or("");
 ///         let time = record.require("time")?.as_i64().ok_or("time is not a number")?;
-///         message.value = format!("{country},{time}").into_bytes();
+///         // Written into the message's buffer, which the SDK reuses from record to record.
+///         write!(message.value, "{country},{time}")?;
 ///         message.key = Some(country.as_bytes().to_vec());
 ///         message.headers.push(("schema".into(), record.schema().name().map_or(
 ///             b"?".to_vec(), |n| n.fullname(None).into_bytes())));
