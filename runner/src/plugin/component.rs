@@ -87,7 +87,8 @@ pub trait RecordFailure {
 /// A component playing one role, configured.
 pub struct ComponentPlugin {
     loaded: Loaded,
-    /// The contract version the component was built against, one of [`contract::LOADS`].
+    /// The contract version the component is called as, one of [`contract::LOADS`]: the one it
+    /// was built against, or the older one `load` was asked to call it as.
     pub version: &'static str,
     register_schema: Func,
     batch: Func,
