@@ -129,7 +129,11 @@ impl RecordFailure for key_types::RecordError {
 }
 
 /// The host's handle on an output-format plugin, instantiated and configured.
-pub struct FormatPlugin(ComponentPlugin);
+pub struct FormatPlugin {
+    plugin: ComponentPlugin,
+    /// Whether it answers with `format-flat` (contract 0.1.1 on), decided once at load.
+    flat: bool,
+}
 
 /// The contract version that brought `format-flat`; components of 0.1.0 have `format` only.
 const LIST_OF_MESSAGES: &str = "0.1.0";
@@ -171,39 +175,40 @@ impl FormatPlugin {
 
     fn load_as(config: &PluginConfig, version: Option<&'static str>) -> Result<Self> {
         let plugin = ComponentPlugin::load(config, &OUTPUT_FORMAT, version)?;
-        if plugin.version == LIST_OF_MESSAGES {
-            plugin.check_batch::<Vec<format_interface::Message>, format_types::RecordError>(
-                &OUTPUT_FORMAT,
-            )?;
-        } else {
+        let flat = plugin.version != LIST_OF_MESSAGES;
+        if flat {
             plugin.check_batch::<format_interface::Messages, format_types::RecordError>(
                 &OUTPUT_FORMAT,
             )?;
+        } else {
+            plugin.check_batch::<Vec<format_interface::Message>, format_types::RecordError>(
+                &OUTPUT_FORMAT,
+            )?;
         }
-        Ok(FormatPlugin(plugin))
+        Ok(FormatPlugin { plugin, flat })
     }
 
     /// Tells the plugin about a schema later batches refer to by `id`.
     pub fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
-        self.0.register_schema(id, json)
+        self.plugin.register_schema(id, json)
     }
 
     /// One message per record; `source_partition` and the default timestamp are the host's to set.
     pub fn format(&mut self, batch: &PluginBatch) -> Result<Vec<OutMessage>, PluginError> {
-        if self.0.version == LIST_OF_MESSAGES {
+        if !self.flat {
             let messages = self
-                .0
+                .plugin
                 .call_batch::<Vec<format_interface::Message>, format_types::RecordError>(
                     "format", batch,
                 )?;
             return Ok(messages.into_iter().map(unflat::from_record).collect());
         }
         let flat = self
-            .0
+            .plugin
             .call_batch::<format_interface::Messages, format_types::RecordError>(
                 "format-flat",
                 batch,
             )?;
-        unflat::messages(flat, batch.ends.len()).map_err(|why| self.0.error(why))
+        unflat::messages(flat, batch.ends.len()).map_err(|why| self.plugin.error(why))
     }
 }
