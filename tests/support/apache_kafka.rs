@@ -246,6 +246,40 @@ impl ApacheKafka {
             "kafka-kit.sh topic {topic} failed:\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        // TopicCommand only writes ZooKeeper; the broker learns of the topic a moment later.
+        self.wait_for_topic_0_8(topic, partitions);
+    }
+
+    /// Waits until the broker's metadata shows `topic` with `partitions` partitions, each led.
+    fn wait_for_topic_0_8(&self, topic: &str, partitions: u32) {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer = self
+            .client_config()
+            .set("group.id", "c2k-test-topic-wait")
+            .create()
+            .expect("a metadata client");
+        let deadline = Instant::now() + Duration::from_secs(u64::from(START_TIMEOUT_SECS));
+        loop {
+            let ready = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(5))
+                .ok()
+                .and_then(|m| {
+                    m.topics().first().map(|t| {
+                        t.error().is_none()
+                            && t.partitions().len() == partitions as usize
+                            && t.partitions().iter().all(|p| p.leader() >= 0)
+                    })
+                })
+                .unwrap_or(false);
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "topic {topic} was created but the broker never showed its {partitions} partitions"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// librdkafka settings for a client of this broker: 0.8 answers no ApiVersions request.
