@@ -3,6 +3,17 @@
 //! every segment. Fed through a bounded channel from a thread of its own, the sorter sorts and
 //! writes one segment while the next one is read, keyed and queued: the budget is split between
 //! the segment being sorted and the records queued behind it.
+//!
+//! Until the records outgrow one segment, the thread holds them itself, in a vector reserved once
+//! (only the pages used are ever touched): a replay that fits `sort.memory` is then sorted in
+//! place on every core ([`Gathered::InMemory`]), where `extsort` would grow its buffer by copying
+//! it and sort it on one thread while the other cores wait. Once they outgrow it, they go to
+//! `extsort`, which spills.
+//!
+//! `extsort` 0.5 loses every spilled record when the last push is the one that spilled (its
+//! buffer is then empty, and `done` reads it as "everything fitted in memory"): one record in
+//! `segment + 1` would make that push. So the thread keeps the last record back, and when pushing
+//! it would be that push, hands it over on its own instead ([`Gathered::Spilling`]'s `last`).
 
 use std::thread::JoinHandle;
 
@@ -12,27 +23,95 @@ use super::{Pushed, SortItem};
 /// the push itself.
 const BATCH: usize = 1024;
 
+/// Every record the thread was given.
+pub enum Gathered {
+    /// They fitted one segment: held here, unsorted.
+    InMemory(Vec<SortItem>),
+    /// They did not: in `extsort`, which spilled the segments before the last, and `last`, when
+    /// pushing it would have lost the spilled ones.
+    Spilling {
+        pushed: Pushed,
+        last: Option<SortItem>,
+    },
+}
+
+/// What has gone into `extsort`, to know which push spills: it writes its buffer out as soon as
+/// it holds more than a segment, so every `segment + 1`-th push empties it.
+struct Spilling {
+    pushed: Pushed,
+    segment: usize,
+    count: u64,
+    /// Received, not pushed yet: it may be the last one.
+    held_back: Option<SortItem>,
+}
+
+impl Spilling {
+    fn push(&mut self, item: SortItem) -> std::io::Result<()> {
+        if let Some(previous) = self.held_back.replace(item) {
+            self.pushed.push(previous)?;
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<Gathered> {
+        let last = match self.held_back.take() {
+            Some(last) if (self.count + 1) % (self.segment as u64 + 1) == 0 => Some(last),
+            Some(last) => {
+                self.pushed.push(last)?;
+                None
+            }
+            None => None,
+        };
+        Ok(Gathered::Spilling {
+            pushed: self.pushed,
+            last,
+        })
+    }
+}
+
 /// Pushes records into a [`Pushed`] sorter on another thread.
 pub struct Feeder {
     batch: Vec<SortItem>,
     sender: Option<crossbeam_channel::Sender<Vec<SortItem>>>,
-    thread: Option<JoinHandle<std::io::Result<Pushed>>>,
+    thread: Option<JoinHandle<std::io::Result<Gathered>>>,
 }
 
 impl Feeder {
-    /// Starts the thread; at most about `queued_records` records wait for it.
-    pub fn start(mut pushed: Pushed, queued_records: usize) -> std::io::Result<Feeder> {
+    /// Starts the thread; at most about `segment` records wait for it, and it holds up to
+    /// `segment` records itself before handing them all to `pushed`.
+    pub fn start(pushed: Pushed, segment: usize) -> std::io::Result<Feeder> {
         let (sender, receiver) =
-            crossbeam_channel::bounded::<Vec<SortItem>>((queued_records / BATCH).max(1));
+            crossbeam_channel::bounded::<Vec<SortItem>>((segment / BATCH).max(1));
         let thread = std::thread::Builder::new()
             .name("c2k-sort".into())
             .spawn(move || {
-                for batch in receiver {
-                    for item in batch {
-                        pushed.push(item)?;
+                let mut held = Vec::with_capacity(segment);
+                let mut receiver = receiver.into_iter();
+                for batch in receiver.by_ref() {
+                    if held.len() + batch.len() > segment {
+                        // `extsort` spills once it holds more than a segment: it gets the held
+                        // records and this batch, then everything else as it comes.
+                        let mut spilling = Spilling {
+                            pushed,
+                            segment,
+                            count: 0,
+                            held_back: None,
+                        };
+                        for item in held.drain(..).chain(batch) {
+                            spilling.push(item)?;
+                        }
+                        drop(held);
+                        for batch in receiver {
+                            for item in batch {
+                                spilling.push(item)?;
+                            }
+                        }
+                        return spilling.finish();
                     }
+                    held.extend(batch);
                 }
-                Ok(pushed)
+                Ok(Gathered::InMemory(held))
             })?;
         Ok(Feeder {
             batch: Vec::with_capacity(BATCH),
@@ -63,15 +142,15 @@ impl Feeder {
         }
     }
 
-    /// Hands over the last records and waits for the thread: the sorter, with every record.
-    pub fn finish(mut self) -> std::io::Result<Pushed> {
+    /// Hands over the last records and waits for the thread: every record, held or in the sorter.
+    pub fn finish(mut self) -> std::io::Result<Gathered> {
         if !self.batch.is_empty() {
             self.send()?;
         }
         self.join()
     }
 
-    fn join(&mut self) -> std::io::Result<Pushed> {
+    fn join(&mut self) -> std::io::Result<Gathered> {
         self.sender = None;
         match self.thread.take() {
             Some(thread) => thread.join().unwrap_or_else(|_| Err(stopped())),
