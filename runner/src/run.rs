@@ -95,24 +95,22 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
             pipeline.sink.type_name()
         );
     }
-    // The plugins load (compile or read from the cache, instantiate) while the sink connects,
-    // creates the topic and reads back what it holds: one is CPU, the other waits on brokers.
-    // A sink that fails is still reported first, and nothing has been read either way.
+    // The plugins load (compile or read from the cache, instantiate), each on a thread of its
+    // own, while the sink connects, creates the topic and reads back what it holds: one is CPU,
+    // the other waits on brokers. A sink that fails is still reported first, and nothing has been
+    // read either way.
     let (sink, plugins) = std::thread::scope(|scope| {
-        let plugins = std::thread::Builder::new()
-            .name("c2k-load-plugins".into())
-            .spawn_scoped(scope, || -> Result<(KeyPlugin, FormatPool)> {
-                Ok((
-                    KeyPlugin::load(&pipeline.key)?,
-                    FormatPool::load(&pipeline.format)?,
-                ))
-            })
-            .context("cannot start a thread to load the plugins")?;
+        let key = named("c2k-load-key")
+            .spawn_scoped(scope, || KeyPlugin::load(&pipeline.key))
+            .context("cannot start a thread to load the key plugin")?;
+        let format = named("c2k-load-format")
+            .spawn_scoped(scope, || FormatPool::load(&pipeline.format))
+            .context("cannot start a thread to load the format plugin")?;
         let sink = sink::open(pipeline, &facts, options);
-        let plugins = plugins
-            .join()
-            .map_err(|_| anyhow::anyhow!("loading the plugins panicked"))?;
-        anyhow::Ok((sink, plugins))
+        let panicked = |_| anyhow::anyhow!("loading the plugins panicked");
+        let key = key.join().map_err(panicked)?;
+        let format = format.join().map_err(panicked)?;
+        anyhow::Ok((sink, key.and_then(|key| Ok((key, format?)))))
     })?;
     let sink = sink?;
     let present = sink.already_present();

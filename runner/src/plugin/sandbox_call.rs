@@ -3,6 +3,7 @@
 //! SDK's panic hook told us, the record.
 
 use std::borrow::Cow;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -13,6 +14,35 @@ use super::engine::{engine, TICK};
 use super::sandbox::{self, Host};
 use super::PluginError;
 use crate::config::PluginConfig;
+
+/// Components compiled in this process, with the bytes they were compiled from: the instances of
+/// one format plugin (one per core) share one compiled component instead of each reading it back
+/// from the on-disk cache (hashing, decompressing and mapping ~1 MB of code each time).
+static COMPILED: Mutex<Vec<(Cow<'static, [u8]>, Component)>> = Mutex::new(Vec::new());
+
+/// `bytes` compiled (or read from wasmtime's cache) once per process.
+fn compiled(engine: &wasmtime::Engine, name: &str, bytes: Cow<'static, [u8]>) -> Result<Component> {
+    let seen = |compiled: &[(Cow<'static, [u8]>, Component)]| {
+        compiled
+            .iter()
+            .find(|(seen, _)| **seen == *bytes)
+            .map(|(_, component)| component.clone())
+    };
+    if let Some(component) = seen(&COMPILED.lock().unwrap_or_else(|e| e.into_inner())) {
+        return Ok(component);
+    }
+    let component = Component::new(engine, &bytes).map_err(|e| {
+        anyhow!(
+            "plugin {name} is not a valid WebAssembly component (build it for \
+             wasm32-wasip2): {e:#}"
+        )
+    })?;
+    let mut compiled = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    if seen(&compiled).is_none() {
+        compiled.push((bytes, component.clone()));
+    }
+    Ok(component)
+}
 
 /// A plugin component in its own store, ready to be instantiated.
 pub struct Loaded {
@@ -40,12 +70,7 @@ impl Loaded {
             }
         };
         let engine = engine()?;
-        let component = Component::new(&engine, &bytes).map_err(|e| {
-            anyhow!(
-                "plugin {name} is not a valid WebAssembly component (build it for \
-                 wasm32-wasip2): {e:#}"
-            )
-        })?;
+        let component = compiled(&engine, &name, bytes)?;
         let max_memory = usize::try_from(config.max_memory.0).unwrap_or(usize::MAX);
         let mut loaded = Loaded {
             store: sandbox::store(&engine, max_memory),
