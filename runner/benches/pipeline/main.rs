@@ -8,7 +8,7 @@
 //! ```text
 //! pipeline --data DIR --c2k target/release/c2k [--publish-bench target/release/examples/publish_bench]
 //!     [--memory 512MiB] [--sort-items N] [--publish-messages N] [--publish-rounds 3] [--runs 2] [--skip-kafka] [--format avro-binary]
-//!     [--fit-data DIR] [--brokers HOST:PORT] [--scratch DIR] [--json FILE] [--only-sorter | --only-format | --batch-sweep]
+//!     [--fit-data DIR] [--brokers HOST:PORT] [--scratch DIR] [--json FILE] [--only-sorter | --only-format | --only-kafka | --only-fit | --batch-sweep]
 //! ```
 
 mod batch_sweep;
@@ -69,6 +69,8 @@ struct Options {
     only_format: bool,
     /// Only `c2k run` into `--brokers` against the bare producer, on `--fit-data`.
     only_kafka: bool,
+    /// Only the no-spill figures: `--fit-data`'s ceiling and every format on it.
+    only_fit: bool,
     format: String,
     /// A second `c2k sample` tree, small enough for `sort.memory` (the no-spill figures).
     fit_data: Option<PathBuf>,
@@ -92,6 +94,7 @@ fn options() -> Result<Options> {
     let mut batch_sweep = false;
     let mut only_format = false;
     let mut only_kafka = false;
+    let mut only_fit = false;
     let mut format = "avro-binary".to_string();
     let mut fit_data = None;
     let mut brokers = None;
@@ -121,6 +124,7 @@ fn options() -> Result<Options> {
             "--batch-sweep" => batch_sweep = true,
             "--only-format" => only_format = true,
             "--only-kafka" => only_kafka = true,
+            "--only-fit" => only_fit = true,
             "--format" => format = value()?,
             "--fit-data" => fit_data = Some(PathBuf::from(value()?)),
             "--brokers" => brokers = Some(value()?),
@@ -148,6 +152,7 @@ fn options() -> Result<Options> {
         batch_sweep,
         only_format,
         only_kafka,
+        only_fit,
         format,
         fit_data,
         brokers,
@@ -207,6 +212,15 @@ fn run() -> Result<()> {
         };
         ceiling::warm_page_cache(&dir.join("destination"))?;
         kafka_section(&o, &layout, brokers, &mut rows, &mut figures)?;
+        report::print_table(&rows);
+        return Ok(());
+    }
+
+    if o.only_fit {
+        let Some(dir) = &o.fit_data else {
+            bail!("--only-fit needs --fit-data DIR");
+        };
+        fit_dataset(&o, dir, o.memory.0 + RSS_HEADROOM, &mut rows, &mut figures)?;
         report::print_table(&rows);
         return Ok(());
     }
