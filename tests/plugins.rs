@@ -484,10 +484,10 @@ fn json_avro_encoding_matches_fastavro_and_javas_layout() {
     // Java's JsonEncoder layout, checked by hand: no whitespace, Double.toString numbers,
     // ISO-8859-1 bytes with Jackson's escapes.
     assert_eq!(
-        String::from_utf8(messages[1].value.clone()).unwrap(),
+        String::from_utf8(messages[1].value.to_vec()).unwrap(),
         r#"{"s":"","b":"","f":"zz","e":"RED","m":{},"a":[],"u":{"string":"text"},"t":null,"n":null,"d":-2.5E-5,"fl":-3.0}"#
     );
-    let first = String::from_utf8(messages[0].value.clone()).unwrap();
+    let first = String::from_utf8(messages[0].value.to_vec()).unwrap();
     assert!(
         first.starts_with(r#"{"s":"hé \"q\" \\ \n","b":"\u0000\u0001"#),
         "{first}"

@@ -84,7 +84,7 @@ fn messages(options: &Options) -> Vec<OutMessage> {
             value.extend_from_slice(b"\"}");
             OutMessage {
                 key: Some(format!("user-{}", i % 10_007).into_bytes()),
-                value,
+                value: value.into(),
                 headers: vec![("source".into(), b"camus".to_vec())],
                 timestamp_ms: Some(1_500_000_000_000 + i as i64),
                 source_partition: Some(i as u32 % options.partitions),
@@ -146,7 +146,7 @@ fn bare(brokers: &str, topic: &str, options: &Options, all: &[OutMessage]) -> Re
             producer.poll(Duration::ZERO);
         }
         let mut record = BaseRecord::<[u8], [u8], ()>::to(topic)
-            .payload(message.value.as_slice())
+            .payload(&message.value[..])
             .key(message.key.as_deref().unwrap_or_default())
             .partition(message.source_partition.unwrap_or(0) as i32)
             .timestamp(message.timestamp_ms.unwrap_or(0));

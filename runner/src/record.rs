@@ -66,7 +66,9 @@ impl SourceBatch {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OutMessage {
     pub key: Option<Vec<u8>>,
-    pub value: Vec<u8>,
+    /// Shares the buffer of the batch it was formatted in: the host splits a plugin's answer
+    /// without copying each value out of it.
+    pub value: bytes::Bytes,
     pub headers: Vec<(String, Vec<u8>)>,
     /// Milliseconds since the Unix epoch, if any.
     pub timestamp_ms: Option<i64>,

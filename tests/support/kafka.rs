@@ -28,7 +28,7 @@ pub fn messages(count: usize, partitions: u32, value_len: usize) -> Vec<OutMessa
             value.resize(value_len.max(value.len()), b'a' + (i % 26) as u8);
             OutMessage {
                 key: (i % 7 != 0).then(|| format!("user-{}", i % 101).into_bytes()),
-                value,
+                value: value.into(),
                 headers: if i % 5 == 0 {
                     Vec::new()
                 } else {

@@ -9,7 +9,7 @@ use crate::record::OutMessage;
 pub fn from_record(m: Message) -> OutMessage {
     OutMessage {
         key: m.key,
-        value: m.value,
+        value: m.value.into(),
         headers: m.headers.into_iter().map(|h| (h.key, h.value)).collect(),
         timestamp_ms: m.timestamp_ms,
         source_partition: None,
@@ -19,7 +19,7 @@ pub fn from_record(m: Message) -> OutMessage {
 
 /// Splits a flat answer into messages. The count is the caller's to compare with the batch's
 /// records; everything else that does not add up is refused, naming the column.
-pub fn messages(flat: Messages, records: usize) -> Result<Vec<OutMessage>, String> {
+pub fn messages(mut flat: Messages, records: usize) -> Result<Vec<OutMessage>, String> {
     let count = flat.value_ends.len();
     let optional = |column: &str, len: usize| {
         if len == 0 || len == count {
@@ -47,7 +47,9 @@ pub fn messages(flat: Messages, records: usize) -> Result<Vec<OutMessage>, Strin
             flat.header_value_ends.len()
         ));
     }
-    let values = Spans::new("values", &flat.values, &flat.value_ends)?;
+    // Each message's value is a view of this one buffer, not a copy of its part.
+    let value_buffer = bytes::Bytes::from(std::mem::take(&mut flat.values));
+    let values = Spans::new("values", &value_buffer, &flat.value_ends)?;
     let keys = Spans::new("keys", &flat.keys, &flat.key_ends)?;
     let names = Spans::new(
         "header names",
@@ -91,7 +93,7 @@ pub fn messages(flat: Messages, records: usize) -> Result<Vec<OutMessage>, Strin
         };
         out.push(OutMessage {
             key,
-            value: values.get(i).to_vec(),
+            value: value_buffer.slice(values.range(i)),
             headers,
             timestamp_ms: if with_times {
                 flat.timestamps_ms[i]
@@ -187,10 +189,10 @@ mod tests {
         m.header_value_ends = vec![1, 2];
         m.timestamps_ms = vec![None, Some(5), Some(-1)];
         let out = messages(m, 3).unwrap();
-        assert_eq!(out[0].value, b"a");
+        assert_eq!(out[0].value, &b"a"[..]);
         assert_eq!(out[0].key.as_deref(), Some(&b"k1"[..]));
         assert!(out[0].headers.is_empty());
-        assert_eq!(out[1].value, b"");
+        assert_eq!(out[1].value, &b""[..]);
         assert_eq!(out[1].key, None);
         assert_eq!(
             out[1].headers,

@@ -395,7 +395,7 @@ fn decode_message(mut bytes: &[u8]) -> Result<OutMessage> {
     }
     Ok(OutMessage {
         key,
-        value,
+        value: value.into(),
         headers,
         ..OutMessage::default()
     })
@@ -427,7 +427,7 @@ mod tests {
         let sorted = SortItem::new(b"k", b"datum", Some(3), None, 77, Some(5), 1, 4, 9);
         let message = OutMessage {
             key: Some(b"mk".to_vec()),
-            value: b"value".to_vec(),
+            value: b"value".to_vec().into(),
             headers: vec![("h".into(), b"x".to_vec())],
             timestamp_ms: Some(123),
             source_partition: Some(3),

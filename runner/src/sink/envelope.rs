@@ -72,7 +72,7 @@ mod tests {
     fn text_stays_text_and_other_bytes_are_base64_under_a_name_that_says_so() {
         let message = OutMessage {
             key: Some(vec![0xff, 0x00]),
-            value: b"FR,3".to_vec(),
+            value: b"FR,3".to_vec().into(),
             headers: vec![("schema".into(), b"E".to_vec()), ("raw".into(), vec![0xc3])],
             timestamp_ms: Some(3),
             source_partition: Some(2),

@@ -9,8 +9,9 @@
 use std::fs::File;
 use std::io::Write;
 
-/// Bytes between two write-back requests.
-const WRITE_BEHIND: u64 = 16 << 20;
+/// Bytes between two write-back requests: what the final sync may still have to write, besides
+/// what is in flight (at 16 MiB, the sync at the end of a 117 MiB replay took 7 ms; at 4, 2 ms).
+const WRITE_BEHIND: u64 = 4 << 20;
 
 pub struct WriteBehind {
     file: File,
@@ -74,7 +75,7 @@ mod tests {
             out.write_all(&chunk).unwrap();
         }
         out.flush().unwrap();
-        assert_eq!(out.requested, 32 << 20, "write-back asked for every 16 MiB");
+        assert_eq!(out.requested, 40 << 20, "write-back asked for every 4 MiB");
         let back = std::fs::read(temp.path()).unwrap();
         assert_eq!(back.len(), 40 << 20);
         assert!(back.chunks(1 << 20).all(|c| c == chunk.as_slice()));

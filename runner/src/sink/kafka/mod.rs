@@ -434,7 +434,7 @@ impl KafkaSink {
         }
         let mut record =
             BaseRecord::<[u8], [u8], usize>::with_opaque_to(&self.topic, sequence as usize)
-                .payload(message.value.as_slice())
+                .payload(&message.value[..])
                 .partition(partition);
         if let Some(key) = &message.key {
             record = record.key(key.as_slice());

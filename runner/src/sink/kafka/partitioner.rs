@@ -136,7 +136,7 @@ mod tests {
     fn message(key: Option<&str>, source_partition: Option<u32>) -> OutMessage {
         OutMessage {
             key: key.map(|k| k.as_bytes().to_vec()),
-            value: b"v".to_vec(),
+            value: b"v".to_vec().into(),
             source_partition,
             origin: None,
             ..OutMessage::default()
