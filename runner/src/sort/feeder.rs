@@ -98,10 +98,19 @@ impl Feeder {
                             count: 0,
                             held_back: None,
                         };
-                        for item in held.drain(..).chain(batch) {
+                        // Handed over from the end (the order is total: push order does not
+                        // matter), giving the held array back as it empties, so that it and
+                        // `extsort`'s growing buffer never both hold about a segment.
+                        while let Some(item) = held.pop() {
                             spilling.push(item)?;
+                            if held.len() < held.capacity() / 4 {
+                                held.shrink_to_fit();
+                            }
                         }
                         drop(held);
+                        for item in batch {
+                            spilling.push(item)?;
+                        }
                         for batch in receiver {
                             for item in batch {
                                 spilling.push(item)?;
