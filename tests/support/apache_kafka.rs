@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use super::servers::free_port;
+use super::servers::{free_port, wait_until};
 
 /// The environment variable naming the folder that holds `kafka-3.3.2/` and `kafka-0.8.2.2/`.
 pub const HOME_ENV: &str = "C2K_KAFKA_HOME";
@@ -258,28 +258,25 @@ impl ApacheKafka {
             .set("group.id", "c2k-test-topic-wait")
             .create()
             .expect("a metadata client");
-        let deadline = Instant::now() + Duration::from_secs(u64::from(START_TIMEOUT_SECS));
-        loop {
-            let ready = consumer
-                .fetch_metadata(Some(topic), Duration::from_secs(5))
-                .ok()
-                .and_then(|m| {
-                    m.topics().first().map(|t| {
-                        t.error().is_none()
-                            && t.partitions().len() == partitions as usize
-                            && t.partitions().iter().all(|p| p.leader() >= 0)
+        let what =
+            format!("the broker's metadata of topic {topic} with {partitions} led partitions");
+        wait_until(
+            &what,
+            Duration::from_secs(u64::from(START_TIMEOUT_SECS)),
+            || {
+                consumer
+                    .fetch_metadata(Some(topic), Duration::from_secs(5))
+                    .ok()
+                    .and_then(|m| {
+                        m.topics().first().map(|t| {
+                            t.error().is_none()
+                                && t.partitions().len() == partitions as usize
+                                && t.partitions().iter().all(|p| p.leader() >= 0)
+                        })
                     })
-                })
-                .unwrap_or(false);
-            if ready {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "topic {topic} was created but the broker never showed its {partitions} partitions"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+                    .unwrap_or(false)
+            },
+        );
     }
 
     /// librdkafka settings for a client of this broker: 0.8 answers no ApiVersions request.

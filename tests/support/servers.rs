@@ -27,7 +27,7 @@ impl Drop for ChildGuard {
     }
 }
 
-fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
     while start.elapsed() < timeout {
         if ready() {

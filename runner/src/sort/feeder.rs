@@ -54,6 +54,19 @@ impl Spilling {
         Ok(())
     }
 
+    /// Pushes the held records from the end (the order is total: push order does not matter),
+    /// giving their array back as it empties, so that it and `extsort`'s growing buffer never
+    /// both hold about a segment.
+    fn take_over(&mut self, mut held: Vec<SortItem>) -> std::io::Result<()> {
+        while let Some(item) = held.pop() {
+            self.push(item)?;
+            if held.len() < held.capacity() / 4 {
+                held.shrink_to_fit();
+            }
+        }
+        Ok(())
+    }
+
     fn finish(mut self) -> std::io::Result<Gathered> {
         let last = match self.held_back.take() {
             Some(last) if (self.count + 1) % (self.segment as u64 + 1) == 0 => Some(last),
@@ -68,6 +81,37 @@ impl Spilling {
             last,
         })
     }
+}
+
+/// The sort thread: holds what it is sent until that outgrows a segment, then hands everything
+/// to `extsort`.
+fn gather(
+    pushed: Pushed,
+    segment: usize,
+    batches: crossbeam_channel::Receiver<Vec<SortItem>>,
+) -> std::io::Result<Gathered> {
+    let mut held = Vec::with_capacity(segment);
+    let mut batches = batches.into_iter();
+    for batch in batches.by_ref() {
+        if held.len() + batch.len() <= segment {
+            held.extend(batch);
+            continue;
+        }
+        // `extsort` spills once it holds more than a segment: it gets the held records and this
+        // batch, then everything else as it comes.
+        let mut spilling = Spilling {
+            pushed,
+            segment,
+            count: 0,
+            held_back: None,
+        };
+        spilling.take_over(held)?;
+        for item in batch.into_iter().chain(batches.flatten()) {
+            spilling.push(item)?;
+        }
+        return spilling.finish();
+    }
+    Ok(Gathered::InMemory(held))
 }
 
 /// Pushes records into a [`Pushed`] sorter on another thread.
@@ -85,43 +129,7 @@ impl Feeder {
             crossbeam_channel::bounded::<Vec<SortItem>>((segment / BATCH).max(1));
         let thread = std::thread::Builder::new()
             .name("c2k-sort".into())
-            .spawn(move || {
-                let mut held = Vec::with_capacity(segment);
-                let mut receiver = receiver.into_iter();
-                for batch in receiver.by_ref() {
-                    if held.len() + batch.len() > segment {
-                        // `extsort` spills once it holds more than a segment: it gets the held
-                        // records and this batch, then everything else as it comes.
-                        let mut spilling = Spilling {
-                            pushed,
-                            segment,
-                            count: 0,
-                            held_back: None,
-                        };
-                        // Handed over from the end (the order is total: push order does not
-                        // matter), giving the held array back as it empties, so that it and
-                        // `extsort`'s growing buffer never both hold about a segment.
-                        while let Some(item) = held.pop() {
-                            spilling.push(item)?;
-                            if held.len() < held.capacity() / 4 {
-                                held.shrink_to_fit();
-                            }
-                        }
-                        drop(held);
-                        for item in batch {
-                            spilling.push(item)?;
-                        }
-                        for batch in receiver {
-                            for item in batch {
-                                spilling.push(item)?;
-                            }
-                        }
-                        return spilling.finish();
-                    }
-                    held.extend(batch);
-                }
-                Ok(Gathered::InMemory(held))
-            })?;
+            .spawn(move || gather(pushed, segment, receiver))?;
         Ok(Feeder {
             batch: Vec::with_capacity(BATCH),
             sender: Some(sender),

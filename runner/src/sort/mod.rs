@@ -152,7 +152,7 @@ impl Sorter {
         let gathered = feeder
             .finish()
             .map_err(|e| spill_error(e, self.spill_dir.path()))?;
-        let pushed = match gathered {
+        let (pushed, last) = match gathered {
             feeder::Gathered::InMemory(mut items) => {
                 // Nothing else runs now: the whole set is sorted on every core.
                 items.par_sort_unstable();
@@ -166,7 +166,6 @@ impl Sorter {
             }
             feeder::Gathered::Spilling { pushed, last } => (pushed, last),
         };
-        let (pushed, last) = pushed;
         let sorted = pushed
             .done()
             .map_err(|e| spill_error(e, self.spill_dir.path()))?;
