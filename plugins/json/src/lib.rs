@@ -5,14 +5,19 @@
 //! strings, enums as their symbol, maps as objects, no whitespace. `encoding: plain` is ordinary
 //! JSON with union branches unwrapped. `key_field` (a dotted path) sets the message key.
 //!
-//! The JSON is written straight from the binary datum by walking the compiled schema: no value
-//! tree is built.
+//! The JSON is written straight from the binary datum by a plan compiled once per schema
+//! (`plan.rs`): no value tree is built.
 
 mod numbers;
+mod plan;
+mod text;
 mod writer;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
+
+use plan::Plan;
 
 use c2k_plugin_sdk::prelude::*;
 
@@ -36,8 +41,30 @@ pub struct Config {
 pub struct Json {
     encoding: Encoding,
     key_field: Option<String>,
-    /// Each schema's field names as JSON, escaped once (by schema id).
-    names: RefCell<HashMap<u32, writer::FieldNames>>,
+    /// Each schema's plan, compiled the first time one of its records comes (by schema id).
+    plans: RefCell<HashMap<u32, Rc<Plan>>>,
+    /// The last plan used: the records of a batch nearly always share one schema.
+    last: RefCell<Option<(u32, Rc<Plan>)>>,
+}
+
+impl Json {
+    fn plan(&self, record: &Record<'_>) -> Rc<Plan> {
+        let id = record.schema_id();
+        if let Some((last, plan)) = &*self.last.borrow() {
+            if *last == id {
+                return Rc::clone(plan);
+            }
+        }
+        let tagged_unions = self.encoding == Encoding::Avro;
+        let plan = Rc::clone(
+            self.plans
+                .borrow_mut()
+                .entry(id)
+                .or_insert_with(|| Rc::new(Plan::compile(record.compiled(), tagged_unions))),
+        );
+        *self.last.borrow_mut() = Some((id, Rc::clone(&plan)));
+        plan
+    }
 }
 
 impl OutputFormat for Json {
@@ -47,7 +74,8 @@ impl OutputFormat for Json {
         Ok(Json {
             encoding: config.encoding,
             key_field: config.key_field,
-            names: RefCell::default(),
+            plans: RefCell::default(),
+            last: RefCell::default(),
         })
     }
 
@@ -58,15 +86,9 @@ impl OutputFormat for Json {
     fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), Error> {
         // JSON of a binary datum is rarely more than twice its size: one allocation, not many.
         message.value.reserve(record.datum().len() * 2 + 16);
-        let mut names = self.names.borrow_mut();
-        writer::write_datum(
-            record.compiled(),
-            names.entry(record.schema_id()).or_default(),
-            record.datum(),
-            self.encoding == Encoding::Avro,
-            &mut message.value,
-        )
-        .map_err(|e| e.to_string())?;
+        let plan = self.plan(record);
+        writer::write_datum(&plan, record.datum(), &mut message.value)
+            .map_err(|e| e.to_string())?;
         if self.key_field.is_some() {
             message.key = record.get(0)?.and_then(|d| d.to_key_bytes());
         }

@@ -94,13 +94,12 @@ pub fn sandboxed(pipeline: &Path, sample: &Sample, index: usize, list: bool) -> 
 
 /// The `json` plugin's writer, natively: `tagged_unions` is the `avro` encoding.
 pub fn native_json(sample: &Sample, tagged_unions: bool) -> Result<Timing> {
-    let mut compiled = std::collections::HashMap::new();
+    let mut plans = std::collections::HashMap::new();
     for (id, json) in &sample.schemas {
         let schema = apache_avro::Schema::parse_str(json).context("schema")?;
-        compiled.insert(*id, CompiledSchema::compile(&schema).context("compile")?);
+        let compiled = CompiledSchema::compile(&schema).context("compile")?;
+        plans.insert(*id, crate::plan::Plan::compile(&compiled, tagged_unions));
     }
-    let mut names: std::collections::HashMap<u32, crate::json_writer::FieldNames> =
-        std::collections::HashMap::new();
     let mut out = Vec::new();
     let start = Instant::now();
     let mut output_bytes = 0;
@@ -110,8 +109,7 @@ pub fn native_json(sample: &Sample, tagged_unions: bool) -> Result<Timing> {
             let datum = &data[from..*end as usize];
             from = *end as usize;
             out.clear();
-            let names = names.entry(*id).or_default();
-            crate::json_writer::write_datum(&compiled[id], names, datum, tagged_unions, &mut out)
+            crate::json_writer::write_datum(&plans[id], datum, &mut out)
                 .map_err(|e| anyhow::anyhow!("native json: {e}"))?;
             output_bytes += out.len();
         }

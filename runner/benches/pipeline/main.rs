@@ -23,8 +23,8 @@ mod publish;
 mod report;
 mod sort_vs_gnu;
 
-// The `json` plugin's writer, compiled natively (format_alone.rs): it names its number
-// formatting `crate::numbers`.
+// The `json` plugin's writer, compiled natively (format_alone.rs): it names its modules
+// `crate::numbers`, `crate::plan` and `crate::text`.
 #[path = "../../../plugins/json/src/writer.rs"]
 mod json_writer;
 #[path = "../../../plugins/json/src/numbers.rs"]
@@ -33,6 +33,10 @@ mod json_writer;
     reason = "its unit tests' helper, compiled here without them"
 )]
 mod numbers;
+#[path = "../../../plugins/json/src/plan.rs"]
+mod plan;
+#[path = "../../../plugins/json/src/text.rs"]
+mod text;
 
 use std::path::PathBuf;
 
