@@ -1021,3 +1021,107 @@ fn json_refuses_a_string_that_is_not_utf8_wherever_it_is() {
         }
     }
 }
+
+/// Strings, bytes and a recursive record, for the json writer's word-at-a-time copy: every
+/// length around the 8-byte word, with an escape, a non-ASCII character or nothing at each
+/// position, and a self-referencing list several levels deep.
+const WORDS: &str = r#"{"type": "record", "name": "Node", "namespace": "t",
+  "fields": [
+    {"name": "s", "type": "string"},
+    {"name": "b", "type": "bytes"},
+    {"name": "next", "type": ["null", "Node"]},
+    {"name": "kids", "type": {"type": "array", "items": "Node"}}]}"#;
+
+/// The strings the writer must copy exactly: lengths 0 to 41, each clean and with one special
+/// character (a quote, a backslash, a control character, `é`, an emoji) at every position.
+fn word_edge_strings() -> Vec<String> {
+    let mut strings = Vec::new();
+    for len in 0..42usize {
+        let clean: String = (0..len)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        strings.push(clean.clone());
+        for special in ['"', '\\', '\n', '\u{1}', 'é', '😀'] {
+            for at in 0..len {
+                let mut s: String = clean.chars().take(at).collect();
+                s.push(special);
+                s.extend(clean.chars().skip(at + 1));
+                strings.push(s);
+            }
+        }
+    }
+    strings
+}
+
+fn node(s: &str, b: &[u8], next: Option<Value>, kids: Vec<Value>) -> Value {
+    Value::Record(vec![
+        ("s".into(), Value::String(s.into())),
+        ("b".into(), Value::Bytes(b.to_vec())),
+        (
+            "next".into(),
+            match next {
+                None => Value::Union(0, Box::new(Value::Null)),
+                Some(n) => Value::Union(1, Box::new(n)),
+            },
+        ),
+        ("kids".into(), Value::Array(kids)),
+    ])
+}
+
+fn expected_node(
+    s: &str,
+    b: &[u8],
+    next: Option<serde_json::Value>,
+    kids: Vec<serde_json::Value>,
+    tagged: bool,
+) -> serde_json::Value {
+    let latin1: String = b.iter().map(|&c| char::from(c)).collect();
+    let next = match next {
+        None => serde_json::Value::Null,
+        Some(n) if tagged => json!({ "t.Node": n }),
+        Some(n) => n,
+    };
+    json!({"s": s, "b": latin1, "next": next, "kids": kids})
+}
+
+#[test]
+fn json_copies_every_string_length_and_escape_position_exactly_and_writes_recursive_records() {
+    for (encoding, tagged) in [("avro", true), ("plain", false)] {
+        let mut json = FormatPlugin::load(&config("json", json!({"encoding": encoding}))).unwrap();
+        json.register_schema(1, WORDS).unwrap();
+        let schema = Schema::parse_str(WORDS).unwrap();
+        let strings = word_edge_strings();
+        let mut batch = Batch::default();
+        let mut expected = Vec::new();
+        for (i, s) in strings.iter().enumerate() {
+            // Bytes of every value, high ones included, shaped like the string.
+            let bytes: Vec<u8> = s.bytes().map(|c| c.wrapping_add(i as u8)).collect();
+            // A list three deep (through the union) with a child (through the array).
+            let leaf = node(s, &[], None, vec![]);
+            let mid = node(
+                "",
+                &bytes,
+                Some(leaf),
+                vec![node("k", b"\x7f", None, vec![])],
+            );
+            let top = node(s, &bytes, Some(mid), vec![]);
+            batch.push(1, &to_avro_datum(&schema, top).unwrap());
+            let leaf = expected_node(s, &[], None, vec![], tagged);
+            let kid = expected_node("k", b"\x7f", None, vec![], tagged);
+            let mid = expected_node("", &bytes, Some(leaf), vec![kid], tagged);
+            expected.push(expected_node(s, &bytes, Some(mid), vec![], tagged));
+        }
+        let messages = json.format(&batch.as_plugin_batch()).unwrap();
+        assert_eq!(messages.len(), expected.len());
+        for ((message, expected), s) in messages.iter().zip(&expected).zip(&strings) {
+            let ours: serde_json::Value =
+                serde_json::from_slice(&message.value).unwrap_or_else(|e| {
+                    panic!(
+                        "{encoding} {s:?}: {e}: {}",
+                        String::from_utf8_lossy(&message.value)
+                    )
+                });
+            assert_eq!(&ours, expected, "{encoding} {s:?}");
+        }
+    }
+}
