@@ -126,6 +126,39 @@ impl<'a> Cursor<'a> {
         })
     }
 
+    /// A union's branch index, checked against its `branches`.
+    #[inline]
+    pub fn union_index(&mut self, branches: usize) -> Result<usize, DecodeError> {
+        self.index(branches, |index| Malformed::BadUnionIndex {
+            index,
+            branches,
+        })
+    }
+
+    /// An enum's symbol index, checked against its `symbols`.
+    #[inline]
+    pub fn enum_index(&mut self, symbols: usize) -> Result<usize, DecodeError> {
+        self.index(symbols, |index| Malformed::BadEnumIndex { index, symbols })
+    }
+
+    /// A `long` that must index a table of `len` entries; `bad` names the error otherwise.
+    #[inline]
+    fn index(
+        &mut self,
+        len: usize,
+        bad: impl FnOnce(i64) -> Malformed,
+    ) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        let index = self.long()?;
+        usize::try_from(index)
+            .ok()
+            .filter(|&i| i < len)
+            .ok_or_else(|| DecodeError {
+                offset: at,
+                what: bad(index),
+            })
+    }
+
     /// A length or count: a `long` that must not be negative.
     #[inline]
     pub fn length(&mut self) -> Result<usize, DecodeError> {

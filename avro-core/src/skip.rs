@@ -59,19 +59,7 @@ impl CompiledSchema {
 
     /// Reads a union's branch index and returns that branch's node.
     pub fn branch(&self, branches: &[NodeId], c: &mut Cursor<'_>) -> Result<NodeId, DecodeError> {
-        let at = c.position();
-        let index = c.long()?;
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| branches.get(i))
-            .copied()
-            .ok_or(DecodeError {
-                offset: at,
-                what: Malformed::BadUnionIndex {
-                    index,
-                    branches: branches.len(),
-                },
-            })
+        Ok(branches[c.union_index(branches.len())?])
     }
 
     fn walk<const STRICT: bool>(

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use apache_avro::Schema;
 
-use c2k_avro::{CompiledSchema, Cursor, DecodeError, Kind, Logical, Malformed, NodeId};
+use c2k_avro::{CompiledSchema, Cursor, DecodeError, Kind, Logical, NodeId};
 
 use super::datum::Datum;
 
@@ -316,18 +316,7 @@ fn read<'a>(
                 access = then;
             }
             Access::Union(plans) => {
-                let at = c.position();
-                let index = c.long()?;
-                access = usize::try_from(index)
-                    .ok()
-                    .and_then(|i| plans.get(i))
-                    .ok_or(DecodeError {
-                        offset: at,
-                        what: Malformed::BadUnionIndex {
-                            index,
-                            branches: plans.len(),
-                        },
-                    })?;
+                access = &plans[c.union_index(plans.len())?];
             }
             Access::Leaf(node) => return read_leaf(schema, *node, c).map(Some),
         }
@@ -369,21 +358,10 @@ pub fn read_leaf<'a>(
         (Kind::Fixed { size }, Logical::Decimal) => Datum::Decimal(c.fixed(*size)?),
         (Kind::Fixed { size }, _) => Datum::Fixed(c.fixed(*size)?),
         (Kind::Enum { symbols }, _) => {
-            let at = c.position();
-            let index = c.long()?;
-            let symbol = usize::try_from(index)
-                .ok()
-                .and_then(|i| symbols.get(i))
-                .ok_or(DecodeError {
-                    offset: at,
-                    what: Malformed::BadEnumIndex {
-                        index,
-                        symbols: symbols.len(),
-                    },
-                })?;
+            let index = c.enum_index(symbols.len())?;
             Datum::Enum {
                 index: index as u32,
-                symbol,
+                symbol: &symbols[index],
             }
         }
         (Kind::Union(branches), _) => {

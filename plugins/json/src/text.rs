@@ -57,7 +57,7 @@ unsafe fn copy_words(src: *const u8, dst: *mut u8, n: usize) {
 pub fn quote(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
     let mut seen = 0u64;
     out.reserve(bytes.len() + 10);
-    push_byte(out, b'"');
+    out.push(b'"');
     let mut i = 0;
     while i < bytes.len() {
         i = copy_clean::<false>(out, bytes, i, &mut seen);
@@ -66,13 +66,13 @@ pub fn quote(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
         for &b in &bytes[i..stop] {
             seen |= u64::from(b);
             match ESCAPE[usize::from(b)] {
-                0 => push_byte(out, b),
+                0 => out.push(b),
                 _ => escape_into(out, b),
             }
         }
         i = stop;
     }
-    push_byte(out, b'"');
+    out.push(b'"');
     seen & HIGH_BITS == 0
 }
 
@@ -80,7 +80,7 @@ pub fn quote(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
 /// from 0x80 take two bytes of UTF-8.
 pub fn latin1(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 10);
-    push_byte(out, b'"');
+    out.push(b'"');
     let mut i = 0;
     let mut seen = 0u64;
     while i < bytes.len() {
@@ -92,12 +92,12 @@ pub fn latin1(out: &mut Vec<u8>, bytes: &[u8]) {
             } else if ESCAPE[usize::from(b)] != 0 {
                 escape_into(out, b);
             } else {
-                push_byte(out, b);
+                out.push(b);
             }
         }
         i = stop;
     }
-    push_byte(out, b'"');
+    out.push(b'"');
 }
 
 /// Copies the words of `bytes` from `i` that need no escape (and, with `ASCII_ONLY`, hold no
@@ -157,12 +157,6 @@ fn copy_clean<const ASCII_ONLY: bool>(
         out.set_len(len + written);
     }
     i
-}
-
-/// One byte, into capacity already reserved when possible.
-#[inline(always)]
-fn push_byte(out: &mut Vec<u8>, b: u8) {
-    out.push(b);
 }
 
 /// One ASCII byte escaped as Jackson does by default: `"` and `\`, short escapes for

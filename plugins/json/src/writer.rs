@@ -60,35 +60,12 @@ impl Writer<'_> {
                 Op::Fixed { size } => latin1(self.out, c.fixed(size as usize)?),
                 Op::Enum { table } => {
                     let symbols = &plan.enums[table as usize];
-                    let at = c.position();
-                    let index = c.long()?;
-                    let symbol = usize::try_from(index)
-                        .ok()
-                        .and_then(|i| symbols.get(i))
-                        .ok_or(DecodeError {
-                            offset: at,
-                            what: Malformed::BadEnumIndex {
-                                index,
-                                symbols: symbols.len(),
-                            },
-                        })?;
-                    append(self.out, symbol);
+                    append(self.out, &symbols[c.enum_index(symbols.len())?]);
                 }
                 Op::Union { table } => {
                     let branches = &plan.unions[table as usize];
-                    let at = c.position();
-                    let index = c.long()?;
-                    let branch = usize::try_from(index)
-                        .ok()
-                        .and_then(|i| branches.get(i))
-                        .ok_or(DecodeError {
-                            offset: at,
-                            what: Malformed::BadUnionIndex {
-                                index,
-                                branches: branches.len(),
-                            },
-                        })?;
-                    self.body(*branch, c, depth + 1)?;
+                    let branch = branches[c.union_index(branches.len())?];
+                    self.body(branch, c, depth + 1)?;
                 }
                 Op::Array { item } => {
                     self.out.push(b'[');
