@@ -137,12 +137,16 @@ fn partial_size(out: &Path) -> Option<u64> {
         .map(|m| m.len())
 }
 
-fn assert_nothing_left(dir: &Path) {
+/// Nothing in `tmp/` or `out/`; `stderr` is c2k's, shown when something is.
+fn assert_nothing_left(dir: &Path, stderr: &str) {
     let leftovers: Vec<String> = names(&dir.join("tmp"))
         .into_iter()
         .chain(names(&dir.join("out")))
         .collect();
-    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "left behind: {leftovers:?}\nc2k said:\n{stderr}"
+    );
 }
 
 fn a_signal_during_the_sort_removes_the_spill(signal: libc::c_int, name: &str, code: i32) {
@@ -160,7 +164,7 @@ fn a_signal_during_the_sort_removes_the_spill(signal: libc::c_int, name: &str, c
     );
     assert!(stderr.contains("`c2k run "), "{stderr}");
     assert!(!stderr.contains("thread '"), "c2k panicked:\n{stderr}");
-    assert_nothing_left(dir.path());
+    assert_nothing_left(dir.path(), &stderr);
 }
 
 #[test]
@@ -200,7 +204,7 @@ fn sighup_during_the_output_removes_the_partial_file_and_exits_129() {
     assert!(stderr.contains("messages had been written"), "{stderr}");
     assert!(stderr.contains("the partial file was removed"), "{stderr}");
     assert!(!dir.path().join("out/out.jsonl").exists());
-    assert_nothing_left(dir.path());
+    assert_nothing_left(dir.path(), &stderr);
 }
 
 #[test]

@@ -182,7 +182,7 @@ pub fn remove_registered() -> Vec<PathBuf> {
     let mut removed = Vec::new();
     for path in paths.values() {
         let result = match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+            Ok(m) if m.is_dir() => remove_folder_being_written(path),
             Ok(_) => std::fs::remove_file(path),
             Err(e) => Err(e),
         };
@@ -194,6 +194,35 @@ pub fn remove_registered() -> Vec<PathBuf> {
     }
     std::mem::forget(paths);
     removed
+}
+
+/// Removes a folder another thread of this run may still be writing into: a signal stops the
+/// run while the sort keeps spilling, a segment every few milliseconds when `sort.memory` is
+/// small, and a plain `remove_dir_all` then loses the race (a file created after it listed the
+/// folder makes the final `rmdir` fail, and the folder stays). So the folder is first moved aside
+/// (`<name>-removing`, still a leftover of this process by its name): files can no longer be
+/// created under its name. One whose creation was already under way may still land in it, so the
+/// removal is tried again a few times.
+fn remove_folder_being_written(path: &Path) -> std::io::Result<()> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push("-removing");
+    let aside = PathBuf::from(aside);
+    let target = match std::fs::rename(path, &aside) {
+        Ok(()) => aside.as_path(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(e),
+        // Cannot move it (a read-only parent, say): removed where it is, racing as before.
+        Err(_) => path,
+    };
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir_all(target) {
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            result => return result,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -283,6 +312,48 @@ mod tests {
         for name in &kept {
             assert!(dir.path().join(name).exists(), "{name} was removed");
         }
+    }
+
+    #[test]
+    fn a_folder_is_removed_while_another_thread_keeps_creating_files_in_it() {
+        for round in 0..20 {
+            let parent = tempfile::tempdir().unwrap();
+            let dir = parent.path().join(format!("{}abcdef", spill_prefix()));
+            std::fs::create_dir(&dir).unwrap();
+            let writing = dir.clone();
+            let writer = std::thread::spawn(move || {
+                // Files as fast as it can, like a sort spilling, until the folder is gone.
+                for i in 0u64.. {
+                    if let Err(e) = std::fs::write(writing.join(i.to_string()), b"segment") {
+                        return (i, e.kind());
+                    }
+                }
+                unreachable!("the loop ends with an error")
+            });
+            while std::fs::read_dir(&dir).unwrap().count() < 200 {
+                std::thread::yield_now();
+            }
+            remove_folder_being_written(&dir).unwrap();
+            let (written, stopped_by) = writer.join().unwrap();
+            assert_eq!(stopped_by, std::io::ErrorKind::NotFound, "round {round}");
+            assert!(written >= 200);
+            let left: Vec<_> = std::fs::read_dir(parent.path())
+                .unwrap()
+                .flatten()
+                .collect();
+            assert!(left.is_empty(), "round {round}: left behind {left:?}");
+        }
+    }
+
+    #[test]
+    fn the_folder_moved_aside_is_still_a_leftover_of_its_owner() {
+        let name = format!("{}abcdef-removing", spill_prefix());
+        assert_eq!(
+            parse(&name),
+            Some(Leftover::SpillFolder {
+                owner: std::process::id()
+            })
+        );
     }
 
     #[test]
