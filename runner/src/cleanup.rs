@@ -20,6 +20,8 @@ const SPILL_PREFIX: &str = "c2k-sort-";
 const PARTIAL_SUFFIX: &str = ".c2k-partial";
 /// What precedes the owner's pid in a partial file's name.
 const PARTIAL_OWNER: &str = ".c2k-";
+/// Appended to a spill folder moved aside to be removed; the name still parses as the owner's.
+const ASIDE_SUFFIX: &str = "-removing";
 
 /// The prefix of a spill folder made by this process: `c2k-sort-<pid>-` (tempfile adds 6 letters).
 pub fn spill_prefix() -> String {
@@ -199,13 +201,13 @@ pub fn remove_registered() -> Vec<PathBuf> {
 /// Removes a folder another thread of this run may still be writing into: a signal stops the
 /// run while the sort keeps spilling, a segment every few milliseconds when `sort.memory` is
 /// small, and a plain `remove_dir_all` then loses the race (a file created after it listed the
-/// folder makes the final `rmdir` fail, and the folder stays). So the folder is first moved aside
-/// (`<name>-removing`, still a leftover of this process by its name): files can no longer be
-/// created under its name. One whose creation was already under way may still land in it, so the
-/// removal is tried again a few times.
+/// folder makes the final `rmdir` fail, and the folder stays). So the folder is first moved
+/// aside ([`ASIDE_SUFFIX`] appended, still a leftover of this process by its name): files can no
+/// longer be created under its name. One whose creation was already under way may still land in
+/// it, so the removal is tried again a few times.
 fn remove_folder_being_written(path: &Path) -> std::io::Result<()> {
     let mut aside = path.as_os_str().to_owned();
-    aside.push("-removing");
+    aside.push(ASIDE_SUFFIX);
     let aside = PathBuf::from(aside);
     let target = match std::fs::rename(path, &aside) {
         Ok(()) => aside.as_path(),
@@ -347,7 +349,7 @@ mod tests {
 
     #[test]
     fn the_folder_moved_aside_is_still_a_leftover_of_its_owner() {
-        let name = format!("{}abcdef-removing", spill_prefix());
+        let name = format!("{}abcdef{ASIDE_SUFFIX}", spill_prefix());
         assert_eq!(
             parse(&name),
             Some(Leftover::SpillFolder {
