@@ -222,6 +222,13 @@ fn remove_folder_being_written(path: &Path) -> std::io::Result<()> {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
+            // The message names the folder where it now is.
+            Err(e) if target != path => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("moved to {} to be removed: {e}", target.display()),
+                ))
+            }
             result => return result,
         }
     }
