@@ -25,7 +25,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(240);
 const READ_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Writes a `c2k sample` tree of `records` records over [`PARTITIONS`] partitions into `dir`.
-fn sample(dir: &Path, records: u64) {
+pub(crate) fn sample(dir: &Path, records: u64) {
     let root = dir.to_str().expect("utf-8 temp dir");
     c2k(
         dir,
@@ -43,7 +43,7 @@ fn sample(dir: &Path, records: u64) {
 }
 
 /// The pipeline replaying the sample tree into `brokers`, by `header.time`, as JSON; its path.
-fn write_pipeline(dir: &Path, brokers: &str) -> String {
+pub(crate) fn write_pipeline(dir: &Path, brokers: &str) -> String {
     let yaml = format!(
         "topic: PAGE_VIEWS\n\
          source:\n  dest_dir: {d}/destination\n  schema: {d}/page_view.avsc\n\
@@ -87,7 +87,7 @@ fn census(received: &[Received]) -> Census {
 
 /// Every record of the sample exactly once, from one replay, each partition in key (time) order
 /// with `c2k-seq` counting 0, 1, 2, … in offset order.
-fn assert_exactly_once_in_key_order(received: &[Received], records: u64) {
+pub(crate) fn assert_exactly_once_in_key_order(received: &[Received], records: u64) {
     let count = census(received);
     if count.duplicates > 0 {
         // Evidence: where the first repeated records are, both copies.

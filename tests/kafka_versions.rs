@@ -294,11 +294,53 @@ fn killed_refused_and_resumed(kafka: &ApacheKafka) {
         "{}",
         again.stderr
     );
+    assert_replay_configs(kafka, topic);
     eprintln!(
         "{}: killed at {partial} of {RECORDS}, refused, resumed: exactly once ({:.1?})",
         kafka.version.name(),
         started.elapsed()
     );
+}
+
+/// The topic c2k created keeps the replay: no time-based deletion. 0.8 has no DescribeConfigs:
+/// its topic configs are read where its brokers read them, `/config/topics/<topic>` in ZooKeeper
+/// (`retention.ms` as the largest value: 0.8 reads -1 as already expired).
+fn assert_replay_configs(kafka: &ApacheKafka, topic: &str) {
+    if kafka.version != Version::V0_8_2_2 {
+        let configs = crate::support::topics::configs(&kafka.bootstrap(), topic);
+        assert_eq!(configs.get("retention.ms").map(String::as_str), Some("-1"));
+        assert_eq!(
+            configs.get("cleanup.policy").map(String::as_str),
+            Some("delete")
+        );
+        return;
+    }
+    let connect = kafka.zookeeper();
+    let path = format!("/config/topics/{topic}");
+    let node = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            // 0.8's ZooKeeper is 3.4: the client must not ask for what 3.5 added.
+            let client = zookeeper_client::Client::connector()
+                .with_server_version(3, 4, 0)
+                .connect(&connect)
+                .await
+                .expect("connect to the 0.8 cluster's ZooKeeper");
+            client
+                .get_data(&path)
+                .await
+                .expect("the topic's config node")
+                .0
+        });
+    let node: serde_json::Value = serde_json::from_slice(&node).expect("JSON");
+    assert_eq!(
+        node["config"]["retention.ms"],
+        serde_json::json!(i64::MAX.to_string()),
+        "{path}: {node}"
+    );
+    assert_eq!(node["config"]["cleanup.policy"], "delete", "{path}: {node}");
 }
 
 /// The broker killed with `kill -9` mid-publish and restarted at once (well within

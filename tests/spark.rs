@@ -207,7 +207,7 @@ fn executor_logs(dir: &Path) -> String {
 #[test]
 fn spark_replays_from_hdfs_with_a_shard_killed_once_exactly_once_and_fails_without_committing() {
     let Some(home) = spark_home() else {
-        eprintln!("skipped: pyspark is not installed (scripts/setup.sh installs it)");
+        crate::support::missing("pyspark is not installed (scripts/setup.sh installs it)");
         return;
     };
     let tansu = servers::Tansu::start();
@@ -353,7 +353,7 @@ fn kill_reduce_0_once(mark: &Path) -> String {
 #[test]
 fn spark_replays_single_partitioning_through_map_and_reduce_with_a_reduce_killed_once() {
     let Some(home) = spark_home() else {
-        eprintln!("skipped: pyspark is not installed (scripts/setup.sh installs it)");
+        crate::support::missing("pyspark is not installed (scripts/setup.sh installs it)");
         return;
     };
     let tansu = servers::Tansu::start();

@@ -30,6 +30,7 @@ pub mod sink;
 pub mod sort;
 pub mod source;
 pub mod storage;
+pub mod utc;
 
 /// The allocator `c2k` runs with (declared as `#[global_allocator]` by each binary, so the
 /// benchmark measures what users run). The sort holds millions of small blocks and frees them on

@@ -33,7 +33,10 @@ struct PipelineArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole job: read, key, sort, format, publish, then commit offsets.
+    /// Run the whole job: read, key, sort, format, publish, then commit offsets. A replay topic
+    /// whose settings would delete, reject or rewrite the replay (retention judged on the
+    /// messages' timestamps, compaction, a timestamp window, LogAppendTime, more in-sync replicas
+    /// required than it has) is refused before anything is sent, with exit code 8.
     Run {
         #[command(flatten)]
         pipeline: PipelineArgs,

@@ -211,6 +211,7 @@ fn source_facts(pipeline: &Pipeline, source: &CamusSource) -> Result<SourceFacts
         content: crate::identity::content_digest(pipeline, &input_dir, &source.files)?,
         records,
         only_partitions: None,
+        oldest_bucket_ms: SourceFacts::oldest_bucket(&source.files),
     })
 }
 
@@ -680,6 +681,11 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         .any(|e| e.is::<crate::shard::complete::Incomplete>())
     {
         7
+    } else if error
+        .chain()
+        .any(|e| e.is::<crate::sink::kafka::topic::TopicUnsafe>())
+    {
+        8
     } else {
         1
     }

@@ -111,6 +111,21 @@ impl ApacheKafka {
         ApacheKafka::start_version(Version::V3_3_2, "")
     }
 
+    /// Starts 3.3.2 (KRaft) or 2.1.1 (with its ZooKeeper) with `properties` appended to its
+    /// `server.properties` (e.g. `log.retention.check.interval.ms=1000`); `None`, saying why, when
+    /// that version is not installed.
+    pub fn start_with_properties(version: Version, properties: &str) -> Option<ApacheKafka> {
+        assert!(
+            matches!(version, Version::V3_3_2 | Version::V2_1_1),
+            "extra properties: 3.3.2 or 2.1.1"
+        );
+        let secured = Secured {
+            properties: properties.to_string(),
+            ..Secured::default()
+        };
+        ApacheKafka::start_with(version, "", &secured)
+    }
+
     /// Starts a ZooKeeper 3.4.6 and a Kafka 0.8.2.2 broker registered in it under `chroot`
     /// (`/kafka08`, or empty for none): about 3 s. `None`, saying why, when 0.8.2.2 is not
     /// installed.
@@ -141,11 +156,11 @@ impl ApacheKafka {
     fn start_with(version: Version, chroot: &str, secured: &Secured) -> Option<ApacheKafka> {
         let name = version.name();
         let Some(dist) = dist(version) else {
-            eprintln!(
-                "SKIPPED: Apache Kafka {name} is not installed (no kafka-{name}/ in ${HOME_ENV} \
-                 or ~/.cache/camus2kafka/kafka): run scripts/setup.sh with ../shared/kafka beside \
+            super::missing(&format!(
+                "Apache Kafka {name} is not installed (no kafka-{name}/ in ${HOME_ENV} or \
+                 ~/.cache/camus2kafka/kafka): run scripts/setup.sh with ../shared/kafka beside \
                  the clone"
-            );
+            ));
             return None;
         };
         let started = Instant::now();
@@ -386,8 +401,10 @@ impl ApacheKafka {
                     "EXTRA_PROTOCOL_MAP",
                     join(|l| format!("{}:{}", l.name, l.protocol)),
                 )
-                .env("EXTRA_PROPS_FILE", self.run.path().join("extra.properties"))
                 .env("BROKER_JVM_OPTS", &self.jvm_opts);
+        }
+        if !self.extra.is_empty() || !self.extra_properties.is_empty() {
+            command.env("EXTRA_PROPS_FILE", self.run.path().join("extra.properties"));
         }
         command
     }

@@ -25,10 +25,10 @@ impl Kdc {
             "/usr/sbin/kadmin.local",
         ] {
             if !Path::new(tool).exists() {
-                eprintln!(
-                    "SKIPPED: {tool} is missing: install krb5-kdc, krb5-admin-server and \
-                     krb5-user (scripts/setup.sh does)"
-                );
+                super::missing(&format!(
+                    "{tool} is missing: install krb5-kdc, krb5-admin-server and krb5-user \
+                     (scripts/setup.sh does)"
+                ));
                 return None;
             }
         }

@@ -25,6 +25,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A map of text to text, passed through (librdkafka properties).
     Properties,
+    /// A map of Kafka topic configs (`retention.ms: -1`), checked by the broker that takes them.
+    TopicConfigs,
     /// Anything: handed to a plugin as JSON.
     Any,
 }
@@ -110,7 +112,11 @@ pub static KEYS: &[Key] = &[
     key("sink.topic", Kind::Text, None, "kafka: the replay topic; <topic>_REPLAY by default").for_sinks(&["kafka"]),
     key("sink.producer", Kind::Properties, Some("{}"), "kafka: librdkafka producer properties, passed through untouched (override our no-loss defaults); its TLS and SASL settings serve every client of the replay; secret values are shown as ***").for_sinks(&["kafka"]),
     key("sink.partitions", Kind::Count, None, "kafka: partitions of the replay topic if it is created; as many as the source topic had by default").for_sinks(&["kafka"]),
-    key("sink.replication_factor", Kind::Integer, Some("1"), "kafka: replication factor of the replay topic if it is created").for_sinks(&["kafka"]),
+    key("sink.replication_factor", Kind::Integer, None, "kafka: replication factor of the replay topic if it is created; the cluster's own default.replication.factor by default").for_sinks(&["kafka"]),
+    key("sink.topic_config", Kind::TopicConfigs, Some("{}"), "kafka: topic configs of the replay topic when c2k creates it, over c2k's own (retention.ms: -1, retention.bytes: -1, cleanup.policy: delete, message.timestamp.type: CreateTime, message.timestamp.difference.max.ms: the largest); the broker checks each and names a bad one").for_sinks(&["kafka"]),
+    key("sink.timestamps", Kind::Choice(&["event", "publish"]), Some("event"), "kafka: the messages' timestamps: event (the format plugin's, the record's event time: retention is judged by it) or publish (the broker's clock at the time of the replay; the event time travels in the c2k-event-time header, milliseconds)").for_sinks(&["kafka"]),
+    key("sink.min_lifetime", Kind::Duration, Some("7d"), "kafka: how long the replay must stay in the topic after the run, for its consumers to read it: a topic whose retention would delete this replay's messages sooner is refused before anything is sent").for_sinks(&["kafka"]),
+    key("sink.topic_check", Kind::Choice(&["fail", "warn"]), Some("fail"), "kafka: what a replay topic whose settings would delete, reject or rewrite this replay's messages does to a run: fail (exit 8, nothing sent) or warn (say so and publish)").for_sinks(&["kafka"]),
     key("sink.partitioning", Kind::Choice(&["source", "single", "key"]), Some("source"), "kafka: source (the record's original partition), single (partition 0, total order) or key (murmur2 of the message key, as Java clients)").for_sinks(&["kafka"]),
     key("sink.max_messages_per_sec", Kind::Count, None, "kafka: publish at most this many messages per second").for_sinks(&["kafka"]),
     key("sink.provenance", Kind::Flag, Some("true"), "kafka: c2k-replay, c2k-seq and c2k-source-* headers on every message, which let a rerun account for what the topic holds (--resume); false publishes only into an empty topic").for_sinks(&["kafka"]),

@@ -92,6 +92,24 @@ pub enum Framing {
     Envelope,
 }
 
+/// `sink.timestamps`: which clock stamps the replay's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Timestamps {
+    /// The format plugin's timestamp (the event time): what retention and stream windows see.
+    Event,
+    /// The broker's clock when published; the event time goes in the `c2k-event-time` header.
+    Publish,
+}
+
+/// `sink.topic_check`: what a replay topic that would lose or reject the replay does to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TopicCheck {
+    Fail,
+    Warn,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Partitioning {
@@ -121,7 +139,14 @@ pub struct KafkaSinkConfig {
     pub producer: Properties,
     /// Partitions of the replay topic when it is created; as many as the source had when unset.
     pub partitions: Option<u32>,
-    pub replication_factor: i32,
+    /// `None`: the cluster's `default.replication.factor`.
+    pub replication_factor: Option<i32>,
+    /// Topic configs of a replay topic c2k creates, over its own ([`crate::sink::kafka::topic`]).
+    pub topic_config: Properties,
+    pub timestamps: Timestamps,
+    /// How long the replay must stay in the topic after the run.
+    pub min_lifetime: Seconds,
+    pub topic_check: TopicCheck,
     pub partitioning: Partitioning,
     pub max_messages_per_sec: Option<u64>,
     /// How long to wait for outstanding deliveries before failing.

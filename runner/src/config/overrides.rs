@@ -50,7 +50,7 @@ pub fn apply(doc: &mut Value, assignment: &str) -> Result<String> {
 fn passthrough_property(path: &str) -> Option<(&'static str, &str)> {
     keys::KEYS
         .iter()
-        .filter(|k| k.kind == keys::Kind::Properties)
+        .filter(|k| matches!(k.kind, keys::Kind::Properties | keys::Kind::TopicConfigs))
         .find_map(|k| {
             let rest = path.strip_prefix(k.path)?.strip_prefix('.')?;
             Some((k.path, rest))

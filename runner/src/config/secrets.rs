@@ -55,9 +55,42 @@ pub fn shown<'a>(name: &str, value: &'a str) -> &'a str {
 
 /// A map of librdkafka properties (`sink.producer`, `offsets.consumer`): passed to librdkafka as
 /// written, shown only with its secrets redacted (its `Debug` and [`Properties::redacted`]).
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
+///
+/// Values are written as librdkafka and Kafka take them, as text; YAML numbers and booleans
+/// (`linger.ms: 5`, `enable.idempotence: true`) are read as that same text.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Properties(BTreeMap<String, String>);
+
+/// A property's value as YAML may write it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Flag(bool),
+    Whole(i64),
+    Large(u64),
+    Real(f64),
+}
+
+impl<'de> Deserialize<'de> for Properties {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, Scalar>::deserialize(deserializer)?;
+        Ok(Properties(
+            map.into_iter()
+                .map(|(name, value)| {
+                    let text = match value {
+                        Scalar::Text(text) => text,
+                        Scalar::Flag(flag) => flag.to_string(),
+                        Scalar::Whole(n) => n.to_string(),
+                        Scalar::Large(n) => n.to_string(),
+                        Scalar::Real(n) => n.to_string(),
+                    };
+                    (name, text)
+                })
+                .collect(),
+        ))
+    }
+}
 
 impl Properties {
     /// `name=value, name=***, ...` in name order; `(none)` when empty.

@@ -77,9 +77,10 @@ impl FromStr for Seconds {
             "" | "s" => 1.0,
             "m" | "min" => 60.0,
             "h" => 3600.0,
+            "d" => 86400.0,
             other => {
                 return Err(format!(
-                    "unknown duration unit `{other}` in `{text}` (use ms, s, m, h)"
+                    "unknown duration unit `{other}` in `{text}` (use ms, s, m, h, d)"
                 ))
             }
         };

@@ -161,12 +161,15 @@ pub fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
                 words.join(", ")
             )),
         },
-        Kind::Properties => match value {
+        Kind::Properties | Kind::TopicConfigs => match value {
             Value::Mapping(map) => map
                 .iter()
                 .find(|(k, v)| !k.is_string() || v.is_mapping() || v.is_sequence() || v.is_null())
                 .map_or(Ok(()), |(k, _)| {
-                    Err(format!("property `{}` must be text = text", plain(k)))
+                    Err(format!(
+                        "property `{}` must be a text, a number or true/false",
+                        plain(k)
+                    ))
                 }),
             // Not `describe(value)`: the text may be a secret (`sasl.password=...` on one line).
             Value::String(_) => {

@@ -140,7 +140,7 @@ fn write_file(path: &Path, keys: &[EtlKey], compression: Compression) -> Result<
 pub fn run_name(time_ms: i64) -> String {
     let secs = time_ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = crate::sample::civil_from_days(days);
+    let (y, m, d) = crate::utc::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}-{:02}-{:02}-{:02}",
         rem / 3600,

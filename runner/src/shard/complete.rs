@@ -47,6 +47,16 @@ pub fn commit(
         }
     }
     let found = account(pipeline, &content)?;
+    if !found.lost.is_empty() {
+        return Err(crate::sink::kafka::topic::TopicUnsafe(format!(
+            "replay topic {} no longer holds all of the replay: {}. Nothing was committed. \
+             Something deletes from the topic (retention.ms or retention.bytes judged on the \
+             messages, a DeleteRecords): fix that, delete the topic and replay again",
+            found.topic,
+            found.lost.join("; ")
+        ))
+        .into());
+    }
     check_complete(&expected, &found)?;
     let total: u64 = found.present.iter().sum();
     eprintln!(
@@ -192,6 +202,7 @@ mod tests {
             partitions: Some(present.len() as i32),
             identity: "me".into(),
             present,
+            lost: Vec::new(),
         }
     }
 

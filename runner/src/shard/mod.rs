@@ -148,6 +148,7 @@ fn by_files(files: &[plan::PlannedFile], shards: usize) -> Vec<plan::Shard> {
 fn facts_of(source: &CamusSource) -> SourceFacts {
     SourceFacts {
         partitions: source.partitions(),
+        oldest_bucket_ms: SourceFacts::oldest_bucket(&source.files),
         ..SourceFacts::default()
     }
 }
@@ -291,6 +292,7 @@ pub fn narrow(
         content,
         records: Some(shard.records),
         only_partitions: Some(shard.partitions.iter().map(|p| *p as i32).collect()),
+        oldest_bucket_ms: SourceFacts::oldest_bucket(&source.files),
     };
     Ok((source, gate, facts))
 }

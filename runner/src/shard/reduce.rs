@@ -114,6 +114,14 @@ pub fn reduce(pipeline: &Pipeline, plan: &Plan, partition: i32, staging: &Stagin
         content,
         records: Some(expected),
         only_partitions: Some(vec![partition]),
+        oldest_bucket_ms: plan
+            .files
+            .iter()
+            .filter_map(|f| {
+                let name = f.path.rsplit('/').next()?;
+                crate::source::CamusFileName::parse(name, Some(&pipeline.topic))?.bucket_start_ms
+            })
+            .min(),
     };
     // Reduce always resumes: the partition may hold what an earlier attempt of it sent.
     let sink = KafkaSink::connect_resuming(pipeline, &facts, true)?;

@@ -43,6 +43,23 @@ pub struct SourceFacts {
     /// The replay partitions this run writes, when it is one shard of a sharded replay
     /// ([`crate::shard`]); `None`: all of them. What other partitions hold is no concern of its.
     pub only_partitions: Option<Vec<i32>>,
+    /// The start of the oldest Camus time bucket among the files (epoch milliseconds, from their
+    /// names): about the oldest event time the replay carries, which the replay topic's retention
+    /// is checked against before anything is sent ([`kafka::topic`]). `None` when no file name
+    /// tells it.
+    pub oldest_bucket_ms: Option<i64>,
+}
+
+impl SourceFacts {
+    /// The oldest bucket start among `files` (see [`SourceFacts::oldest_bucket_ms`]).
+    pub fn oldest_bucket<'a>(
+        files: impl IntoIterator<Item = &'a crate::source::SourceFile>,
+    ) -> Option<i64> {
+        files
+            .into_iter()
+            .filter_map(|file| file.name.as_ref()?.bucket_start_ms)
+            .min()
+    }
 }
 
 /// A destination for messages, fed in sorted order, batch by batch.

@@ -40,6 +40,9 @@ pub struct CamusFileName {
     pub count: u64,
     /// The offset of the file's last record (the name holds the next offset, one more).
     pub last_offset: u64,
+    /// The start of the time bucket the file's records were written into, in epoch milliseconds
+    /// (the name's last field, whatever the folder's time zone), when the name has one.
+    pub bucket_start_ms: Option<i64>,
 }
 
 /// One input file.

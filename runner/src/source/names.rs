@@ -86,6 +86,7 @@ fn fields(topic: &str, rest: &[&str]) -> Option<CamusFileName> {
         partition,
         count,
         last_offset: next_offset.checked_sub(1)?,
+        bucket_start_ms: rest.get(4).and_then(|field| field.parse().ok()),
     })
 }
 
@@ -106,6 +107,7 @@ mod tests {
         assert_eq!(name.count, 100);
         assert_eq!(name.last_offset, 1099);
         assert_eq!(name.first_offset(), Some(1000));
+        assert_eq!(name.bucket_start_ms, Some(1_700_000_000_000));
     }
 
     #[test]

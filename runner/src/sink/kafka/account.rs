@@ -19,6 +19,9 @@ pub struct Account {
     /// Messages of this replay in each partition (by `c2k-seq`); anything else in the topic is
     /// refused ([`guard::TopicRefused`]).
     pub present: Vec<u64>,
+    /// Partitions that no longer hold all of the replay (their log starts after its first
+    /// message: retention, a `DeleteRecords`), each said in words ([`super::proof`]).
+    pub lost: Vec<String>,
 }
 
 /// Reads the last message of every partition of the replay topic and counts this replay's.
@@ -35,6 +38,7 @@ pub fn account(pipeline: &Pipeline, content: &ContentDigest) -> Result<Account> 
             partitions: None,
             identity: String::new(),
             present: Vec::new(),
+            lost: Vec::new(),
         });
     };
     let identity = crate::identity::replay_identity(content, sink.partitioning, count);
@@ -48,10 +52,26 @@ pub fn account(pipeline: &Pipeline, content: &ContentDigest) -> Result<Account> 
     )
     .with_context(|| format!("cannot read what replay topic {topic} holds"))?;
     let resume = guard::decide(&topic, &identity, &ends, true, !sink.transactions)?;
+    // Where each partition's `c2k-seq` 0 sits, from its last message (offsets are one per
+    // message without transactions; with them, markers make it uncountable).
+    let spans: Vec<Option<super::proof::Span>> = ends
+        .iter()
+        .map(|end| {
+            let last = end.last.as_ref()?;
+            let seq = last.seq?;
+            (!sink.transactions).then(|| super::proof::Span {
+                first: last.offset - seq as i64,
+                count: seq + 1,
+                dense: true,
+            })
+        })
+        .collect();
+    let marks: Vec<(i64, i64)> = ends.iter().map(|end| (end.low, end.high)).collect();
     Ok(Account {
         topic,
         partitions: Some(count),
         identity,
         present: resume.present,
+        lost: super::proof::losses(&spans, &marks),
     })
 }

@@ -5,8 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use anyhow::{bail, Context, Result};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::Metadata;
 use rdkafka::producer::{BaseProducer, Producer};
@@ -30,7 +32,10 @@ pub struct TopicPlan {
     /// The fewest partitions an existing topic may have: highest source partition + 1 for
     /// `partitioning: source`, 1 otherwise.
     pub needed: i32,
-    pub replication_factor: i32,
+    /// `sink.replication_factor`; `None`: the cluster's own default.
+    pub replication_factor: Option<i32>,
+    /// The topic configs it is created with ([`super::topic::creation_configs`]).
+    pub configs: BTreeMap<String, String>,
 }
 
 /// Decides the replay topic's partitions; fails when `sink.partitions` is too few for
@@ -68,6 +73,7 @@ pub fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan>
         partitions,
         needed,
         replication_factor: sink.replication_factor,
+        configs: super::topic::creation_configs(sink, super::legacy::detect(sink).is_some()),
     })
 }
 
@@ -100,14 +106,21 @@ pub enum Creation {
     Refused(String),
 }
 
-/// Makes sure the replay topic exists with enough partitions, creating it if missing; returns its
-/// partition count.
+/// The replay topic as found or made by [`ensure_topic`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ensured {
+    pub partitions: i32,
+    /// Whether this run created it.
+    pub created: bool,
+}
+
+/// Makes sure the replay topic exists with enough partitions, creating it if missing.
 pub fn ensure_topic(
     admin: &AdminClient<Watch>,
     plan: &TopicPlan,
     origin: &Origin,
     creation: &Creation,
-) -> Result<i32> {
+) -> Result<Ensured> {
     let brokers = origin.brokers.as_str();
     if let Some(count) = partition_count(admin, &plan.topic, origin)? {
         if count < plan.needed {
@@ -121,7 +134,10 @@ pub fn ensure_topic(
             );
         }
         tracing::info!(topic = %plan.topic, partitions = count, "replay topic exists");
-        return Ok(count);
+        return Ok(Ensured {
+            partitions: count,
+            created: false,
+        });
     }
     match creation {
         Creation::Admin => create_topic(admin, plan, origin)?,
@@ -132,44 +148,193 @@ pub fn ensure_topic(
              client; nothing was sent. Set sink.zookeeper to the cluster's ZooKeeper (c2k then \
              creates it there, as Kafka's own tools do), or create it yourself: \
              bin/kafka-topics.sh --zookeeper ZK --create --topic {topic} --partitions {} \
-             --replication-factor {}",
+             --replication-factor {} --config retention.ms={}",
             plan.partitions,
-            plan.replication_factor,
+            plan.replication_factor.unwrap_or(1),
+            i64::MAX,
             topic = plan.topic
         ),
     }
     wait_for_leaders(admin, plan, origin)?;
-    Ok(plan.partitions)
+    Ok(Ensured {
+        partitions: plan.partitions,
+        created: true,
+    })
 }
 
 fn create_topic(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origin) -> Result<()> {
     let brokers = origin.brokers.as_str();
-    let topic = NewTopic::new(
+    let replicas = match plan.replication_factor {
+        Some(n) => n,
+        // KIP-464 (Kafka 2.4): -1 asks for the cluster's default.replication.factor.
+        None => match create(admin, plan, -1, origin)? {
+            Ok(()) => return Ok(()),
+            Err(code) => {
+                let default = cluster_replication_factor(admin, origin);
+                tracing::info!(
+                    %code,
+                    ?default,
+                    "the brokers take no replication factor -1 (older than Kafka 2.4): their \
+                     default.replication.factor, read, is given instead"
+                );
+                default.unwrap_or_else(|why| {
+                    eprintln!(
+                        "c2k: warning: cannot read the cluster's default.replication.factor \
+                         ({why}): replay topic {} is created with replication factor 1; set \
+                         sink.replication_factor for more copies",
+                        plan.topic
+                    );
+                    1
+                })
+            }
+        },
+    };
+    if let Err(code) = create(admin, plan, replicas, origin)? {
+        bail!(
+            "cannot create replay topic {} at {brokers} with {} partitions, replication factor \
+             {replicas} and topic configs {}: {code}{}",
+            plan.topic,
+            plan.partitions,
+            describe_configs(&plan.configs),
+            match code {
+                RDKafkaErrorCode::InvalidConfig | RDKafkaErrorCode::PolicyViolation =>
+                    " (the broker refuses one of sink.topic_config or c2k's own replay configs)",
+                RDKafkaErrorCode::InvalidReplicationFactor =>
+                    " (sink.replication_factor: more than the cluster's brokers?)",
+                _ => "",
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `name=value, ...`.
+fn describe_configs(configs: &BTreeMap<String, String>) -> String {
+    configs
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One CreateTopics request: `Ok(Err(code))` when the broker refuses this topic.
+fn create(
+    admin: &AdminClient<Watch>,
+    plan: &TopicPlan,
+    replicas: i32,
+    origin: &Origin,
+) -> Result<std::result::Result<(), RDKafkaErrorCode>> {
+    let mut topic = NewTopic::new(
         &plan.topic,
         plan.partitions,
-        TopicReplication::Fixed(plan.replication_factor),
+        TopicReplication::Fixed(replicas),
     );
+    for (name, value) in &plan.configs {
+        topic = topic.set(name, value);
+    }
     let options = AdminOptions::new()
         .request_timeout(Some(ADMIN_TIMEOUT))
         .operation_timeout(Some(ADMIN_TIMEOUT));
-    let results = futures::executor::block_on(admin.create_topics([&topic], &options))
-        .map_err(|e| kafka::explain(e, admin.inner().context(), origin))
-        .with_context(|| format!("cannot create replay topic {} at {brokers}", plan.topic))?;
+    let results = match futures::executor::block_on(admin.create_topics([&topic], &options)) {
+        // librdkafka sends a replication factor of -1 only with CreateTopics v4 (Kafka 2.4).
+        Err(rdkafka::error::KafkaError::AdminOp(RDKafkaErrorCode::UnsupportedFeature))
+            if replicas == -1 =>
+        {
+            return Ok(Err(RDKafkaErrorCode::UnsupportedFeature));
+        }
+        other => other,
+    }
+    .map_err(|e| kafka::explain(e, admin.inner().context(), origin))
+    .with_context(|| {
+        format!(
+            "cannot create replay topic {} at {}",
+            plan.topic, origin.brokers
+        )
+    })?;
     for result in results {
         match result {
             Ok(_) => {}
-            // Created by someone else in the meantime: the leader wait below checks it.
+            // Created by someone else in the meantime: the leader wait and the settings check
+            // that follow look at it.
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, code)) => bail!(
-                "cannot create replay topic {name} at {brokers} with {} partitions and \
-                 replication factor {}: {code}",
-                plan.partitions,
-                plan.replication_factor
-            ),
+            Err((_, code)) => return Ok(Err(code)),
         }
     }
-    tracing::info!(topic = %plan.topic, partitions = plan.partitions, "replay topic created");
-    Ok(())
+    tracing::info!(
+        topic = %plan.topic,
+        partitions = plan.partitions,
+        replicas,
+        "replay topic created"
+    );
+    Ok(Ok(()))
+}
+
+/// The cluster's `default.replication.factor`, as a broker describes its own configuration.
+fn cluster_replication_factor(
+    admin: &AdminClient<Watch>,
+    origin: &Origin,
+) -> std::result::Result<i32, String> {
+    let metadata = fetch_metadata(admin, origin)
+        .map_err(|e| format!("{e:#}"))?
+        .ok_or("the cluster answered no metadata")?;
+    let broker = metadata
+        .brokers()
+        .first()
+        .ok_or("the metadata names no broker")?
+        .id();
+    let configs = describe(admin, ResourceSpecifier::Broker(broker))?;
+    configs
+        .get("default.replication.factor")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("broker {broker} describes no default.replication.factor"))
+}
+
+/// A resource's effective configuration (DescribeConfigs); `Err` says why it cannot be read.
+fn describe(
+    admin: &AdminClient<Watch>,
+    resource: ResourceSpecifier<'_>,
+) -> std::result::Result<BTreeMap<String, String>, String> {
+    let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT));
+    let results = futures::executor::block_on(admin.describe_configs([&resource], &options))
+        .map_err(|e| e.to_string())?;
+    let resource = results
+        .into_iter()
+        .next()
+        .ok_or("the broker answered nothing")?
+        .map_err(|code| code.to_string())?;
+    Ok(resource
+        .entries
+        .into_iter()
+        .filter_map(|entry| Some((entry.name, entry.value?)))
+        .collect())
+}
+
+/// What the brokers say of the replay topic: its effective configs and the fewest replicas a
+/// partition has. `Ok(Err(why))` when its configuration cannot be read (brokers without
+/// DescribeConfigs, a principal not allowed to describe it).
+pub fn topic_settings(
+    admin: &AdminClient<Watch>,
+    topic: &str,
+    origin: &Origin,
+) -> Result<std::result::Result<super::topic::Settings, String>> {
+    let replication_factor = fetch_metadata(admin, origin)?.and_then(|metadata| {
+        metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .and_then(|t| {
+                t.partitions()
+                    .iter()
+                    .map(|p| p.replicas().len() as i32)
+                    .min()
+            })
+    });
+    Ok(
+        describe(admin, ResourceSpecifier::Topic(topic)).map(|configs| super::topic::Settings {
+            configs,
+            replication_factor,
+        }),
+    )
 }
 
 /// A created topic is usable once every partition has a leader; brokers take a moment.
@@ -277,8 +442,9 @@ mod tests {
         assert_eq!(plan.topic, "PAGE_VIEWS_REPLAY");
         assert_eq!(
             (plan.partitions, plan.needed, plan.replication_factor),
-            (6, 6, 1)
+            (6, 6, None)
         );
+        assert_eq!(plan.configs["retention.ms"], "-1");
     }
 
     #[test]

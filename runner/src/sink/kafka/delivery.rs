@@ -19,6 +19,8 @@ pub struct Failure {
     pub sequence: u64,
     pub partition: i32,
     pub error: String,
+    /// librdkafka's (or the broker's) error code, which decides the advice.
+    pub code: Option<rdkafka::types::RDKafkaErrorCode>,
 }
 
 /// What the delivery reports said so far.
@@ -97,6 +99,7 @@ impl Deliveries {
                         sequence,
                         partition: message.partition(),
                         error: error.to_string(),
+                        code: error.rdkafka_error_code(),
                     });
                 }
             }
@@ -169,6 +172,7 @@ mod tests {
                 sequence: 7,
                 partition: 1,
                 error: "Message production error: MessageTimedOut".into(),
+                code: None,
             }),
             last_offsets: vec![3, -1, 2],
         };

@@ -182,9 +182,30 @@ pub fn read_ends(
     Ok(ends.into_iter().flatten().collect())
 }
 
+/// Every partition's log start and end offsets, `(low, high)`, as the brokers say now: after the
+/// publish, what proves nothing of the replay is gone ([`super::proof`]).
+pub fn read_marks(
+    mut config: ClientConfig,
+    origin: &Origin,
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+) -> Result<Vec<(i64, i64)>> {
+    config
+        .set("group.id", "c2k-replay-guard")
+        .set("enable.auto.commit", "false");
+    let consumer = guard_consumer(&config, origin, timeout)?;
+    let marks = (0..partitions)
+        .map(|partition| watermarks(&consumer, topic, partition, timeout))
+        .collect::<Result<Vec<(i64, i64)>>>();
+    kafka::close_aside(consumer);
+    marks
+}
+
 /// The partition's log start and end offsets. A topic just created has no leader for a moment
-/// (`NotLeaderForPartition`, `LeaderNotAvailable`): asked again until `timeout`, then the last
-/// error is the answer.
+/// (`NotLeaderForPartition`, `LeaderNotAvailable`), and on a cluster is unknown to the broker the
+/// client first asked (`UnknownPartition`): asked again until `timeout`, then the last error is
+/// the answer.
 fn watermarks(
     consumer: &GuardConsumer,
     topic: &str,
@@ -199,6 +220,10 @@ fn watermarks(
             Err(e) if Instant::now() < deadline => {
                 tracing::debug!(topic, partition, error = %e, "watermarks not available yet");
                 std::thread::sleep(Duration::from_millis(200));
+                // On a cluster the client may have asked a broker that did not know the new
+                // topic yet, and a watermark query never asks again by itself: ask for the
+                // topic's metadata, which refreshes what the client knows of it.
+                let _ = consumer.fetch_metadata(Some(topic), Duration::from_secs(5));
             }
             Err(e) => {
                 return Err(anyhow!(e)).with_context(|| {

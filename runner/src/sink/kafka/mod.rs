@@ -9,6 +9,11 @@
 //! - [`provenance`] — the `c2k-*` headers on every message;
 //! - [`guard`] — what the replay topic already holds, read before anything is sent: publish,
 //!   resume (skip exactly what is there) or refuse;
+//! - [`topic`] — the configs c2k creates the replay topic with, and the rules an existing one
+//!   must pass (retention, compaction, timestamps, in-sync replicas) before anything is sent;
+//! - [`proof`] — after the publish, each partition's log start and end read again: nothing of
+//!   the replay may be gone before the run reports success;
+//! - [`produce_errors`] — a failed publish's cause and the advice that is true for it;
 //! - [`legacy`], [`legacy_guard`], [`zookeeper`] — brokers older than 0.11 (no headers, no
 //!   idempotence, before 0.10.1 no CreateTopics): their producer defaults, the guard by a record
 //!   in ZooKeeper and the bytes of each partition's last message, topics created in ZooKeeper.
@@ -25,8 +30,11 @@ pub mod guard;
 pub mod legacy;
 pub mod legacy_guard;
 pub mod partitioner;
+pub mod produce_errors;
+pub mod proof;
 pub mod provenance;
 pub(crate) mod rate;
+pub mod topic;
 pub mod zookeeper;
 
 use std::time::{Duration, Instant};
@@ -37,7 +45,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::{Sink, SinkReport, SourceFacts};
-use crate::config::{Partitioning, Pipeline};
+use crate::config::{KafkaSinkConfig, Partitioning, Pipeline, Timestamps};
 use crate::kafka;
 use crate::record::OutMessage;
 use guard::Resume;
@@ -60,6 +68,10 @@ const POLL_EVERY: u64 = 256;
 /// What a connection failure of the sink's clients adds: they are all made before the archive's
 /// records are read, and before anything is sent.
 const NOTHING_SENT: &str = "checked before reading the archive's records: nothing was sent";
+
+/// How long a replay partition whose end offset falls short of its acknowledged messages is read
+/// again before the shortfall counts as a loss.
+const PROOF_PATIENCE: Duration = Duration::from_secs(5);
 
 /// The most messages held while the last messages of an old broker's partitions are compared
 /// (each partition is still checked before anything is sent to it past that).
@@ -105,7 +117,23 @@ pub struct KafkaSink {
     /// Old brokers, resumed: messages held until every partition's last message is compared.
     holding: bool,
     held: Vec<(OutMessage, i32, u64)>,
+    /// Which clock stamps the messages (`sink.timestamps`).
+    timestamps: Timestamps,
+    /// The timestamps the topic takes and keeps long enough, checked per message.
+    window: topic::TimeWindow,
+    /// The topic's `min.insync.replicas`, when its configuration could be read (to name the
+    /// cause of a stalled publish).
+    min_insync: Option<i64>,
+    /// Per partition, where this replay's first message sits (or, with transactions, the log
+    /// start when the run began): what the proof after the publish compares with.
+    first_offsets: Vec<i64>,
+    /// How the proof's reader connects.
+    reader: (rdkafka::ClientConfig, kafka::Origin),
 }
+
+/// The header that carries a message's event time (epoch milliseconds, decimal) when
+/// `sink.timestamps: publish` lets the broker's clock stamp it.
+pub const EVENT_TIME_HEADER: &str = "c2k-event-time";
 
 struct Transaction {
     size: u64,
@@ -164,7 +192,14 @@ impl KafkaSink {
         };
         let origin = config::origin(sink, "the admin client of the replay topic")?;
         let admin = admin::connect(&config::admin_config(sink)?, &origin).context(NOTHING_SENT)?;
-        let partitions = admin::ensure_topic(&admin, &plan, &origin, &creation)?;
+        let ensured = admin::ensure_topic(&admin, &plan, &origin, &creation)?;
+        let partitions = ensured.partitions;
+        let (window, min_insync) = match &legacy {
+            // Brokers older than 0.11 describe no configs, and before 0.10.1 they judge retention
+            // by a segment file's age, not by the messages' timestamps.
+            Some(_) => (topic::TimeWindow::default(), None),
+            None => check_topic(sink, facts, &admin, &plan.topic, &origin, ensured.created)?,
+        };
         kafka::close_aside(admin);
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
@@ -205,7 +240,8 @@ impl KafkaSink {
         )
         .with_context(|| format!("cannot read what replay topic {} holds", plan.topic))?;
         tracing::debug!(topic = %plan.topic, "the replay topic's ends read back");
-        let mut base_offsets = ends
+        let low_at_start: Vec<i64> = ends.iter().map(|end| end.low).collect();
+        let mut base_offsets: Vec<Option<i64>> = ends
             .iter()
             .map(|end| match (&end.last, sink.transactions) {
                 (_, true) => None,
@@ -266,6 +302,20 @@ impl KafkaSink {
         } else {
             None
         };
+        let first_offsets: Vec<i64> = base_offsets
+            .iter()
+            .zip(&low_at_start)
+            .map(|(base, low)| base.unwrap_or(*low))
+            .collect();
+        if let Some(gone) = already_deleted(&first_offsets, &low_at_start, &resume) {
+            return Err(topic::TopicUnsafe(format!(
+                "replay topic {} no longer holds the start of this replay ({gone}): a resume \
+                 cannot make it complete; nothing was sent. Delete the topic (or, if retention \
+                 deleted them, fix its retention.ms first) and run again",
+                plan.topic
+            ))
+            .into());
+        }
         Ok(KafkaSink {
             producer,
             destination: format!("kafka {}@{brokers}", plan.topic),
@@ -289,11 +339,28 @@ impl KafkaSink {
             holding: expected.iter().any(Option::is_some),
             held: Vec::new(),
             expected,
+            timestamps: sink.timestamps,
+            window,
+            min_insync,
+            first_offsets,
+            reader: (
+                config::admin_config(sink)?,
+                config::origin(sink, "the reader of the replay topic")?,
+            ),
         })
     }
 
-    /// For `--dry-run`: what the replay topic holds and what a run would do, without sending.
+    /// For `--dry-run`: what the replay topic holds, whether its settings would keep the replay,
+    /// and what a run would do, without sending or creating anything.
     pub fn look(pipeline: &Pipeline, facts: &SourceFacts) -> Result<String> {
+        let sink = pipeline.kafka_sink()?;
+        let settings = look_at_settings(sink, facts, &pipeline.replay_topic());
+        let holds = KafkaSink::look_at_contents(pipeline, facts)?;
+        Ok(format!("{holds}\n{settings}"))
+    }
+
+    /// For `--dry-run`: what the replay topic holds and what a run would do with it.
+    fn look_at_contents(pipeline: &Pipeline, facts: &SourceFacts) -> Result<String> {
         let sink = pipeline.kafka_sink()?;
         let topic = pipeline.replay_topic();
         let legacy = legacy::detect(sink);
@@ -409,9 +476,14 @@ impl KafkaSink {
     /// full.
     fn publish(&mut self, message: &OutMessage, partition: i32, seq: u64) -> Result<()> {
         if let Some(rate) = &mut self.rate {
-            let wait = rate.admit(Instant::now());
-            if !wait.is_zero() {
-                self.producer.poll(wait);
+            let until = Instant::now() + rate.admit(Instant::now());
+            // A poll returns as soon as it served a delivery report: wait out the whole time.
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                self.producer.poll(left);
             }
         }
         let sequence = self.sent;
@@ -439,11 +511,22 @@ impl KafkaSink {
         if let Some(key) = &message.key {
             record = record.key(key.as_slice());
         }
-        if let Some(timestamp) = message.timestamp_ms {
-            record = record.timestamp(timestamp);
+        let mut event_time = itoa::Buffer::new();
+        let mut event_header = None;
+        match (self.timestamps, message.timestamp_ms) {
+            (Timestamps::Event, Some(timestamp)) => {
+                if let Some(why) = self.window.refuses(timestamp) {
+                    return Err(self.refuse_timestamp(message, sequence, &why));
+                }
+                record = record.timestamp(timestamp);
+            }
+            (Timestamps::Publish, Some(timestamp)) => {
+                event_header = Some(event_time.format(timestamp).as_bytes());
+            }
+            (_, None) => {}
         }
-        if !message.headers.is_empty() || !provenance.is_empty() {
-            record = record.headers(headers(&message.headers, &provenance));
+        if !message.headers.is_empty() || !provenance.is_empty() || event_header.is_some() {
+            record = record.headers(headers(&message.headers, &provenance, event_header));
         }
         let mut waiting_since: Option<(Instant, u64)> = None;
         loop {
@@ -514,6 +597,108 @@ impl KafkaSink {
         )
     }
 
+    /// A message whose timestamp the topic would reject or delete too soon: the run stops before
+    /// sending it, saying which record it is and what was sent before it.
+    fn refuse_timestamp(&self, message: &OutMessage, sequence: u64, why: &str) -> anyhow::Error {
+        let record = match (&message.origin, &self.provenance) {
+            (Some(origin), Some(provenance)) => format!(
+                " (record {} of {})",
+                origin.index,
+                provenance.file_name(origin.file).unwrap_or("?")
+            ),
+            (Some(origin), None) => format!(" (record {} of file #{})", origin.index, origin.file),
+            _ => String::new(),
+        };
+        self.producer.flush(self.delivery_timeout).ok();
+        topic::TopicUnsafe(format!(
+            "message #{sequence} of the replay{record} is not sent to {}: {why}. {}; nothing more \
+             was sent. Set the topic's retention.ms to -1 (kafka-configs.sh --alter --entity-type \
+             topics --entity-name {} --add-config retention.ms=-1), then {}",
+            self.destination,
+            self.producer.context().deliveries().describe(self.sent),
+            self.topic,
+            if self.resumable {
+                "`c2k run --resume` publishes exactly what is missing"
+            } else {
+                "delete the topic and run again"
+            }
+        ))
+        .into()
+    }
+
+    /// After every message is acknowledged: reads each partition's log start and end again and
+    /// fails, naming what is gone, if anything of this replay is no longer there.
+    fn prove_kept(&self) -> Result<()> {
+        let spans: Vec<Option<proof::Span>> = self
+            .first_offsets
+            .iter()
+            .zip(&self.next_seq)
+            .map(|(&first, &count)| {
+                Some(proof::Span {
+                    first,
+                    count,
+                    dense: self.transaction.is_none(),
+                })
+            })
+            .collect();
+        let (config, origin) = &self.reader;
+        let read = || {
+            guard::read_marks(
+                config.clone(),
+                origin,
+                &self.topic,
+                self.partitions,
+                BROKER_TIMEOUT,
+            )
+            .with_context(|| {
+                format!(
+                    "every message was acknowledged, but {} could not be read back to prove the \
+                     replay is still there: offsets not committed",
+                    self.destination
+                )
+            })
+        };
+        // Some brokers (tansu) answer an end offset that lags the acknowledgements for a
+        // moment: a shortfall at the end is read again for a few seconds; a log start past the
+        // replay's first message is final at once.
+        let mut lost = proof::losses(&spans, &read()?);
+        let patience = Instant::now() + PROOF_PATIENCE;
+        while !lost.is_empty() && !proof::any_deleted(&spans, &read()?) && Instant::now() < patience
+        {
+            std::thread::sleep(Duration::from_millis(200));
+            lost = proof::losses(&spans, &read()?);
+        }
+        if lost.is_empty() {
+            return Ok(());
+        }
+        Err(topic::TopicUnsafe(format!(
+            "every message was acknowledged by {}, but the topic no longer holds all of the \
+             replay: {}. Offsets not committed. Something deletes from the topic (retention.ms \
+             or retention.bytes judged on the messages, a DeleteRecords, the topic deleted and \
+             created again): fix that, delete the topic and run again",
+            self.destination,
+            lost.join("; ")
+        ))
+        .into())
+    }
+
+    /// What a failed publish means and what to do, from the first failure's error and the
+    /// replay topic's partitions as the cluster's metadata shows them now.
+    fn failure_advice(&self, deliveries: &delivery::Deliveries) -> String {
+        let code = deliveries.first_failure.as_ref().and_then(|f| f.code);
+        let trouble = match self
+            .producer
+            .client()
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
+        {
+            Ok(metadata) => {
+                produce_errors::partition_trouble(&metadata, &self.topic, self.min_insync)
+            }
+            Err(e) => vec![format!("its metadata cannot be read ({e})")],
+        };
+        produce_errors::advice(code, &trouble, self.resumable)
+    }
+
     /// Commits the open transaction (which waits for its messages' acknowledgements).
     ///
     /// A broker may start a transactional producer and take its messages yet not implement
@@ -546,10 +731,12 @@ impl KafkaSink {
     fn check_no_failure(&self) -> Result<()> {
         let (_, failed) = self.producer.context().progress();
         if failed {
+            let deliveries = self.producer.context().deliveries();
             bail!(
-                "publishing to {} failed: {}",
+                "publishing to {} failed: {}{}",
                 self.destination,
-                self.producer.context().deliveries().describe(self.sent)
+                deliveries.describe(self.sent),
+                self.failure_advice(&deliveries)
             );
         }
         Ok(())
@@ -562,12 +749,14 @@ impl KafkaSink {
         match since {
             Some((start, seen)) if seen == reported => {
                 if start.elapsed() >= self.delivery_timeout {
+                    let deliveries = self.producer.context().deliveries();
                     bail!(
                         "publishing to {} stalled: no delivery report for {:?} while librdkafka's \
-                         queue is full; {}",
+                         queue is full; {}{}",
                         self.destination,
                         self.delivery_timeout,
-                        self.producer.context().deliveries().describe(self.sent)
+                        deliveries.describe(self.sent),
+                        self.failure_advice(&deliveries)
                     );
                 }
                 Ok(since)
@@ -590,9 +779,14 @@ fn transactional_id(identity: &str, facts: &SourceFacts) -> String {
     }
 }
 
-/// The format plugin's headers, then c2k's provenance headers.
-fn headers(own: &[(String, Vec<u8>)], provenance: &provenance::Headers<'_>) -> OwnedHeaders {
-    let mut headers = OwnedHeaders::new_with_capacity(own.len() + provenance.len());
+/// The format plugin's headers, then c2k's provenance headers, then the event time when the
+/// broker's clock stamps the message.
+fn headers(
+    own: &[(String, Vec<u8>)],
+    provenance: &provenance::Headers<'_>,
+    event_time: Option<&[u8]>,
+) -> OwnedHeaders {
+    let mut headers = OwnedHeaders::new_with_capacity(own.len() + provenance.len() + 1);
     for (key, value) in own {
         headers = headers.insert(Header {
             key: key.as_str(),
@@ -605,7 +799,139 @@ fn headers(own: &[(String, Vec<u8>)], provenance: &provenance::Headers<'_>) -> O
             value: Some(value),
         });
     }
+    if let Some(value) = event_time {
+        headers = headers.insert(Header {
+            key: EVENT_TIME_HEADER,
+            value: Some(value),
+        });
+    }
     headers
+}
+
+/// Reads the replay topic's settings and judges them against the replay ([`topic::judge`]):
+/// refuses (`sink.topic_check: fail`) or warns, before anything is sent. Returns the window of
+/// timestamps each message is checked against, and the topic's `min.insync.replicas`.
+fn check_topic(
+    sink: &KafkaSinkConfig,
+    facts: &SourceFacts,
+    admin: &rdkafka::admin::AdminClient<kafka::Watch>,
+    topic: &str,
+    origin: &kafka::Origin,
+    created: bool,
+) -> Result<(topic::TimeWindow, Option<i64>)> {
+    let settings = match admin::topic_settings(admin, topic, origin)? {
+        Ok(settings) => settings,
+        Err(why) => {
+            eprintln!(
+                "c2k: warning: cannot read the configuration of replay topic {topic} \
+                 (DescribeConfigs: {why}): its retention, compaction and timestamp settings are \
+                 not checked before the publish; what is deleted while c2k runs is still found \
+                 after it"
+            );
+            return Ok((topic::TimeWindow::default(), None));
+        }
+    };
+    let expect = expectation(sink, facts);
+    let findings = topic::judge(topic, &origin.brokers, &settings, &expect);
+    let warnings = topic::verdict(topic, &findings, sink.topic_check).map_err(|refused| {
+        if created {
+            topic::TopicUnsafe(format!(
+                "{} (c2k created it just now with sink.topic_config and the cluster's defaults)",
+                refused.0
+            ))
+        } else {
+            refused
+        }
+    })?;
+    for warning in warnings {
+        eprintln!("{warning}");
+    }
+    let min_insync = settings
+        .configs
+        .get("min.insync.replicas")
+        .and_then(|v| v.parse().ok());
+    Ok((
+        topic::TimeWindow::of(&settings, &expect, sink.topic_check),
+        min_insync,
+    ))
+}
+
+/// For `--dry-run`: the settings the replay topic has (or would be created with) and what the
+/// checks before the publish would say of them.
+fn look_at_settings(sink: &KafkaSinkConfig, facts: &SourceFacts, topic: &str) -> String {
+    let configs = |configs: &std::collections::BTreeMap<String, String>| {
+        configs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let legacy = legacy::detect(sink).is_some();
+    let look = || -> Result<String> {
+        let origin = config::origin(sink, "the admin client of the replay topic")?;
+        let admin = admin::connect(&config::admin_config(sink)?, &origin)?;
+        if admin::partition_count(&admin, topic, &origin)?.is_none() {
+            return Ok(format!(
+                "replay topic {topic} does not exist: a run creates it with replication factor \
+                 {} and topic configs {}",
+                sink.replication_factor
+                    .map_or("the cluster's default".to_string(), |n| n.to_string()),
+                configs(&topic::creation_configs(sink, legacy))
+            ));
+        }
+        if legacy {
+            return Ok(format!(
+                "replay topic {topic}: brokers older than 0.11 describe no topic configs (and \
+                 judge retention by a segment file's age, not the messages' timestamps)"
+            ));
+        }
+        let settings = match admin::topic_settings(&admin, topic, &origin)? {
+            Ok(settings) => settings,
+            Err(why) => {
+                return Ok(format!(
+                    "replay topic {topic}: its configuration cannot be read ({why}): not checked"
+                ))
+            }
+        };
+        let findings = topic::judge(topic, &origin.brokers, &settings, &expectation(sink, facts));
+        Ok(match topic::verdict(topic, &findings, sink.topic_check) {
+            Ok(warnings) if warnings.is_empty() => {
+                format!("replay topic {topic}: its settings keep this replay")
+            }
+            Ok(warnings) => warnings.join("\n"),
+            Err(refused) => format!("a run would be refused (exit 8): {refused}"),
+        })
+    };
+    look().unwrap_or_else(|e| format!("could not check replay topic {topic}'s settings: {e:#}"))
+}
+
+/// What the topic checks know of the replay before reading it.
+fn expectation(sink: &KafkaSinkConfig, facts: &SourceFacts) -> topic::Expectation {
+    topic::Expectation {
+        oldest_ms: facts.oldest_bucket_ms,
+        now_ms: crate::utc::now_ms(),
+        min_lifetime_ms: (sink.min_lifetime.0 * 1000.0) as i64,
+        timestamps: sink.timestamps,
+    }
+}
+
+/// A resumed replay whose first messages the topic no longer holds (deleted by retention or by
+/// hand): what is gone, per partition.
+fn already_deleted(first: &[i64], low: &[i64], resume: &Resume) -> Option<String> {
+    let spans: Vec<Option<proof::Span>> = first
+        .iter()
+        .zip(&resume.present)
+        .map(|(&first, &count)| {
+            Some(proof::Span {
+                first,
+                count,
+                dense: false,
+            })
+        })
+        .collect();
+    let marks: Vec<(i64, i64)> = low.iter().map(|&low| (low, i64::MAX)).collect();
+    let lost = proof::losses(&spans, &marks);
+    (!lost.is_empty()).then(|| lost.join("; "))
 }
 
 impl Sink for KafkaSink {
@@ -653,6 +979,7 @@ impl Sink for KafkaSink {
         let deliveries = self.producer.context().deliveries();
         if deliveries.delivered == self.sent && deliveries.failed == 0 {
             self.check_offsets(&deliveries)?;
+            self.prove_kept()?;
             return Ok(SinkReport {
                 delivered: deliveries.delivered + self.skipped,
                 already_present: self.skipped,
@@ -672,16 +999,7 @@ impl Sink for KafkaSink {
             "publishing to {} failed: {}{waited}{}",
             self.destination,
             deliveries.describe(self.sent),
-            resume_hint(self.resumable)
+            self.failure_advice(&deliveries)
         )
-    }
-}
-
-/// What to do after a failed publish: the topic tells a rerun what was delivered.
-fn resume_hint(provenance: bool) -> &'static str {
-    if provenance {
-        "; `c2k run --resume` publishes exactly what is missing"
-    } else {
-        ""
     }
 }

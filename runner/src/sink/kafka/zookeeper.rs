@@ -1,7 +1,7 @@
 //! `sink.zookeeper`: the replay cluster's ZooKeeper, for brokers older than 0.11.
 //!
 //! - The replay topic is created the way Kafka 0.8's own `kafka-topics.sh` did (`AdminUtils`):
-//!   `/config/topics/<topic>` (no overrides), then `/brokers/topics/<topic>` with the partition
+//!   `/config/topics/<topic>` (the replay's topic configs, [`super::topic::LEGACY_CONFIGS`]), then `/brokers/topics/<topic>` with the partition
 //!   assignment; the controller, watching that path, makes the partitions and their leaders.
 //! - The replay's identity, and where its first message sits in each partition, is kept at
 //!   `/c2k/replays/<topic>` (JSON), written before the first message is sent into an empty topic:
@@ -67,13 +67,18 @@ pub fn create_topic(connect: &str, plan: &TopicPlan) -> Result<()> {
                  the replay cluster's ZooKeeper, with its chroot?"
             );
         }
-        let replicas = usize::try_from(plan.replication_factor).unwrap_or(0);
+        // Brokers this old have no default to ask for: as many copies as there are brokers,
+        // up to three.
+        let replicas = match plan.replication_factor {
+            Some(n) => usize::try_from(n).unwrap_or(0),
+            None => brokers.len().min(3),
+        };
         if replicas == 0 || replicas > brokers.len() {
             bail!(
                 "cannot create replay topic {} through ZooKeeper {connect}: replication factor {} \
                  but {} broker(s) registered (sink.replication_factor)",
                 plan.topic,
-                plan.replication_factor,
+                replicas,
                 brokers.len()
             );
         }
@@ -86,7 +91,7 @@ pub fn create_topic(connect: &str, plan: &TopicPlan) -> Result<()> {
             })
             .collect();
         let topic_node = serde_json::json!({"version": 1, "partitions": assignment});
-        let config_node = serde_json::json!({"version": 1, "config": {}});
+        let config_node = serde_json::json!({"version": 1, "config": plan.configs});
         let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
         let config_path = format!("/config/topics/{}", plan.topic);
         match client
