@@ -45,7 +45,7 @@ fi
 if ! python3 -c 'import pyspark; assert pyspark.__version__.startswith("3.5")' 2>/dev/null; then
   say "installing pyspark 3.5.1 (Apache Spark for the sharded-replay tests, ~320 MB)"
   python3 -m pip install -q "pyspark==3.5.1" \
-    || say "WARNING: pyspark did not install: the spark tests will skip, saying so"
+    || say "WARNING: pyspark did not install: the spark tests will skip, saying so (and fail under CI=true)"
 fi
 
 if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then

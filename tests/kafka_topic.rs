@@ -228,6 +228,25 @@ fn kafka_topic_every_setting_that_would_lose_or_reject_a_replay_is_refused_befor
         );
         table.push(format!("{:<28} refused, exit 8, 0 messages sent", bad.name));
     }
+    // A record the broker rejects, which no retry fixes: named with the broker's error and the
+    // setting behind it, and --resume offered only once that is fixed.
+    topics::create(
+        &brokers,
+        "SMALL_MESSAGES",
+        4,
+        1,
+        &[("max.message.bytes", "200"), ("retention.ms", "-1")],
+    );
+    let rejected = run(dir.path(), &pipeline, &["sink.topic=SMALL_MESSAGES"]);
+    rejected.assert_failed_with(&[
+        "too large",
+        "max.message.bytes",
+        "once it is fixed, `c2k run --resume`",
+    ]);
+    table.push(format!(
+        "{:<28} failed, exit {:?}: the broker's error and max.message.bytes named",
+        "SMALL_MESSAGES (200 bytes)", rejected.code
+    ));
     // Publish-time timestamps are what a topic with retention or LogAppendTime takes.
     for name in ["DEFAULT_RETENTION", "LOG_APPEND_TIME"] {
         let topic = format!("sink.topic={name}");

@@ -66,7 +66,7 @@ pub fn account(pipeline: &Pipeline, content: &ContentDigest) -> Result<Account> 
             })
         })
         .collect();
-    let marks: Vec<(i64, i64)> = ends.iter().map(|end| (end.low, end.high)).collect();
+    let marks = super::proof::marks_of(&ends);
     Ok(Account {
         topic,
         partitions: Some(count),

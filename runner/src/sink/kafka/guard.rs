@@ -182,26 +182,6 @@ pub fn read_ends(
     Ok(ends.into_iter().flatten().collect())
 }
 
-/// Every partition's log start and end offsets, `(low, high)`, as the brokers say now: after the
-/// publish, what proves nothing of the replay is gone ([`super::proof`]).
-pub fn read_marks(
-    mut config: ClientConfig,
-    origin: &Origin,
-    topic: &str,
-    partitions: i32,
-    timeout: Duration,
-) -> Result<Vec<(i64, i64)>> {
-    config
-        .set("group.id", "c2k-replay-guard")
-        .set("enable.auto.commit", "false");
-    let consumer = guard_consumer(&config, origin, timeout)?;
-    let marks = (0..partitions)
-        .map(|partition| watermarks(&consumer, topic, partition, timeout))
-        .collect::<Result<Vec<(i64, i64)>>>();
-    kafka::close_aside(consumer);
-    marks
-}
-
 /// The partition's log start and end offsets. A topic just created has no leader for a moment
 /// (`NotLeaderForPartition`, `LeaderNotAvailable`), and on a cluster is unknown to the broker the
 /// client first asked (`UnknownPartition`): asked again until `timeout`, then the last error is

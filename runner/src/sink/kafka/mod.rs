@@ -69,10 +69,6 @@ const POLL_EVERY: u64 = 256;
 /// records are read, and before anything is sent.
 const NOTHING_SENT: &str = "checked before reading the archive's records: nothing was sent";
 
-/// How long a replay partition whose end offset falls short of its acknowledged messages is read
-/// again before the shortfall counts as a loss.
-const PROOF_PATIENCE: Duration = Duration::from_secs(5);
-
 /// The most messages held while the last messages of an old broker's partitions are compared
 /// (each partition is still checked before anything is sent to it past that).
 const HOLD_LIMIT: usize = 100_000;
@@ -194,12 +190,30 @@ impl KafkaSink {
         let admin = admin::connect(&config::admin_config(sink)?, &origin).context(NOTHING_SENT)?;
         let ensured = admin::ensure_topic(&admin, &plan, &origin, &creation)?;
         let partitions = ensured.partitions;
+        let checking = Instant::now();
         let (window, min_insync) = match &legacy {
-            // Brokers older than 0.11 describe no configs, and before 0.10.1 they judge retention
-            // by a segment file's age, not by the messages' timestamps.
-            Some(_) => (topic::TimeWindow::default(), None),
+            // Brokers older than 0.11 describe no configs; before 0.10.1 they judge retention
+            // by a segment file's age, not by the messages' timestamps, but 0.10.1 and 0.10.2
+            // judge it by the timestamps.
+            Some(old) => {
+                if old.create_topics && !ensured.created {
+                    eprintln!(
+                        "c2k: warning: replay topic {} is on brokers of 0.10.1 to 0.10.2 \
+                         (broker.version.fallback {}), which judge retention by the messages' \
+                         timestamps but describe no topic configs: its retention.ms is not \
+                         checked; make sure it is -1 (kafka-configs.sh --zookeeper ... --alter \
+                         --entity-type topics --entity-name {} --add-config retention.ms=-1)",
+                        plan.topic, old.fallback, plan.topic
+                    );
+                }
+                (topic::TimeWindow::default(), None)
+            }
             None => check_topic(sink, facts, &admin, &plan.topic, &origin, ensured.created)?,
         };
+        tracing::debug!(
+            seconds = checking.elapsed().as_secs_f64(),
+            "the replay topic's settings checked"
+        );
         kafka::close_aside(admin);
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
@@ -641,33 +655,28 @@ impl KafkaSink {
                 })
             })
             .collect();
+        let proving = Instant::now();
         let (config, origin) = &self.reader;
-        let read = || {
-            guard::read_marks(
-                config.clone(),
-                origin,
-                &self.topic,
-                self.partitions,
-                BROKER_TIMEOUT,
+        let ends = guard::read_ends(
+            config.clone(),
+            origin,
+            &self.topic,
+            self.partitions,
+            self.transaction.is_some(),
+            BROKER_TIMEOUT,
+        )
+        .with_context(|| {
+            format!(
+                "every message was acknowledged, but {} could not be read back to prove the \
+                 replay is still there: offsets not committed",
+                self.destination
             )
-            .with_context(|| {
-                format!(
-                    "every message was acknowledged, but {} could not be read back to prove the \
-                     replay is still there: offsets not committed",
-                    self.destination
-                )
-            })
-        };
-        // Some brokers (tansu) answer an end offset that lags the acknowledgements for a
-        // moment: a shortfall at the end is read again for a few seconds; a log start past the
-        // replay's first message is final at once.
-        let mut lost = proof::losses(&spans, &read()?);
-        let patience = Instant::now() + PROOF_PATIENCE;
-        while !lost.is_empty() && !proof::any_deleted(&spans, &read()?) && Instant::now() < patience
-        {
-            std::thread::sleep(Duration::from_millis(200));
-            lost = proof::losses(&spans, &read()?);
-        }
+        })?;
+        let lost = proof::losses(&spans, &proof::marks_of(&ends));
+        tracing::debug!(
+            seconds = proving.elapsed().as_secs_f64(),
+            "the replay topic read again after the publish"
+        );
         if lost.is_empty() {
             return Ok(());
         }

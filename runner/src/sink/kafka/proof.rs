@@ -4,7 +4,9 @@
 //! is committed — each partition's log start and end offsets are read again and compared with
 //! where this replay's messages sit.
 //!
-//! Rules only: the offsets are read by [`super::guard::read_marks`].
+//! Rules only: the partitions' ends are read by [`super::guard::read_ends`], which reads each
+//! partition to its end: some brokers' end offsets lag what they acknowledged (tansu answers the
+//! last batch's base offset + 1), the last message read does not.
 
 /// Where this replay's messages sit in one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,13 +45,15 @@ pub fn losses(spans: &[Option<Span>], marks: &[(i64, i64)]) -> Vec<String> {
     lost
 }
 
-/// Whether some partition's log start is past the replay's first message (a loss no later read
-/// can undo, unlike an end offset that lags).
-pub fn any_deleted(spans: &[Option<Span>], marks: &[(i64, i64)]) -> bool {
-    spans
-        .iter()
-        .zip(marks)
-        .any(|(span, &(low, _))| span.is_some_and(|s| s.count > 0 && low > s.first))
+/// Each partition's `(log start, end)`, the end being one past the last message read when that is
+/// further than the end offset the broker answered.
+pub fn marks_of(ends: &[super::guard::PartitionEnd]) -> Vec<(i64, i64)> {
+    ends.iter()
+        .map(|end| {
+            let read = end.last.as_ref().map_or(end.high, |last| last.offset + 1);
+            (end.low, end.high.max(read))
+        })
+        .collect()
 }
 
 #[cfg(test)]
