@@ -228,6 +228,22 @@ fn kafka_topic_every_setting_that_would_lose_or_reject_a_replay_is_refused_befor
         );
         table.push(format!("{:<28} refused, exit 8, 0 messages sent", bad.name));
     }
+    // A topic config the broker does not know is named by the broker's answer.
+    let bad_config = run(
+        dir.path(),
+        &pipeline,
+        &["sink.topic=NEW_TOPIC", "sink.topic_config.retention.msx=5"],
+    );
+    bad_config.assert_failed_with(&["cannot create replay topic NEW_TOPIC", "retention.msx=5: "]);
+    assert!(
+        !bad_config.stderr.contains("retention.ms=-1: "),
+        "only the bad config is named:\n{}",
+        bad_config.stderr
+    );
+    table.push(format!(
+        "{:<28} creation refused, the config named",
+        "sink.topic_config unknown"
+    ));
     // A record the broker rejects, which no retry fixes: named with the broker's error and the
     // setting behind it, and --resume offered only once that is fixed.
     topics::create(

@@ -190,22 +190,54 @@ fn create_topic(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origin) -
         },
     };
     if let Err(code) = create(admin, plan, replicas, origin)? {
+        let why = match code {
+            RDKafkaErrorCode::InvalidConfig | RDKafkaErrorCode::PolicyViolation => {
+                format!(" ({})", refused_configs(admin, plan, replicas, origin))
+            }
+            RDKafkaErrorCode::InvalidReplicationFactor => {
+                " (sink.replication_factor: more than the cluster's brokers?)".to_string()
+            }
+            _ => String::new(),
+        };
         bail!(
             "cannot create replay topic {} at {brokers} with {} partitions, replication factor \
-             {replicas} and topic configs {}: {code}{}",
+             {replicas} and topic configs {}: {code}{why}",
             plan.topic,
             plan.partitions,
             describe_configs(&plan.configs),
-            match code {
-                RDKafkaErrorCode::InvalidConfig | RDKafkaErrorCode::PolicyViolation =>
-                    " (the broker refuses one of sink.topic_config or c2k's own replay configs)",
-                RDKafkaErrorCode::InvalidReplicationFactor =>
-                    " (sink.replication_factor: more than the cluster's brokers?)",
-                _ => "",
-            }
         );
     }
     Ok(())
+}
+
+/// Which of the topic configs the brokers refuse, each asked alone (CreateTopics with
+/// `validate_only`, which creates nothing): the broker's answer names the bad one, which the
+/// error of a whole request does not.
+fn refused_configs(
+    admin: &AdminClient<Watch>,
+    plan: &TopicPlan,
+    replicas: i32,
+    origin: &Origin,
+) -> String {
+    let mut refused = Vec::new();
+    for (name, value) in &plan.configs {
+        let alone = TopicPlan {
+            configs: BTreeMap::from([(name.clone(), value.clone())]),
+            ..plan.clone()
+        };
+        if let Ok(Err(code)) = create_as(admin, &alone, replicas, origin, true) {
+            refused.push(format!("{name}={value}: {code}"));
+        }
+    }
+    if refused.is_empty() {
+        "the brokers refuse these configs together".to_string()
+    } else {
+        format!(
+            "the brokers refuse {} — from sink.topic_config, or c2k's own replay configs where \
+             sink.topic_config does not set them",
+            refused.join(", ")
+        )
+    }
 }
 
 /// `name=value, ...`.
@@ -224,6 +256,17 @@ fn create(
     replicas: i32,
     origin: &Origin,
 ) -> Result<std::result::Result<(), RDKafkaErrorCode>> {
+    create_as(admin, plan, replicas, origin, false)
+}
+
+/// [`create`], or with `validate_only` the brokers' verdict on it without creating anything.
+fn create_as(
+    admin: &AdminClient<Watch>,
+    plan: &TopicPlan,
+    replicas: i32,
+    origin: &Origin,
+    validate_only: bool,
+) -> Result<std::result::Result<(), RDKafkaErrorCode>> {
     let mut topic = NewTopic::new(
         &plan.topic,
         plan.partitions,
@@ -234,7 +277,8 @@ fn create(
     }
     let options = AdminOptions::new()
         .request_timeout(Some(ADMIN_TIMEOUT))
-        .operation_timeout(Some(ADMIN_TIMEOUT));
+        .operation_timeout(Some(ADMIN_TIMEOUT))
+        .validate_only(validate_only);
     let results = match futures::executor::block_on(admin.create_topics([&topic], &options)) {
         // librdkafka sends a replication factor of -1 only with CreateTopics v4 (Kafka 2.4).
         Err(rdkafka::error::KafkaError::AdminOp(RDKafkaErrorCode::UnsupportedFeature))
@@ -260,12 +304,14 @@ fn create(
             Err((_, code)) => return Ok(Err(code)),
         }
     }
-    tracing::info!(
-        topic = %plan.topic,
-        partitions = plan.partitions,
-        replicas,
-        "replay topic created"
-    );
+    if !validate_only {
+        tracing::info!(
+            topic = %plan.topic,
+            partitions = plan.partitions,
+            replicas,
+            "replay topic created"
+        );
+    }
     Ok(Ok(()))
 }
 

@@ -840,6 +840,19 @@ fn check_topic(
             return Ok((topic::TimeWindow::default(), None));
         }
     };
+    if !created {
+        for (name, value) in &sink.topic_config {
+            let has = settings.configs.get(name);
+            if has != Some(value) {
+                eprintln!(
+                    "c2k: warning: sink.topic_config.{name}={value} is not applied: replay topic \
+                     {topic} exists already (it has {name}={}), and c2k changes nothing on a topic \
+                     it did not create",
+                    has.map_or("nothing", String::as_str)
+                );
+            }
+        }
+    }
     let expect = expectation(sink, facts);
     let findings = topic::judge(topic, &origin.brokers, &settings, &expect);
     let warnings = topic::verdict(topic, &findings, sink.topic_check).map_err(|refused| {
