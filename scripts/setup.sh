@@ -70,11 +70,14 @@ for version in 3.3.2 2.1.1 0.8.2.2; do
   else
     say "WARNING: $(cd .. && pwd)/shared/kafka/kafka-$version-built.tgz is missing: Apache Kafka $version"
     case $version in
-    3.3.2) say "  is not installed, and the kafka_apache, kafka_versions (3.3), offsets_kafka_tools (3.3)"
-           say "  and offsets_live tests (c2k against a real broker: exactly-once runs, transactions"
-           say "  killed and resumed, broker bounces, the live-topic checks) will skip, saying so" ;;
+    3.3.2) say "  is not installed, and the kafka_apache, kafka_topic, kafka_cluster (three brokers),"
+           say "  kafka_versions (3.3), offsets_kafka_tools (3.3) and offsets_live tests (c2k against a"
+           say "  real broker: exactly-once runs, transactions killed and resumed, broker bounces, the"
+           say "  replay topic's retention and settings, the live-topic checks) will skip, saying so"
+           say "  (under CI=true they fail)" ;;
     2.1.1) say "  is not installed, and the kafka_secure tests against a ZooKeeper-mode cluster (SASL_SSL"
-           say "  with SCRAM users), kafka_versions (2.1) and offsets_kafka_tools (2.1) will skip, saying so" ;;
+           say "  with SCRAM users), kafka_topic (2.1), kafka_versions (2.1) and offsets_kafka_tools (2.1)"
+           say "  will skip, saying so (under CI=true they fail)" ;;
     0.8.2.2) say "  is not installed, and the tests against a Camus-era cluster (0.8 in ZooKeeper mode:"
              say "  offsets_live, kafka_versions, offsets_kafka_tools) will skip, saying so" ;;
     esac

@@ -140,7 +140,10 @@ fn kafka_cluster_too_few_in_sync_replicas_fail_with_the_count_and_the_cause_then
         (delivered as u64) < RECORDS,
         "the partitions without the dead broker took messages, the others none: {delivered}"
     );
-    eprintln!("with broker {victim} down: {delivered} of {RECORDS} delivered, then refused");
+    eprintln!(
+        "with broker {victim} down: {delivered} of {RECORDS} delivered, then:\n{}",
+        failed.stderr
+    );
 
     cluster.start_node(victim as u8);
     crate::support::servers::wait_until(
