@@ -326,3 +326,91 @@ fn kafka_topic_kafka_2_1_gets_the_replay_configs_and_its_own_replication_factor(
     assert_eq!(refused.code, Some(8));
     assert_eq!(topics::held(&brokers, "DEFAULTS"), 0);
 }
+
+/// Deletes the records of `topic`'s `partition` before `offset` (DeleteRecords: what retention
+/// does to the oldest segments, on demand).
+fn delete_records(brokers: &str, topic: &str, partition: i32, offset: i64) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("an admin client");
+    let mut list = rdkafka::TopicPartitionList::new();
+    list.add_partition_offset(topic, partition, rdkafka::Offset::Offset(offset))
+        .expect("a partition offset");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let done =
+        futures::executor::block_on(admin.delete_records(&list, &options)).expect("DeleteRecords");
+    for element in done.elements() {
+        element.error().expect("records deleted");
+    }
+}
+
+#[test]
+fn kafka_topic_a_replay_whose_start_is_gone_is_refused_on_resume_and_at_the_sharded_commit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    sample(dir.path(), 4_000);
+    let Some(broker) = ApacheKafka::start_with_properties(Version::V3_3_2, "") else {
+        return;
+    };
+    let brokers = broker.bootstrap();
+    let pipeline = write_pipeline(dir.path(), &brokers);
+
+    // A replay killed mid-way whose first messages are then deleted: --resume cannot make it
+    // complete, and says so before sending anything.
+    let mut child = std::process::Command::new(crate::support::c2k::c2k_path())
+        .args(["run", &pipeline, "--set", "sink.max_messages_per_sec=500"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start c2k");
+    topics::watch_held(&brokers, "PAGE_VIEWS_REPLAY", |held| {
+        assert!(
+            child.try_wait().expect("c2k's state").is_none(),
+            "c2k ended too soon"
+        );
+        held < 400
+    });
+    child.kill().expect("kill -9 c2k");
+    child.wait().expect("reap c2k");
+    delete_records(&brokers, "PAGE_VIEWS_REPLAY", 0, 5);
+    let before = topics::marks(&brokers, "PAGE_VIEWS_REPLAY");
+    let resumed = c2k(dir.path(), &["run", "--resume", &pipeline], RUN_TIMEOUT)
+        .assert_failed_with(&[
+            "no longer holds the start of this replay",
+            "partition 0",
+            "nothing was sent",
+        ])
+        .code;
+    assert_eq!(resumed, Some(8));
+    assert_eq!(
+        topics::marks(&brokers, "PAGE_VIEWS_REPLAY"),
+        before,
+        "nothing sent"
+    );
+
+    // A sharded replay complete in the topic, then its start deleted: the one commit refuses.
+    let exec = format!("offsets.exec_dir={}/execution", dir.path().display());
+    let plan = dir.path().join("plan.json");
+    let plan = plan.to_str().expect("utf-8 path");
+    let with = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--set", "sink.topic=SHARDED", "--set", &exec]);
+        c2k(dir.path(), &all, RUN_TIMEOUT)
+    };
+    with(&["plan", &pipeline, "--shards", "2", "--out", plan]).assert_ok();
+    for shard in ["0", "1"] {
+        with(&["run", &pipeline, "--plan", plan, "--shard", shard]).assert_ok();
+    }
+    delete_records(&brokers, "SHARDED", 1, 3);
+    let commit = with(&["offsets", "commit", &pipeline, "--plan", plan]);
+    commit.assert_failed_with(&[
+        "no longer holds all of the replay",
+        "partition 1",
+        "Nothing was committed",
+    ]);
+    assert_eq!(commit.code, Some(8));
+}
