@@ -9,7 +9,6 @@
 //! Needs `java` (17 runs Hadoop 2.7 fine) and, the first time, `python3` with `venv` and network
 //! access to PyPI to fetch the jars into `${C2K_HADOOP_JARS:-~/.cache/camus2kafka/hadoop-jars}`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -62,13 +61,8 @@ pub fn hadoop_jars() -> &'static Path {
     })
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port")
-}
+/// A port nobody listens on right now (one definition, in `servers`).
+pub use super::servers::free_port;
 
 /// A NameNode and a DataNode on 127.0.0.1, stopped (and their files removed) on drop.
 pub struct HdfsCluster {
