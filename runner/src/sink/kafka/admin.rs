@@ -112,6 +112,8 @@ pub struct Ensured {
     pub partitions: i32,
     /// Whether this run created it.
     pub created: bool,
+    /// The fewest replicas any of its partitions has, as the metadata read showed.
+    pub replicas: Option<i32>,
 }
 
 /// Makes sure the replay topic exists with enough partitions, creating it if missing.
@@ -122,7 +124,8 @@ pub fn ensure_topic(
     creation: &Creation,
 ) -> Result<Ensured> {
     let brokers = origin.brokers.as_str();
-    if let Some(count) = partition_count(admin, &plan.topic, origin)? {
+    if let Some(found) = shape(admin, &plan.topic, origin)? {
+        let count = found.partitions;
         if count < plan.needed {
             bail!(
                 "replay topic {} at {brokers} has {count} partitions but partitioning: source needs \
@@ -137,6 +140,7 @@ pub fn ensure_topic(
         return Ok(Ensured {
             partitions: count,
             created: false,
+            replicas: found.replicas,
         });
     }
     match creation {
@@ -155,10 +159,11 @@ pub fn ensure_topic(
             topic = plan.topic
         ),
     }
-    wait_for_leaders(admin, plan, origin)?;
+    let replicas = wait_for_leaders(admin, plan, origin)?;
     Ok(Ensured {
         partitions: plan.partitions,
         created: true,
+        replicas,
     })
 }
 
@@ -241,7 +246,7 @@ fn refused_configs(
 }
 
 /// `name=value, ...`.
-fn describe_configs(configs: &BTreeMap<String, String>) -> String {
+pub(crate) fn describe_configs(configs: &BTreeMap<String, String>) -> String {
     configs
         .iter()
         .map(|(name, value)| format!("{name}={value}"))
@@ -355,36 +360,27 @@ fn describe(
         .collect())
 }
 
-/// What the brokers say of the replay topic: its effective configs and the fewest replicas a
-/// partition has. `Ok(Err(why))` when its configuration cannot be read (brokers without
-/// DescribeConfigs, a principal not allowed to describe it).
+/// What the brokers say of the replay topic: its effective configs, with the fewest replicas a
+/// partition has (`replicas`, from the metadata already read). `Ok(Err(why))` when its
+/// configuration cannot be read (brokers without DescribeConfigs, a principal not allowed to
+/// describe it).
 pub fn topic_settings(
     admin: &AdminClient<Watch>,
     topic: &str,
-    origin: &Origin,
-) -> Result<std::result::Result<super::topic::Settings, String>> {
-    let replication_factor = fetch_metadata(admin, origin)?.and_then(|metadata| {
-        metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .and_then(|t| {
-                t.partitions()
-                    .iter()
-                    .map(|p| p.replicas().len() as i32)
-                    .min()
-            })
-    });
-    Ok(
-        describe(admin, ResourceSpecifier::Topic(topic)).map(|configs| super::topic::Settings {
-            configs,
-            replication_factor,
-        }),
-    )
+    replicas: Option<i32>,
+) -> std::result::Result<super::topic::Settings, String> {
+    describe(admin, ResourceSpecifier::Topic(topic)).map(|configs| super::topic::Settings {
+        configs,
+        replication_factor: replicas,
+    })
 }
 
 /// A created topic is usable once every partition has a leader; brokers take a moment.
-fn wait_for_leaders(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origin) -> Result<()> {
+fn wait_for_leaders(
+    admin: &AdminClient<Watch>,
+    plan: &TopicPlan,
+    origin: &Origin,
+) -> Result<Option<i32>> {
     let brokers = origin.brokers.as_str();
     let start = Instant::now();
     loop {
@@ -393,16 +389,16 @@ fn wait_for_leaders(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origi
             .iter()
             .flat_map(|m| m.topics())
             .find(|t| t.name() == plan.topic)
-            .is_some_and(|t| {
+            .filter(|t| {
                 t.error().is_none()
                     && t.partitions().len() >= plan.needed as usize
                     && t.partitions()
                         .iter()
                         .all(|p| p.error().is_none() && p.leader() >= 0)
             });
-        if ready {
+        if let Some(topic) = ready {
             tracing::debug!(topic = %plan.topic, "every partition has a leader");
-            return Ok(());
+            return Ok(fewest_replicas(topic));
         }
         if start.elapsed() > ADMIN_TIMEOUT {
             bail!(
@@ -419,15 +415,39 @@ fn wait_for_leaders(admin: &AdminClient<Watch>, plan: &TopicPlan, origin: &Origi
     }
 }
 
+/// A topic's partitions and the fewest replicas any of them has, as the metadata shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub partitions: i32,
+    pub replicas: Option<i32>,
+}
+
+fn fewest_replicas(topic: &rdkafka::metadata::MetadataTopic) -> Option<i32> {
+    topic
+        .partitions()
+        .iter()
+        .map(|p| p.replicas().len() as i32)
+        .min()
+}
+
 /// The topic's partition count, or `None` when it does not exist.
-///
-/// Asks for every topic's metadata rather than this one's: a metadata request naming a missing
-/// topic makes brokers with `auto.create.topics.enable` create it with their default partitions.
 pub(crate) fn partition_count(
     admin: &AdminClient<Watch>,
     topic: &str,
     origin: &Origin,
 ) -> Result<Option<i32>> {
+    Ok(shape(admin, topic, origin)?.map(|found| found.partitions))
+}
+
+/// The topic's [`Shape`], or `None` when it does not exist.
+///
+/// Asks for every topic's metadata rather than this one's: a metadata request naming a missing
+/// topic makes brokers with `auto.create.topics.enable` create it with their default partitions.
+pub(crate) fn shape(
+    admin: &AdminClient<Watch>,
+    topic: &str,
+    origin: &Origin,
+) -> Result<Option<Shape>> {
     let brokers = origin.brokers.as_str();
     let Some(metadata) = fetch_metadata(admin, origin)? else {
         return Ok(None);
@@ -436,7 +456,10 @@ pub(crate) fn partition_count(
         return Ok(None);
     };
     match found.error() {
-        None => Ok(Some(found.partitions().len() as i32)),
+        None => Ok(Some(Shape {
+            partitions: found.partitions().len() as i32,
+            replicas: fewest_replicas(found),
+        })),
         Some(error) => {
             let code = RDKafkaErrorCode::from(error);
             if code == RDKafkaErrorCode::UnknownTopicOrPartition {

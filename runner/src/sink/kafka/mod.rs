@@ -208,7 +208,7 @@ impl KafkaSink {
                 }
                 (topic::TimeWindow::default(), None)
             }
-            None => check_topic(sink, facts, &admin, &plan.topic, &origin, ensured.created)?,
+            None => check_topic(sink, facts, &admin, &plan.topic, &origin, ensured)?,
         };
         tracing::debug!(
             seconds = checking.elapsed().as_secs_f64(),
@@ -643,18 +643,11 @@ impl KafkaSink {
     /// After every message is acknowledged: reads each partition's log start and end again and
     /// fails, naming what is gone, if anything of this replay is no longer there.
     fn prove_kept(&self) -> Result<()> {
-        let spans: Vec<Option<proof::Span>> = self
-            .first_offsets
-            .iter()
-            .zip(&self.next_seq)
-            .map(|(&first, &count)| {
-                Some(proof::Span {
-                    first,
-                    count,
-                    dense: self.transaction.is_none(),
-                })
-            })
-            .collect();
+        let spans = proof::spans(
+            &self.first_offsets,
+            &self.next_seq,
+            self.transaction.is_none(),
+        );
         let proving = Instant::now();
         let (config, origin) = &self.reader;
         let ends = guard::read_ends(
@@ -826,9 +819,10 @@ fn check_topic(
     admin: &rdkafka::admin::AdminClient<kafka::Watch>,
     topic: &str,
     origin: &kafka::Origin,
-    created: bool,
+    ensured: admin::Ensured,
 ) -> Result<(topic::TimeWindow, Option<i64>)> {
-    let settings = match admin::topic_settings(admin, topic, origin)? {
+    let created = ensured.created;
+    let settings = match admin::topic_settings(admin, topic, ensured.replicas) {
         Ok(settings) => settings,
         Err(why) => {
             eprintln!(
@@ -881,33 +875,26 @@ fn check_topic(
 /// For `--dry-run`: the settings the replay topic has (or would be created with) and what the
 /// checks before the publish would say of them.
 fn look_at_settings(sink: &KafkaSinkConfig, facts: &SourceFacts, topic: &str) -> String {
-    let configs = |configs: &std::collections::BTreeMap<String, String>| {
-        configs
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let legacy = legacy::detect(sink).is_some();
     let look = || -> Result<String> {
         let origin = config::origin(sink, "the admin client of the replay topic")?;
         let admin = admin::connect(&config::admin_config(sink)?, &origin)?;
-        if admin::partition_count(&admin, topic, &origin)?.is_none() {
+        let Some(shape) = admin::shape(&admin, topic, &origin)? else {
             return Ok(format!(
                 "replay topic {topic} does not exist: a run creates it with replication factor \
                  {} and topic configs {}",
                 sink.replication_factor
                     .map_or("the cluster's default".to_string(), |n| n.to_string()),
-                configs(&topic::creation_configs(sink, legacy))
+                admin::describe_configs(&topic::creation_configs(sink, legacy))
             ));
-        }
+        };
         if legacy {
             return Ok(format!(
                 "replay topic {topic}: brokers older than 0.11 describe no topic configs (and \
                  judge retention by a segment file's age, not the messages' timestamps)"
             ));
         }
-        let settings = match admin::topic_settings(&admin, topic, &origin)? {
+        let settings = match admin::topic_settings(&admin, topic, shape.replicas) {
             Ok(settings) => settings,
             Err(why) => {
                 return Ok(format!(
@@ -940,17 +927,8 @@ fn expectation(sink: &KafkaSinkConfig, facts: &SourceFacts) -> topic::Expectatio
 /// A resumed replay whose first messages the topic no longer holds (deleted by retention or by
 /// hand): what is gone, per partition.
 fn already_deleted(first: &[i64], low: &[i64], resume: &Resume) -> Option<String> {
-    let spans: Vec<Option<proof::Span>> = first
-        .iter()
-        .zip(&resume.present)
-        .map(|(&first, &count)| {
-            Some(proof::Span {
-                first,
-                count,
-                dense: false,
-            })
-        })
-        .collect();
+    // Only the log start counts here: what follows the replay's messages is the rest to send.
+    let spans = proof::spans(first, &resume.present, false);
     let marks: Vec<(i64, i64)> = low.iter().map(|&low| (low, i64::MAX)).collect();
     let lost = proof::losses(&spans, &marks);
     (!lost.is_empty()).then(|| lost.join("; "))

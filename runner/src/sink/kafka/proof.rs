@@ -20,6 +20,22 @@ pub struct Span {
     pub dense: bool,
 }
 
+/// One [`Span`] per partition: this replay's first offset there and how many of its messages
+/// follow.
+pub fn spans(first: &[i64], counts: &[u64], dense: bool) -> Vec<Option<Span>> {
+    first
+        .iter()
+        .zip(counts)
+        .map(|(&first, &count)| {
+            Some(Span {
+                first,
+                count,
+                dense,
+            })
+        })
+        .collect()
+}
+
 /// The partitions that lost part of the replay, each said in words. `marks[p]` = `(low, high)`.
 pub fn losses(spans: &[Option<Span>], marks: &[(i64, i64)]) -> Vec<String> {
     let mut lost = Vec::new();
