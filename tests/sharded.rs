@@ -878,7 +878,7 @@ fn an_archive_changed_after_a_key_plan_is_refused_by_the_map_stage() {
         "--dry-run",
     ];
     staged(&tree, &args, "key", "CHANGED_KEY", "changed-key")
-        .assert_failed_with(&["--stage takes neither --dry-run"]);
+        .assert_failed_with(&["cannot be used with '--dry-run'"]);
     // A key plan's shards are map tasks: run without --stage, a shard says how to run it.
     shard(&tree, &plan, 0, "CHANGED_KEY", "changed-key")
         .assert_failed_with(&["--stage map --staging"]);

@@ -22,6 +22,8 @@ pub mod plugin;
 pub mod plugin_tools;
 pub mod progress;
 pub mod record;
+pub mod refusal;
+pub mod replay_plan;
 pub mod run;
 pub mod sample;
 pub mod shard;
@@ -29,8 +31,10 @@ pub mod signals;
 pub mod sink;
 pub mod sort;
 pub mod source;
+pub mod stages;
 pub mod storage;
 pub mod utc;
+pub mod zookeeper;
 
 /// The allocator `c2k` runs with (declared as `#[global_allocator]` by each binary, so the
 /// benchmark measures what users run). The sort holds millions of small blocks and frees them on

@@ -37,45 +37,7 @@ enum Command {
     /// whose settings would delete, reject or rewrite the replay (retention judged on the
     /// messages' timestamps, compaction, a timestamp window, LogAppendTime, more in-sync replicas
     /// required than it has) is refused before anything is sent, with exit code 8.
-    Run {
-        #[command(flatten)]
-        pipeline: PipelineArgs,
-        /// Go through everything but the send and the commit, and say what would be sent where.
-        #[arg(long)]
-        dry_run: bool,
-        /// Continue a replay that was interrupted: the messages of this same replay already in
-        /// the replay topic are skipped and the rest is published (without it, a non-empty replay
-        /// topic is refused with exit code 4).
-        #[arg(long)]
-        resume: bool,
-        /// Commit the offsets even where the live topic no longer holds the messages after the
-        /// cut-off (retention deleted them): the log start is committed there and the loss is
-        /// printed. Without it such a hand-off is refused with exit code 6.
-        #[arg(long)]
-        accept_loss: bool,
-        /// Run one shard of a sharded replay planned by `c2k plan` (with --shard): only the
-        /// shard's source partitions are published, resuming where an earlier attempt stopped,
-        /// and no offsets are committed. The archive must still be the planned one. For
-        /// `partitioning: key` and `single`, with --stage: map shards (--shard), then one reduce
-        /// per replay partition (--partition).
-        #[arg(long, value_name = "PLAN.json")]
-        plan: Option<PathBuf>,
-        /// Which shard of the plan (0 to N-1).
-        #[arg(long, requires = "plan")]
-        shard: Option<usize>,
-        /// The stage of a `key` or `single` plan: `map` (shard i reads, keys, sorts and formats
-        /// its files into sorted runs under --staging) or `reduce` (merges every shard's run of
-        /// one replay partition and publishes it, resuming).
-        #[arg(long, value_enum, requires_all = ["plan", "staging"])]
-        stage: Option<StageName>,
-        /// The replay partition a reduce publishes (0 to the plan's replay partitions - 1).
-        #[arg(long, requires = "stage")]
-        partition: Option<i32>,
-        /// The staging area of the map and reduce stages: a local path or file:// URL every task
-        /// sees (one per plan).
-        #[arg(long, value_name = "DIR")]
-        staging: Option<String>,
-    },
+    Run(RunArgs),
     /// List the archive once and assign its source partitions to N shards, balanced by bytes,
     /// for a replay spread over many machines (`partitioning: source`): writes PLAN.json with the
     /// replay's identity, the files and their sizes, the Camus cut-off and each shard's
@@ -150,6 +112,66 @@ enum Command {
         #[arg(long)]
         codec: Option<String>,
     },
+}
+
+// `c2k run`'s flags. Which go together is clap's to enforce (and `--help`'s to say): a shard
+// needs its plan; a map stage its shard, a reduce its partition, both the staging area; a stage
+// commits nothing, so it takes neither --dry-run nor --accept-loss.
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// Go through everything but the send and the commit, and say what would be sent where.
+    #[arg(long)]
+    dry_run: bool,
+    /// Continue a replay that was interrupted: the messages of this same replay already in
+    /// the replay topic are skipped and the rest is published (without it, a non-empty replay
+    /// topic is refused with exit code 4).
+    #[arg(long)]
+    resume: bool,
+    /// Commit the offsets even where the live topic no longer holds the messages after the
+    /// cut-off (retention deleted them): the log start is committed there and the loss is
+    /// printed. Without it such a hand-off is refused with exit code 6.
+    #[arg(long)]
+    accept_loss: bool,
+    /// Run one shard of a sharded replay planned by `c2k plan` (with --shard): only the
+    /// shard's source partitions are published, resuming where an earlier attempt stopped,
+    /// and no offsets are committed. The archive must still be the planned one. For
+    /// `partitioning: key` and `single`, with --stage: map shards (--shard), then one reduce
+    /// per replay partition (--partition).
+    #[arg(long, value_name = "PLAN.json", requires = "task")]
+    plan: Option<PathBuf>,
+    /// Which shard of the plan (0 to N-1).
+    #[arg(
+        long,
+        requires = "plan",
+        group = "task",
+        required_if_eq("stage", "map")
+    )]
+    shard: Option<usize>,
+    /// The stage of a `key` or `single` plan: `map` (shard i reads, keys, sorts and formats
+    /// its files into sorted runs under --staging) or `reduce` (merges every shard's run of
+    /// one replay partition and publishes it, resuming). A stage commits nothing, so it takes
+    /// neither --dry-run nor --accept-loss (`c2k offsets commit --plan --staging` does).
+    #[arg(
+        long,
+        value_enum,
+        requires_all = ["plan", "staging"],
+        conflicts_with_all = ["dry_run", "accept_loss"]
+    )]
+    stage: Option<StageName>,
+    /// The replay partition a reduce publishes (0 to the plan's replay partitions - 1).
+    #[arg(
+        long,
+        requires = "stage",
+        group = "task",
+        required_if_eq("stage", "reduce")
+    )]
+    partition: Option<i32>,
+    /// The staging area of the map and reduce stages: a local path or file:// URL every task
+    /// sees (one per plan).
+    #[arg(long, value_name = "DIR", requires = "stage")]
+    staging: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -248,7 +270,51 @@ enum StageName {
 fn main() -> ExitCode {
     camus2kafka::progress::init_logging();
     let cli = Cli::parse();
-    match execute(cli.command) {
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Plan {
+            pipeline,
+            shards,
+            out,
+        } => plan(&pipeline, shards, &out),
+        Command::Verify {
+            pipeline,
+            format,
+            names_only,
+        } => verify(&pipeline, format, names_only),
+        Command::Validate { pipeline } => validate(&pipeline),
+        Command::Offsets { action } => offsets(action),
+        Command::Plugin { action } => plugin(action),
+        Command::Inspect { file } => {
+            camus2kafka::inspect::inspect(&file, &mut std::io::stdout().lock())
+        }
+        Command::Sample {
+            dir,
+            records,
+            partitions,
+            hours,
+            topic,
+            seed,
+            codec,
+        } => camus2kafka::sample::write_sample(
+            &dir,
+            &camus2kafka::sample::SampleOptions {
+                records,
+                partitions,
+                hours,
+                topic,
+                seed,
+                codec,
+            },
+        ),
+    };
+    exit(result)
+}
+
+/// The process's exit: 0, or the error (scrubbed of secrets) and its code
+/// ([`camus2kafka::refusal::exit_code`]).
+fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         // `c2k inspect FILE | head`: the reader has seen enough; that is not a failure.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
@@ -256,7 +322,7 @@ fn main() -> ExitCode {
             // The last line of defence: no secret of the pipeline in what is printed.
             let text = format!("{error:#}");
             eprintln!("c2k: error: {}", camus2kafka::config::secrets::scrub(&text));
-            ExitCode::from(camus2kafka::run::exit_code(&error))
+            ExitCode::from(camus2kafka::refusal::exit_code(&error))
         }
     }
 }
@@ -268,195 +334,174 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
-fn execute(command: Command) -> anyhow::Result<()> {
-    match command {
-        Command::Run {
-            pipeline: args,
+impl PipelineArgs {
+    fn load(&self) -> anyhow::Result<Pipeline> {
+        Pipeline::load(&self.pipeline, &self.sets)
+    }
+}
+
+/// `c2k run`: the whole job, one shard of a plan, or a map or reduce stage (clap enforces which
+/// flags go together).
+fn run(run_args: RunArgs) -> anyhow::Result<()> {
+    let RunArgs {
+        pipeline: args,
+        dry_run,
+        resume,
+        accept_loss,
+        plan,
+        shard,
+        stage,
+        partition,
+        staging,
+    } = run_args;
+    let pipeline = args.load()?;
+    camus2kafka::signals::install().context("cannot install the signal handlers")?;
+    if plan.is_some() {
+        // A shard or stage must never outlive the task that runs it: its retry would publish
+        // beside it.
+        camus2kafka::signals::stop_with_parent()
+            .context("cannot ask to be stopped with the parent process")?;
+    }
+    if let (Some(stage), Some(plan_file), Some(staging)) = (stage, &plan, &staging) {
+        let plan = camus2kafka::shard::Plan::load(plan_file)?;
+        let staging = camus2kafka::shard::staging::Staging::open(staging)?;
+        return match (stage, shard, partition) {
+            (StageName::Map, Some(index), _) => {
+                camus2kafka::shard::map::map(&pipeline, &plan, index, &staging)
+            }
+            (StageName::Reduce, _, Some(partition)) => {
+                camus2kafka::shard::reduce::reduce(&pipeline, &plan, partition, &staging)
+            }
+            _ => unreachable!("clap requires --shard for a map and --partition for a reduce"),
+        };
+    }
+    let shard = match (plan, shard) {
+        (Some(plan_file), Some(index)) => Some(camus2kafka::run::ShardRun {
+            plan: camus2kafka::shard::Plan::load(&plan_file)?,
+            plan_file,
+            index,
+        }),
+        _ => None,
+    };
+    let options = camus2kafka::run::RunOptions {
+        dry_run,
+        resume,
+        accept_loss,
+        pipeline_file: Some(args.pipeline.clone()),
+        shard,
+    };
+    camus2kafka::run::run(&pipeline, &options)
+}
+
+/// `c2k plan`: writes PLAN.json and says what each shard gets.
+fn plan(args: &PipelineArgs, shards: usize, out: &std::path::Path) -> anyhow::Result<()> {
+    let plan = camus2kafka::shard::make_plan(&args.load()?, shards)?;
+    plan.write(out)?;
+    println!(
+        "{}: {} shards over {} files ({} records) of {}",
+        out.display(),
+        plan.shards.len(),
+        plan.files.len(),
+        plan.files.iter().map(|f| f.records).sum::<u64>(),
+        plan.topic
+    );
+    for shard in &plan.shards {
+        if plan.is_map_reduce() {
+            println!(
+                "  map shard {}: {} files, {} bytes, {} records",
+                shard.index,
+                shard.files.len(),
+                shard.bytes,
+                shard.records
+            );
+        } else {
+            println!(
+                "  shard {}: partitions {:?}, {} bytes, {} records",
+                shard.index, shard.partitions, shard.bytes, shard.records
+            );
+        }
+    }
+    if let Some(partitions) = plan.replay_partitions {
+        println!(
+            "  then one reduce per replay partition: {partitions} (--stage reduce --partition 0 \
+             to {})",
+            partitions - 1
+        );
+    }
+    Ok(())
+}
+
+/// `c2k verify`.
+fn verify(args: &PipelineArgs, format: ReportFormat, names_only: bool) -> anyhow::Result<()> {
+    camus2kafka::integrity::verify(
+        &args.load()?,
+        matches!(format, ReportFormat::Json),
+        names_only,
+    )
+}
+
+/// `c2k validate`: every problem of the document at once; then the plugins, which read their
+/// config only when loaded, so that one rejecting it is found here, not at the start of a run.
+fn validate(args: &PipelineArgs) -> anyhow::Result<()> {
+    let doc = config::load_document(&args.pipeline, &args.sets)?;
+    let problems = config::validate::problems(&doc);
+    if !problems.is_empty() {
+        anyhow::bail!("{}", config::validate::report(&args.pipeline, &problems));
+    }
+    let pipeline = args.load()?;
+    camus2kafka::plugin::KeyPlugin::load(&pipeline.key)
+        .context("key.plugin cannot be loaded with key.config")?;
+    camus2kafka::plugin::FormatPlugin::load(&pipeline.format)
+        .context("format.plugin cannot be loaded with format.config")?;
+    println!("{}: ok", args.pipeline.display());
+    Ok(())
+}
+
+/// `c2k offsets show | commit`.
+fn offsets(action: OffsetsAction) -> anyhow::Result<()> {
+    match action {
+        OffsetsAction::Show { pipeline } => camus2kafka::offsets::show(&pipeline.load()?),
+        OffsetsAction::Commit {
+            pipeline,
             dry_run,
-            resume,
             accept_loss,
             plan,
-            shard,
-            stage,
-            partition,
             staging,
         } => {
-            let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
-            if let (Some(stage), Some(plan_file), Some(staging)) = (stage, &plan, &staging) {
-                if dry_run || accept_loss {
-                    anyhow::bail!(
-                        "--stage takes neither --dry-run nor --accept-loss: a map or reduce \
-                         commits nothing (`c2k offsets commit --plan --staging` does, and takes \
-                         them)"
-                    );
-                }
-                let plan = camus2kafka::shard::Plan::load(plan_file)?;
-                let staging = camus2kafka::shard::staging::Staging::open(staging)?;
-                camus2kafka::signals::install().context("cannot install the signal handlers")?;
-                // A stage must never outlive the task that runs it: its retry would run beside it.
-                camus2kafka::signals::stop_with_parent()
-                    .context("cannot ask to be stopped with the parent process")?;
-                return match (stage, shard, partition) {
-                    (StageName::Map, Some(index), None) => {
-                        camus2kafka::shard::map::map(&pipeline, &plan, index, &staging)
-                    }
-                    (StageName::Reduce, None, Some(partition)) => {
-                        camus2kafka::shard::reduce::reduce(&pipeline, &plan, partition, &staging)
-                    }
-                    (StageName::Map, _, _) => {
-                        anyhow::bail!("--stage map needs --shard i (and no --partition)")
-                    }
-                    (StageName::Reduce, _, _) => {
-                        anyhow::bail!("--stage reduce needs --partition r (and no --shard)")
-                    }
-                };
-            }
-            if staging.is_some() || partition.is_some() {
-                anyhow::bail!("--staging and --partition go with --stage map or --stage reduce");
-            }
-            if plan.is_some() && shard.is_none() {
-                anyhow::bail!("--plan needs --shard i (or --stage reduce --partition r)");
-            }
-            let shard = match (plan, shard) {
-                (Some(plan_file), Some(index)) => Some(camus2kafka::run::ShardRun {
-                    plan: camus2kafka::shard::Plan::load(&plan_file)?,
-                    plan_file,
-                    index,
-                }),
-                _ => None,
+            let pipeline = pipeline.load()?;
+            let step = camus2kafka::offsets::StepOptions {
+                dry_run,
+                accept_loss,
             };
-            camus2kafka::signals::install().context("cannot install the signal handlers")?;
-            if shard.is_some() {
-                // A shard must never outlive the task that runs it: its retry would publish
-                // beside it.
-                camus2kafka::signals::stop_with_parent()
-                    .context("cannot ask to be stopped with the parent process")?;
-            }
-            let options = camus2kafka::run::RunOptions {
-                dry_run,
-                resume,
-                accept_loss,
-                pipeline_file: Some(args.pipeline.clone()),
-                shard,
-            };
-            camus2kafka::run::run(&pipeline, &options)
-        }
-        Command::Plan {
-            pipeline: args,
-            shards,
-            out,
-        } => {
-            let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
-            let plan = camus2kafka::shard::make_plan(&pipeline, shards)?;
-            plan.write(&out)?;
-            println!(
-                "{}: {} shards over {} files ({} records) of {}",
-                out.display(),
-                plan.shards.len(),
-                plan.files.len(),
-                plan.files.iter().map(|f| f.records).sum::<u64>(),
-                plan.topic
-            );
-            for shard in &plan.shards {
-                if plan.is_map_reduce() {
-                    println!(
-                        "  map shard {}: {} files, {} bytes, {} records",
-                        shard.index,
-                        shard.files.len(),
-                        shard.bytes,
-                        shard.records
-                    );
-                } else {
-                    println!(
-                        "  shard {}: partitions {:?}, {} bytes, {} records",
-                        shard.index, shard.partitions, shard.bytes, shard.records
-                    );
-                }
-            }
-            if let Some(partitions) = plan.replay_partitions {
-                println!(
-                    "  then one reduce per replay partition: {partitions} (--stage reduce \
-                     --partition 0 to {})",
-                    partitions - 1
-                );
-            }
-            Ok(())
-        }
-        Command::Verify {
-            pipeline: args,
-            format,
-            names_only,
-        } => camus2kafka::integrity::verify(
-            &Pipeline::load(&args.pipeline, &args.sets)?,
-            matches!(format, ReportFormat::Json),
-            names_only,
-        ),
-        Command::Validate { pipeline: args } => {
-            let doc = config::load_document(&args.pipeline, &args.sets)?;
-            let problems = config::validate::problems(&doc);
-            if problems.is_empty() {
-                // The plugins read their config only when loaded: one that rejects it is found
-                // here, not at the start of a run.
-                let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
-                camus2kafka::plugin::KeyPlugin::load(&pipeline.key)
-                    .context("key.plugin cannot be loaded with key.config")?;
-                camus2kafka::plugin::FormatPlugin::load(&pipeline.format)
-                    .context("format.plugin cannot be loaded with format.config")?;
-                println!("{}: ok", args.pipeline.display());
-                Ok(())
-            } else {
-                anyhow::bail!("{}", config::validate::report(&args.pipeline, &problems))
-            }
-        }
-        Command::Offsets { action } => match action {
-            OffsetsAction::Show { pipeline: args } => {
-                camus2kafka::offsets::show(&Pipeline::load(&args.pipeline, &args.sets)?)
-            }
-            OffsetsAction::Commit {
-                pipeline: args,
-                dry_run,
-                accept_loss,
-                plan: Some(plan),
-                staging,
-            } => camus2kafka::shard::complete::commit(
-                &Pipeline::load(&args.pipeline, &args.sets)?,
-                &camus2kafka::shard::Plan::load(&plan)?,
-                staging
-                    .map(|s| camus2kafka::shard::staging::Staging::open(&s))
-                    .transpose()?
-                    .as_ref(),
-                camus2kafka::offsets::StepOptions {
-                    dry_run,
-                    accept_loss,
-                },
-            ),
-            OffsetsAction::Commit {
-                pipeline: args,
-                dry_run,
-                accept_loss,
-                plan: None,
-                ..
-            } => {
-                let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
-                // Never a cut-off beyond what the archive holds, whoever commits it.
-                camus2kafka::integrity::check_cutoff(&pipeline)?;
-                camus2kafka::offsets::commit_step(
+            match plan {
+                Some(plan) => camus2kafka::shard::complete::commit(
                     &pipeline,
-                    camus2kafka::offsets::StepOptions {
-                        dry_run,
-                        accept_loss,
-                    },
-                )
+                    &camus2kafka::shard::Plan::load(&plan)?,
+                    staging
+                        .map(|s| camus2kafka::shard::staging::Staging::open(&s))
+                        .transpose()?
+                        .as_ref(),
+                    step,
+                ),
+                None => {
+                    let history = camus2kafka::offsets::read_history(&pipeline)?;
+                    // Never a cut-off beyond what the archive holds, whoever commits it.
+                    camus2kafka::integrity::check_cutoff(&pipeline, history.as_ref())?;
+                    camus2kafka::offsets::commit_step(&pipeline, history.as_ref(), step)
+                }
             }
-        },
-        Command::Plugin {
-            action:
-                PluginAction::New {
-                    name,
-                    kind,
-                    dir,
-                    sdk,
-                },
+        }
+    }
+}
+
+/// `c2k plugin new | test`.
+fn plugin(action: PluginAction) -> anyhow::Result<()> {
+    match action {
+        PluginAction::New {
+            name,
+            kind,
+            dir,
+            sdk,
         } => {
             use camus2kafka::plugin_tools::scaffold;
             let kind = match kind {
@@ -471,15 +516,12 @@ fn execute(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Plugin {
-            action:
-                PluginAction::Test {
-                    plugin,
-                    input,
-                    config,
-                    limit,
-                    schema,
-                },
+        PluginAction::Test {
+            plugin,
+            input,
+            config,
+            limit,
+            schema,
         } => camus2kafka::plugin_tools::try_out::try_out(
             &camus2kafka::plugin_tools::try_out::TryOut {
                 plugin: &plugin,
@@ -490,27 +532,73 @@ fn execute(command: Command) -> anyhow::Result<()> {
             },
             &mut std::io::stdout().lock(),
         ),
-        Command::Inspect { file } => {
-            camus2kafka::inspect::inspect(&file, &mut std::io::stdout().lock())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// `c2k run`'s flag rules, as clap enforces them.
+    #[test]
+    fn run_flags_go_together_as_documented() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["c2k", "run", "p.yaml"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let stage = ["--plan", "P", "--staging", "S", "--stage"];
+        for ok in [
+            vec![],
+            vec!["--resume", "--dry-run", "--accept-loss"],
+            vec!["--plan", "P", "--shard", "1"],
+            [&stage[..], &["map", "--shard", "0"]].concat(),
+            [&stage[..], &["reduce", "--partition", "2"]].concat(),
+        ] {
+            assert_eq!(parse(&ok), Ok(()), "{ok:?}");
         }
-        Command::Sample {
-            dir,
-            records,
-            partitions,
-            hours,
-            topic,
-            seed,
-            codec,
-        } => {
-            let options = camus2kafka::sample::SampleOptions {
-                records,
-                partitions,
-                hours,
-                topic,
-                seed,
-                codec,
-            };
-            camus2kafka::sample::write_sample(&dir, &options)
+        for (bad, says) in [
+            (vec!["--shard", "1"], "--plan"),
+            (vec!["--plan", "P"], "--shard"),
+            (vec!["--staging", "S"], "--stage"),
+            (vec!["--partition", "1"], "--stage"),
+            (
+                vec!["--plan", "P", "--stage", "map", "--shard", "0"],
+                "--staging",
+            ),
+            ([&stage[..], &["map"]].concat(), "--shard"),
+            ([&stage[..], &["reduce"]].concat(), "--partition"),
+            (
+                [&stage[..], &["map", "--shard", "0", "--partition", "1"]].concat(),
+                "--partition",
+            ),
+            (
+                [&stage[..], &["map", "--shard", "0", "--dry-run"]].concat(),
+                "--dry-run",
+            ),
+            (
+                [&stage[..], &["reduce", "--partition", "0", "--accept-loss"]].concat(),
+                "--accept-loss",
+            ),
+        ] {
+            let error = parse(&bad).expect_err(&format!("{bad:?} is refused"));
+            assert!(error.contains(says), "{bad:?}: {error}");
         }
+    }
+
+    #[test]
+    fn a_staging_area_goes_with_a_plan_in_offsets_commit() {
+        let error = Cli::try_parse_from(["c2k", "offsets", "commit", "p.yaml", "--staging", "S"])
+            .map(|_| ())
+            .expect_err("--staging without --plan is refused");
+        assert!(error.to_string().contains("--plan"), "{error}");
     }
 }

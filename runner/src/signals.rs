@@ -14,7 +14,6 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::config::{Pipeline, SinkConfig};
-use crate::run::RunOptions;
 
 const HANDLED: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
 
@@ -108,9 +107,10 @@ fn ignored(signal: i32) -> bool {
 }
 
 /// Records what the message of a signal will need to say about this run.
-pub fn watch(pipeline: &Pipeline, options: &RunOptions) {
+/// `pipeline_file` is the file the run was given, for the command a message suggests.
+pub fn watch(pipeline: &Pipeline, dry_run: bool, pipeline_file: Option<&std::path::Path>) {
     let destination = match &pipeline.sink {
-        _ if options.dry_run => Destination::DryRun,
+        _ if dry_run => Destination::DryRun,
         SinkConfig::Kafka(_) => Destination::Kafka {
             topic: pipeline.replay_topic(),
         },
@@ -119,10 +119,7 @@ pub fn watch(pipeline: &Pipeline, options: &RunOptions) {
         },
         SinkConfig::Stdout(_) => Destination::Stdout,
     };
-    let pipeline_file = options
-        .pipeline_file
-        .as_ref()
-        .map_or("PIPELINE".to_string(), |f| f.display().to_string());
+    let pipeline_file = pipeline_file.map_or("PIPELINE".to_string(), |f| f.display().to_string());
     *WATCHED.lock().unwrap_or_else(PoisonError::into_inner) = Some(Watched {
         stage: Stage::Preparing,
         destination,

@@ -13,39 +13,28 @@ pub mod findings;
 mod reconcile;
 pub mod report;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::config::{Integrity, Pipeline};
-use crate::offsets::history;
-use crate::source::{self, CamusSource, Listing};
+use crate::offsets::history::History;
+use crate::source::{self, Listing, SourceFile};
 use crate::storage;
 pub use findings::{Finding, Kind, Report, Severity};
 
-/// The archive is not consistent with its history: `c2k` exits with code 5.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Inconsistent(pub String);
+pub use crate::refusal::Inconsistent;
 
-/// Reconciles the archive (`listing`, asked for once the history is read: a history that cannot
-/// be read is the first thing to say) with the history the pipeline names, if any.
-pub fn check(pipeline: &Pipeline, listing: impl FnOnce() -> Result<Listing>) -> Result<Report> {
-    let history_dir = pipeline.history_dir();
-    let runs = match &history_dir {
-        Some(dir) => Some(history::every_run(dir, &pipeline.topic).with_context(|| {
-            format!("cannot read the Camus history {dir} to check the archive against it")
-        })?),
-        None => None,
-    };
-    let listing = listing()?;
+/// Reconciles the archive's `listing` with the pipeline's Camus `history` (read once by the
+/// command), if it names one.
+pub fn check(pipeline: &Pipeline, history: Option<&History>, listing: &Listing) -> Report {
     let mut report = reconcile::reconcile(
         &pipeline.topic,
         &pipeline.input_dir(),
         &listing.files,
         &listing.not_regular,
-        runs.as_deref(),
+        history.map(|h| h.runs.as_slice()),
     );
-    report.history_dir = history_dir;
-    Ok(report)
+    report.history_dir = history.map(|h| h.dir.clone());
+    report
 }
 
 /// The archive of the pipeline, as listed (non-regular entries included, as findings).
@@ -59,8 +48,10 @@ pub fn list(pipeline: &Pipeline) -> Result<Listing> {
 /// [`Inconsistent`] error after the report is printed. Unless `names_only`, every data file is
 /// read too, to check it holds the records its name says.
 pub fn verify(pipeline: &Pipeline, json: bool, names_only: bool) -> Result<()> {
+    // A history that cannot be read is the first thing to say.
+    let history = crate::offsets::read_history(pipeline)?;
     let listing = list(pipeline)?;
-    let mut report = check(pipeline, || Ok(listing.clone()))?;
+    let mut report = check(pipeline, history.as_ref(), &listing);
     if !names_only {
         let input_dir = pipeline.input_dir();
         let storage = storage::for_url(&input_dir)?;
@@ -115,21 +106,21 @@ fn writeln(out: &mut dyn std::io::Write) -> Result<()> {
 /// What the gate of `c2k run` decided, beyond letting it go on.
 #[derive(Debug, Default)]
 pub struct Gate {
-    /// Identical copies left out of the source.
-    pub copies_skipped: usize,
+    /// The URLs of identical copies, to leave out of the source (read once).
+    pub copies: Vec<String>,
     /// Why the offsets step must not commit (`warn` mode with a cut-off beyond the data).
     pub commit_refused: Option<String>,
 }
 
-/// Checks the source before anything is read: stops on errors with `source.integrity: fail`,
-/// reports them with `warn`; leaves identical copies out of `source` in every mode.
-pub fn gate(pipeline: &Pipeline, source: &mut CamusSource) -> Result<Gate> {
-    let report = check(pipeline, || {
-        Ok(Listing {
-            files: source.files.clone(),
-            not_regular: Vec::new(),
-        })
-    })?;
+/// Checks the source's `files` before anything is read: stops on errors with
+/// `source.integrity: fail`, reports them with `warn`; in every mode, names the identical copies
+/// to leave out ([`Gate::copies`]).
+pub fn gate(pipeline: &Pipeline, history: Option<&History>, files: &[SourceFile]) -> Result<Gate> {
+    let listing = Listing {
+        files: files.to_vec(),
+        not_regular: Vec::new(),
+    };
+    let report = check(pipeline, history, &listing);
     let errors = report.count(Severity::Error);
     let beyond = cutoff_beyond(&report);
     if errors > 0 || beyond.is_some() {
@@ -161,13 +152,8 @@ pub fn gate(pipeline: &Pipeline, source: &mut CamusSource) -> Result<Gate> {
     {
         eprintln!("c2k: warning: {}", finding.message);
     }
-    let skip: std::collections::HashSet<&str> =
-        report.copies_to_skip.iter().map(String::as_str).collect();
-    source
-        .files
-        .retain(|file| !skip.contains(file.url.as_str()));
     Ok(Gate {
-        copies_skipped: report.copies_to_skip.len(),
+        copies: report.copies_to_skip,
         commit_refused: beyond,
     })
 }
@@ -200,8 +186,8 @@ pub fn cutoff_beyond(report: &Report) -> Option<String> {
 }
 
 /// For `c2k offsets commit`: refuses a cut-off beyond what the archive holds.
-pub fn check_cutoff(pipeline: &Pipeline) -> Result<()> {
-    let report = check(pipeline, || list(pipeline))?;
+pub fn check_cutoff(pipeline: &Pipeline, history: Option<&History>) -> Result<()> {
+    let report = check(pipeline, history, &list(pipeline)?);
     match cutoff_beyond(&report) {
         None => Ok(()),
         Some(why) => Err(Inconsistent(format!(

@@ -218,8 +218,40 @@ fn reconcile_partition(
     runs: &[RunRecord],
     report: &mut Report,
 ) -> PartitionRow {
+    let mut spans = run_spans(partition, runs, report);
+    place_files(partition, named, unique, &mut spans, report);
+    let mut all_known = !spans.is_empty();
+    let mut advanced_total = 0u64;
+    let mut statuses = Vec::new();
+    for span in &spans {
+        let row = check_span(partition, span, named, report);
+        match row.advanced {
+            Some(a) => advanced_total += a,
+            None => all_known = false,
+        }
+        statuses.push(row.status);
+        report.run_rows.push(row);
+    }
+    let cutoff = cutoff_on_data(partition, named, unique, runs, report);
+    let counted: Vec<&Named<'_>> = unique.iter().map(|&i| &named[i]).collect();
+    let status = worst(&statuses, &report.findings, partition);
+    PartitionRow {
+        partition,
+        first: counted.iter().map(|f| f.first()).min(),
+        last: counted.iter().map(|f| f.last()).max(),
+        files: named.len(),
+        records: counted.iter().map(|f| f.name.count).sum(),
+        advanced: all_known.then_some(advanced_total),
+        cutoff,
+        status,
+    }
+}
+
+/// Each run's span of `partition`, oldest first, with the gaps and duplicates between runs (and
+/// a run that goes backwards) reported.
+fn run_spans<'r>(partition: u32, runs: &'r [RunRecord], report: &mut Report) -> Vec<Span<'r>> {
     let p = partition as i32;
-    let mut spans: Vec<Span<'_>> = Vec::new();
+    let mut spans: Vec<Span<'r>> = Vec::new();
     let mut previous_end: Option<i64> = None;
     for run in runs {
         let Some(end) = run.end(p) else {
@@ -292,6 +324,19 @@ fn reconcile_partition(
         previous_end = Some(previous_end.map_or(end, |before| before.max(end)));
     }
 
+    spans
+}
+
+/// Gives each of the partition's files (`unique`: copies left out) the run whose span holds its
+/// last offset; a file no run accounts for is a stray, one older than the oldest run kept is
+/// noted as checked for copies only.
+fn place_files(
+    partition: u32,
+    named: &[Named<'_>],
+    unique: &[usize],
+    spans: &mut [Span<'_>],
+    report: &mut Report,
+) {
     let mut before_history = Vec::new();
     for &i in unique {
         let last = named[i].last();
@@ -385,19 +430,18 @@ fn reconcile_partition(
             ),
         );
     }
+}
 
-    let mut all_known = !spans.is_empty();
-    let mut advanced_total = 0u64;
-    let mut statuses = Vec::new();
-    for span in &spans {
-        let row = check_span(partition, span, named, report);
-        match row.advanced {
-            Some(a) => advanced_total += a,
-            None => all_known = false,
-        }
-        statuses.push(row.status);
-        report.run_rows.push(row);
-    }
+/// The newest run's cut-off of `partition`, recorded in `report` as beyond the data when the
+/// archive does not reach it.
+fn cutoff_on_data(
+    partition: u32,
+    named: &[Named<'_>],
+    unique: &[usize],
+    runs: &[RunRecord],
+    report: &mut Report,
+) -> Option<i64> {
+    let p = partition as i32;
     // The offsets step commits the newest run folder's offsets: they must stand on data. The
     // archive holds a partition up to one past its last record (or recorded error), or up to
     // where Camus first started it if it never archived anything.
@@ -417,49 +461,21 @@ fn reconcile_partition(
         }
     }
 
-    let counted: Vec<&Named<'_>> = unique.iter().map(|&i| &named[i]).collect();
-    let status = worst(&statuses, &report.findings, partition);
-    PartitionRow {
-        partition,
-        first: counted.iter().map(|f| f.first()).min(),
-        last: counted.iter().map(|f| f.last()).max(),
-        files: named.len(),
-        records: counted.iter().map(|f| f.name.count).sum(),
-        advanced: all_known.then_some(advanced_total),
-        cutoff,
-        status,
-    }
+    cutoff
 }
 
 /// Counts one run's files for the partition against the offsets it advanced, and checks that its
 /// newest offsets are held.
 fn check_span(partition: u32, span: &Span<'_>, named: &[Named<'_>], report: &mut Report) -> RunRow {
-    let errors: Vec<i64> = span
-        .run
-        .errors
-        .get(&(partition as i32))
-        .map(|all| {
-            all.iter()
-                .copied()
-                .filter(|&o| span.start.is_none_or(|s| o >= s) && o < span.end)
-                .collect()
-        })
-        .unwrap_or_default();
-    let records: u64 = span.files.iter().map(|&i| named[i].name.count).sum();
-    let skipped = errors.len() as u64;
-    let found = records + skipped;
+    let count = count_span(partition, span, named);
+    let SpanCount {
+        records,
+        skipped,
+        found,
+        held,
+        ..
+    } = count;
     let advanced = span.start.map(|s| (span.end - s).max(0) as u64);
-    let listed: Vec<String> = span
-        .files
-        .iter()
-        .map(|&i| named[i].relative.clone())
-        .collect();
-    let held = span
-        .files
-        .iter()
-        .map(|&i| named[i].last() + 1)
-        .chain(errors.iter().map(|e| e + 1))
-        .max();
     let mut status = "ok";
     let run = &span.run.name;
     if skipped > 0 {
@@ -498,98 +514,14 @@ fn check_span(partition: u32, span: &Span<'_>, named: &[Named<'_>], report: &mut
         }
         Some(advanced) if found > advanced => {
             status = "duplicate";
-            let suspects = overlapping(span, named);
-            let files = if suspects.is_empty() {
-                listed.clone()
-            } else {
-                suspects
-            };
-            report.findings.push(
-                finding(
-                    Severity::Error,
-                    Kind::Duplicate,
-                    format!(
-                        "partition {partition}, run {run}: the run advanced {advanced} offsets \
-                         ({}..{}) but its files hold {records} records{}: {} records are there \
-                         twice; files whose offset ranges overlap: {}",
-                        span.start.unwrap_or_default(),
-                        span.end,
-                        if skipped > 0 {
-                            format!(" (and {skipped} were recorded as undecodable)")
-                        } else {
-                            String::new()
-                        },
-                        found - advanced,
-                        files.join(", ")
-                    ),
-                )
-                .partition(partition)
-                .run(run)
-                .offsets(span.start.unwrap_or_default(), span.end)
-                .records(found - advanced)
-                .files(files),
-            );
+            let finding = duplicate_in_run(partition, span, named, &count, advanced);
+            report.findings.push(finding);
         }
         Some(advanced) if found < advanced => {
             status = "gap";
-            let start = span.start.unwrap_or_default();
-            let holes = holes(span, named, &errors, start);
-            let missing = advanced - found;
-            let at_end = held.is_none_or(|h| h < span.end);
-            let shown: Vec<String> = holes
-                .iter()
-                .take(5)
-                .map(|(a, b)| format!("{a}..{b}"))
-                .collect();
-            report.findings.push(
-                finding(
-                    Severity::Error,
-                    Kind::Gap,
-                    format!(
-                        "partition {partition}, run {run}: the run advanced {advanced} offsets \
-                         ({start}..{}) but its files hold {records} records{}: {missing} are in \
-                         no data file{}; no file's name covers offsets {}{}. A data file is \
-                         missing — or, if the topic is compacted or Camus skipped messages \
-                         without a record (too old for kafka.max.historical.days, undecodable \
-                         beyond max.decoder.exceptions.to.print), these offsets hold nothing: \
-                         Camus's own records cannot tell which",
-                        span.end,
-                        if skipped > 0 {
-                            format!(" and {skipped} were recorded as undecodable")
-                        } else {
-                            String::new()
-                        },
-                        if at_end {
-                            format!(
-                                ", among them the run's newest offsets (its files end at {}, the \
-                                 run stopped at {})",
-                                held.map_or("nothing".to_string(), |h| h.to_string()),
-                                span.end
-                            )
-                        } else {
-                            String::new()
-                        },
-                        if shown.is_empty() {
-                            "(none: the files' ranges interleave)".to_string()
-                        } else {
-                            shown.join(", ")
-                        },
-                        if holes.len() > shown.len() {
-                            format!(" and {} more ranges", holes.len() - shown.len())
-                        } else {
-                            String::new()
-                        }
-                    ),
-                )
-                .partition(partition)
-                .run(run)
-                .offsets(
-                    holes.first().map_or(start, |h| h.0),
-                    holes.last().map_or(span.end, |h| h.1),
-                )
-                .records(missing)
-                .files(listed.clone()),
-            );
+            report
+                .findings
+                .push(gap_in_run(partition, span, named, &count, advanced));
         }
         Some(_) => {}
     }
@@ -598,24 +530,9 @@ fn check_span(partition: u32, span: &Span<'_>, named: &[Named<'_>], report: &mut
     let advanced_any = span.start.is_none_or(|s| span.end > s);
     if status != "gap" && advanced_any && held.is_none_or(|h| h < span.end) {
         status = "gap";
-        let from = held.unwrap_or(span.start.unwrap_or(span.end));
-        report.findings.push(
-            finding(
-                Severity::Error,
-                Kind::Gap,
-                format!(
-                    "partition {partition}, run {run}: the run stopped at offset {}, but its \
-                     files end at {}: the file holding its newest records is missing",
-                    span.end,
-                    held.map_or("nothing".to_string(), |h| h.to_string())
-                ),
-            )
-            .partition(partition)
-            .run(run)
-            .offsets(from, span.end)
-            .records((span.end - from).max(0) as u64)
-            .files(listed.clone()),
-        );
+        report
+            .findings
+            .push(newest_missing(partition, span, &count));
     }
     RunRow {
         partition,
@@ -630,6 +547,205 @@ fn check_span(partition: u32, span: &Span<'_>, named: &[Named<'_>], report: &mut
         last: span.files.iter().map(|&i| named[i].last()).max(),
         status,
     }
+}
+
+/// What a run's span of a partition holds: its recorded errors, the files' records, and where
+/// the files end.
+struct SpanCount {
+    /// Offsets Camus recorded as undecodable within the span.
+    errors: Vec<i64>,
+    records: u64,
+    skipped: u64,
+    /// Records plus skipped: what the offsets advanced should equal.
+    found: u64,
+    /// The span's files, by relative path.
+    listed: Vec<String>,
+    /// One past the last offset the files (or errors) hold.
+    held: Option<i64>,
+}
+
+fn count_span(partition: u32, span: &Span<'_>, named: &[Named<'_>]) -> SpanCount {
+    let errors: Vec<i64> = span
+        .run
+        .errors
+        .get(&(partition as i32))
+        .map(|all| {
+            all.iter()
+                .copied()
+                .filter(|&o| span.start.is_none_or(|s| o >= s) && o < span.end)
+                .collect()
+        })
+        .unwrap_or_default();
+    let records: u64 = span.files.iter().map(|&i| named[i].name.count).sum();
+    let skipped = errors.len() as u64;
+    let found = records + skipped;
+    let listed: Vec<String> = span
+        .files
+        .iter()
+        .map(|&i| named[i].relative.clone())
+        .collect();
+    let held = span
+        .files
+        .iter()
+        .map(|&i| named[i].last() + 1)
+        .chain(errors.iter().map(|e| e + 1))
+        .max();
+    SpanCount {
+        errors,
+        records,
+        skipped,
+        found,
+        listed,
+        held,
+    }
+}
+
+/// A run whose files hold more records than it advanced offsets: the files whose ranges overlap.
+fn duplicate_in_run(
+    partition: u32,
+    span: &Span<'_>,
+    named: &[Named<'_>],
+    count: &SpanCount,
+    advanced: u64,
+) -> Finding {
+    let SpanCount {
+        records,
+        skipped,
+        found,
+        listed,
+        ..
+    } = count;
+    let (records, skipped, found) = (*records, *skipped, *found);
+    let run = &span.run.name;
+    let suspects = overlapping(span, named);
+    let files = if suspects.is_empty() {
+        listed.clone()
+    } else {
+        suspects
+    };
+    finding(
+        Severity::Error,
+        Kind::Duplicate,
+        format!(
+            "partition {partition}, run {run}: the run advanced {advanced} offsets \
+             ({}..{}) but its files hold {records} records{}: {} records are there \
+             twice; files whose offset ranges overlap: {}",
+            span.start.unwrap_or_default(),
+            span.end,
+            if skipped > 0 {
+                format!(" (and {skipped} were recorded as undecodable)")
+            } else {
+                String::new()
+            },
+            found - advanced,
+            files.join(", ")
+        ),
+    )
+    .partition(partition)
+    .run(run)
+    .offsets(span.start.unwrap_or_default(), span.end)
+    .records(found - advanced)
+    .files(files)
+}
+
+/// A run whose files hold fewer records than it advanced offsets: the ranges no file covers.
+fn gap_in_run(
+    partition: u32,
+    span: &Span<'_>,
+    named: &[Named<'_>],
+    count: &SpanCount,
+    advanced: u64,
+) -> Finding {
+    let SpanCount {
+        errors,
+        records,
+        skipped,
+        found,
+        listed,
+        held,
+        ..
+    } = count;
+    let (records, skipped, found, held) = (*records, *skipped, *found, *held);
+    let run = &span.run.name;
+    let start = span.start.unwrap_or_default();
+    let holes = holes(span, named, errors, start);
+    let missing = advanced - found;
+    let at_end = held.is_none_or(|h| h < span.end);
+    let shown: Vec<String> = holes
+        .iter()
+        .take(5)
+        .map(|(a, b)| format!("{a}..{b}"))
+        .collect();
+    finding(
+        Severity::Error,
+        Kind::Gap,
+        format!(
+            "partition {partition}, run {run}: the run advanced {advanced} offsets \
+             ({start}..{}) but its files hold {records} records{}: {missing} are in \
+             no data file{}; no file's name covers offsets {}{}. A data file is \
+             missing — or, if the topic is compacted or Camus skipped messages \
+             without a record (too old for kafka.max.historical.days, undecodable \
+             beyond max.decoder.exceptions.to.print), these offsets hold nothing: \
+             Camus's own records cannot tell which",
+            span.end,
+            if skipped > 0 {
+                format!(" and {skipped} were recorded as undecodable")
+            } else {
+                String::new()
+            },
+            if at_end {
+                format!(
+                    ", among them the run's newest offsets (its files end at {}, the \
+                     run stopped at {})",
+                    held.map_or("nothing".to_string(), |h| h.to_string()),
+                    span.end
+                )
+            } else {
+                String::new()
+            },
+            if shown.is_empty() {
+                "(none: the files' ranges interleave)".to_string()
+            } else {
+                shown.join(", ")
+            },
+            if holes.len() > shown.len() {
+                format!(" and {} more ranges", holes.len() - shown.len())
+            } else {
+                String::new()
+            }
+        ),
+    )
+    .partition(partition)
+    .run(run)
+    .offsets(
+        holes.first().map_or(start, |h| h.0),
+        holes.last().map_or(span.end, |h| h.1),
+    )
+    .records(missing)
+    .files(listed.clone())
+}
+
+/// A run whose files end before it stopped: the file of its newest records is missing.
+fn newest_missing(partition: u32, span: &Span<'_>, count: &SpanCount) -> Finding {
+    let SpanCount { listed, held, .. } = count;
+    let held = *held;
+    let run = &span.run.name;
+    let from = held.unwrap_or(span.start.unwrap_or(span.end));
+    finding(
+        Severity::Error,
+        Kind::Gap,
+        format!(
+            "partition {partition}, run {run}: the run stopped at offset {}, but its \
+             files end at {}: the file holding its newest records is missing",
+            span.end,
+            held.map_or("nothing".to_string(), |h| h.to_string())
+        ),
+    )
+    .partition(partition)
+    .run(run)
+    .offsets(from, span.end)
+    .records((span.end - from).max(0) as u64)
+    .files(listed.clone())
 }
 
 /// The span's files whose name ranges overlap another's.

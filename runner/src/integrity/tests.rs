@@ -26,6 +26,7 @@ fn run(name: &str, started: &[(i32, i64)], stopped: &[(i32, i64)]) -> RunRecord 
         started: started.iter().copied().collect(),
         stopped: stopped.iter().copied().collect(),
         errors: BTreeMap::new(),
+        ..RunRecord::default()
     }
 }
 

@@ -12,8 +12,11 @@
 //! It knows librdkafka, not the pipeline's stages: what each client does is the sink's and the
 //! offsets step's business.
 
+pub mod client_config;
 pub mod context;
 pub mod trouble;
+
+pub use client_config::ClientConfigBuilder;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! against what the live cluster said ([`super::live`]). No I/O here: the rules, the offsets to
 //! commit and the words that explain them.
 //!
-//! Refused (exit code 6, [`HandOffRefused`]): a cut-off below the log start (the messages between
+//! Refused (exit code 6, [`HandOffRefused`](crate::refusal::HandOffRefused)): a cut-off below the log start (the messages between
 //! are in neither the archive nor Kafka; `--accept-loss` commits the log start instead), a cut-off
 //! beyond the high watermark (the archive is ahead of this topic), a cut-off partition the live
 //! topic lacks or no such topic, running group members, a live cluster that could not be read.
@@ -255,21 +255,6 @@ pub fn decide(
         );
     }
     decision
-}
-
-/// The live cluster does not allow the hand-off: nothing was committed. `c2k` exits with code 6.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the hand-off to the live topic {topic} on {cluster} is refused, nothing committed for group \
-     {group}: {}",
-    .reasons.join("; ")
-)]
-pub struct HandOffRefused {
-    pub topic: String,
-    /// The cluster asked, as [`super::live::Cluster`] describes it, or what was tried.
-    pub cluster: String,
-    pub group: String,
-    pub reasons: Vec<String>,
 }
 
 #[cfg(test)]

@@ -147,6 +147,91 @@ pub fn read_run(storage: &dyn Storage, run_dir: &str, topic: &str) -> Result<Run
     })
 }
 
+/// The Camus execution history of one topic, read once per command: every run folder, oldest
+/// first. The integrity check reconciles the archive with all of them; the offsets step commits
+/// the newest one's resume points ([`History::cutoff`]).
+#[derive(Debug, Clone)]
+pub struct History {
+    /// The history folder (path or URL).
+    pub dir: String,
+    /// Every run folder, oldest first.
+    pub runs: Vec<RunRecord>,
+    /// The folder's other entries (not named like runs), for the error that finds no run.
+    others: Vec<String>,
+}
+
+impl History {
+    /// Reads every run folder of `history_dir` for `topic`.
+    pub fn read(history_dir: &str, topic: &str) -> Result<History> {
+        let storage = storage::for_url(history_dir)?;
+        let (names, others): (Vec<String>, Vec<String>) = storage
+            .list_dirs(history_dir)
+            .with_context(|| format!("cannot list the Camus history folder {history_dir}"))?
+            .into_iter()
+            .partition(|name| looks_like_run(name));
+        let mut runs = Vec::with_capacity(names.len());
+        for name in names {
+            let dir = join_url(history_dir, &name);
+            runs.push(read_run_record(storage.as_ref(), &dir, name, topic)?);
+        }
+        runs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(History {
+            dir: history_dir.to_string(),
+            runs,
+            others,
+        })
+    }
+
+    /// Where the newest run left each partition of the topic: what the next Camus run resumes
+    /// from, and so the cut-off the offsets step commits. Fails as [`latest_run`] does.
+    pub fn cutoff(&self, topic: &str) -> Result<RunOffsets> {
+        let Some(newest) = self.runs.last() else {
+            let mut found = self.others.clone();
+            found.sort();
+            bail!(
+                "no Camus run folder (named like 2024-01-15-10-00-00) in {}{}",
+                self.dir,
+                if found.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (found: {})", found.join(", "))
+                }
+            );
+        };
+        let run_dir = join_url(&self.dir, &newest.name);
+        if newest.offsets_files == 0 {
+            bail!(
+                "the Camus run folder {run_dir} has no offsets files (offsets-m-* or \
+                 offsets-previous)"
+            );
+        }
+        if newest.resume.is_empty() {
+            let found = if newest.other_topics.is_empty() {
+                "no keys at all".to_string()
+            } else {
+                format!(
+                    "only {}",
+                    newest
+                        .other_topics
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            bail!(
+                "the Camus run folder {run_dir} has no offsets for topic {topic} ({} offsets \
+                 files read, {found})",
+                newest.offsets_files
+            );
+        }
+        Ok(RunOffsets {
+            run_dir,
+            partitions: newest.resume.values().cloned().collect(),
+        })
+    }
+}
+
 /// What one run folder says about one topic, file by file: where each partition started, where
 /// it stopped, and which messages Camus recorded as not decodable. [`read_run`] gives the resume
 /// point (what Camus itself uses); this keeps the parts apart, for the reconciliation of the
@@ -163,6 +248,13 @@ pub struct RunRecord {
     /// `errors-m-*`: per partition, the offsets of messages Camus read but could not decode
     /// (it writes their key there instead of a record).
     pub errors: BTreeMap<i32, Vec<i64>>,
+    /// Per partition, the largest offset of any offsets file, with the file and leader it came
+    /// from (the first file listed, among equals): where Camus resumes.
+    pub resume: BTreeMap<i32, PartitionOffset>,
+    /// How many offsets files (`offsets-m-*`, `offsets-previous`) the folder holds.
+    pub offsets_files: usize,
+    /// The other topics the offsets files mention.
+    pub other_topics: std::collections::BTreeSet<String>,
 }
 
 impl RunRecord {
@@ -192,20 +284,7 @@ impl RunRecord {
 /// Every run folder of `history_dir`, oldest first, with `topic`'s offsets in each. Folders
 /// that do not mention the topic are kept (empty): they are runs all the same.
 pub fn every_run(history_dir: &str, topic: &str) -> Result<Vec<RunRecord>> {
-    let storage = storage::for_url(history_dir)?;
-    let names: Vec<String> = storage
-        .list_dirs(history_dir)
-        .with_context(|| format!("cannot list the Camus history folder {history_dir}"))?
-        .into_iter()
-        .filter(|name| looks_like_run(name))
-        .collect();
-    let mut runs = Vec::with_capacity(names.len());
-    for name in names {
-        let dir = join_url(history_dir, &name);
-        runs.push(read_run_record(storage.as_ref(), &dir, name, topic)?);
-    }
-    runs.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(runs)
+    Ok(History::read(history_dir, topic)?.runs)
 }
 
 fn read_run_record(
@@ -240,6 +319,9 @@ fn read_run_record(
         if let Some(kind) = entry.not_regular {
             bail!("{} is {kind}, not a Camus offsets file", entry.url);
         }
+        if !matches!(part, Part::Errors) {
+            record.offsets_files += 1;
+        }
         // An empty errors file is what a task with no errors leaves behind.
         if entry.size == 0 {
             continue;
@@ -250,7 +332,27 @@ fn read_run_record(
             let key = etlkey::decode_named(&raw.key, &entry.url, index)?;
             index += 1;
             if key.topic != topic {
+                if !matches!(part, Part::Errors) {
+                    record.other_topics.insert(key.topic);
+                }
                 continue;
+            }
+            if !matches!(part, Part::Errors) {
+                let larger = record
+                    .resume
+                    .get(&key.partition)
+                    .is_none_or(|current| key.offset > current.offset);
+                if larger {
+                    record.resume.insert(
+                        key.partition,
+                        PartitionOffset {
+                            partition: key.partition,
+                            offset: key.offset,
+                            node: key.leader_id.clone(),
+                            file: entry.url.clone(),
+                        },
+                    );
+                }
             }
             match part {
                 Part::Started => keep_largest(&mut record.started, key.partition, key.offset),
@@ -356,6 +458,24 @@ mod tests {
         assert_eq!(got, vec![(0, 12), (1, 3), (2, 40)]);
         assert!(run.partitions[0].file.ends_with("offsets-m-00001"));
 
+        // The history read once for a whole command gives the same cut-off.
+        let once = History::read(history, "T").unwrap();
+        assert_eq!(once.runs.len(), 2);
+        let cutoff = once.cutoff("T").unwrap();
+        assert_eq!(cutoff.run_dir, run.run_dir);
+        assert_eq!(cutoff.partitions, run.partitions);
+        let err = History::read(history, "MISSING")
+            .unwrap()
+            .cutoff("MISSING")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("2024-01-02-00-00-00")
+                && err.contains("MISSING")
+                && err.contains("only T, X"),
+            "{err}"
+        );
+
         let err = latest_run(history, "MISSING").unwrap_err().to_string();
         assert!(
             err.contains("2024-01-02-00-00-00") && err.contains("MISSING"),
@@ -370,5 +490,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains(dir.path().to_str().unwrap()), "{err}");
+        std::fs::create_dir(dir.path().join("_temporary")).unwrap();
+        let err = History::read(dir.path().to_str().unwrap(), "T")
+            .unwrap()
+            .cutoff("T")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(dir.path().to_str().unwrap()) && err.contains("found: _temporary"),
+            "{err}"
+        );
     }
 }

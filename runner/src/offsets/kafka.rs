@@ -9,7 +9,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
@@ -53,15 +52,13 @@ fn group_consumer(
     properties: &Properties,
     timeout: Duration,
 ) -> Result<GroupConsumer> {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &brokers.list)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false");
-    for (name, value) in properties.iter() {
-        config.set(name, value);
-    }
+    let config = kafka::ClientConfigBuilder::new(&brokers.list)
+        .role(&[
+            ("group.id", group),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+        ])
+        .user(properties.iter());
     let origin = Origin {
         role: format!("the offsets consumer of group {group}"),
         key: "offsets.consumer",

@@ -18,13 +18,11 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaRespErr;
 use serde_json::Value;
 use zookeeper_client::{Client, Error as ZkError};
 
-use super::zookeeper;
 use crate::config::{CommitMode, Pipeline, Properties};
 use crate::kafka::{self, Origin, Watch};
 
@@ -97,7 +95,7 @@ pub fn read(pipeline: &Pipeline, topic: &str, group: Option<&str>) -> Result<Sna
                 .zookeeper
                 .as_deref()
                 .context("offsets.zookeeper is not set")?;
-            let auth = super::zookeeper_auth::ZkAuth::from_config(offsets)?;
+            let auth = crate::zookeeper::ZkAuth::from_config(offsets)?;
             let view = read_zookeeper(connect, &auth, group, offsets.brokers.is_none(), timeout)?;
             let cluster = match &offsets.brokers {
                 Some(brokers) => Cluster::new(brokers, "offsets.brokers", None, pipeline),
@@ -160,14 +158,12 @@ impl Cluster {
     /// A consumer outside any group: it reads metadata, watermarks and group descriptions, and
     /// never joins, commits or fetches. Probed: a TLS or SASL mistake fails here, naming it.
     fn consumer(&self, timeout: Duration) -> Result<BaseConsumer<Watch>> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", &self.brokers)
-            .set("enable.auto.commit", "false")
-            .set("allow.auto.create.topics", "false");
-        for (name, value) in self.properties.iter() {
-            config.set(name, value);
-        }
+        let config = kafka::ClientConfigBuilder::new(&self.brokers)
+            .role(&[
+                ("enable.auto.commit", "false"),
+                ("allow.auto.create.topics", "false"),
+            ])
+            .user(self.properties.iter());
         let origin = self.client_origin();
         let consumer: BaseConsumer<Watch> = kafka::create(&config, Watch::default(), &origin)?;
         kafka::probe(
@@ -312,14 +308,14 @@ impl ZooKeeperView {
 
 fn read_zookeeper(
     connect: &str,
-    auth: &super::zookeeper_auth::ZkAuth,
+    auth: &crate::zookeeper::ZkAuth,
     group: Option<&str>,
     with_brokers: bool,
     timeout: Duration,
 ) -> Result<ZooKeeperView> {
-    zookeeper::run_bounded(connect, timeout, async {
-        let client = zookeeper::connect_client(connect, auth, timeout).await?;
-        let (_, chroot) = zookeeper::split_connect_string(connect);
+    crate::zookeeper::run_bounded(connect, timeout, async {
+        let client = crate::zookeeper::connect_client(connect, auth, timeout).await?;
+        let (_, chroot) = crate::zookeeper::split_connect_string(connect);
         let root = chroot.unwrap_or("");
         let ids_path = format!("{root}/brokers/ids");
         let registrations = if with_brokers {

@@ -14,16 +14,15 @@ pub mod history;
 pub(crate) mod kafka;
 pub mod live;
 pub(crate) mod zookeeper;
-pub mod zookeeper_auth;
 
 use std::io::Write;
 
 use anyhow::{Context, Result};
 
 use crate::config::{CommitMode, LiveCheck, Pipeline};
+pub use crate::refusal::{AlreadyCommitted, HandOffRefused};
 use handoff::Decision;
-pub use handoff::HandOffRefused;
-use history::{PartitionOffset, RunOffsets};
+use history::{History, PartitionOffset, RunOffsets};
 
 /// `c2k offsets show`: prints the newest run's cut-offs beside what the live cluster says (log
 /// start, high watermark, messages left to read after the switch), then a line per problem the
@@ -138,13 +137,30 @@ pub fn print_table(
     Ok(())
 }
 
-/// The offsets of the configured topic in the newest Camus run.
+const NO_HISTORY: &str = "offsets.exec_dir (or offsets.history_dir) is not set: the offsets \
+     step needs the Camus execution directory";
+
+/// The offsets of the configured topic in the newest Camus run, read alone (`c2k offsets show`).
 fn latest_run(pipeline: &Pipeline) -> Result<RunOffsets> {
-    let history_dir = pipeline.history_dir().context(
-        "offsets.exec_dir (or offsets.history_dir) is not set: the offsets step needs the \
-         Camus execution directory",
-    )?;
+    let history_dir = pipeline.history_dir().context(NO_HISTORY)?;
     history::latest_run(&history_dir, &pipeline.topic)
+}
+
+/// The pipeline's Camus history, every run of it, when the pipeline names one: read once per
+/// command, for the integrity check and the offsets step alike.
+pub fn read_history(pipeline: &Pipeline) -> Result<Option<History>> {
+    pipeline
+        .history_dir()
+        .map(|dir| {
+            History::read(&dir, &pipeline.topic)
+                .with_context(|| format!("cannot read the Camus history {dir}"))
+        })
+        .transpose()
+}
+
+/// The cut-off the offsets step commits: the newest run's resume points in `history`.
+pub fn cutoff(pipeline: &Pipeline, history: Option<&History>) -> Result<RunOffsets> {
+    history.context(NO_HISTORY)?.cutoff(&pipeline.topic)
 }
 
 /// What the group already has for the topic, compared with what the newest Camus run says.
@@ -174,10 +190,10 @@ fn existing(pipeline: &Pipeline, plan: &[PartitionOffset]) -> Result<Existing> {
         CommitMode::None => Ok(Existing::None),
         CommitMode::Zookeeper => {
             let connect = zookeeper_connect(pipeline)?;
-            let auth = zookeeper_auth::ZkAuth::from_config(offsets)?;
+            let auth = crate::zookeeper::ZkAuth::from_config(offsets)?;
             let found = zookeeper::existing(connect, &auth, group, topic, timeout)?;
             let planned = zookeeper::planned_children(offsets.layout, plan);
-            let (_, chroot) = zookeeper::split_connect_string(connect);
+            let (_, chroot) = crate::zookeeper::split_connect_string(connect);
             Ok(compare(&found, &planned, |listed| {
                 format!(
                     "{}{} in ZooKeeper {connect} ({} existing: {listed})",
@@ -265,13 +281,17 @@ pub struct StepOptions {
 /// consistent with the cut-off ([`handoff`]). A replay is never published only to find that its
 /// hand-off cannot be made. A dry run reads the live topic too and says what it found, without
 /// failing on it.
-pub fn preflight(pipeline: &Pipeline, options: StepOptions) -> Result<()> {
+pub fn preflight(
+    pipeline: &Pipeline,
+    history: Option<&History>,
+    options: StepOptions,
+) -> Result<()> {
     if pipeline.offsets.commit == CommitMode::None {
         return Ok(());
     }
     let context = "checked before publishing anything: the offsets step could not be made";
     let group = group_of(pipeline).context(context)?;
-    let run = latest_run(pipeline).context(context)?;
+    let run = cutoff(pipeline, history).context(context)?;
     if options.dry_run {
         let decision = decide_live(pipeline, group, &run, options);
         report_dry_run(pipeline, &decision);
@@ -293,14 +313,19 @@ pub fn preflight(pipeline: &Pipeline, options: StepOptions) -> Result<()> {
 /// The offsets step of `c2k run`, and `c2k offsets commit`. The live topic is checked again right
 /// before writing (it may have moved on during a long replay). With `dry_run`, prints what would
 /// be written where and writes nothing. Offsets identical to those already committed (an earlier,
-/// interrupted attempt) are not written again and the step succeeds.
-pub fn commit_step(pipeline: &Pipeline, options: StepOptions) -> Result<()> {
+/// interrupted attempt) are not written again and the step succeeds. The cut-off is the newest
+/// run of `history`, the history the command read before anything was sent.
+pub fn commit_step(
+    pipeline: &Pipeline,
+    history: Option<&History>,
+    options: StepOptions,
+) -> Result<()> {
     let offsets = &pipeline.offsets;
     if offsets.commit == CommitMode::None {
         return Ok(());
     }
     let group = group_of(pipeline)?;
-    let run = latest_run(pipeline)?;
+    let run = cutoff(pipeline, history)?;
     let topic = &pipeline.topic;
     let timeout = offsets.session_timeout.duration();
     let mut out = std::io::stdout().lock();
@@ -335,7 +360,7 @@ pub fn commit_step(pipeline: &Pipeline, options: StepOptions) -> Result<()> {
                 )?;
                 zookeeper::planned_writes(connect, group, topic, offsets.layout, plan)
             } else {
-                let auth = zookeeper_auth::ZkAuth::from_config(offsets)?;
+                let auth = crate::zookeeper::ZkAuth::from_config(offsets)?;
                 let written =
                     zookeeper::commit(connect, &auth, group, topic, offsets.layout, plan, timeout)?;
                 writeln!(
@@ -516,13 +541,4 @@ fn report_dry_run(pipeline: &Pipeline, decision: &Decision) {
             );
         }
     }
-}
-
-/// The consumer group already has offsets for the topic: nothing was written. `c2k` exits with
-/// code 3 for it.
-#[derive(Debug, thiserror::Error)]
-#[error("consumer group already has offsets at {location}: left untouched, nothing written")]
-pub struct AlreadyCommitted {
-    /// The ZooKeeper path or Kafka group/topic that already has offsets.
-    pub location: String,
 }

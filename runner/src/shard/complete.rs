@@ -16,11 +16,7 @@ use crate::integrity::Inconsistent;
 use crate::offsets::StepOptions;
 use crate::sink::kafka::account::{account, Account};
 
-/// Some replay partition does not hold all its messages yet: nothing was committed. `c2k` exits
-/// with code 7.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Incomplete(pub String);
+pub use crate::refusal::Incomplete;
 
 /// Checks the replay is complete, then commits the offsets. A `key` or `single` plan needs the
 /// staging area: its map shards' manifests say how many messages each replay partition must hold
@@ -40,13 +36,13 @@ pub fn commit(
             plan.partitioning
         ),
     };
-    let (_, gate, content) = super::open_as_planned(pipeline, plan, "nothing was committed")?;
-    if let Some(why) = &gate.commit_refused {
+    let replay = super::open_as_planned(pipeline, plan, "nothing was committed")?;
+    if let Some(why) = &replay.gate.commit_refused {
         if pipeline.offsets.commit != CommitMode::None {
             return Err(Inconsistent(format!("{why}: nothing was committed")).into());
         }
     }
-    let found = account(pipeline, &content)?;
+    let found = account(pipeline, &replay.facts.content)?;
     if !found.lost.is_empty() {
         return Err(crate::sink::kafka::topic::TopicUnsafe(format!(
             "replay topic {} no longer holds all of the replay: {}. Nothing was committed. \
@@ -65,7 +61,7 @@ pub fn commit(
         found.topic,
         expected.counts.len()
     );
-    crate::offsets::commit_step(pipeline, options)
+    crate::offsets::commit_step(pipeline, replay.history.as_ref(), options)
 }
 
 /// What each replay partition must hold, and who publishes it (for the error).

@@ -10,7 +10,7 @@
 //! meets the writer schemas, so only the process that decoded a record can format it. The
 //! format plugin is deterministic per record, so a message formatted here is byte for byte the
 //! one the single-machine run formats; the records keep the archive-wide file ids and input
-//! order (`run::read_and_sort` with `global_ids`), so the sort positions are the single run's.
+//! order (`stages::read_and_sort` with `global_ids`), so the sort positions are the single run's.
 
 use std::collections::BTreeMap;
 
@@ -23,10 +23,10 @@ use crate::plugin::pool::FormatPool;
 use crate::plugin::{FormatPlugin, KeyPlugin};
 use crate::progress::Progress;
 use crate::record::{FileId, OutMessage};
-use crate::run::{self, CHANNEL_DEPTH};
 use crate::sink::kafka::partition_for;
 use crate::sort::{SortItem, Sorted};
 use crate::source::SourceFile;
+use crate::stages::{self, CHANNEL_DEPTH};
 
 /// Runs shard `index`'s map stage into `staging`.
 pub fn map(pipeline: &Pipeline, plan: &Plan, index: usize, staging: &Staging) -> Result<()> {
@@ -42,8 +42,8 @@ pub fn map(pipeline: &Pipeline, plan: &Plan, index: usize, staging: &Staging) ->
     let partitions = plan
         .replay_partitions
         .context("the plan has no replay partition count (replay_partitions): plan again")?;
-    let (mut source, _gate, _content) =
-        super::open_as_planned(pipeline, plan, &format!("map shard {index} wrote nothing"))?;
+    let mut source =
+        super::open_as_planned(pipeline, plan, &format!("map shard {index} wrote nothing"))?.source;
     if let Some(done) = staging.manifest(index, &plan.content)? {
         eprintln!(
             "c2k: map shard {index} is already complete: {} messages in {} runs under {} (an \
@@ -64,15 +64,9 @@ pub fn map(pipeline: &Pipeline, plan: &Plan, index: usize, staging: &Staging) ->
         );
     }
     let global_ids: Vec<FileId> = shard.files.iter().map(|&i| i as FileId).collect();
-    source.files = shard
-        .files
-        .iter()
-        .map(|&i| {
-            all_files.get(i).cloned().with_context(|| {
-                format!("the plan gives shard {index} file {i}, which it does not list")
-            })
-        })
-        .collect::<Result<_>>()?;
+    source
+        .keep_positions(&shard.files)
+        .with_context(|| format!("the plan's shard {index}: plan again"))?;
 
     let runs = if source.files.is_empty() {
         BTreeMap::new()
@@ -80,13 +74,13 @@ pub fn map(pipeline: &Pipeline, plan: &Plan, index: usize, staging: &Staging) ->
         let mut key = KeyPlugin::load(&pipeline.key)?;
         let mut format = FormatPool::load(&pipeline.format)?;
         let progress = Progress::new(source.files.iter().map(|f| f.size).sum());
-        let sorted = run::read_and_sort(
+        let sorted = stages::read_and_sort(
             pipeline,
             &source,
             &mut key,
-            &mut format,
             &progress,
             Some(&global_ids),
+            &mut |id, json| format.register_schema(id, json),
         )?;
         if sorted.count != shard.records {
             bail!(
@@ -171,16 +165,16 @@ fn format_into_runs(
         // in that order, so the deliverer pairs them one for one. Unbounded, but it holds only
         // the positions (no datums) of the batches in flight, which the bounded channel limits.
         let (positions_out, positions_in) = crossbeam_channel::unbounded::<Vec<SortItem>>();
-        let merger = run::named("c2k-merge").spawn_scoped(scope, move || {
+        let merger = stages::named("c2k-merge").spawn_scoped(scope, move || {
             // Each batch's sort positions (key and tie-breakers only) go out before the batch.
-            run::merge_in_batches(iter, batch_size, batches_out, |batch| {
+            stages::merge_in_batches(iter, batch_size, batches_out, |batch| {
                 positions_out
                     .send(batch.iter().map(position).collect())
                     .is_ok()
             })
         })?;
         let format_one = |instance: &mut FormatPlugin, items: Vec<SortItem>| {
-            run::format_batch(pipeline, files, instance, &items, progress)
+            stages::format_batch(pipeline, files, instance, &items, progress)
         };
         let deliver = |messages: Vec<OutMessage>| {
             let written = positions_in

@@ -22,10 +22,10 @@ use std::fmt::Write as _;
 use anyhow::{bail, Context, Result};
 
 use crate::config::{CommitMode, Partitioning, Pipeline};
-use crate::identity::{self, ContentDigest};
-use crate::integrity::{self, Inconsistent};
+use crate::identity;
+use crate::integrity::Inconsistent;
+use crate::replay_plan::ReplayPlan;
 use crate::sink::SourceFacts;
-use crate::source::CamusSource;
 pub use plan::Plan;
 
 /// How many differences between the plan and the archive an error lists.
@@ -46,16 +46,15 @@ pub fn make_plan(pipeline: &Pipeline, shards: usize) -> Result<Plan> {
              from the c2k-* headers; a sharded replay needs sink.provenance: true"
         );
     }
-    let mut source = CamusSource::open(pipeline)?;
     // The hand-off is checked before any shard publishes, as `c2k run` does before it sends.
-    crate::offsets::preflight(pipeline, crate::offsets::StepOptions::default())?;
-    let gate = integrity::gate(pipeline, &mut source)?;
-    if let Some(why) = gate.commit_refused {
+    let replay = ReplayPlan::build(pipeline, crate::offsets::StepOptions::default())?;
+    if let Some(why) = &replay.gate.commit_refused {
         if pipeline.offsets.commit != CommitMode::None {
             return Err(Inconsistent(format!("{why}: no plan was written")).into());
         }
     }
     let input_dir = pipeline.input_dir();
+    let source = &replay.source;
     let mut files = Vec::with_capacity(source.files.len());
     for file in &source.files {
         let Some(name) = &file.name else {
@@ -72,15 +71,14 @@ pub fn make_plan(pipeline: &Pipeline, shards: usize) -> Result<Plan> {
             records: name.count,
         });
     }
-    let content = identity::content_digest(pipeline, &input_dir, &source.files)?;
     let cutoff = match pipeline.offsets.commit {
         CommitMode::None => None,
-        _ => Some(cutoff_now(pipeline)?),
+        _ => Some(planned_cutoff(pipeline, &replay)?),
     };
     let (shards, replay_partitions) = match sink.partitioning {
         Partitioning::Source => (by_partitions(&files, shards), None),
         Partitioning::Key | Partitioning::Single => {
-            let topic = crate::sink::kafka::admin::plan_topic(pipeline, &facts_of(&source))?;
+            let topic = crate::sink::kafka::admin::plan_topic(pipeline, &replay.facts)?;
             (by_files(&files, shards), Some(topic.partitions))
         }
     };
@@ -91,7 +89,7 @@ pub fn make_plan(pipeline: &Pipeline, shards: usize) -> Result<Plan> {
         input_dir,
         partitioning: plan::partitioning_name(sink.partitioning).into(),
         replay_partitions,
-        content: plan::to_hex(&content),
+        content: plan::to_hex(&replay.facts.content),
         files,
         cutoff,
         shards,
@@ -144,22 +142,9 @@ fn by_files(files: &[plan::PlannedFile], shards: usize) -> Vec<plan::Shard> {
         .collect()
 }
 
-/// What the topic planning needs of the source: its partitions.
-fn facts_of(source: &CamusSource) -> SourceFacts {
-    SourceFacts {
-        partitions: source.partitions(),
-        oldest_bucket_ms: SourceFacts::oldest_bucket(&source.files),
-        ..SourceFacts::default()
-    }
-}
-
-/// The newest Camus run's offsets, as the offsets step would commit them.
-fn cutoff_now(pipeline: &Pipeline) -> Result<plan::Cutoff> {
-    let history_dir = pipeline.history_dir().context(
-        "offsets.exec_dir (or offsets.history_dir) is not set: the offsets step needs the Camus \
-         execution directory",
-    )?;
-    let run = crate::offsets::history::latest_run(&history_dir, &pipeline.topic)?;
+/// The newest Camus run's offsets in the history `replay` read, as the offsets step commits them.
+fn planned_cutoff(pipeline: &Pipeline, replay: &ReplayPlan) -> Result<plan::Cutoff> {
+    let run = replay.cutoff(pipeline)?;
     Ok(plan::Cutoff {
         run_dir: run.run_dir,
         offsets: run
@@ -172,18 +157,14 @@ fn cutoff_now(pipeline: &Pipeline) -> Result<plan::Cutoff> {
 
 /// Opens the source and checks it against the plan: the same pipeline, the integrity gate, the
 /// same files with the same sizes, the same content digest (reader schema, plugins) and, when the
-/// plan has one, the same Camus cut-off. `what` names who checks, for the error. Returns the
-/// source, the gate's decision and the (planned) content digest.
-pub fn open_as_planned(
-    pipeline: &Pipeline,
-    plan: &Plan,
-    what: &str,
-) -> Result<(CamusSource, integrity::Gate, ContentDigest)> {
+/// plan has one, the same Camus cut-off. `what` names who checks, for the error. The history is
+/// read once, for the gate, the cut-off check and the commit.
+pub fn open_as_planned(pipeline: &Pipeline, plan: &Plan, what: &str) -> Result<ReplayPlan> {
     plan.check_pipeline(pipeline)?;
-    let mut source = CamusSource::open(pipeline)?;
-    let gate = integrity::gate(pipeline, &mut source)?;
+    let replay = ReplayPlan::gated(pipeline)?;
     let input_dir = pipeline.input_dir();
-    let now: Vec<(String, u64)> = source
+    let now: Vec<(String, u64)> = replay
+        .source
         .files
         .iter()
         .map(|f| (identity::relative_path(&input_dir, &f.url), f.size))
@@ -200,8 +181,7 @@ pub fn open_as_planned(
         ))
         .into());
     }
-    let content = identity::content_digest(pipeline, &input_dir, &source.files)?;
-    if plan::to_hex(&content) != plan.content {
+    if plan::to_hex(&replay.facts.content) != plan.content {
         return Err(Inconsistent(format!(
             "the pipeline's reader schema, key or format plugin (or their config) is not the one \
              the plan was made with; {what}. Plan again (`c2k plan`)"
@@ -209,7 +189,7 @@ pub fn open_as_planned(
         .into());
     }
     if let Some(planned) = &plan.cutoff {
-        let current = cutoff_now(pipeline)?;
+        let current = planned_cutoff(pipeline, &replay)?;
         if current.offsets != planned.offsets {
             return Err(Inconsistent(format!(
                 "the Camus history moved on since the plan was made (newest run {}, planned {}): \
@@ -220,7 +200,7 @@ pub fn open_as_planned(
             .into());
         }
     }
-    Ok((source, gate, content))
+    Ok(replay)
 }
 
 /// What differs between the planned files and the files now, or `None`.
@@ -255,15 +235,11 @@ fn differences(planned: &[(String, u64)], now: &[(String, u64)]) -> Option<Strin
     Some(text)
 }
 
-/// For shard `index` of `c2k run --plan`: checks the archive against the plan, keeps only the
-/// shard's source partitions in `source`, and returns what the sink is told: the whole archive's
-/// partitions and content (so every shard plans the same topic and has the same identity) and
-/// this shard's files, records and replay partitions.
-pub fn narrow(
-    pipeline: &Pipeline,
-    plan: &Plan,
-    index: usize,
-) -> Result<(CamusSource, integrity::Gate, SourceFacts)> {
+/// For shard `index` of `c2k run --plan`: checks the archive against the plan and keeps only the
+/// shard's source partitions. The sink is told the whole archive's partitions and content (so
+/// every shard plans the same topic and has the same identity) and this shard's files, records
+/// and replay partitions.
+pub fn narrow(pipeline: &Pipeline, plan: &Plan, index: usize) -> Result<ReplayPlan> {
     let shard = plan.shard(index)?.clone();
     if plan.is_map_reduce() {
         bail!(
@@ -273,28 +249,23 @@ pub fn narrow(
             plan.partitioning
         );
     }
-    let (mut source, gate, content) =
-        open_as_planned(pipeline, plan, &format!("shard {index} sent nothing"))?;
-    let partitions = source.partitions();
+    let mut replay = open_as_planned(pipeline, plan, &format!("shard {index} sent nothing"))?;
     let input_dir = pipeline.input_dir();
-    source.files.retain(|file| {
-        file.name
-            .as_ref()
-            .is_some_and(|name| shard.partitions.contains(&name.partition))
-    });
-    let facts = SourceFacts {
-        partitions,
+    let source = &mut replay.source;
+    source.keep_partitions(&shard.partitions);
+    replay.facts = SourceFacts {
         files: source
             .files
             .iter()
             .map(|f| identity::relative_path(&input_dir, &f.url))
             .collect(),
-        content,
         records: Some(shard.records),
         only_partitions: Some(shard.partitions.iter().map(|p| *p as i32).collect()),
         oldest_bucket_ms: SourceFacts::oldest_bucket(&source.files),
+        // The whole archive's partitions and content.
+        ..std::mem::take(&mut replay.facts)
     };
-    Ok((source, gate, facts))
+    Ok(replay)
 }
 
 #[cfg(test)]

@@ -89,7 +89,7 @@ pub fn reduce(pipeline: &Pipeline, plan: &Plan, partition: i32, staging: &Stagin
         );
     }
     let what = format!("reduce {partition} sent nothing");
-    let (_, _gate, content) = super::open_as_planned(pipeline, plan, &what)?;
+    let content = super::open_as_planned(pipeline, plan, &what)?.facts.content;
     let manifests = manifests(plan, staging, &what)?;
     let expected = expected(&manifests)
         .get(&(partition as u32))

@@ -12,7 +12,6 @@ use anyhow::Result;
 use crate::config::{Pipeline, SinkConfig};
 use crate::identity::ContentDigest;
 use crate::record::OutMessage;
-use crate::run::RunOptions;
 
 /// What a sink acknowledged when it finished.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,13 +87,21 @@ pub fn delivered_so_far() -> u64 {
     DELIVERED.load(Ordering::Relaxed)
 }
 
-/// Opens the pipeline's sink. With `dry_run`, nothing is written or sent anywhere.
-pub fn open(
-    pipeline: &Pipeline,
-    facts: &SourceFacts,
-    options: &RunOptions,
-) -> Result<Box<dyn Sink>> {
-    if options.dry_run {
+/// How a sink is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// Nothing is written or sent anywhere (`--dry-run`).
+    DryRun,
+    /// A replay into a destination that holds none of it yet (a non-empty replay topic is
+    /// refused).
+    Fresh,
+    /// A replay that may continue an earlier attempt's (`--resume`, and every shard).
+    Resume,
+}
+
+/// Opens the pipeline's sink.
+pub fn open(pipeline: &Pipeline, facts: &SourceFacts, opening: Opening) -> Result<Box<dyn Sink>> {
+    if opening == Opening::DryRun {
         return Ok(Box::new(file::DryRunSink::new(pipeline, facts)?));
     }
     match &pipeline.sink {
@@ -103,7 +110,7 @@ pub fn open(
         SinkConfig::Kafka(_) => Ok(Box::new(kafka::KafkaSink::connect_resuming(
             pipeline,
             facts,
-            options.resume,
+            opening == Opening::Resume,
         )?)),
     }
 }

@@ -23,7 +23,7 @@ pub(crate) mod transcode;
 
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::config::Pipeline;
 use crate::record::SourceBatch;
@@ -113,6 +113,39 @@ impl CamusSource {
             reader_schema,
             batch_size: batch_size.max(1),
         }
+    }
+
+    /// Leaves out the files whose URL is in `urls` (identical copies the integrity gate found).
+    pub fn leave_out(&mut self, urls: &[String]) {
+        let skip: std::collections::HashSet<&str> = urls.iter().map(String::as_str).collect();
+        self.files.retain(|file| !skip.contains(file.url.as_str()));
+    }
+
+    /// Keeps only the files of the source `partitions` (a shard's share).
+    pub fn keep_partitions(&mut self, partitions: &[u32]) {
+        self.files.retain(|file| {
+            file.name
+                .as_ref()
+                .is_some_and(|name| partitions.contains(&name.partition))
+        });
+    }
+
+    /// Keeps only the files at these positions of the listing, in this order (a map shard's
+    /// share); a position past the listing is an error naming it.
+    pub fn keep_positions(&mut self, positions: &[usize]) -> Result<()> {
+        let all = std::mem::take(&mut self.files);
+        self.files = positions
+            .iter()
+            .map(|&i| {
+                all.get(i).cloned().with_context(|| {
+                    format!(
+                        "file {i} is not in the archive's listing of {} files",
+                        all.len()
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(())
     }
 
     /// Distinct source partitions seen in file names, sorted.

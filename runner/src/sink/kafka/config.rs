@@ -1,13 +1,11 @@
 //! The librdkafka configuration of the replay producer: our no-loss defaults, then the user's
 //! `sink.producer` map on top, untouched (every property a Kafka user knows works, and wins).
 
-use std::collections::BTreeMap;
-
 use anyhow::{Context, Result};
 use rdkafka::ClientConfig;
 
 use crate::config::KafkaSinkConfig;
-use crate::kafka::Origin;
+use crate::kafka::{ClientConfigBuilder, Origin};
 
 /// Defaults for a replay that must lose nothing, duplicate nothing and keep each partition's order:
 /// - `enable.idempotence` (implies `acks=all`, retries, and at most 5 requests in flight per
@@ -57,37 +55,21 @@ pub fn origin(sink: &KafkaSinkConfig, role: &str) -> Result<Origin> {
 /// The producer's configuration: defaults, then `sink.producer` (which may even override
 /// `bootstrap.servers`).
 pub fn producer_config(sink: &KafkaSinkConfig) -> Result<ClientConfig> {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers(sink)?);
-    for (name, value) in PRODUCER_DEFAULTS {
-        config.set(*name, *value);
-    }
+    let mut config = ClientConfigBuilder::new(brokers(sink)?).role(PRODUCER_DEFAULTS);
     if super::legacy::detect(sink).is_some() {
-        super::legacy::apply_defaults(&mut config);
+        config = config.role(super::legacy::PRODUCER_DEFAULTS);
     }
-    apply(&mut config, &sink.producer);
-    Ok(config)
+    Ok(config.user(sink.producer.iter()))
 }
 
 /// The admin client's configuration: the same connection settings (security, SASL, timeouts...)
 /// without what would make it a producer.
 pub fn admin_config(sink: &KafkaSinkConfig) -> Result<ClientConfig> {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers(sink)?);
-    let connection: BTreeMap<String, String> = sink
+    let connection = sink
         .producer
         .iter()
-        .filter(|(name, _)| !PRODUCE_ONLY.contains(&name.as_str()))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect();
-    apply(&mut config, &connection);
-    Ok(config)
-}
-
-fn apply(config: &mut ClientConfig, properties: &BTreeMap<String, String>) {
-    for (name, value) in properties {
-        config.set(name.as_str(), value.as_str());
-    }
+        .filter(|(name, _)| !PRODUCE_ONLY.contains(&name.as_str()));
+    Ok(ClientConfigBuilder::new(brokers(sink)?).user(connection))
 }
 
 #[cfg(test)]

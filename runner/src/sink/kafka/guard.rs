@@ -112,10 +112,7 @@ impl Resume {
     }
 }
 
-/// The replay topic holds messages the run will not publish over. `c2k` exits with code 4.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TopicRefused(pub String);
+pub use crate::refusal::TopicRefused;
 
 /// Reads the last message of each of the topic's `partitions` partitions. `config` is the
 /// consumer's connection configuration (brokers, security), from `origin`; `read_committed` for

@@ -6,8 +6,6 @@
 //! identifies the replay by a record in ZooKeeper and by comparing bytes
 //! ([`super::legacy_guard`]).
 
-use rdkafka::ClientConfig;
-
 use crate::config::KafkaSinkConfig;
 
 /// librdkafka's `broker.version.fallback` when `api.version.request` is false and none is given.
@@ -63,12 +61,6 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("max.in.flight.requests.per.connection", "1"),
     ("retries", "2147483647"),
 ];
-
-pub fn apply_defaults(config: &mut ClientConfig) {
-    for (name, value) in PRODUCER_DEFAULTS {
-        config.set(*name, *value);
-    }
-}
 
 /// What changes on such brokers, said once on stderr when the sink opens.
 pub fn notice(legacy: &Legacy, zookeeper: bool) -> String {

@@ -48,26 +48,7 @@ pub fn decide(
 ) -> Result<Plan> {
     let filled: Vec<&PartitionEnd> = ends.iter().filter(|e| e.last.is_some()).collect();
     if filled.is_empty() {
-        let base_offsets: Vec<i64> = ends.iter().map(|e| e.high).collect();
-        if resume && !zookeeper {
-            return Err(TopicRefused(format!(
-                "replay topic {topic} is empty, and --resume on brokers older than 0.11 needs \
-                 sink.zookeeper (the record of which replay wrote the topic); nothing was sent"
-            ))
-            .into());
-        }
-        return Ok(Plan {
-            resume: Resume {
-                present: vec![0; ends.len()],
-            },
-            record: zookeeper.then(|| ReplayRecord {
-                version: 1,
-                identity: identity.to_string(),
-                base_offsets: base_offsets.clone(),
-            }),
-            base_offsets,
-            expected: vec![None; ends.len()],
-        });
+        return into_empty_topic(topic, identity, ends, zookeeper, resume);
     }
     let holds = filled
         .iter()
@@ -81,55 +62,117 @@ pub fn decide(
         ))
         .into()
     };
+    let record =
+        this_replays_record(topic, identity, ends.len(), zookeeper, record).map_err(refuse)?;
+    let (present, expected) = compare_ends(ends, &record.base_offsets).map_err(refuse)?;
+    let resume_plan = Resume { present };
+    if !resume {
+        return Err(already_there(topic, &resume_plan).into());
+    }
+    Ok(Plan {
+        resume: resume_plan,
+        base_offsets: record.base_offsets.clone(),
+        expected,
+        record: None,
+    })
+}
+
+/// An empty topic: published into from each partition's end, the record written first when
+/// there is a ZooKeeper to keep it (without one, `--resume` cannot be honoured).
+fn into_empty_topic(
+    topic: &str,
+    identity: &str,
+    ends: &[PartitionEnd],
+    zookeeper: bool,
+    resume: bool,
+) -> Result<Plan> {
+    let base_offsets: Vec<i64> = ends.iter().map(|e| e.high).collect();
+    if resume && !zookeeper {
+        return Err(TopicRefused(format!(
+            "replay topic {topic} is empty, and --resume on brokers older than 0.11 needs \
+             sink.zookeeper (the record of which replay wrote the topic); nothing was sent"
+        ))
+        .into());
+    }
+    Ok(Plan {
+        resume: Resume {
+            present: vec![0; ends.len()],
+        },
+        record: zookeeper.then(|| ReplayRecord {
+            version: 1,
+            identity: identity.to_string(),
+            base_offsets: base_offsets.clone(),
+        }),
+        base_offsets,
+        expected: vec![None; ends.len()],
+    })
+}
+
+/// The record of this replay, of this many partitions, or why the messages cannot be its.
+fn this_replays_record<'r>(
+    topic: &str,
+    identity: &str,
+    partitions: usize,
+    zookeeper: bool,
+    record: Option<&'r ReplayRecord>,
+) -> std::result::Result<&'r ReplayRecord, String> {
     if !zookeeper {
-        return Err(refuse(
+        return Err(
             "on brokers older than 0.11 messages carry no c2k headers, and without \
-             sink.zookeeper c2k keeps no record of which replay wrote them"
+                    sink.zookeeper c2k keeps no record of which replay wrote them"
                 .into(),
-        ));
+        );
     }
     let Some(record) = record else {
-        return Err(refuse(format!(
+        return Err(format!(
             "ZooKeeper (sink.zookeeper) has no c2k record at {}: c2k did not publish them",
             record_path(topic)
-        )));
+        ));
     };
     if record.identity != identity {
-        return Err(refuse(format!(
+        return Err(format!(
             "they are another replay's ({}, not this one: {identity}), as recorded at {}; the \
              archive or the pipeline differs",
             record.identity,
             record_path(topic)
-        )));
+        ));
     }
-    if record.base_offsets.len() != ends.len() {
-        return Err(refuse(format!(
-            "the record at {} is of {} partitions, the topic has {}",
+    if record.base_offsets.len() != partitions {
+        return Err(format!(
+            "the record at {} is of {} partitions, the topic has {partitions}",
             record_path(topic),
             record.base_offsets.len(),
-            ends.len()
-        )));
+        ));
     }
+    Ok(record)
+}
+
+/// Per partition, how many of this replay's messages it holds (from the recorded first offset)
+/// and the last one, to compare with this run's message at that position before sending more.
+fn compare_ends(
+    ends: &[PartitionEnd],
+    base_offsets: &[i64],
+) -> std::result::Result<(Vec<u64>, Vec<Option<Expected>>), String> {
     let mut present = Vec::with_capacity(ends.len());
     let mut expected = Vec::with_capacity(ends.len());
-    for (end, &base) in ends.iter().zip(&record.base_offsets) {
+    for (end, &base) in ends.iter().zip(base_offsets) {
         match &end.last {
             None if end.high == base => {
                 present.push(0);
                 expected.push(None);
             }
             None => {
-                return Err(refuse(format!(
+                return Err(format!(
                     "partition {} is empty but its offsets moved from {base} to {} (messages \
                      deleted)",
                     end.partition, end.high
-                )))
+                ))
             }
             Some(last) if last.offset < base => {
-                return Err(refuse(format!(
+                return Err(format!(
                     "partition {}: its last message is at offset {}, the replay started at {base}",
                     end.partition, last.offset
-                )))
+                ))
             }
             Some(last) => {
                 let seq = (last.offset - base) as u64;
@@ -143,31 +186,27 @@ pub fn decide(
             }
         }
     }
-    let resume_plan = Resume { present };
-    if !resume {
-        let mut text = format!(
-            "replay topic {topic} already holds {} messages of this same replay (recorded at {} \
-             in ZooKeeper); nothing was sent:",
-            resume_plan.total(),
-            record_path(topic)
-        );
-        for (partition, n) in resume_plan.present.iter().enumerate() {
-            if *n > 0 {
-                let _ = write!(text, "\n  partition {partition}: {n}");
-            }
+    Ok((present, expected))
+}
+
+/// A rerun without `--resume` of a replay the topic already holds part of.
+fn already_there(topic: &str, resume: &Resume) -> TopicRefused {
+    let mut text = format!(
+        "replay topic {topic} already holds {} messages of this same replay (recorded at {} \
+         in ZooKeeper); nothing was sent:",
+        resume.total(),
+        record_path(topic)
+    );
+    for (partition, n) in resume.present.iter().enumerate() {
+        if *n > 0 {
+            let _ = write!(text, "\n  partition {partition}: {n}");
         }
-        text.push_str(
-            "\n`c2k run --resume` continues where it stopped (skips exactly the messages already \
-             there, after checking each partition's last one, and publishes the rest).",
-        );
-        return Err(TopicRefused(text).into());
     }
-    Ok(Plan {
-        resume: resume_plan,
-        base_offsets: record.base_offsets.clone(),
-        expected,
-        record: None,
-    })
+    text.push_str(
+        "\n`c2k run --resume` continues where it stopped (skips exactly the messages already \
+         there, after checking each partition's last one, and publishes the rest).",
+    );
+    TopicRefused(text)
 }
 
 /// Whether `key`/`value`, this replay's message number `expected.seq` of `partition`, is what the

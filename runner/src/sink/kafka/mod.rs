@@ -27,6 +27,7 @@ pub(crate) mod admin;
 pub mod config;
 pub mod delivery;
 pub mod guard;
+pub mod guard_mode;
 pub mod legacy;
 pub mod legacy_guard;
 pub mod partitioner;
@@ -49,6 +50,7 @@ use crate::config::{KafkaSinkConfig, Partitioning, Pipeline, Timestamps};
 use crate::kafka;
 use crate::record::OutMessage;
 use guard::Resume;
+use guard_mode::GuardMode;
 use provenance::Provenance;
 
 pub use admin::{plan_topic, TopicPlan};
@@ -160,151 +162,21 @@ impl KafkaSink {
         let brokers = config::brokers(sink)?.to_string();
         let plan = plan_topic(pipeline, facts)?;
         let legacy = legacy::detect(sink);
-        if let Some(old) = &legacy {
-            if sink.transactions {
-                bail!(
-                    "sink.transactions: true needs brokers of Kafka 0.11 or later, and sink.producer \
-                     says they are older (broker.version.fallback: {}); nothing was sent. Set \
-                     sink.transactions: false",
-                    old.fallback
-                );
-            }
-            eprintln!("{}", legacy::notice(old, sink.zookeeper.is_some()));
-        } else if sink.zookeeper.is_some() {
-            eprintln!(
-                "c2k: warning: sink.zookeeper is set, but sink.producer does not say the brokers \
-                 are older than 0.11 (api.version.request: false, broker.version.fallback): it is \
-                 not used; the replay is guarded by its c2k-* headers"
-            );
-        }
-        let creation = match (&legacy, &sink.zookeeper) {
-            (Some(old), Some(connect)) if !old.create_topics => {
-                admin::Creation::ZooKeeper(connect.clone())
-            }
-            (Some(old), None) if !old.create_topics => {
-                admin::Creation::Refused(old.fallback.clone())
-            }
-            _ => admin::Creation::Admin,
-        };
-        let origin = config::origin(sink, "the admin client of the replay topic")?;
-        let admin = admin::connect(&config::admin_config(sink)?, &origin).context(NOTHING_SENT)?;
-        let ensured = admin::ensure_topic(&admin, &plan, &origin, &creation)?;
-        let partitions = ensured.partitions;
-        let checking = Instant::now();
-        let (window, min_insync) = match &legacy {
-            // Brokers older than 0.11 describe no configs; before 0.10.1 they judge retention
-            // by a segment file's age, not by the messages' timestamps, but 0.10.1 and 0.10.2
-            // judge it by the timestamps.
-            Some(old) => {
-                if old.create_topics && !ensured.created {
-                    eprintln!(
-                        "c2k: warning: replay topic {} is on brokers of 0.10.1 to 0.10.2 \
-                         (broker.version.fallback {}), which judge retention by the messages' \
-                         timestamps but describe no topic configs: its retention.ms is not \
-                         checked; make sure it is -1 (kafka-configs.sh --zookeeper ... --alter \
-                         --entity-type topics --entity-name {} --add-config retention.ms=-1)",
-                        plan.topic, old.fallback, plan.topic
-                    );
-                }
-                (topic::TimeWindow::default(), None)
-            }
-            None => check_topic(sink, facts, &admin, &plan.topic, &origin, ensured)?,
-        };
-        tracing::debug!(
-            seconds = checking.elapsed().as_secs_f64(),
-            "the replay topic's settings checked"
-        );
-        kafka::close_aside(admin);
+        announce_brokers(sink, legacy.as_ref())?;
+        let checked = prepare_topic(sink, facts, &plan, legacy.as_ref())?;
+        let partitions = checked.partitions;
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
-        let mut producer_config = config::producer_config(sink)?;
-        if sink.transactions && !sink.producer.contains_key("transactional.id") {
-            producer_config.set("transactional.id", transactional_id(&identity, facts));
-        }
-        let origin = config::origin(sink, "the replay producer")?;
-        let producer: BaseProducer<DeliveryContext> =
-            kafka::create(&producer_config, DeliveryContext::default(), &origin)?;
-        kafka::probe(
-            producer.client(),
-            |wait| producer.poll(wait),
-            &producer_config,
-            &origin,
-            BROKER_TIMEOUT,
-        )
-        .context(NOTHING_SENT)?;
-        if sink.transactions {
-            producer
-                .init_transactions(BROKER_TIMEOUT)
-                .with_context(|| {
-                    format!(
-                    "cannot start a transactional producer on {brokers} (sink.transactions: true): \
-                     the brokers must support transactions (Apache Kafka 0.11 or later, with a \
-                     transaction state log they can write)"
-                )
-                })?;
-        }
-        tracing::debug!(destination = %origin.brokers, "producer connected");
-        let ends = guard::read_ends(
-            config::admin_config(sink)?,
-            &config::origin(sink, "the reader of the replay topic")?,
+        let producer = start_producer(sink, facts, &identity, &brokers)?;
+        let holds = read_holdings(
+            sink,
+            facts,
             &plan.topic,
             partitions,
-            sink.transactions,
-            BROKER_TIMEOUT,
-        )
-        .with_context(|| format!("cannot read what replay topic {} holds", plan.topic))?;
-        tracing::debug!(topic = %plan.topic, "the replay topic's ends read back");
-        let low_at_start: Vec<i64> = ends.iter().map(|end| end.low).collect();
-        let mut base_offsets: Vec<Option<i64>> = ends
-            .iter()
-            .map(|end| match (&end.last, sink.transactions) {
-                (_, true) => None,
-                (None, false) => Some(end.low),
-                (Some(last), false) => last.seq.map(|seq| last.offset - seq as i64),
-            })
-            .collect();
-        let mut expected = vec![None; partitions as usize];
-        let mut resume = match (&legacy, sink.provenance) {
-            (None, true) => {
-                guard::decide(&plan.topic, &identity, &ends, resume, !sink.transactions)?
-            }
-            (_, false) => guard::decide_without_provenance(&plan.topic, &ends, resume)?,
-            (Some(_), true) => {
-                let record = match &sink.zookeeper {
-                    Some(connect) => zookeeper::read_record(connect, &plan.topic)?,
-                    None => None,
-                };
-                let decided = legacy_guard::decide(
-                    &plan.topic,
-                    &identity,
-                    &ends,
-                    sink.zookeeper.is_some(),
-                    record.as_ref(),
-                    resume,
-                )?;
-                if let (Some(record), Some(connect)) = (&decided.record, &sink.zookeeper) {
-                    zookeeper::write_record(connect, &plan.topic, record)?;
-                }
-                base_offsets = decided.base_offsets.into_iter().map(Some).collect();
-                expected = decided.expected;
-                decided.resume
-            }
-        };
-        if let Some(only) = &facts.only_partitions {
-            // A shard: the other shards' partitions are theirs, filling or full.
-            for (partition, present) in resume.present.iter_mut().enumerate() {
-                if !only.contains(&(partition as i32)) {
-                    *present = 0;
-                }
-            }
-        }
-        if resume.total() > 0 {
-            tracing::info!(
-                topic = plan.topic,
-                present = resume.total(),
-                "resuming: messages of this replay already in the topic are skipped"
-            );
-        }
+            &identity,
+            legacy.is_some(),
+            resume,
+        )?;
         let transaction = if sink.transactions {
             producer
                 .begin_transaction()
@@ -316,20 +188,6 @@ impl KafkaSink {
         } else {
             None
         };
-        let first_offsets: Vec<i64> = base_offsets
-            .iter()
-            .zip(&low_at_start)
-            .map(|(base, low)| base.unwrap_or(*low))
-            .collect();
-        if let Some(gone) = already_deleted(&first_offsets, &low_at_start, &resume) {
-            return Err(topic::TopicUnsafe(format!(
-                "replay topic {} no longer holds the start of this replay ({gone}): a resume \
-                 cannot make it complete; nothing was sent. Delete the topic (or, if retention \
-                 deleted them, fix its retention.ms first) and run again",
-                plan.topic
-            ))
-            .into());
-        }
         Ok(KafkaSink {
             producer,
             destination: format!("kafka {}@{brokers}", plan.topic),
@@ -344,19 +202,19 @@ impl KafkaSink {
                 .provenance
                 .then(|| Provenance::new(identity, facts.files.clone())),
             next_seq: vec![0; partitions as usize],
-            resume,
+            resume: holds.resume,
             skipped: 0,
             transaction,
-            base_offsets,
+            base_offsets: holds.base_offsets,
             resumable: sink.provenance && (legacy.is_none() || sink.zookeeper.is_some()),
             legacy,
-            holding: expected.iter().any(Option::is_some),
+            holding: holds.expected.iter().any(Option::is_some),
             held: Vec::new(),
-            expected,
+            expected: holds.expected,
             timestamps: sink.timestamps,
-            window,
-            min_insync,
-            first_offsets,
+            window: checked.window,
+            min_insync: checked.min_insync,
+            first_offsets: holds.first_offsets,
             reader: (
                 config::admin_config(sink)?,
                 config::origin(sink, "the reader of the replay topic")?,
@@ -377,30 +235,15 @@ impl KafkaSink {
     fn look_at_contents(pipeline: &Pipeline, facts: &SourceFacts) -> Result<String> {
         let sink = pipeline.kafka_sink()?;
         let topic = pipeline.replay_topic();
-        let legacy = legacy::detect(sink);
+        let mode = GuardMode::of(sink, legacy::detect(sink).is_some());
         // Old brokers: the record of the replay, read once (an unreadable one is said).
-        let record = match (&legacy, &sink.zookeeper) {
-            (Some(_), Some(connect)) => match zookeeper::read_record(connect, &topic) {
-                Ok(record) => record,
-                Err(e) => return Ok(format!("could not look at replay topic {topic}: {e:#}")),
-            },
-            _ => None,
+        let record = match mode.read_record(&topic) {
+            Ok(record) => record,
+            Err(e) => return Ok(format!("could not look at replay topic {topic}: {e:#}")),
         };
-        let decide = |ends: &[guard::PartitionEnd], identity: &str, resume: bool| match (
-            &legacy,
-            sink.provenance,
-        ) {
-            (_, false) => guard::decide_without_provenance(&topic, ends, resume),
-            (None, true) => guard::decide(&topic, identity, ends, resume, !sink.transactions),
-            (Some(_), true) => legacy_guard::decide(
-                &topic,
-                identity,
-                ends,
-                sink.zookeeper.is_some(),
-                record.as_ref(),
-                resume,
-            )
-            .map(|plan| plan.resume),
+        let decide = |ends: &[guard::PartitionEnd], identity: &str, resume: bool| {
+            mode.decide(&topic, identity, ends, record.as_ref(), resume)
+                .map(|verdict| verdict.resume)
         };
         Ok(guard::look(
             config::admin_config(sink)?,
@@ -770,6 +613,209 @@ impl KafkaSink {
 
 /// `c2k-<replay identity>`: a resumed run fences the dead run's producer. The shards of a sharded
 /// replay share the identity but not their partitions, so each has its own id (with its
+/// Says what brokers older than 0.11 change (and refuses transactions there); warns of a
+/// `sink.zookeeper` that current brokers make useless.
+fn announce_brokers(sink: &KafkaSinkConfig, legacy: Option<&legacy::Legacy>) -> Result<()> {
+    if let Some(old) = legacy {
+        if sink.transactions {
+            bail!(
+                "sink.transactions: true needs brokers of Kafka 0.11 or later, and sink.producer \
+                 says they are older (broker.version.fallback: {}); nothing was sent. Set \
+                 sink.transactions: false",
+                old.fallback
+            );
+        }
+        eprintln!("{}", legacy::notice(old, sink.zookeeper.is_some()));
+    } else if sink.zookeeper.is_some() {
+        eprintln!(
+            "c2k: warning: sink.zookeeper is set, but sink.producer does not say the brokers \
+             are older than 0.11 (api.version.request: false, broker.version.fallback): it is \
+             not used; the replay is guarded by its c2k-* headers"
+        );
+    }
+    Ok(())
+}
+
+/// The replay topic once ensured and judged.
+struct CheckedTopic {
+    partitions: i32,
+    /// The timestamps the topic takes and keeps long enough.
+    window: topic::TimeWindow,
+    /// Its `min.insync.replicas`, when read.
+    min_insync: Option<i64>,
+}
+
+/// Creates the replay topic when missing (through the admin API, or ZooKeeper before 0.10.1),
+/// then judges its settings against the replay ([`topic`]) before anything is sent.
+fn prepare_topic(
+    sink: &KafkaSinkConfig,
+    facts: &SourceFacts,
+    plan: &TopicPlan,
+    legacy: Option<&legacy::Legacy>,
+) -> Result<CheckedTopic> {
+    let creation = match (legacy, &sink.zookeeper) {
+        (Some(old), Some(connect)) if !old.create_topics => {
+            admin::Creation::ZooKeeper(connect.clone())
+        }
+        (Some(old), None) if !old.create_topics => admin::Creation::Refused(old.fallback.clone()),
+        _ => admin::Creation::Admin,
+    };
+    let origin = config::origin(sink, "the admin client of the replay topic")?;
+    let admin = admin::connect(&config::admin_config(sink)?, &origin).context(NOTHING_SENT)?;
+    let ensured = admin::ensure_topic(&admin, plan, &origin, &creation)?;
+    let partitions = ensured.partitions;
+    let checking = Instant::now();
+    let (window, min_insync) = match legacy {
+        // Brokers older than 0.11 describe no configs; before 0.10.1 they judge retention by a
+        // segment file's age, not by the messages' timestamps, but 0.10.1 and 0.10.2 judge it
+        // by the timestamps.
+        Some(old) => {
+            if old.create_topics && !ensured.created {
+                eprintln!(
+                    "c2k: warning: replay topic {} is on brokers of 0.10.1 to 0.10.2 \
+                     (broker.version.fallback {}), which judge retention by the messages' \
+                     timestamps but describe no topic configs: its retention.ms is not \
+                     checked; make sure it is -1 (kafka-configs.sh --zookeeper ... --alter \
+                     --entity-type topics --entity-name {} --add-config retention.ms=-1)",
+                    plan.topic, old.fallback, plan.topic
+                );
+            }
+            (topic::TimeWindow::default(), None)
+        }
+        None => check_topic(sink, facts, &admin, &plan.topic, &origin, ensured)?,
+    };
+    tracing::debug!(
+        seconds = checking.elapsed().as_secs_f64(),
+        "the replay topic's settings checked"
+    );
+    kafka::close_aside(admin);
+    Ok(CheckedTopic {
+        partitions,
+        window,
+        min_insync,
+    })
+}
+
+/// The replay's producer, connected (and, with `sink.transactions`, its transactions started:
+/// a dead run's open transaction is fenced and aborted).
+fn start_producer(
+    sink: &KafkaSinkConfig,
+    facts: &SourceFacts,
+    identity: &str,
+    brokers: &str,
+) -> Result<BaseProducer<DeliveryContext>> {
+    let mut producer_config = config::producer_config(sink)?;
+    if sink.transactions && !sink.producer.contains_key("transactional.id") {
+        producer_config.set("transactional.id", transactional_id(identity, facts));
+    }
+    let origin = config::origin(sink, "the replay producer")?;
+    let producer: BaseProducer<DeliveryContext> =
+        kafka::create(&producer_config, DeliveryContext::default(), &origin)?;
+    kafka::probe(
+        producer.client(),
+        |wait| producer.poll(wait),
+        &producer_config,
+        &origin,
+        BROKER_TIMEOUT,
+    )
+    .context(NOTHING_SENT)?;
+    if sink.transactions {
+        producer
+            .init_transactions(BROKER_TIMEOUT)
+            .with_context(|| {
+                format!(
+                "cannot start a transactional producer on {brokers} (sink.transactions: true): \
+                 the brokers must support transactions (Apache Kafka 0.11 or later, with a \
+                 transaction state log they can write)"
+            )
+            })?;
+    }
+    tracing::debug!(destination = %origin.brokers, "producer connected");
+    Ok(producer)
+}
+
+/// What the replay topic holds of this replay, judged before anything is sent.
+struct Holdings {
+    resume: Resume,
+    base_offsets: Vec<Option<i64>>,
+    expected: Vec<Option<legacy_guard::Expected>>,
+    first_offsets: Vec<i64>,
+}
+
+/// Reads each partition's end and judges it with the sink's guard mode; a shard counts only its
+/// own partitions; a resume whose start the topic no longer holds is refused.
+fn read_holdings(
+    sink: &KafkaSinkConfig,
+    facts: &SourceFacts,
+    topic: &str,
+    partitions: i32,
+    identity: &str,
+    old_brokers: bool,
+    resume: bool,
+) -> Result<Holdings> {
+    let ends = guard::read_ends(
+        config::admin_config(sink)?,
+        &config::origin(sink, "the reader of the replay topic")?,
+        topic,
+        partitions,
+        sink.transactions,
+        BROKER_TIMEOUT,
+    )
+    .with_context(|| format!("cannot read what replay topic {topic} holds"))?;
+    tracing::debug!(topic, "the replay topic's ends read back");
+    let low_at_start: Vec<i64> = ends.iter().map(|end| end.low).collect();
+    let mode = GuardMode::of(sink, old_brokers);
+    let record = mode.read_record(topic)?;
+    let verdict = mode.decide(topic, identity, &ends, record.as_ref(), resume)?;
+    mode.write_record(topic, &verdict)?;
+    let base_offsets: Vec<Option<i64>> = match &verdict.base_offsets {
+        Some(bases) => bases.iter().copied().map(Some).collect(),
+        None => ends
+            .iter()
+            .map(|end| match (&end.last, sink.transactions) {
+                (_, true) => None,
+                (None, false) => Some(end.low),
+                (Some(last), false) => last.seq.map(|seq| last.offset - seq as i64),
+            })
+            .collect(),
+    };
+    let mut resume = verdict.resume;
+    if let Some(only) = &facts.only_partitions {
+        // A shard: the other shards' partitions are theirs, filling or full.
+        for (partition, present) in resume.present.iter_mut().enumerate() {
+            if !only.contains(&(partition as i32)) {
+                *present = 0;
+            }
+        }
+    }
+    if resume.total() > 0 {
+        tracing::info!(
+            topic,
+            present = resume.total(),
+            "resuming: messages of this replay already in the topic are skipped"
+        );
+    }
+    let first_offsets: Vec<i64> = base_offsets
+        .iter()
+        .zip(&low_at_start)
+        .map(|(base, low)| base.unwrap_or(*low))
+        .collect();
+    if let Some(gone) = already_deleted(&first_offsets, &low_at_start, &resume) {
+        return Err(topic::TopicUnsafe(format!(
+            "replay topic {topic} no longer holds the start of this replay ({gone}): a resume \
+             cannot make it complete; nothing was sent. Delete the topic (or, if retention \
+             deleted them, fix its retention.ms first) and run again"
+        ))
+        .into());
+    }
+    Ok(Holdings {
+        resume,
+        base_offsets,
+        expected: verdict.expected,
+        first_offsets,
+    })
+}
+
 /// partitions): shards never fence each other, and a shard's retry fences its dead attempt.
 fn transactional_id(identity: &str, facts: &SourceFacts) -> String {
     match &facts.only_partitions {

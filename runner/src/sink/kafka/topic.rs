@@ -117,11 +117,7 @@ impl fmt::Display for Finding {
     }
 }
 
-/// The replay topic's settings would lose or reject this replay: nothing was sent. `c2k` exits
-/// with code 8.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TopicUnsafe(pub String);
+pub use crate::refusal::TopicUnsafe;
 
 /// Judges an existing (or just created) replay topic's settings against the replay.
 pub fn judge(
@@ -130,210 +126,287 @@ pub fn judge(
     settings: &Settings,
     expect: &Expectation,
 ) -> Vec<Finding> {
-    let alter = |config: &str| {
-        format!(
-            "kafka-configs.sh --bootstrap-server {brokers} --alter --entity-type topics \
-             --entity-name {topic} --add-config {config}"
-        )
+    let rules = Rules {
+        topic,
+        brokers,
+        settings,
+        expect,
     };
-    let mut found = Vec::new();
-    let event_times = expect.timestamps == Timestamps::Event;
-    let lifetime = utc::span(expect.min_lifetime_ms);
-    if let Some(retention) = settings.limit("retention.ms") {
-        let value = retention.to_string();
-        if !event_times {
-            if retention < expect.min_lifetime_ms {
-                found.push(Finding {
-                    property: "retention.ms".into(),
-                    value,
-                    why: format!(
-                        "messages stamped when published are deleted {} after the replay, sooner \
-                         than sink.min_lifetime ({lifetime}) allows its consumers",
-                        utc::span(retention)
-                    ),
-                    fix: format!(
-                        "{}, or a shorter sink.min_lifetime if the consumers need less",
-                        alter(&format!("retention.ms={}", expect.min_lifetime_ms))
-                    ),
-                    refuse: true,
-                });
-            }
-        } else if let Some(oldest) = expect.oldest_ms {
-            let deleted_from = oldest.saturating_add(retention);
-            let needed_until = expect.now_ms.saturating_add(expect.min_lifetime_ms);
-            if deleted_from < needed_until {
-                let when = if deleted_from <= expect.now_ms {
-                    "at the broker's next retention check".to_string()
-                } else {
-                    format!("from {} on", utc::text(deleted_from))
-                };
-                let publish_helps = retention >= expect.min_lifetime_ms;
-                found.push(Finding {
-                    property: "retention.ms".into(),
-                    value,
-                    why: format!(
-                        "the broker deletes messages whose timestamp is older than {} ({}), and \
-                         this replay's oldest event time is about {} (its oldest Camus bucket): \
-                         its messages would be deleted {when}, within sink.min_lifetime \
-                         ({lifetime})",
-                        utc::span(retention),
-                        "judged on the records' timestamps since Kafka 0.10.1",
-                        utc::text(oldest)
-                    ),
-                    fix: if publish_helps {
-                        format!(
-                            "{} (keep the replay until it is deleted by hand), or --set \
-                             sink.timestamps=publish (stamped when published, the event time in \
-                             the c2k-event-time header)",
-                            alter("retention.ms=-1")
-                        )
+    [
+        rules.retention_time(),
+        rules.retention_bytes(),
+        rules.compaction(),
+        rules.log_append_time(),
+        rules.timestamp_window(),
+        rules.in_sync_replicas(),
+        rules.unclean_election(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The rules a replay topic's settings are judged by, one method each.
+struct Rules<'a> {
+    topic: &'a str,
+    brokers: &'a str,
+    settings: &'a Settings,
+    expect: &'a Expectation,
+}
+
+impl Rules<'_> {
+    /// The command that sets `config` on the topic.
+    fn alter(&self, config: &str) -> String {
+        format!(
+            "kafka-configs.sh --bootstrap-server {} --alter --entity-type topics \
+             --entity-name {} --add-config {config}",
+            self.brokers, self.topic
+        )
+    }
+
+    fn log_append_time_set(&self) -> bool {
+        self.settings
+            .text("message.timestamp.type")
+            .is_some_and(|t| t.eq_ignore_ascii_case("LogAppendTime"))
+    }
+
+    /// The time retention, judged on the messages' timestamps (or on the publish time).
+    fn retention_time(&self) -> Option<Finding> {
+        let event_times = self.expect.timestamps == Timestamps::Event;
+        let lifetime = utc::span(self.expect.min_lifetime_ms);
+        if let Some(retention) = self.settings.limit("retention.ms") {
+            let value = retention.to_string();
+            if !event_times {
+                if retention < self.expect.min_lifetime_ms {
+                    return Some(Finding {
+                        property: "retention.ms".into(),
+                        value,
+                        why: format!(
+                            "messages stamped when published are deleted {} after the replay, sooner \
+                             than sink.min_lifetime ({lifetime}) allows its consumers",
+                            utc::span(retention)
+                        ),
+                        fix: format!(
+                            "{}, or a shorter sink.min_lifetime if the consumers need less",
+                            self.alter(&format!("retention.ms={}", self.expect.min_lifetime_ms))
+                        ),
+                        refuse: true,
+                    });
+                }
+            } else if let Some(oldest) = self.expect.oldest_ms {
+                let deleted_from = oldest.saturating_add(retention);
+                let needed_until = self
+                    .expect
+                    .now_ms
+                    .saturating_add(self.expect.min_lifetime_ms);
+                if deleted_from < needed_until {
+                    let when = if deleted_from <= self.expect.now_ms {
+                        "at the broker's next retention check".to_string()
                     } else {
-                        format!(
-                            "{} (keep the replay until it is deleted by hand)",
-                            alter("retention.ms=-1")
-                        )
-                    },
-                    refuse: true,
+                        format!("from {} on", utc::text(deleted_from))
+                    };
+                    let publish_helps = retention >= self.expect.min_lifetime_ms;
+                    return Some(Finding {
+                        property: "retention.ms".into(),
+                        value,
+                        why: format!(
+                            "the broker deletes messages whose timestamp is older than {} ({}), and \
+                             this replay's oldest event time is about {} (its oldest Camus bucket): \
+                             its messages would be deleted {when}, within sink.min_lifetime \
+                             ({lifetime})",
+                            utc::span(retention),
+                            "judged on the records' timestamps since Kafka 0.10.1",
+                            utc::text(oldest)
+                        ),
+                        fix: if publish_helps {
+                            format!(
+                                "{} (keep the replay until it is deleted by hand), or --set \
+                                 sink.timestamps=publish (stamped when published, the event time in \
+                                 the c2k-event-time header)",
+                                self.alter("retention.ms=-1")
+                            )
+                        } else {
+                            format!(
+                                "{} (keep the replay until it is deleted by hand)",
+                                self.alter("retention.ms=-1")
+                            )
+                        },
+                        refuse: true,
+                    });
+                }
+            } else {
+                return Some(Finding {
+                    property: "retention.ms".into(),
+                    value,
+                    why: "the archive's file names give no Camus time bucket, so this replay's oldest \
+                          event time is not known before reading: each message's timestamp is checked \
+                          against it as it is sent, and the run stops before sending one the broker \
+                          would delete within sink.min_lifetime"
+                        .into(),
+                    fix: format!(
+                        "{} to keep the replay whatever its times",
+                        self.alter("retention.ms=-1")
+                    ),
+                    refuse: false,
                 });
             }
-        } else {
-            found.push(Finding {
-                property: "retention.ms".into(),
-                value,
-                why: "the archive's file names give no Camus time bucket, so this replay's oldest \
-                      event time is not known before reading: each message's timestamp is checked \
-                      against it as it is sent, and the run stops before sending one the broker \
-                      would delete within sink.min_lifetime"
+        }
+        None
+    }
+
+    /// A size limit, which no replay can be checked against before it is sent.
+    fn retention_bytes(&self) -> Option<Finding> {
+        if let Some(bytes) = self.settings.limit("retention.bytes") {
+            return Some(Finding {
+                property: "retention.bytes".into(),
+                value: bytes.to_string(),
+                why: "each partition keeps only this many bytes and deletes its oldest messages \
+                      beyond them; a replay's size on the brokers is not known before it is sent, \
+                      and what is deleted after c2k has checked the topic is lost silently"
                     .into(),
                 fix: format!(
-                    "{} to keep the replay whatever its times",
-                    alter("retention.ms=-1")
+                    "{}, or --set sink.topic_check=warn to publish anyway",
+                    self.alter("retention.bytes=-1")
                 ),
+                refuse: true,
+            });
+        }
+        None
+    }
+
+    /// Compaction, which rejects or collapses the replay.
+    fn compaction(&self) -> Option<Finding> {
+        if let Some(policy) = self.settings.text("cleanup.policy") {
+            if policy.split(',').any(|p| p.trim() == "compact") {
+                return Some(Finding {
+                    property: "cleanup.policy".into(),
+                    value: policy.to_string(),
+                    why:
+                        "a compacted topic refuses messages without a key and keeps only the last \
+                          message of each key: the replay would be rejected or collapsed"
+                            .into(),
+                    fix: format!(
+                        "{}, or replay into another topic (sink.topic)",
+                        self.alter("cleanup.policy=delete")
+                    ),
+                    refuse: true,
+                });
+            }
+        }
+        None
+    }
+
+    /// `LogAppendTime`, which replaces the event times.
+    fn log_append_time(&self) -> Option<Finding> {
+        let event_times = self.expect.timestamps == Timestamps::Event;
+        let log_append = self.log_append_time_set();
+        if log_append && event_times {
+            return Some(Finding {
+                property: "message.timestamp.type".into(),
+                value: "LogAppendTime".into(),
+                why: "the broker replaces every message's timestamp with the time it appends it: the \
+                      event times c2k sends are lost, and consumers' windows see the replay's time"
+                    .into(),
+                fix: format!(
+                    "--set sink.timestamps=publish (the event time then travels in the c2k-event-time \
+                     header), or {}",
+                    self.alter("message.timestamp.type=CreateTime")
+                ),
+                refuse: true,
+            });
+        }
+        None
+    }
+
+    /// A timestamp window that rejects old event times.
+    fn timestamp_window(&self) -> Option<Finding> {
+        let event_times = self.expect.timestamps == Timestamps::Event;
+        let log_append = self.log_append_time_set();
+        if let (Some(window), true, false) = (
+            self.settings.limit("message.timestamp.difference.max.ms"),
+            event_times,
+            log_append,
+        ) {
+            let rejected = self
+                .expect
+                .oldest_ms
+                .map(|oldest| self.expect.now_ms.saturating_sub(oldest) > window);
+            if rejected != Some(false) {
+                return Some(Finding {
+                    property: "message.timestamp.difference.max.ms".into(),
+                    value: window.to_string(),
+                    why: match (rejected, self.expect.oldest_ms) {
+                        (Some(true), Some(oldest)) => format!(
+                            "the broker rejects a message whose timestamp is more than {} from its \
+                             clock (INVALID_TIMESTAMP), and this replay's oldest event time is about \
+                             {}",
+                            utc::span(window),
+                            utc::text(oldest)
+                        ),
+                        _ => format!(
+                            "the broker rejects a message whose timestamp is more than {} from its \
+                             clock, and this replay's oldest event time is not known before reading: \
+                             each message is checked as it is sent",
+                            utc::span(window)
+                        ),
+                    },
+                    fix: format!(
+                        "{}, or --set sink.timestamps=publish",
+                        self.alter("message.timestamp.difference.max.ms=9223372036854775807")
+                    ),
+                    refuse: rejected == Some(true),
+                });
+            }
+        }
+        None
+    }
+
+    /// More in-sync replicas required than the topic has.
+    fn in_sync_replicas(&self) -> Option<Finding> {
+        if let (Some(needed), Some(replicas)) = (
+            self.settings.number("min.insync.replicas"),
+            self.settings.replication_factor,
+        ) {
+            if needed > i64::from(replicas) {
+                return Some(Finding {
+                    property: "min.insync.replicas".into(),
+                    value: needed.to_string(),
+                    why: format!(
+                        "the topic has {replicas} replica(s) per partition, so the brokers answer \
+                         NOT_ENOUGH_REPLICAS to every write c2k makes (acks=all): nothing could be \
+                         delivered"
+                    ),
+                    fix: format!(
+                        "{}, or delete the topic and let c2k create it with the cluster's replication \
+                         factor (or sink.replication_factor ≥ {needed})",
+                        self.alter(&format!("min.insync.replicas={replicas}"))
+                    ),
+                    refuse: true,
+                });
+            }
+        }
+        None
+    }
+
+    /// Unclean leader election, which loses acknowledged messages.
+    fn unclean_election(&self) -> Option<Finding> {
+        if self
+            .settings
+            .text("unclean.leader.election.enable")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Some(Finding {
+                property: "unclean.leader.election.enable".into(),
+                value: "true".into(),
+                why: "a replica that is behind may become leader after a failure, and the messages it \
+                      lacks are lost although they were acknowledged"
+                    .into(),
+                fix: self.alter("unclean.leader.election.enable=false"),
                 refuse: false,
             });
         }
+        None
     }
-    if let Some(bytes) = settings.limit("retention.bytes") {
-        found.push(Finding {
-            property: "retention.bytes".into(),
-            value: bytes.to_string(),
-            why: "each partition keeps only this many bytes and deletes its oldest messages \
-                  beyond them; a replay's size on the brokers is not known before it is sent, \
-                  and what is deleted after c2k has checked the topic is lost silently"
-                .into(),
-            fix: format!(
-                "{}, or --set sink.topic_check=warn to publish anyway",
-                alter("retention.bytes=-1")
-            ),
-            refuse: true,
-        });
-    }
-    if let Some(policy) = settings.text("cleanup.policy") {
-        if policy.split(',').any(|p| p.trim() == "compact") {
-            found.push(Finding {
-                property: "cleanup.policy".into(),
-                value: policy.to_string(),
-                why: "a compacted topic refuses messages without a key and keeps only the last \
-                      message of each key: the replay would be rejected or collapsed"
-                    .into(),
-                fix: format!(
-                    "{}, or replay into another topic (sink.topic)",
-                    alter("cleanup.policy=delete")
-                ),
-                refuse: true,
-            });
-        }
-    }
-    let log_append = settings
-        .text("message.timestamp.type")
-        .is_some_and(|t| t.eq_ignore_ascii_case("LogAppendTime"));
-    if log_append && event_times {
-        found.push(Finding {
-            property: "message.timestamp.type".into(),
-            value: "LogAppendTime".into(),
-            why: "the broker replaces every message's timestamp with the time it appends it: the \
-                  event times c2k sends are lost, and consumers' windows see the replay's time"
-                .into(),
-            fix: format!(
-                "--set sink.timestamps=publish (the event time then travels in the c2k-event-time \
-                 header), or {}",
-                alter("message.timestamp.type=CreateTime")
-            ),
-            refuse: true,
-        });
-    }
-    if let (Some(window), true, false) = (
-        settings.limit("message.timestamp.difference.max.ms"),
-        event_times,
-        log_append,
-    ) {
-        let rejected = expect
-            .oldest_ms
-            .map(|oldest| expect.now_ms.saturating_sub(oldest) > window);
-        if rejected != Some(false) {
-            found.push(Finding {
-                property: "message.timestamp.difference.max.ms".into(),
-                value: window.to_string(),
-                why: match (rejected, expect.oldest_ms) {
-                    (Some(true), Some(oldest)) => format!(
-                        "the broker rejects a message whose timestamp is more than {} from its \
-                         clock (INVALID_TIMESTAMP), and this replay's oldest event time is about \
-                         {}",
-                        utc::span(window),
-                        utc::text(oldest)
-                    ),
-                    _ => format!(
-                        "the broker rejects a message whose timestamp is more than {} from its \
-                         clock, and this replay's oldest event time is not known before reading: \
-                         each message is checked as it is sent",
-                        utc::span(window)
-                    ),
-                },
-                fix: format!(
-                    "{}, or --set sink.timestamps=publish",
-                    alter("message.timestamp.difference.max.ms=9223372036854775807")
-                ),
-                refuse: rejected == Some(true),
-            });
-        }
-    }
-    if let (Some(needed), Some(replicas)) = (
-        settings.number("min.insync.replicas"),
-        settings.replication_factor,
-    ) {
-        if needed > i64::from(replicas) {
-            found.push(Finding {
-                property: "min.insync.replicas".into(),
-                value: needed.to_string(),
-                why: format!(
-                    "the topic has {replicas} replica(s) per partition, so the brokers answer \
-                     NOT_ENOUGH_REPLICAS to every write c2k makes (acks=all): nothing could be \
-                     delivered"
-                ),
-                fix: format!(
-                    "{}, or delete the topic and let c2k create it with the cluster's replication \
-                     factor (or sink.replication_factor ≥ {needed})",
-                    alter(&format!("min.insync.replicas={replicas}"))
-                ),
-                refuse: true,
-            });
-        }
-    }
-    if settings
-        .text("unclean.leader.election.enable")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
-        found.push(Finding {
-            property: "unclean.leader.election.enable".into(),
-            value: "true".into(),
-            why: "a replica that is behind may become leader after a failure, and the messages it \
-                  lacks are lost although they were acknowledged"
-                .into(),
-            fix: alter("unclean.leader.election.enable=false"),
-            refuse: false,
-        });
-    }
-    found
 }
 
 /// The verdict on the findings: `Err` with every refusal when `sink.topic_check: fail` and any

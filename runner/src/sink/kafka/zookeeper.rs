@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError};
 
 use super::admin::TopicPlan;
-use crate::offsets::zookeeper::{connect_client_compatible, run_bounded, split_connect_string};
-use crate::offsets::zookeeper_auth::ZkAuth;
+use crate::zookeeper::{connect_client_compatible, run_bounded, split_connect_string, ZkAuth};
 
 /// How long one ZooKeeper conversation may take.
 const TIMEOUT: Duration = Duration::from_secs(15);
