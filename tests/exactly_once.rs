@@ -8,14 +8,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
+use crate::support::c2k::{self, C2k, Running};
 use crate::support::kafka::{self, Received};
+use crate::support::live;
 use crate::support::{offsets, servers};
 
 const RECORDS: u64 = 20_000;
@@ -35,19 +36,7 @@ struct Setup {
 
 fn setup(brokers: &str, zookeeper: &str) -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path().to_str().expect("utf-8 temp dir");
-    let (ok, stderr) = kafka::run_c2k(
-        &[
-            "sample",
-            root,
-            "--records",
-            &RECORDS.to_string(),
-            "--partitions",
-            &PARTITIONS.to_string(),
-        ],
-        LIMIT,
-    );
-    assert!(ok, "c2k sample failed: {stderr}");
+    c2k::sample(dir.path(), RECORDS, PARTITIONS);
     let yaml = format!(
         "topic: PAGE_VIEWS\n\
          source:\n  dest_dir: {d}/destination\n  schema: {d}/page_view.avsc\n\
@@ -59,14 +48,14 @@ fn setup(brokers: &str, zookeeper: &str) -> Setup {
          \x20 live_check: warn\n",
         d = dir.path().display()
     );
-    std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp dir");
     let pipeline = dir.path().join("replay.yaml");
     std::fs::write(&pipeline, yaml).expect("write the pipeline");
     Setup { dir, pipeline }
 }
 
-/// `c2k run PIPELINE --set sink.topic=T --set offsets.group=G [extra]` as a child process.
-fn spawn_run(setup: &Setup, topic: &str, group: &str, extra: &[&str]) -> Child {
+/// `c2k run PIPELINE --set sink.topic=T --set offsets.group=G [extra]`, started in the
+/// background.
+fn run_command(setup: &Setup, topic: &str, group: &str, extra: &[&str]) -> C2k {
     let topic_set = format!("sink.topic={topic}");
     let group_set = format!("offsets.group={group}");
     let mut args = vec![
@@ -84,27 +73,17 @@ fn spawn_run(setup: &Setup, topic: &str, group: &str, extra: &[&str]) -> Child {
             args.extend(["--set", e]);
         }
     }
-    Command::new(env!("CARGO_BIN_EXE_c2k"))
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start c2k run")
+    C2k::new(&args).timeout(LIMIT)
 }
 
-/// Waits for the child (bounded) and returns its exit code and stderr.
-fn finish(mut child: Child) -> (Option<i32>, String) {
-    kafka::wait_within(&mut child, LIMIT, "c2k run");
-    let output = child.wait_with_output().expect("c2k output");
-    (
-        output.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+fn spawn_run(setup: &Setup, topic: &str, group: &str, extra: &[&str]) -> Running {
+    run_command(setup, topic, group, extra).spawn()
+}
+
+/// Waits for the child (bounded) and returns its exit code and what it printed.
+fn finish(child: Running) -> (Option<i32>, String) {
+    let run = child.wait();
+    (run.code, run.stdout_and_stderr())
 }
 
 fn run(setup: &Setup, topic: &str, group: &str, extra: &[&str]) -> (Option<i32>, String) {
@@ -212,13 +191,16 @@ fn kill_at(setup: &Setup, brokers: &str, topic: &str, group: &str, moment: Momen
             watch.count()
         };
         if wanted(count) {
-            let _ = child.kill(); // SIGKILL
-            let _ = child.wait();
+            child.kill(); // SIGKILL
             return count;
         }
-        if let Some(status) = child.try_wait().expect("wait for c2k") {
-            let (_, output) = finish(child);
-            panic!("c2k run ended ({status}) before {moment:?}: {output}");
+        if child.has_exited() {
+            let run = child.wait();
+            panic!(
+                "c2k run ended ({}) before {moment:?}: {}",
+                run.status,
+                run.stdout_and_stderr()
+            );
         }
         assert!(started.elapsed() < LIMIT, "{moment:?} never came");
         std::thread::sleep(Duration::from_millis(10));
@@ -228,32 +210,13 @@ fn kill_at(setup: &Setup, brokers: &str, topic: &str, group: &str, moment: Momen
 /// Kills `c2k run` the moment it logs that every message is acknowledged, i.e. as the offsets
 /// step starts (connecting to ZooKeeper, committing).
 fn kill_in_the_offsets_step(setup: &Setup, topic: &str, group: &str) -> i64 {
-    use std::io::BufRead;
-    let topic_set = format!("sink.topic={topic}");
-    let group_set = format!("offsets.group={group}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_c2k"))
-        .args(["run", setup.pipeline.to_str().expect("utf-8 path")])
-        .args(["--set", &topic_set, "--set", &group_set, "--set", FAST])
+    let mut child = run_command(setup, topic, group, &[FAST])
         .env("RUST_LOG", "camus2kafka::run=debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start c2k run");
-    let stderr = child.stderr.take().expect("stderr");
-    let (seen, wait) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("merged, formatted and written") {
-                let _ = seen.send(());
-            }
-        }
+        .spawn();
+    child.wait_until("the end of the publish", |c| {
+        c.stderr_so_far().contains("merged, formatted and written")
     });
-    wait.recv_timeout(LIMIT)
-        .expect("c2k run never finished publishing");
-    let _ = child.kill(); // SIGKILL
-    let _ = child.wait();
+    child.kill(); // SIGKILL
     RECORDS as i64
 }
 
@@ -401,7 +364,7 @@ fn topics_c2k_cannot_account_for_are_refused_even_with_resume() {
         .set("bootstrap.servers", &brokers)
         .create()
         .expect("a producer");
-    create_topic(&brokers, "FOREIGN");
+    live::create_topic(&brokers, "FOREIGN", PARTITIONS as i32);
     producer
         .send(
             BaseRecord::<(), str>::to("FOREIGN")
@@ -463,30 +426,6 @@ fn resuming_a_complete_replay_only_commits_the_offsets() {
     );
     let received = kafka::read_topic(&brokers, "COMPLETE", RECORDS as usize, LIMIT);
     assert_eq!(received.len() as u64, RECORDS);
-}
-
-fn create_topic(brokers: &str, topic: &str) {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("an admin client");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let topics = [NewTopic::new(
-        topic,
-        PARTITIONS as i32,
-        TopicReplication::Fixed(1),
-    )];
-    let results = runtime
-        .block_on(admin.create_topics(&topics, &AdminOptions::new()))
-        .expect("create the topic");
-    for result in results {
-        result.expect("topic created");
-    }
 }
 
 /// Copies the first data file of the tree under a new Camus name, as if a later Camus run had
@@ -621,14 +560,10 @@ fn an_independently_written_tree_killed_mid_publish_resumes_exactly_once() {
     let at_kill = loop {
         let count = watch.count();
         if count >= expected.len() as i64 / 3 {
-            let _ = child.kill(); // SIGKILL, mid-publish
-            let _ = child.wait();
+            child.kill(); // SIGKILL, mid-publish
             break count;
         }
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "c2k ended before the kill"
-        );
+        child.assert_running("before the kill");
         assert!(
             started.elapsed() < LIMIT,
             "the publish never got a third of the way"
@@ -693,8 +628,7 @@ fn sigterm_during_the_publish_stops_cleanly_and_resume_finishes_exactly_once() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    // SAFETY: plain kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    child.signal(libc::SIGTERM);
     let (code, output) = finish(child);
     assert_eq!(code, Some(143), "{output}");
     assert!(

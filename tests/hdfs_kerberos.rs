@@ -5,12 +5,13 @@
 //! and an expired ticket each fail saying so.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
+use crate::support::c2k::{C2k, Run};
 use crate::support::hdfs::{hadoop_jars, HdfsCluster};
 use crate::support::kerberos::{Kdc, REALM};
-use crate::support::offsets::run_with_timeout;
+use crate::support::process::run_with_timeout;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -68,29 +69,20 @@ fn upload(kdc: &Kdc, cluster: &HdfsCluster, local: &Path, hdfs_path: &str) {
 
 /// Runs `c2k ARGS` as a Kerberos client of the cluster: its Hadoop configuration, the realm's
 /// krb5.conf, and `env`.
-fn c2k(kdc: &Kdc, cluster: &HdfsCluster, args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_c2k"));
-    command
-        .args(args)
+fn c2k(kdc: &Kdc, cluster: &HdfsCluster, args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut command = C2k::new(args)
         .env("KRB5_CONFIG", kdc.krb5_conf())
         .env("HADOOP_CONF_DIR", cluster.workdir.join("conf"))
         .env(
             "KRB5CCNAME",
             format!("FILE:{}", kdc.dir().join("no-cache").display()),
         )
-        .env("C2K_HDFS_CONNECT_TIMEOUT", "20");
+        .env("C2K_HDFS_CONNECT_TIMEOUT", "20")
+        .timeout(LIMIT);
     for (name, value) in env {
-        command.env(name, value);
+        command = command.env(name, value);
     }
-    run_with_timeout(&mut command, LIMIT)
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    command.run()
 }
 
 #[test]
@@ -103,11 +95,7 @@ fn a_kerberized_hdfs_is_read_with_a_ticket_cache_or_a_keytab_and_refused_without
 
     let dir = tempfile::tempdir().unwrap();
     let sample = dir.path().join("sample");
-    let made = Command::new(env!("CARGO_BIN_EXE_c2k"))
-        .args(["sample", "--records", "3000"])
-        .arg(&sample)
-        .output()
-        .unwrap();
+    let made = C2k::new(&["sample", "--records", "3000", sample.to_str().unwrap()]).run();
     assert!(made.status.success());
     upload(&kdc, &cluster, &sample, "/camus");
 
@@ -131,11 +119,15 @@ fn a_kerberized_hdfs_is_read_with_a_ticket_cache_or_a_keytab_and_refused_without
     kinit(&kdc, &client_keytab, "c2k", &cache, "1h");
     let with_cache = [("KRB5CCNAME", format!("FILE:{}", cache.display()))];
     let verified = c2k(&kdc, &cluster, &["verify", pipeline], &with_cache);
-    assert!(verified.status.success(), "{}", text(&verified));
     assert!(
-        text(&verified).contains("consistent"),
+        verified.status.success(),
         "{}",
-        text(&verified)
+        verified.stdout_and_stderr()
+    );
+    assert!(
+        verified.stdout_and_stderr().contains("consistent"),
+        "{}",
+        verified.stdout_and_stderr()
     );
 
     // A keytab and principal, no ticket cache at all.
@@ -147,7 +139,11 @@ fn a_kerberized_hdfs_is_read_with_a_ticket_cache_or_a_keytab_and_refused_without
         ("C2K_HDFS_KERBEROS_PRINCIPAL", format!("c2k@{REALM}")),
     ];
     let replayed = c2k(&kdc, &cluster, &["run", pipeline], &with_keytab);
-    assert!(replayed.status.success(), "{}", text(&replayed));
+    assert!(
+        replayed.status.success(),
+        "{}",
+        replayed.stdout_and_stderr()
+    );
     let lines = std::fs::read_to_string(&out).unwrap().lines().count();
     assert_eq!(lines, 3000);
 
@@ -155,9 +151,10 @@ fn a_kerberized_hdfs_is_read_with_a_ticket_cache_or_a_keytab_and_refused_without
     let none = c2k(&kdc, &cluster, &["verify", pipeline], &[]);
     assert!(!none.status.success());
     assert!(
-        text(&none).contains("No Kerberos credentials") && text(&none).contains("klist"),
+        none.stdout_and_stderr().contains("No Kerberos credentials")
+            && none.stdout_and_stderr().contains("klist"),
         "{}",
-        text(&none)
+        none.stdout_and_stderr()
     );
 
     // A principal the keytab does not hold.
@@ -175,9 +172,9 @@ fn a_kerberized_hdfs_is_read_with_a_ticket_cache_or_a_keytab_and_refused_without
     );
     assert!(!wrong.status.success());
     assert!(
-        text(&wrong).contains("authentication failed"),
+        wrong.stdout_and_stderr().contains("authentication failed"),
         "{}",
-        text(&wrong)
+        wrong.stdout_and_stderr()
     );
 
     // An expired ticket.
@@ -192,8 +189,11 @@ fn a_kerberized_hdfs_is_read_with_a_ticket_cache_or_a_keytab_and_refused_without
     );
     assert!(!expired.status.success());
     assert!(
-        text(&expired).to_lowercase().contains("expired"),
+        expired
+            .stdout_and_stderr()
+            .to_lowercase()
+            .contains("expired"),
         "{}",
-        text(&expired)
+        expired.stdout_and_stderr()
     );
 }

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use camus2kafka::config::Pipeline;
 use camus2kafka::source::{CamusSource, SourceEvent};
 
-use crate::support::c2k::{c2k, c2k_output, write_pipeline};
-use crate::support::hdfs::HdfsTarget;
-use crate::support::{c2k, hdfs};
+use crate::support::c2k::{write_pipeline, C2k};
+use crate::support::hdfs::{self, HdfsTarget};
 
 const T: Duration = Duration::from_secs(300);
 
@@ -49,12 +48,11 @@ fn source_events(pipeline: &str, sets: &[String]) -> Vec<String> {
 fn source_scenario(target: &HdfsTarget) -> (Vec<u8>, String) {
     let dir = tempfile::tempdir().unwrap();
     let camus = dir.path().join("camus");
-    c2k(
-        dir.path(),
-        &["sample", camus.to_str().unwrap(), "--records", "30000"],
-        T,
-    )
-    .assert_ok();
+    C2k::new(&["sample", camus.to_str().unwrap(), "--records", "30000"])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_ok();
     let p = pipeline(dir.path());
     let local = source_events(&p, &[]);
     assert!(
@@ -88,18 +86,19 @@ fn source_scenario(target: &HdfsTarget) -> (Vec<u8>, String) {
         .unwrap()
         .to_string_lossy()
         .into_owned();
-    let local_inspect = c2k_output(dir.path(), &["inspect", data_file.to_str().unwrap()]);
-    let hdfs_inspect = c2k_output(
-        dir.path(),
-        &["inspect", &target.url(&format!("camus/{relative}"))],
-    );
+    let local_inspect = C2k::new(&["inspect", data_file.to_str().unwrap()])
+        .dir(dir.path())
+        .run();
+    let hdfs_inspect = C2k::new(&["inspect", &target.url(&format!("camus/{relative}"))])
+        .dir(dir.path())
+        .run();
     assert!(local_inspect.status.success() && hdfs_inspect.status.success());
-    assert!(!local_inspect.stdout.is_empty());
+    assert!(!local_inspect.stdout_bytes.is_empty());
     assert!(
-        local_inspect.stdout == hdfs_inspect.stdout,
+        local_inspect.stdout_bytes == hdfs_inspect.stdout_bytes,
         "inspect differs for {relative}"
     );
-    (local_inspect.stdout, relative)
+    (local_inspect.stdout_bytes, relative)
 }
 
 #[test]
@@ -122,15 +121,13 @@ fn the_camus_source_reads_a_tree_on_hdfs_exactly_like_the_same_tree_on_local_dis
     // `hdfs:///path`: the cluster comes from fs.defaultFS in $HADOOP_CONF_DIR/core-site.xml.
     let conf = target.cluster.as_ref().unwrap().workdir.join("conf");
     let default_fs_url = format!("hdfs:///c2k-test/camus/{relative}");
-    let default_fs_inspect = std::process::Command::new(c2k::c2k_path())
-        .args(["inspect", &default_fs_url])
+    let default_fs_inspect = C2k::new(&["inspect", &default_fs_url])
         .env("HADOOP_CONF_DIR", &conf)
-        .output()
-        .unwrap();
+        .run();
     assert!(
-        default_fs_inspect.stdout == local_inspect,
+        default_fs_inspect.stdout_bytes == local_inspect,
         "inspect {default_fs_url} differs: {}",
-        String::from_utf8_lossy(&default_fs_inspect.stderr)
+        default_fs_inspect.stderr
     );
 }
 
@@ -151,32 +148,34 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 fn a_camus_tree_on_hdfs_replays_exactly_like_the_same_tree_on_local_disk() {
     let dir = tempfile::tempdir().unwrap();
     let camus = dir.path().join("camus");
-    c2k(
-        dir.path(),
-        &["sample", camus.to_str().unwrap(), "--records", "30000"],
-        T,
-    )
-    .assert_ok();
+    C2k::new(&["sample", camus.to_str().unwrap(), "--records", "30000"])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_ok();
     let p = pipeline(dir.path());
-    c2k(dir.path(), &["run", &p], T).assert_ok();
+    C2k::new(&["run", &p])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_ok();
 
     let target = HdfsTarget::local();
     let dest = target.upload_tree(&camus.join("destination"), "camus/destination");
     let schema = target.upload(&camus.join("page_view.avsc"), "camus/page_view.avsc");
-    let run = c2k(
-        dir.path(),
-        &[
-            "run",
-            &p,
-            "--set",
-            &format!("source.dest_dir={dest}"),
-            "--set",
-            &format!("source.schema={schema}"),
-            "--set",
-            "sink.path=hdfs.jsonl",
-        ],
-        T,
-    );
+    let run = C2k::new(&[
+        "run",
+        &p,
+        "--set",
+        &format!("source.dest_dir={dest}"),
+        "--set",
+        &format!("source.schema={schema}"),
+        "--set",
+        "sink.path=hdfs.jsonl",
+    ])
+    .dir(dir.path())
+    .timeout(T)
+    .run();
     run.assert_ok();
     assert!(
         run.stderr.contains("30000 records in"),
@@ -199,11 +198,10 @@ fn a_run_against_a_namenode_that_is_not_there_fails_fast_naming_the_url() {
     let p = pipeline(dir.path());
     let url = format!("hdfs://127.0.0.1:{}/camus/destination", hdfs::free_port());
     let started = Instant::now();
-    let run = c2k(
-        dir.path(),
-        &["run", &p, "--set", &format!("source.dest_dir={url}")],
-        T,
-    );
+    let run = C2k::new(&["run", &p, "--set", &format!("source.dest_dir={url}")])
+        .dir(dir.path())
+        .timeout(T)
+        .run();
     run.assert_failed_with(&[&url, "Connection refused"]);
     assert!(
         started.elapsed() < Duration::from_secs(10),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::c2k::{c2k, Run};
+use crate::support::c2k::{C2k, Run};
 use crate::support::camus::python;
 use crate::support::offsets::{self, key, HadoopFile, DEFAULT_CODEC};
 use crate::support::servers::ZooKeeper;
@@ -152,7 +152,7 @@ impl Tree {
     }
 
     fn c2k(&self, args: &[&str]) -> Run {
-        c2k(self.path(), args, LIMIT)
+        C2k::new(args).dir(self.path()).timeout(LIMIT).run()
     }
 }
 

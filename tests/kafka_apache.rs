@@ -8,14 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::support::apache_kafka::ApacheKafka;
-use crate::support::c2k::c2k;
+use crate::support::c2k::{self, kafka_pipeline, C2k, Run, Running};
 use crate::support::kafka::{self, header, Isolation, Received};
 use crate::support::servers;
 
@@ -26,36 +25,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Writes a `c2k sample` tree of `records` records over [`PARTITIONS`] partitions into `dir`.
 pub(crate) fn sample(dir: &Path, records: u64) {
-    let root = dir.to_str().expect("utf-8 temp dir");
-    c2k(
-        dir,
-        &[
-            "sample",
-            root,
-            "--records",
-            &records.to_string(),
-            "--partitions",
-            &PARTITIONS.to_string(),
-        ],
-        RUN_TIMEOUT,
-    )
-    .assert_ok();
-}
-
-/// The pipeline replaying the sample tree into `brokers`, by `header.time`, as JSON; its path.
-pub(crate) fn write_pipeline(dir: &Path, brokers: &str) -> String {
-    let yaml = format!(
-        "topic: PAGE_VIEWS\n\
-         source:\n  dest_dir: {d}/destination\n  schema: {d}/page_view.avsc\n\
-         key:\n  plugin: time-field\n  config: {{ field: header.time }}\n\
-         sort:\n  memory: 64MiB\n  tmp_dir: {d}/tmp\n\
-         format:\n  plugin: json\n  config: {{ encoding: plain }}\n\
-         sink:\n  type: kafka\n  brokers: '{brokers}'\n\
-         offsets:\n  commit: none\n",
-        d = dir.display()
-    );
-    std::fs::create_dir_all(dir.join("tmp")).expect("tmp dir");
-    crate::support::c2k::write_pipeline(dir, "replay.yaml", &yaml)
+    c2k::sample(dir, records, PARTITIONS);
 }
 
 /// What a read of the replay topic holds, by provenance.
@@ -173,17 +143,27 @@ fn c2k_run_replays_into_kafka_3_3_exactly_once_and_a_rerun_is_refused_or_resumed
     let Some(broker) = ApacheKafka::start() else {
         return;
     };
-    let pipeline = write_pipeline(dir.path(), &broker.bootstrap());
+    let pipeline = kafka_pipeline(dir.path(), &broker.bootstrap());
 
-    c2k(dir.path(), &["run", &pipeline], RUN_TIMEOUT).assert_ok();
+    C2k::new(&["run", &pipeline])
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .run()
+        .assert_ok();
     let first = kafka::read_topic(&broker.bootstrap(), TOPIC, RECORDS as usize, READ_TIMEOUT);
     assert_exactly_once_in_key_order(&first, RECORDS);
 
-    let rerun = c2k(dir.path(), &["run", &pipeline], RUN_TIMEOUT);
+    let rerun = C2k::new(&["run", &pipeline])
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .run();
     rerun.assert_failed_with(&["already holds", "--resume"]);
     assert_eq!(rerun.code, Some(4), "a rerun is refused with exit code 4");
 
-    let resumed = c2k(dir.path(), &["run", "--resume", &pipeline], RUN_TIMEOUT);
+    let resumed = C2k::new(&["run", "--resume", &pipeline])
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .run();
     resumed.assert_ok();
     assert!(
         resumed.stderr.contains("already complete"),
@@ -205,8 +185,7 @@ fn c2k_run_replays_into_kafka_3_3_exactly_once_and_a_rerun_is_refused_or_resumed
 /// transaction markers included). Fails if `c2k` exits first or `timeout` passes.
 fn watch_until(
     brokers: &str,
-    child: &mut std::process::Child,
-    stderr: &Path,
+    child: &mut Running,
     timeout: Duration,
     ready: impl Fn(usize, i64) -> bool,
 ) {
@@ -226,12 +205,7 @@ fn watch_until(
             Instant::now() < deadline,
             "{TOPIC}: not there within {timeout:?} ({committed} committed messages seen)"
         );
-        if let Some(status) = child.try_wait().expect("wait for c2k") {
-            panic!(
-                "c2k exited ({status}) before it could be interrupted mid-way:\n{}",
-                std::fs::read_to_string(stderr).unwrap_or_default()
-            );
-        }
+        child.assert_running("before it could be interrupted mid-way");
         if !assigned {
             let metadata = consumer
                 .fetch_metadata(Some(TOPIC), Duration::from_secs(5))
@@ -272,18 +246,6 @@ fn watch_until(
     }
 }
 
-/// Starts `c2k ARGS` in `dir`, its stderr to `stderr`.
-fn spawn_c2k(dir: &Path, args: &[&str], stderr: &Path) -> std::process::Child {
-    Command::new(crate::support::c2k::c2k_path())
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(stderr).expect("stderr file"))
-        .spawn()
-        .expect("start c2k")
-}
-
 #[test]
 fn a_transactional_replay_killed_mid_way_and_resumed_is_read_committed_exactly_once() {
     const RECORDS: u64 = 100_000;
@@ -293,7 +255,7 @@ fn a_transactional_replay_killed_mid_way_and_resumed_is_read_committed_exactly_o
         return;
     };
     let brokers = broker.bootstrap();
-    let pipeline = write_pipeline(dir.path(), &brokers);
+    let pipeline = kafka_pipeline(dir.path(), &brokers);
     let transactional = [
         "--set",
         "sink.transactions=true",
@@ -302,28 +264,23 @@ fn a_transactional_replay_killed_mid_way_and_resumed_is_read_committed_exactly_o
     ];
 
     // The first run is slowed to ~10 s of publishing, so that it is surely killed mid-way.
-    let stderr_path = dir.path().join("killed-run.stderr");
-    let mut child = spawn_c2k(
-        dir.path(),
+    let mut child = C2k::new(
         &[
             &["run", &pipeline][..],
             &transactional[..],
             &["--set", "sink.max_messages_per_sec=10000"][..],
         ]
         .concat(),
-        &stderr_path,
-    );
+    )
+    .dir(dir.path())
+    .timeout(RUN_TIMEOUT)
+    .spawn();
     // Killed once a transaction is committed and the next one holds a few thousand messages:
     // 5000 committed + 4 commit markers, then more than 1000 written after them.
-    watch_until(
-        &brokers,
-        &mut child,
-        &stderr_path,
-        RUN_TIMEOUT,
-        |committed, written| committed > 0 && written > 6004,
-    );
-    child.kill().expect("kill -9 c2k");
-    let status = child.wait().expect("reap c2k");
+    watch_until(&brokers, &mut child, RUN_TIMEOUT, |committed, written| {
+        committed > 0 && written > 6004
+    });
+    let status = child.kill().status;
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&status),
         Some(9),
@@ -350,11 +307,10 @@ fn a_transactional_replay_killed_mid_way_and_resumed_is_read_committed_exactly_o
         "whole transactions of 5000 messages are visible, nothing else"
     );
 
-    let resumed = c2k(
-        dir.path(),
-        &[&["run", "--resume", &pipeline][..], &transactional[..]].concat(),
-        RUN_TIMEOUT,
-    );
+    let resumed = C2k::new(&[&["run", "--resume", &pipeline][..], &transactional[..]].concat())
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .run();
     resumed.assert_ok();
 
     let read_committed = kafka::read_topic_as(
@@ -387,22 +343,20 @@ fn a_transactional_replay_killed_mid_way_and_resumed_is_read_committed_exactly_o
         "read_uncommitted: the extra messages are the aborted chunk's"
     );
     // The partitions now end in commit markers: the guard still finds the replay complete.
-    let again = c2k(
-        dir.path(),
-        &[&["run", "--resume", &pipeline][..], &transactional[..]].concat(),
-        RUN_TIMEOUT,
-    );
+    let again = C2k::new(&[&["run", "--resume", &pipeline][..], &transactional[..]].concat())
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .run();
     again.assert_ok();
     assert!(
         again.stderr.contains("already complete"),
         "a complete transactional replay, resumed, says so:\n{}",
         again.stderr
     );
-    let refused = c2k(
-        dir.path(),
-        &[&["run", &pipeline][..], &transactional[..]].concat(),
-        RUN_TIMEOUT,
-    );
+    let refused = C2k::new(&[&["run", &pipeline][..], &transactional[..]].concat())
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .run();
     refused.assert_failed_with(&["already holds 100000 messages", "--resume"]);
     assert_eq!(refused.code, Some(4));
 
@@ -425,26 +379,20 @@ fn a_broker_killed_and_restarted_mid_replay_never_duplicates_silently() {
         return;
     };
     let brokers = broker.bootstrap();
-    let pipeline = write_pipeline(dir.path(), &brokers);
-    let stderr_path = dir.path().join("bounced-run.stderr");
+    let pipeline = kafka_pipeline(dir.path(), &brokers);
     // ~5 s of publishing; the broker is killed after the first 5000 messages and is down for the
     // few seconds a restart takes, well within sink.delivery_timeout.
-    let mut child = spawn_c2k(
-        dir.path(),
-        &["run", &pipeline, "--set", "sink.max_messages_per_sec=10000"],
-        &stderr_path,
-    );
-    watch_until(
-        &brokers,
-        &mut child,
-        &stderr_path,
-        RUN_TIMEOUT,
-        |_, written| written > 5000,
-    );
+    // The broker's restart is bounded by its own start timeout: room for it in c2k's.
+    let mut child = C2k::new(&["run", &pipeline, "--set", "sink.max_messages_per_sec=10000"])
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT * 2)
+        .spawn();
+    watch_until(&brokers, &mut child, RUN_TIMEOUT, |_, written| {
+        written > 5000
+    });
     broker.kill_broker();
     broker.start_broker();
-    let status = kafka::wait_within(&mut child, RUN_TIMEOUT, "c2k after the broker came back");
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let Run { status, stderr, .. } = child.wait();
     if status.success() {
         let received = kafka::read_topic(&brokers, TOPIC, RECORDS as usize, READ_TIMEOUT);
         assert_exactly_once_in_key_order(&received, RECORDS);
@@ -465,13 +413,12 @@ fn sink_transactions_on_a_broker_without_transactions_fails_in_time_with_a_clear
     let dir = tempfile::tempdir().expect("temp dir");
     sample(dir.path(), RECORDS);
     let tansu = servers::Tansu::start();
-    let pipeline = write_pipeline(dir.path(), &tansu.brokers());
+    let pipeline = kafka_pipeline(dir.path(), &tansu.brokers());
     let started = Instant::now();
-    let run = c2k(
-        dir.path(),
-        &["run", &pipeline, "--set", "sink.transactions=true"],
-        Duration::from_secs(120),
-    );
+    let run = C2k::new(&["run", &pipeline, "--set", "sink.transactions=true"])
+        .dir(dir.path())
+        .timeout(Duration::from_secs(120))
+        .run();
     eprintln!(
         "tansu with sink.transactions: exit {:?} after {:.1?}:\n{}",
         run.code,

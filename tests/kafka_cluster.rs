@@ -6,13 +6,11 @@
 //! `min.insync.replicas` remain fails the run with the delivered count and the brokers' cause,
 //! and `--resume` completes it once the broker is back.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::kafka_apache::{assert_exactly_once_in_key_order, sample, write_pipeline};
-use crate::support::c2k::{self, c2k};
-use crate::support::kafka::{self, wait_within};
+use crate::kafka_apache::{assert_exactly_once_in_key_order, sample};
+use crate::support::c2k::{kafka_pipeline, C2k};
+use crate::support::kafka;
 use crate::support::kafka_cluster::KafkaCluster;
 use crate::support::topics;
 
@@ -20,20 +18,6 @@ const RECORDS: u64 = 20_000;
 const TOPIC: &str = "PAGE_VIEWS_REPLAY";
 const RUN_TIMEOUT: Duration = Duration::from_secs(240);
 const READ_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// `c2k ARGS` started in the background, its stderr into `dir/NAME.stderr`.
-fn spawn(dir: &Path, args: &[&str], name: &str) -> (std::process::Child, std::path::PathBuf) {
-    let stderr = dir.join(format!("{name}.stderr"));
-    let child = Command::new(c2k::c2k_path())
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-        .spawn()
-        .expect("start c2k");
-    (child, stderr)
-}
 
 #[test]
 fn kafka_cluster_a_replay_gets_three_replicas_survives_retention_and_a_killed_leader() {
@@ -43,21 +27,16 @@ fn kafka_cluster_a_replay_gets_three_replicas_survives_retention_and_a_killed_le
     eprintln!("three brokers up in {:.1?}", cluster.started_in);
     let brokers = cluster.bootstrap();
     topics::old_stamped_topic(&brokers, "CONTROL", -1, 100);
-    let pipeline = write_pipeline(dir.path(), &brokers);
+    let pipeline = kafka_pipeline(dir.path(), &brokers);
 
     // ~13 s of publishing, so that the kill lands mid-way.
-    let (mut child, stderr) = spawn(
-        dir.path(),
-        &["run", &pipeline, "--set", "sink.max_messages_per_sec=1500"],
-        "replay",
-    );
+    let mut child = C2k::new(&["run", &pipeline, "--set", "sink.max_messages_per_sec=1500"])
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .spawn();
     let deadline = Instant::now() + RUN_TIMEOUT;
     topics::watch_held(&brokers, TOPIC, |held| {
-        assert!(
-            child.try_wait().expect("c2k's state").is_none(),
-            "c2k ended before the kill:\n{}",
-            std::fs::read_to_string(&stderr).unwrap_or_default()
-        );
+        child.assert_running("before the kill");
         assert!(Instant::now() < deadline, "no messages published");
         held < 3_000
     });
@@ -72,10 +51,10 @@ fn kafka_cluster_a_replay_gets_three_replicas_survives_retention_and_a_killed_le
     eprintln!("killed broker {leader} (leader of partition 0) at {at} messages");
     std::thread::sleep(Duration::from_secs(3));
     cluster.start_node(leader);
-    let status = wait_within(&mut child, RUN_TIMEOUT, "the replay");
-    let said = std::fs::read_to_string(&stderr).unwrap_or_default();
+    let replay = child.wait();
+    let said = &replay.stderr;
     assert!(
-        status.success(),
+        replay.status.success(),
         "the idempotent producer retries on the new leader: the run completes\n{said}"
     );
 
@@ -117,7 +96,7 @@ fn kafka_cluster_too_few_in_sync_replicas_fail_with_the_count_and_the_cause_then
                 .is_some_and(|ps| ps.iter().all(|p| !p.isr.contains(&victim) && p.leader >= 0))
         },
     );
-    let pipeline = write_pipeline(dir.path(), &brokers);
+    let pipeline = kafka_pipeline(dir.path(), &brokers);
     let sets = [
         "sink.topic=TWO_REPLICAS",
         "sink.delivery_timeout=30s",
@@ -127,7 +106,7 @@ fn kafka_cluster_too_few_in_sync_replicas_fail_with_the_count_and_the_cause_then
     for set in &sets {
         args.extend(["--set", set]);
     }
-    let failed = c2k(dir.path(), &args, RUN_TIMEOUT);
+    let failed = C2k::new(&args).dir(dir.path()).timeout(RUN_TIMEOUT).run();
     failed.assert_failed_with(&[
         "messages delivered",
         "fewer than min.insync.replicas=2",
@@ -155,7 +134,11 @@ fn kafka_cluster_too_few_in_sync_replicas_fail_with_the_count_and_the_cause_then
         },
     );
     args.insert(1, "--resume");
-    c2k(dir.path(), &args, RUN_TIMEOUT).assert_ok();
+    C2k::new(&args)
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .run()
+        .assert_ok();
     let replayed = kafka::read_topic(&brokers, "TWO_REPLICAS", RECORDS as usize, READ_TIMEOUT);
     assert_exactly_once_in_key_order(&replayed, RECORDS);
 }

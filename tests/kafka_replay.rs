@@ -3,69 +3,43 @@
 //! once, each replay partition holding its source partition's records in time order.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
+use crate::support::c2k::{self, C2k};
 use crate::support::{kafka, servers};
 
 const RECORDS: u64 = 5_000;
 const PARTITIONS: u32 = 4;
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn write_pipeline(dir: &Path, brokers: &str) -> std::path::PathBuf {
-    let yaml = format!(
-        "topic: PAGE_VIEWS\n\
-         source:\n  dest_dir: {d}/destination\n  schema: {d}/page_view.avsc\n\
-         key:\n  plugin: time-field\n  config: {{ field: header.time }}\n\
-         sort:\n  memory: 64MiB\n  tmp_dir: {d}/tmp\n\
-         format:\n  plugin: json\n  config: {{ encoding: plain }}\n\
-         sink:\n  type: kafka\n  brokers: '{brokers}'\n\
-         offsets:\n  commit: none\n",
-        d = dir.display()
-    );
-    let path = dir.join("replay.yaml");
-    std::fs::write(&path, yaml).expect("write the pipeline");
-    std::fs::create_dir_all(dir.join("tmp")).expect("tmp dir");
-    path
-}
-
 #[test]
 fn c2k_run_replays_a_sample_tree_into_kafka_each_partition_in_time_order() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path().to_str().expect("utf-8 temp dir");
-    let (ok, stderr) = kafka::run_c2k(
-        &[
-            "sample",
-            root,
-            "--records",
-            &RECORDS.to_string(),
-            "--partitions",
-            &PARTITIONS.to_string(),
-        ],
-        RUN_TIMEOUT,
-    );
-    assert!(ok, "c2k sample failed: {stderr}");
+    c2k::sample(dir.path(), RECORDS, PARTITIONS);
 
     let tansu = servers::Tansu::start();
     let brokers = tansu.brokers();
-    let pipeline = write_pipeline(dir.path(), &brokers);
-    let pipeline = pipeline.to_str().expect("utf-8 path");
+    let pipeline = c2k::kafka_pipeline(dir.path(), &brokers);
+    let pipeline = pipeline.as_str();
 
     // The same replay into a file gives the whole sorted order to compare with.
     let sorted_file = dir.path().join("sorted.jsonl");
     let set_path = format!("sink.path={}", sorted_file.display());
-    let (ok, stderr) = kafka::run_c2k(
-        &[
-            "run",
-            pipeline,
-            "--set",
-            "sink.type=file",
-            "--set",
-            &set_path,
-        ],
-        RUN_TIMEOUT,
+    let into_file = C2k::new(&[
+        "run",
+        pipeline,
+        "--set",
+        "sink.type=file",
+        "--set",
+        &set_path,
+    ])
+    .timeout(RUN_TIMEOUT)
+    .run();
+    assert!(
+        into_file.status.success(),
+        "c2k run into a file failed: {}",
+        into_file.stderr
     );
-    assert!(ok, "c2k run into a file failed: {stderr}");
     let sorted: Vec<Vec<u8>> = std::fs::read(&sorted_file)
         .expect("the sorted file")
         .split(|b| *b == b'\n')
@@ -74,8 +48,12 @@ fn c2k_run_replays_a_sample_tree_into_kafka_each_partition_in_time_order() {
         .collect();
     assert_eq!(sorted.len() as u64, RECORDS);
 
-    let (ok, stderr) = kafka::run_c2k(&["run", pipeline], RUN_TIMEOUT);
-    assert!(ok, "c2k run into kafka failed: {stderr}");
+    let into_kafka = C2k::new(&["run", pipeline]).timeout(RUN_TIMEOUT).run();
+    assert!(
+        into_kafka.status.success(),
+        "c2k run into kafka failed: {}",
+        into_kafka.stderr
+    );
 
     let received = kafka::read_topic(
         &brokers,

@@ -28,7 +28,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::support::apache_kafka::{ApacheKafka, Secured, Version};
-use crate::support::c2k::{c2k, Run};
+use crate::support::c2k::{self, C2k, Run};
 use crate::support::kerberos::{Kdc, REALM};
 use crate::support::live;
 use crate::support::tls::Certificates;
@@ -48,20 +48,7 @@ const PASSWORD: &str = "c2k-scram-secret-9f3a";
 
 /// A `c2k sample` tree in `dir` (its own Camus history) and its cut-offs, by partition.
 fn sample(dir: &Path) -> Vec<i64> {
-    let root = dir.to_str().expect("utf-8 temp dir");
-    c2k(
-        dir,
-        &[
-            "sample",
-            root,
-            "--records",
-            &RECORDS.to_string(),
-            "--partitions",
-            &PARTITIONS.to_string(),
-        ],
-        RUN_TIMEOUT,
-    )
-    .assert_ok();
+    c2k::sample(dir, RECORDS, PARTITIONS);
     let history = dir.join("execution/base/history");
     let run =
         camus2kafka::offsets::history::latest_run(history.to_str().expect("utf-8 path"), TOPIC)
@@ -93,20 +80,17 @@ fn write_pipeline(
     producer: &[(&str, String)],
     consumer: &[(&str, String)],
 ) -> String {
+    // The sample's topic is `TOPIC`.
     let yaml = format!(
-        "topic: {TOPIC}\n\
-         source:\n  dest_dir: {d}/destination\n  schema: {d}/page_view.avsc\n\
-         key:\n  plugin: time-field\n  config: {{ field: header.time }}\n\
-         sort:\n  memory: 64MiB\n  tmp_dir: {d}/tmp\n\
-         format:\n  plugin: json\n  config: {{ encoding: plain }}\n\
-         sink:\n  type: kafka\n  brokers: '{brokers}'\n  producer: {}\n\
+        "{}sink:\n  type: kafka\n  brokers: '{brokers}'\n  producer: {}\n\
          offsets:\n  exec_dir: {d}/execution\n  group: {GROUP}\n  commit: kafka\n  consumer: {}\n",
+        c2k::sample_pipeline_head(dir),
         properties(producer),
         properties(consumer),
         d = dir.display()
     );
     std::fs::create_dir_all(dir.join("tmp")).expect("tmp dir");
-    crate::support::c2k::write_pipeline(dir, "secure.yaml", &yaml)
+    c2k::write_pipeline(dir, "secure.yaml", &yaml)
 }
 
 /// A client configuration: `brokers` and the same properties c2k was given.
@@ -278,7 +262,7 @@ fn damage_every_data_file(dir: &Path) {
 
 fn run(dir: &Path, args: &[&str]) -> (Run, Instant) {
     let started = Instant::now();
-    (c2k(dir, args, RUN_TIMEOUT), started)
+    (C2k::new(args).dir(dir).timeout(RUN_TIMEOUT).run(), started)
 }
 
 fn tls_settings(ca: &Path) -> Vec<(&'static str, String)> {
@@ -477,17 +461,16 @@ fn scram_mistakes_fail_before_any_record_is_read_and_never_print_the_password() 
     let wrong = scram_settings(&certs.ca, "SCRAM-SHA-256", wrong_password);
     let pipeline = write_pipeline(dir.path(), &broker, &wrong, &right);
     let started = Instant::now();
-    let ran = crate::support::c2k::c2k_env(
-        dir.path(),
-        &[
-            "run",
-            &pipeline,
-            "--set",
-            "sink.producer.debug=security,broker",
-        ],
-        &[("RUST_LOG", "debug")],
-        RUN_TIMEOUT,
-    );
+    let ran = C2k::new(&[
+        "run",
+        &pipeline,
+        "--set",
+        "sink.producer.debug=security,broker",
+    ])
+    .dir(dir.path())
+    .env("RUST_LOG", "debug")
+    .timeout(RUN_TIMEOUT)
+    .run();
     assert_refused_early(
         &ran,
         started,
@@ -605,19 +588,18 @@ fn gssapi_replay_and_commit_through_sasl_plaintext_with_a_keytab() {
     let fresh_cache = format!("FILE:{}", kdc.dir().join("fresh-ccache").display());
     let nobody = format!("nobody@{REALM}");
     let started = Instant::now();
-    let ran = crate::support::c2k::c2k_env(
-        dir.path(),
-        &[
-            "run",
-            &pipeline,
-            "--set",
-            &format!("sink.producer.sasl.kerberos.principal={nobody}"),
-            "--set",
-            &format!("offsets.consumer.sasl.kerberos.principal={nobody}"),
-        ],
-        &[("KRB5CCNAME", &fresh_cache)],
-        RUN_TIMEOUT,
-    );
+    let ran = C2k::new(&[
+        "run",
+        &pipeline,
+        "--set",
+        &format!("sink.producer.sasl.kerberos.principal={nobody}"),
+        "--set",
+        &format!("offsets.consumer.sasl.kerberos.principal={nobody}"),
+    ])
+    .dir(dir.path())
+    .env("KRB5CCNAME", &fresh_cache)
+    .timeout(RUN_TIMEOUT)
+    .run();
     eprintln!("c2k said, as expected:\n{}", ran.stderr);
     ran.assert_failed_with(&[
         "Kerberos (SASL GSSAPI) authentication with broker",

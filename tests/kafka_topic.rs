@@ -8,10 +8,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::kafka_apache::{assert_exactly_once_in_key_order, sample, write_pipeline};
+use crate::kafka_apache::{assert_exactly_once_in_key_order, sample};
 use crate::support::apache_kafka::{ApacheKafka, Version};
-use crate::support::c2k::{c2k, Run};
+use crate::support::c2k::{kafka_pipeline, C2k, Run};
 use crate::support::kafka::{self, header};
+use crate::support::live;
 use crate::support::topics;
 
 const RECORDS: u64 = 20_000;
@@ -26,7 +27,7 @@ fn run(dir: &Path, pipeline: &str, sets: &[&str]) -> Run {
     for set in sets {
         args.extend(["--set", set]);
     }
-    c2k(dir, &args, RUN_TIMEOUT)
+    C2k::new(&args).dir(dir).timeout(RUN_TIMEOUT).run()
 }
 
 #[test]
@@ -42,7 +43,7 @@ fn kafka_topic_a_replay_into_a_default_kafka_3_3_survives_its_retention_checks()
     // A topic the users already have, with Kafka's default 7 days of retention: only
     // publish-time timestamps may go there.
     topics::create(&brokers, "PUBLISHED", 4, 1, &[]);
-    let pipeline = write_pipeline(dir.path(), &brokers);
+    let pipeline = kafka_pipeline(dir.path(), &brokers);
 
     // librdkafka properties written as YAML numbers and booleans.
     let replay = run(
@@ -187,7 +188,7 @@ fn kafka_topic_every_setting_that_would_lose_or_reject_a_replay_is_refused_befor
         return;
     };
     let brokers = broker.bootstrap();
-    let pipeline = write_pipeline(dir.path(), &brokers);
+    let pipeline = kafka_pipeline(dir.path(), &brokers);
     let mut table = Vec::new();
     for bad in BAD_TOPICS {
         topics::create(&brokers, bad.name, 4, bad.replicas, bad.configs);
@@ -214,11 +215,10 @@ fn kafka_topic_every_setting_that_would_lose_or_reject_a_replay_is_refused_befor
             bad.name
         );
         // The dry run says the same, without sending.
-        let look = c2k(
-            dir.path(),
-            &["run", "--dry-run", &pipeline, "--set", &topic],
-            RUN_TIMEOUT,
-        );
+        let look = C2k::new(&["run", "--dry-run", &pipeline, "--set", &topic])
+            .dir(dir.path())
+            .timeout(RUN_TIMEOUT)
+            .run();
         look.assert_ok();
         let said = format!("{}{}", look.stdout, look.stderr);
         assert!(
@@ -304,7 +304,7 @@ fn kafka_topic_kafka_2_1_gets_the_replay_configs_and_its_own_replication_factor(
         return;
     };
     let brokers = broker.bootstrap();
-    let pipeline = write_pipeline(dir.path(), &brokers);
+    let pipeline = kafka_pipeline(dir.path(), &brokers);
     // 2.1 takes no replication factor -1 (KIP-464 is 2.4): c2k reads the brokers' default.
     let created = run(dir.path(), &pipeline, &[]);
     created.assert_ok();
@@ -327,26 +327,6 @@ fn kafka_topic_kafka_2_1_gets_the_replay_configs_and_its_own_replication_factor(
     assert_eq!(topics::held(&brokers, "DEFAULTS"), 0);
 }
 
-/// Deletes the records of `topic`'s `partition` before `offset` (DeleteRecords: what retention
-/// does to the oldest segments, on demand).
-fn delete_records(brokers: &str, topic: &str, partition: i32, offset: i64) {
-    use rdkafka::admin::{AdminClient, AdminOptions};
-    use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("an admin client");
-    let mut list = rdkafka::TopicPartitionList::new();
-    list.add_partition_offset(topic, partition, rdkafka::Offset::Offset(offset))
-        .expect("a partition offset");
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let done =
-        futures::executor::block_on(admin.delete_records(&list, &options)).expect("DeleteRecords");
-    for element in done.elements() {
-        element.error().expect("records deleted");
-    }
-}
-
 #[test]
 fn kafka_topic_a_replay_whose_start_is_gone_is_refused_on_resume_and_at_the_sharded_commit() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -355,30 +335,25 @@ fn kafka_topic_a_replay_whose_start_is_gone_is_refused_on_resume_and_at_the_shar
         return;
     };
     let brokers = broker.bootstrap();
-    let pipeline = write_pipeline(dir.path(), &brokers);
+    let pipeline = kafka_pipeline(dir.path(), &brokers);
 
     // A replay killed mid-way whose first messages are then deleted: --resume cannot make it
     // complete, and says so before sending anything.
-    let mut child = std::process::Command::new(crate::support::c2k::c2k_path())
-        .args(["run", &pipeline, "--set", "sink.max_messages_per_sec=500"])
-        .current_dir(dir.path())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start c2k");
+    let mut child = C2k::new(&["run", &pipeline, "--set", "sink.max_messages_per_sec=500"])
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .spawn();
     topics::watch_held(&brokers, "PAGE_VIEWS_REPLAY", |held| {
-        assert!(
-            child.try_wait().expect("c2k's state").is_none(),
-            "c2k ended too soon"
-        );
+        child.assert_running("too soon");
         held < 400
     });
-    child.kill().expect("kill -9 c2k");
-    child.wait().expect("reap c2k");
-    delete_records(&brokers, "PAGE_VIEWS_REPLAY", 0, 5);
+    child.kill();
+    live::delete_records(&brokers, "PAGE_VIEWS_REPLAY", &[Some(5)]);
     let before = topics::marks(&brokers, "PAGE_VIEWS_REPLAY");
-    let resumed = c2k(dir.path(), &["run", "--resume", &pipeline], RUN_TIMEOUT)
+    let resumed = C2k::new(&["run", "--resume", &pipeline])
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .run()
         .assert_failed_with(&[
             "no longer holds the start of this replay",
             "partition 0",
@@ -399,13 +374,13 @@ fn kafka_topic_a_replay_whose_start_is_gone_is_refused_on_resume_and_at_the_shar
     let with = |args: &[&str]| {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--set", "sink.topic=SHARDED", "--set", &exec]);
-        c2k(dir.path(), &all, RUN_TIMEOUT)
+        C2k::new(&all).dir(dir.path()).timeout(RUN_TIMEOUT).run()
     };
     with(&["plan", &pipeline, "--shards", "2", "--out", plan]).assert_ok();
     for shard in ["0", "1"] {
         with(&["run", &pipeline, "--plan", plan, "--shard", shard]).assert_ok();
     }
-    delete_records(&brokers, "SHARDED", 1, 3);
+    live::delete_records(&brokers, "SHARDED", &[None, Some(3)]);
     let commit = with(&["offsets", "commit", &pipeline, "--plan", plan]);
     commit.assert_failed_with(&[
         "no longer holds all of the replay",

@@ -12,14 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::support::apache_kafka::{ApacheKafka, Version};
-use crate::support::c2k::{self, c2k, Run};
+use crate::support::c2k::{self, C2k, Run, Running};
 use crate::support::kafka as support_kafka;
 
 const PARTITIONS: u32 = 3;
@@ -39,32 +38,22 @@ struct Replay {
 impl Replay {
     fn new() -> Replay {
         let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().to_str().expect("utf-8 temp dir").to_string();
-        c2k(
-            dir.path(),
-            &[
-                "sample",
-                &root,
-                "--records",
-                &RECORDS.to_string(),
-                "--partitions",
-                &PARTITIONS.to_string(),
-            ],
-            RUN_TIMEOUT,
-        )
-        .assert_ok();
-        std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp dir");
+        c2k::sample(dir.path(), RECORDS, PARTITIONS);
         let out = dir.path().join("reference.jsonl");
         let file = c2k::write_pipeline(
             dir.path(),
             "reference.yaml",
             &format!(
                 "{}sink:\n  type: file\n  path: {}\n",
-                common(dir.path()),
+                c2k::sample_pipeline_head(dir.path()),
                 out.display()
             ),
         );
-        c2k(dir.path(), &["run", &file], RUN_TIMEOUT).assert_ok();
+        C2k::new(&["run", &file])
+            .dir(dir.path())
+            .timeout(RUN_TIMEOUT)
+            .run()
+            .assert_ok();
         let reference: Vec<Vec<u8>> = std::fs::read(&out)
             .expect("the reference output")
             .split(|b| *b == b'\n')
@@ -97,23 +86,20 @@ impl Replay {
         c2k::write_pipeline(
             self.path(),
             &format!("{topic}.yaml"),
-            &format!("{}{sink}offsets:\n  commit: none\n", common(self.path())),
+            &format!(
+                "{}{sink}offsets:\n  commit: none\n",
+                c2k::sample_pipeline_head(self.path())
+            ),
         )
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        c2k(self.path(), args, RUN_TIMEOUT)
+        C2k::new(args).dir(self.path()).timeout(RUN_TIMEOUT).run()
     }
 
-    fn spawn(&self, args: &[&str], stderr: &Path) -> std::process::Child {
-        Command::new(c2k::c2k_path())
-            .args(args)
-            .current_dir(self.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(stderr).expect("stderr file"))
-            .spawn()
-            .expect("start c2k")
+    /// `c2k ARGS` in the background; its waits are bounded by `timeout`.
+    fn spawn(&self, args: &[&str], timeout: Duration) -> Running {
+        C2k::new(args).dir(self.path()).timeout(timeout).spawn()
     }
 
     /// Every record once, each partition a subsequence of the replay's order.
@@ -144,18 +130,6 @@ impl Replay {
         }
         assert_eq!(read.len() as u32, PARTITIONS, "messages on every partition");
     }
-}
-
-/// Source, key, sort and format of every pipeline here: the sample by `header.time`, as JSON.
-fn common(dir: &Path) -> String {
-    format!(
-        "topic: PAGE_VIEWS\n\
-         source:\n  dest_dir: {d}/destination\n  schema: {d}/page_view.avsc\n\
-         key:\n  plugin: time-field\n  config: {{ field: header.time }}\n\
-         sort:\n  memory: 64MiB\n  tmp_dir: {d}/tmp\n\
-         format:\n  plugin: json\n  config: {{ encoding: plain }}\n",
-        d = dir.display()
-    )
 }
 
 /// The topic's messages per partition, read by a client that is not c2k's: Kafka 0.8.2.2's own
@@ -230,13 +204,7 @@ fn written(consumer: &BaseConsumer, topic: &str) -> i64 {
 }
 
 /// Waits until `topic` holds more than `count` messages while `child` runs.
-fn wait_for_messages(
-    kafka: &ApacheKafka,
-    topic: &str,
-    count: i64,
-    child: &mut std::process::Child,
-    stderr: &Path,
-) {
+fn wait_for_messages(kafka: &ApacheKafka, topic: &str, count: i64, child: &mut Running) {
     let consumer: BaseConsumer = kafka
         .client_config()
         .set("group.id", "c2k-test-watcher")
@@ -244,12 +212,7 @@ fn wait_for_messages(
         .expect("watching consumer");
     let deadline = Instant::now() + RUN_TIMEOUT;
     loop {
-        if let Some(status) = child.try_wait().expect("wait for c2k") {
-            panic!(
-                "c2k exited ({status}) before {count} messages were in {topic}:\n{}",
-                std::fs::read_to_string(stderr).unwrap_or_default()
-            );
-        }
+        child.assert_running(&format!("before {count} messages were in {topic}"));
         let now = written(&consumer, topic);
         if now > count {
             return;
@@ -269,11 +232,9 @@ fn killed_refused_and_resumed(kafka: &ApacheKafka) {
     let replay = Replay::new();
     let topic = "KILLED_REPLAY";
     let pipeline = replay.pipeline(kafka, topic, true);
-    let stderr = replay.path().join("killed.stderr");
-    let mut child = replay.spawn(&["run", &pipeline, "--set", SLOW], &stderr);
-    wait_for_messages(kafka, topic, 1_500, &mut child, &stderr);
-    child.kill().expect("kill -9 c2k");
-    child.wait().expect("reap c2k");
+    let mut child = replay.spawn(&["run", &pipeline, "--set", SLOW], RUN_TIMEOUT);
+    wait_for_messages(kafka, topic, 1_500, &mut child);
+    child.kill();
     let partial: usize = read_back(kafka, topic).values().map(Vec::len).sum();
     assert!(
         partial > 0 && (partial as u64) < RECORDS,
@@ -353,9 +314,8 @@ fn broker_bounced(kafka: &ApacheKafka) -> String {
     let replay = Replay::new();
     let topic = "BOUNCED_REPLAY";
     let pipeline = replay.pipeline(kafka, topic, true);
-    let stderr_path = replay.path().join("bounced.stderr");
     // Room for the restart and the producer's reconnection (the pipelines' 15 s are for the
-    // broker that never comes back).
+    // broker that never comes back); the broker's restart is bounded by its own start timeout.
     let mut child = replay.spawn(
         &[
             "run",
@@ -365,9 +325,9 @@ fn broker_bounced(kafka: &ApacheKafka) -> String {
             "--set",
             "sink.delivery_timeout=60s",
         ],
-        &stderr_path,
+        RUN_TIMEOUT * 2,
     );
-    wait_for_messages(kafka, topic, 1_500, &mut child, &stderr_path);
+    wait_for_messages(kafka, topic, 1_500, &mut child);
     kafka.kill_broker();
     if kafka.version == Version::V0_8_2_2 {
         // Restarted before ZooKeeper expired the dead broker's session (3 s here), an 0.8.2.2
@@ -376,8 +336,7 @@ fn broker_bounced(kafka: &ApacheKafka) -> String {
         std::thread::sleep(Duration::from_secs(4));
     }
     kafka.start_broker();
-    let status = support_kafka::wait_within(&mut child, RUN_TIMEOUT, "c2k across the bounce");
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let Run { status, stderr, .. } = child.wait();
     if status.success() {
         replay.assert_exactly_once(&read_back(kafka, topic));
         return "exactly once".into();
@@ -407,13 +366,11 @@ fn broker_gone_then_resumed(kafka: &ApacheKafka) {
     let replay = Replay::new();
     let topic = "GONE_REPLAY";
     let pipeline = replay.pipeline(kafka, topic, true);
-    let stderr_path = replay.path().join("gone.stderr");
-    let mut child = replay.spawn(&["run", &pipeline, "--set", SLOW], &stderr_path);
-    wait_for_messages(kafka, topic, 1_500, &mut child, &stderr_path);
+    let mut child = replay.spawn(&["run", &pipeline, "--set", SLOW], RUN_TIMEOUT);
+    wait_for_messages(kafka, topic, 1_500, &mut child);
     kafka.kill_broker();
     let started = Instant::now();
-    let status = support_kafka::wait_within(&mut child, RUN_TIMEOUT, "c2k with the broker gone");
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let Run { status, stderr, .. } = child.wait();
     eprintln!(
         "{} gone: c2k exited {status} after {:.1?}:\n{stderr}",
         kafka.version.name(),
@@ -464,7 +421,7 @@ fn kafka_0_8_says_what_changed_and_without_zookeeper_names_how_to_create_the_top
         "unaware.yaml",
         &format!(
             "{}sink:\n  type: kafka\n  brokers: '{}'\noffsets:\n  commit: none\n",
-            common(replay.path()),
+            c2k::sample_pipeline_head(replay.path()),
             kafka.bootstrap()
         ),
     );
@@ -527,11 +484,9 @@ fn kafka_0_8_a_message_another_producer_appended_is_refused_before_more_is_sent_
     let replay = Replay::new();
     let topic = "FOREIGN_REPLAY";
     let pipeline = replay.pipeline(&kafka, topic, true);
-    let stderr = replay.path().join("killed.stderr");
-    let mut child = replay.spawn(&["run", &pipeline, "--set", SLOW], &stderr);
-    wait_for_messages(&kafka, topic, 1_500, &mut child, &stderr);
-    child.kill().expect("kill -9 c2k");
-    child.wait().expect("reap c2k");
+    let mut child = replay.spawn(&["run", &pipeline, "--set", SLOW], RUN_TIMEOUT);
+    wait_for_messages(&kafka, topic, 1_500, &mut child);
+    child.kill();
     // Another producer appends to partition 1.
     let producer: BaseProducer = kafka
         .client_config()

@@ -8,6 +8,7 @@ use camus2kafka::hadoop::sequencefile::{Compression, SequenceFileReader};
 use camus2kafka::offsets::etlkey::{EtlKey, Layout};
 use camus2kafka::offsets::history;
 
+use crate::support::c2k::C2k;
 use crate::support::offsets;
 use crate::support::offsets::{key, HadoopFile, BZIP2_CODEC, DEFAULT_CODEC};
 
@@ -116,12 +117,11 @@ fn newest_run_written_by_hadoop_gives_each_partitions_resume_offset() {
     assert_eq!(got, offsets::EXPECTED);
 
     let pipeline = offsets::pipeline(dir.path(), &exec, "commit: none");
-    let out = offsets::c2k(
-        &["offsets", "show", pipeline.to_str().unwrap()],
-        Duration::from_secs(60),
-    );
-    let stdout = offsets::text(&out.stdout);
-    offsets::assert_success(&out);
+    let out = C2k::new(&["offsets", "show", pipeline.to_str().unwrap()])
+        .timeout(Duration::from_secs(60))
+        .run();
+    let stdout = out.stdout.clone();
+    out.assert_ok();
     for (partition, offset, node) in offsets::EXPECTED {
         let line = stdout
             .lines()
@@ -153,12 +153,11 @@ fn a_run_without_the_topic_is_an_error_naming_the_run_folder() {
         keys: vec![key("CLICKS", "1", 0, 0, 5)],
     }]);
     let pipeline = offsets::pipeline(dir.path(), &exec, "commit: none");
-    let out = offsets::c2k(
-        &["offsets", "show", pipeline.to_str().unwrap()],
-        Duration::from_secs(60),
-    );
+    let out = C2k::new(&["offsets", "show", pipeline.to_str().unwrap()])
+        .timeout(Duration::from_secs(60))
+        .run();
     assert_eq!(out.status.code(), Some(1));
-    let stderr = offsets::text(&out.stderr);
+    let stderr = out.stderr.clone();
     assert!(
         stderr.contains("2024-02-01-00-00-00") && stderr.contains("PAGE_VIEWS"),
         "{stderr}"

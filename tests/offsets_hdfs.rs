@@ -10,18 +10,14 @@ use std::time::{Duration, Instant};
 
 use camus2kafka::offsets::history;
 
+use crate::support::c2k::{C2k, Run};
 use crate::support::hdfs::HdfsTarget;
 use crate::support::{c2k, hdfs, offsets, servers};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// `c2k offsets ARGS... PIPELINE --set offsets.exec_dir=EXEC [--set SETS...]`.
-fn offsets_cmd(
-    command: &str,
-    pipeline: &Path,
-    exec: &str,
-    sets: &[String],
-) -> std::process::Output {
+fn offsets_cmd(command: &str, pipeline: &Path, exec: &str, sets: &[String]) -> Run {
     let exec_set = format!("offsets.exec_dir={exec}");
     let mut args = vec![
         "offsets",
@@ -34,7 +30,7 @@ fn offsets_cmd(
         args.push("--set");
         args.push(s);
     }
-    offsets::c2k(&args, LIMIT)
+    C2k::new(&args).timeout(LIMIT).run()
 }
 
 /// `c2k offsets show` output with `exec` replaced by `<exec>`, asserting success.
@@ -43,9 +39,9 @@ fn show(pipeline: &Path, exec: &str) -> String {
     assert!(
         out.status.success(),
         "offsets show with exec_dir {exec} failed: {}",
-        offsets::text(&out.stderr)
+        out.stderr
     );
-    let table = offsets::text(&out.stdout);
+    let table = out.stdout.clone();
     assert!(
         table.contains(exec),
         "the table does not name {exec}:\n{table}"
@@ -83,7 +79,7 @@ fn same_from_hdfs_as_local(
         assert!(
             first.status.success(),
             "{name}: commit from {exec} failed: {}",
-            offsets::text(&first.stderr)
+            first.stderr
         );
         let path = format!("/consumers/{group}/offsets/PAGE_VIEWS");
         trees.push(offsets::read_zookeeper_tree(&zk.connect_string(), &path));
@@ -91,11 +87,11 @@ fn same_from_hdfs_as_local(
         // Again, with the same offsets (an interrupted earlier attempt): nothing is written and
         // the step counts as done; other offsets would be refused (exit 3, offsets_zookeeper).
         let second = offsets_cmd("commit", &pipeline, exec, &sets);
-        let stdout = offsets::text(&second.stdout);
+        let stdout = second.stdout.clone();
         assert!(
             second.status.success(),
             "{name}: second commit from {exec}: {}",
-            offsets::text(&second.stderr)
+            second.stderr
         );
         assert!(
             stdout.contains("already committed, identical") && stdout.contains("nothing written"),
@@ -137,16 +133,15 @@ fn offsets_from_an_hdfs_history_show_and_commit_like_the_local_copy() {
     let sample_dir = dir.path().join("sample");
     let camus = sample_dir.join("camus");
     std::fs::create_dir_all(&sample_dir).expect("create the sample dir");
-    let sample = c2k::c2k(
-        &sample_dir,
-        &[
-            "sample",
-            camus.to_str().expect("a UTF-8 path"),
-            "--records",
-            "2000",
-        ],
-        LIMIT,
-    );
+    let sample = C2k::new(&[
+        "sample",
+        camus.to_str().expect("a UTF-8 path"),
+        "--records",
+        "2000",
+    ])
+    .dir(&sample_dir)
+    .timeout(LIMIT)
+    .run();
     sample.assert_ok();
     let sample_exec = camus.join("execution");
     let sample_url = target.upload_tree(&sample_exec, "sample/execution");
@@ -168,7 +163,7 @@ fn offsets_from_an_hdfs_history_show_and_commit_like_the_local_copy() {
     for command in ["show", "commit"] {
         let started = Instant::now();
         let out = offsets_cmd(command, &pipeline, &missing, &[]);
-        let stderr = offsets::text(&out.stderr);
+        let stderr = out.stderr.clone();
         assert_eq!(out.status.code(), Some(1), "offsets {command}: {stderr}");
         for needle in [
             format!("cannot list the Camus history folder {missing}/base/history"),
@@ -199,16 +194,15 @@ fn a_run_with_source_and_history_on_hdfs_replays_and_commits_like_the_local_run(
     let zk = servers::ZooKeeper::start();
     let dir = tempfile::tempdir().expect("a temp dir");
     let camus = dir.path().join("camus");
-    c2k::c2k(
-        dir.path(),
-        &[
-            "sample",
-            camus.to_str().expect("a UTF-8 path"),
-            "--records",
-            "20000",
-        ],
-        LIMIT,
-    )
+    C2k::new(&[
+        "sample",
+        camus.to_str().expect("a UTF-8 path"),
+        "--records",
+        "20000",
+    ])
+    .dir(dir.path())
+    .timeout(LIMIT)
+    .run()
     .assert_ok();
     let pipeline = c2k::write_pipeline(
         dir.path(),
@@ -225,28 +219,31 @@ fn a_run_with_source_and_history_on_hdfs_replays_and_commits_like_the_local_run(
             zk.connect_string()
         ),
     );
-    c2k::c2k(dir.path(), &["run", &pipeline], LIMIT).assert_ok();
+    C2k::new(&["run", &pipeline])
+        .dir(dir.path())
+        .timeout(LIMIT)
+        .run()
+        .assert_ok();
 
     let target = HdfsTarget::local();
     let url = target.upload_tree(&camus, "camus");
-    let run = c2k::c2k(
-        dir.path(),
-        &[
-            "run",
-            &pipeline,
-            "--set",
-            &format!("source.dest_dir={url}/destination"),
-            "--set",
-            &format!("source.schema={url}/page_view.avsc"),
-            "--set",
-            &format!("offsets.exec_dir={url}/execution"),
-            "--set",
-            "offsets.group=hdfs",
-            "--set",
-            "sink.path=hdfs.jsonl",
-        ],
-        LIMIT,
-    );
+    let run = C2k::new(&[
+        "run",
+        &pipeline,
+        "--set",
+        &format!("source.dest_dir={url}/destination"),
+        "--set",
+        &format!("source.schema={url}/page_view.avsc"),
+        "--set",
+        &format!("offsets.exec_dir={url}/execution"),
+        "--set",
+        "offsets.group=hdfs",
+        "--set",
+        "sink.path=hdfs.jsonl",
+    ])
+    .dir(dir.path())
+    .timeout(LIMIT)
+    .run();
     run.assert_ok();
     assert!(
         run.stderr.contains("20000 records in"),
@@ -291,7 +288,7 @@ fn an_unreachable_namenode_fails_fast_naming_the_url() {
     for command in ["show", "commit"] {
         let started = Instant::now();
         let out = offsets_cmd(command, &pipeline, &url, &[]);
-        let stderr = offsets::text(&out.stderr);
+        let stderr = out.stderr.clone();
         assert_eq!(out.status.code(), Some(1), "offsets {command}: {stderr}");
         assert!(
             stderr.contains(&url),

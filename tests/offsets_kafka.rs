@@ -12,6 +12,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::support::c2k::C2k;
 use crate::support::{offsets, servers};
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -93,8 +94,8 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
     );
     let path = pipeline.to_str().unwrap();
 
-    let first = offsets::c2k(&["offsets", "commit", path], LIMIT);
-    offsets::assert_success(&first);
+    let first = C2k::new(&["offsets", "commit", path]).timeout(LIMIT).run();
+    first.assert_ok();
     let want = vec![
         (0, Offset::Offset(20)),
         (1, Offset::Offset(21)),
@@ -103,9 +104,9 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
     assert_eq!(committed(&brokers, "replayers", "PAGE_VIEWS", 3), want);
 
     // The same offsets again (an interrupted earlier attempt committed them): done, nothing written.
-    let again = offsets::c2k(&["offsets", "commit", path], LIMIT);
-    offsets::assert_success(&again);
-    let stdout = offsets::text(&again.stdout);
+    let again = C2k::new(&["offsets", "commit", path]).timeout(LIMIT).run();
+    again.assert_ok();
+    let stdout = again.stdout.clone();
     assert!(stdout.contains("already committed, identical"), "{stdout}");
     assert_eq!(committed(&brokers, "replayers", "PAGE_VIEWS", 3), want);
 
@@ -120,14 +121,9 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
         .collect();
     sample_history::write(&exec, "PAGE_VIEWS", &later).unwrap();
     offsets::archive_for_history(dir.path(), &exec);
-    let second = offsets::c2k(&["offsets", "commit", path], LIMIT);
-    assert_eq!(
-        second.status.code(),
-        Some(3),
-        "stderr: {}",
-        offsets::text(&second.stderr)
-    );
-    let stderr = offsets::text(&second.stderr);
+    let second = C2k::new(&["offsets", "commit", path]).timeout(LIMIT).run();
+    assert_eq!(second.status.code(), Some(3), "stderr: {}", second.stderr);
+    let stderr = second.stderr.clone();
     assert!(
         stderr.contains("replayers") && stderr.contains("PAGE_VIEWS"),
         "{stderr}"
@@ -135,11 +131,10 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
     assert_eq!(committed(&brokers, "replayers", "PAGE_VIEWS", 3), want);
 
     // Another group gets the newer run's offsets.
-    let other = offsets::c2k(
-        &["offsets", "commit", path, "--set", "offsets.group=others"],
-        LIMIT,
-    );
-    offsets::assert_success(&other);
+    let other = C2k::new(&["offsets", "commit", path, "--set", "offsets.group=others"])
+        .timeout(LIMIT)
+        .run();
+    other.assert_ok();
     assert_eq!(
         committed(&brokers, "others", "PAGE_VIEWS", 3),
         vec![

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::apache_kafka::{ApacheKafka, Version};
-use crate::support::c2k;
+use crate::support::c2k::C2k;
 use crate::support::{live, offsets};
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -50,15 +50,14 @@ fn expected() -> Vec<[i64; 4]> {
 }
 
 fn commit(dir: &Path, pipeline: &Path) {
-    let run = c2k::c2k(
-        dir,
-        &[
-            "offsets",
-            "commit",
-            pipeline.to_str().expect("a UTF-8 path"),
-        ],
-        LIMIT,
-    );
+    let run = C2k::new(&[
+        "offsets",
+        "commit",
+        pipeline.to_str().expect("a UTF-8 path"),
+    ])
+    .dir(dir)
+    .timeout(LIMIT)
+    .run();
     run.assert_ok();
 }
 

@@ -16,7 +16,7 @@ use camus2kafka::offsets::history;
 use rdkafka::Offset;
 
 use crate::support::apache_kafka::ApacheKafka;
-use crate::support::c2k::{self, Run};
+use crate::support::c2k::{self, C2k, Run};
 use crate::support::live::{self, RunningConsumer, ZooKeeperSession};
 use crate::support::{offsets, servers};
 
@@ -28,7 +28,7 @@ const NOTHING: [Offset; 3] = [Offset::Invalid, Offset::Invalid, Offset::Invalid]
 fn offsets_cmd(dir: &Path, action: &str, pipeline: &Path, args: &[&str]) -> Run {
     let mut all = vec!["offsets", action, pipeline.to_str().expect("a UTF-8 path")];
     all.extend_from_slice(args);
-    c2k::c2k(dir, &all, LIMIT)
+    C2k::new(&all).dir(dir).timeout(LIMIT).run()
 }
 
 /// The fields of `show`'s line for `partition`: partition, cut-off, log start, high watermark,
@@ -183,12 +183,11 @@ fn an_archive_ahead_of_the_live_topic_is_refused_before_anything_is_published() 
     };
     let brokers = kafka.bootstrap();
     let dir = tempfile::tempdir().expect("a temp dir");
-    c2k::c2k(
-        dir.path(),
-        &["sample", "camus", "--records", "2000", "--partitions", "2"],
-        LIMIT,
-    )
-    .assert_ok();
+    C2k::new(&["sample", "camus", "--records", "2000", "--partitions", "2"])
+        .dir(dir.path())
+        .timeout(LIMIT)
+        .run()
+        .assert_ok();
     let history_dir = dir.path().join("camus/execution/base/history");
     let cutoffs: Vec<i64> = history::latest_run(history_dir.to_str().expect("UTF-8"), TOPIC)
         .expect("the sample's history")
@@ -220,7 +219,10 @@ fn an_archive_ahead_of_the_live_topic_is_refused_before_anything_is_published() 
         cutoffs[1] - 7
     );
 
-    let run = c2k::c2k(dir.path(), &["run", &pipeline], LIMIT);
+    let run = C2k::new(&["run", &pipeline])
+        .dir(dir.path())
+        .timeout(LIMIT)
+        .run();
     assert_refused(
         &run,
         &[
@@ -247,7 +249,10 @@ fn an_archive_ahead_of_the_live_topic_is_refused_before_anything_is_published() 
     );
 
     // A dry run reads the live topic too, says what it found, and does not fail on it.
-    let dry = c2k::c2k(dir.path(), &["run", &pipeline, "--dry-run"], LIMIT);
+    let dry = C2k::new(&["run", &pipeline, "--dry-run"])
+        .dir(dir.path())
+        .timeout(LIMIT)
+        .run();
     dry.assert_ok();
     assert!(
         dry.stderr.contains("dry run: the commit would be refused") && dry.stderr.contains(&ahead),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
 use zookeeper_client::{Acl, Acls, AuthId, Client, CreateMode, Permission};
 
+use crate::support::c2k::{C2k, Run};
 use crate::support::{offsets, servers};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -35,13 +36,13 @@ fn quick_history(exec: &Path) {
     sample_history::write(exec, "PAGE_VIEWS", &cutoffs).unwrap();
 }
 
-fn commit(pipeline: &Path, sets: &[&str]) -> std::process::Output {
+fn commit(pipeline: &Path, sets: &[&str]) -> Run {
     let mut args = vec!["offsets", "commit", pipeline.to_str().unwrap()];
     for s in sets {
         args.push("--set");
         args.push(s);
     }
-    offsets::c2k(&args, LIMIT)
+    C2k::new(&args).timeout(LIMIT).run()
 }
 
 #[test]
@@ -53,13 +54,12 @@ fn commits_hadoop_written_offsets_and_leaves_an_existing_group_untouched() {
     let pipeline =
         offsets::zookeeper_pipeline(dir.path(), &exec, &zk.connect_string(), "replayers");
 
-    let dry = offsets::c2k(
-        &["offsets", "commit", pipeline.to_str().unwrap(), "--dry-run"],
-        LIMIT,
-    );
-    offsets::assert_success(&dry);
+    let dry = C2k::new(&["offsets", "commit", pipeline.to_str().unwrap(), "--dry-run"])
+        .timeout(LIMIT)
+        .run();
+    dry.assert_ok();
     let first = commit(&pipeline, &[]);
-    offsets::assert_success(&first);
+    first.assert_ok();
     let expected: Vec<(String, String)> = offsets::EXPECTED
         .iter()
         .map(|(p, o, _)| (p.to_string(), o.to_string()))
@@ -69,7 +69,7 @@ fn commits_hadoop_written_offsets_and_leaves_an_existing_group_untouched() {
         offsets::read_zookeeper_tree(&zk.connect_string(), path),
         expected
     );
-    assert!(offsets::text(&first.stdout).contains(&format!("{path}/3 = 4000000000")));
+    assert!(first.stdout.contains(&format!("{path}/3 = 4000000000")));
 
     // A newer Camus run appears; the group already has offsets: nothing is written.
     offsets::write_with_hadoop(&[offsets::HadoopFile {
@@ -84,13 +84,8 @@ fn commits_hadoop_written_offsets_and_leaves_an_existing_group_untouched() {
     }]);
     offsets::archive_for_history(dir.path(), &exec);
     let second = commit(&pipeline, &[]);
-    assert_eq!(
-        second.status.code(),
-        Some(3),
-        "stderr: {}",
-        offsets::text(&second.stderr)
-    );
-    let stderr = offsets::text(&second.stderr);
+    assert_eq!(second.status.code(), Some(3), "stderr: {}", second.stderr);
+    let stderr = second.stderr.clone();
     assert!(
         stderr.contains(path) && stderr.contains("untouched"),
         "{stderr}"
@@ -108,12 +103,11 @@ fn dry_run_prints_the_writes_and_writes_nothing() {
     let exec = dir.path().join("execution");
     quick_history(&exec);
     let pipeline = offsets::zookeeper_pipeline(dir.path(), &exec, &zk.connect_string(), "g");
-    let out = offsets::c2k(
-        &["offsets", "commit", pipeline.to_str().unwrap(), "--dry-run"],
-        LIMIT,
-    );
-    offsets::assert_success(&out);
-    let stdout = offsets::text(&out.stdout);
+    let out = C2k::new(&["offsets", "commit", pipeline.to_str().unwrap(), "--dry-run"])
+        .timeout(LIMIT)
+        .run();
+    out.assert_ok();
+    let stdout = out.stdout.clone();
     assert!(
         stdout.contains("/consumers/g/offsets/PAGE_VIEWS/2 = 302"),
         "{stdout}"
@@ -138,7 +132,7 @@ fn chroot_is_created_and_node_partition_layout_names_children_by_leader() {
         "g",
     );
     let out = commit(&pipeline, &["offsets.layout=node-partition"]);
-    offsets::assert_success(&out);
+    out.assert_ok();
     assert_eq!(
         offsets::read_zookeeper_tree(
             &zk.connect_string(),
@@ -184,7 +178,7 @@ fn new_nodes_get_the_acl_of_consumers() {
     quick_history(&exec);
     let pipeline = offsets::zookeeper_pipeline(dir.path(), &exec, &zk.connect_string(), "g");
     let out = commit(&pipeline, &[]);
-    offsets::assert_success(&out);
+    out.assert_ok();
     let acls = runtime().block_on(async {
         let client = Client::connect(&zk.connect_string()).await.unwrap();
         let mut all = Vec::new();
@@ -221,6 +215,6 @@ fn unreachable_zookeeper_fails_fast_naming_the_connect_string() {
         start.elapsed()
     );
     assert_eq!(out.status.code(), Some(1));
-    let stderr = offsets::text(&out.stderr);
+    let stderr = out.stderr.clone();
     assert!(stderr.contains(&connect), "{stderr}");
 }

@@ -4,14 +4,14 @@
 //! refused without them or with wrong ones, writing nothing; secrets are never printed.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
 use zookeeper_client::{Client, SaslOptions};
 
+use crate::support::c2k::{C2k, Run};
 use crate::support::kerberos::{Kdc, REALM};
-use crate::support::offsets::{self, run_with_timeout};
+use crate::support::offsets;
 use crate::support::servers::ZooKeeper;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -42,59 +42,26 @@ fn setup(dir: &Path, connect: &str) -> String {
     .into_owned()
 }
 
-fn commit(pipeline: &str, sets: &[String], krb5: Option<&Path>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_c2k"));
-    command.args(["offsets", "commit", pipeline]);
+fn commit(pipeline: &str, sets: &[String], krb5: Option<&Path>) -> Run {
+    let mut args = vec!["offsets", "commit", pipeline];
     for set in sets {
-        command.args(["--set", set]);
+        args.extend(["--set", set]);
     }
+    let mut command = C2k::new(&args).timeout(LIMIT);
     if let Some(krb5) = krb5 {
-        command
+        command = command
             .env("KRB5_CONFIG", krb5)
             .env("KRB5CCNAME", "FILE:/nonexistent/c2k-test");
     }
-    run_with_timeout(&mut command, LIMIT)
+    command.run()
 }
 
 /// The committed offsets, read by a client that authenticates with DIGEST-MD5.
 fn committed_digest(connect: &str) -> Vec<(String, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = tokio::time::timeout(
-            Duration::from_secs(20),
-            Client::connector()
-                .with_sasl(SaslOptions::digest_md5("c2k", PASSWORD))
-                .connect(connect),
-        )
-        .await
-        .expect("connect in time")
-        .expect("an authenticated session");
-        let mut children = match client.list_children(OFFSETS).await {
-            Ok(children) => children,
-            Err(zookeeper_client::Error::NoNode) => Vec::new(),
-            Err(e) => panic!("list {OFFSETS}: {e}"),
-        };
-        children.sort();
-        let mut out = Vec::new();
-        for child in children {
-            let (data, _) = client
-                .get_data(&format!("{OFFSETS}/{child}"))
-                .await
-                .unwrap();
-            out.push((child, String::from_utf8(data).unwrap()));
-        }
-        out
-    })
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    offsets::read_zookeeper_tree_as(
+        Client::connector().with_sasl(SaslOptions::digest_md5("c2k", PASSWORD)),
+        connect,
+        OFFSETS,
     )
 }
 
@@ -112,8 +79,12 @@ fn digest_md5_commits_with_the_right_password_and_writes_nothing_otherwise() {
 
     // No SASL: the server closes the session; nothing is written.
     let refused = commit(&pipeline, &[], None);
-    assert!(!refused.status.success(), "{}", text(&refused));
-    assert!(text(&refused).contains("ZooKeeper"), "{}", text(&refused));
+    assert!(!refused.status.success(), "{}", refused.stdout_and_stderr());
+    assert!(
+        refused.stdout_and_stderr().contains("ZooKeeper"),
+        "{}",
+        refused.stdout_and_stderr()
+    );
 
     // A wrong password: said as such, never printed.
     let wrong = commit(
@@ -126,7 +97,7 @@ fn digest_md5_commits_with_the_right_password_and_writes_nothing_otherwise() {
         None,
     );
     assert!(!wrong.status.success());
-    let said = text(&wrong);
+    let said = wrong.stdout_and_stderr();
     assert!(
         said.contains("refused the authentication") && said.contains("DIGEST-MD5 as c2k"),
         "{said}"
@@ -144,8 +115,8 @@ fn digest_md5_commits_with_the_right_password_and_writes_nothing_otherwise() {
         ],
         None,
     );
-    assert!(done.status.success(), "{}", text(&done));
-    assert!(!text(&done).contains(PASSWORD));
+    assert!(done.status.success(), "{}", done.stdout_and_stderr());
+    assert!(!done.stdout_and_stderr().contains(PASSWORD));
     let want: Vec<(String, String)> = (0..3)
         .map(|p| (p.to_string(), (10 + p).to_string()))
         .collect();
@@ -166,11 +137,13 @@ fn digest_md5_commits_with_the_right_password_and_writes_nothing_otherwise() {
         &[format!("offsets.zookeeper_jaas={}", jaas.display())],
         None,
     );
-    assert!(again.status.success(), "{}", text(&again));
+    assert!(again.status.success(), "{}", again.stdout_and_stderr());
     assert!(
-        text(&again).contains("already committed, identical"),
+        again
+            .stdout_and_stderr()
+            .contains("already committed, identical"),
         "{}",
-        text(&again)
+        again.stdout_and_stderr()
     );
 }
 
@@ -202,8 +175,12 @@ fn kerberos_commits_with_a_keytab_and_refuses_a_principal_not_in_it() {
         &["offsets.zookeeper_sasl=gssapi".into()],
         Some(&krb5),
     );
-    assert!(!none.status.success(), "{}", text(&none));
-    assert!(text(&none).contains("GSSAPI"), "{}", text(&none));
+    assert!(!none.status.success(), "{}", none.stdout_and_stderr());
+    assert!(
+        none.stdout_and_stderr().contains("GSSAPI"),
+        "{}",
+        none.stdout_and_stderr()
+    );
 
     // A principal the keytab does not hold: kinit says so.
     let wrong = commit(
@@ -217,9 +194,10 @@ fn kerberos_commits_with_a_keytab_and_refuses_a_principal_not_in_it() {
     );
     assert!(!wrong.status.success());
     assert!(
-        text(&wrong).contains("kinit") && text(&wrong).contains("somebody-else"),
+        wrong.stdout_and_stderr().contains("kinit")
+            && wrong.stdout_and_stderr().contains("somebody-else"),
         "{}",
-        text(&wrong)
+        wrong.stdout_and_stderr()
     );
 
     let sets = [
@@ -228,17 +206,19 @@ fn kerberos_commits_with_a_keytab_and_refuses_a_principal_not_in_it() {
         format!("offsets.zookeeper_principal=c2k@{REALM}"),
     ];
     let done = commit(&pipeline, &sets, Some(&krb5));
-    assert!(done.status.success(), "{}", text(&done));
+    assert!(done.status.success(), "{}", done.stdout_and_stderr());
     assert!(
-        text(&done).contains("committed 3 offsets"),
+        done.stdout_and_stderr().contains("committed 3 offsets"),
         "{}",
-        text(&done)
+        done.stdout_and_stderr()
     );
     // Read back through the same authenticated path: identical, nothing written again.
     let again = commit(&pipeline, &sets, Some(&krb5));
     assert!(
-        text(&again).contains("already committed, identical"),
+        again
+            .stdout_and_stderr()
+            .contains("already committed, identical"),
         "{}",
-        text(&again)
+        again.stdout_and_stderr()
     );
 }

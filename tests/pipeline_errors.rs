@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::c2k::{c2k, write_pipeline};
+use crate::support::c2k::{write_pipeline, C2k};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -15,11 +15,11 @@ fn an_unknown_key_is_an_error_naming_it_with_a_suggestion() {
         "p.yaml",
         "topic: T\nsource: {dest_dir: /nowhere}\nsort: {memroy: 1GiB}\nsink: {type: stdout}\n",
     );
-    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
-        "sort.memroy",
-        "unknown key",
-        "did you mean `sort.memory`",
-    ]);
+    C2k::new(&["run", &p])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_failed_with(&["sort.memroy", "unknown key", "did you mean `sort.memory`"]);
 }
 
 #[test]
@@ -30,11 +30,11 @@ fn a_missing_required_key_is_an_error_saying_what_it_means() {
         "p.yaml",
         "source: {dest_dir: /nowhere}\nsink: {type: stdout}\n",
     );
-    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
-        "topic",
-        "missing",
-        "the original Kafka topic",
-    ]);
+    C2k::new(&["run", &p])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_failed_with(&["topic", "missing", "the original Kafka topic"]);
 }
 
 #[test]
@@ -45,7 +45,7 @@ fn validate_reports_every_problem_at_once() {
         "p.yaml",
         "source: {dest_dirr: /d}\nsort: {memory: lots}\nsink: {type: file}\nformat: {plugin: yaml}\n",
     );
-    let run = c2k(dir.path(), &["validate", &p], T);
+    let run = C2k::new(&["validate", &p]).dir(dir.path()).timeout(T).run();
     run.assert_failed_with(&[
         "6 problems",
         "source.dest_dirr",
@@ -58,10 +58,10 @@ fn validate_reports_every_problem_at_once() {
 
 #[test]
 fn validate_accepts_the_demo_pipeline() {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap();
-    let run = c2k(repo, &["validate", "pipelines/demo.yaml"], T);
+    let run = C2k::new(&["validate", "pipelines/demo.yaml"])
+        .dir(crate::support::repo())
+        .timeout(T)
+        .run();
     run.assert_ok();
     assert!(run.stdout.contains("ok"), "{}", run.stdout);
 }
@@ -74,20 +74,25 @@ fn set_overrides_are_validated_like_the_file() {
         "p.yaml",
         "topic: T\nsource: {dest_dir: /d}\nsink: {type: stdout}\n",
     );
-    c2k(dir.path(), &["validate", &p], T).assert_ok();
-    c2k(
-        dir.path(),
-        &["validate", &p, "--set", "sink.framing=random"],
-        T,
-    )
-    .assert_failed_with(&["sink.framing", "not one of lines, length-prefixed"]);
-    c2k(
-        dir.path(),
-        &["validate", &p, "--set", "sink.partitioning=key"],
-        T,
-    )
-    .assert_failed_with(&["sink.partitioning", "belongs to sink.type kafka only"]);
-    c2k(dir.path(), &["validate", &p, "--set", "sink.type"], T)
+    C2k::new(&["validate", &p])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_ok();
+    C2k::new(&["validate", &p, "--set", "sink.framing=random"])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_failed_with(&["sink.framing", "not one of lines, length-prefixed"]);
+    C2k::new(&["validate", &p, "--set", "sink.partitioning=key"])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_failed_with(&["sink.partitioning", "belongs to sink.type kafka only"]);
+    C2k::new(&["validate", &p, "--set", "sink.type"])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
         .assert_failed_with(&["--set", "KEY=VALUE"]);
 }
 
@@ -95,14 +100,22 @@ fn set_overrides_are_validated_like_the_file() {
 fn a_pipeline_that_is_not_yaml_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = write_pipeline(dir.path(), "broken.yaml", "topic: [unclosed\n");
-    c2k(dir.path(), &["run", &p], T).assert_failed_with(&["broken.yaml", "not valid YAML"]);
+    C2k::new(&["run", &p])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_failed_with(&["broken.yaml", "not valid YAML"]);
 }
 
 #[test]
 fn resume_with_a_file_sink_says_what_it_does_instead_of_ignoring_it() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_str().unwrap();
-    c2k(dir.path(), &["sample", root, "--records", "500"], T).assert_ok();
+    C2k::new(&["sample", root, "--records", "500"])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_ok();
     let p = write_pipeline(
         dir.path(),
         "p.yaml",
@@ -112,7 +125,10 @@ fn resume_with_a_file_sink_says_what_it_does_instead_of_ignoring_it() {
              sink: {{type: file, path: {root}/out.bin}}\n"
         ),
     );
-    let run = c2k(dir.path(), &["run", &p, "--resume"], T);
+    let run = C2k::new(&["run", &p, "--resume"])
+        .dir(dir.path())
+        .timeout(T)
+        .run();
     run.assert_ok();
     assert!(
         run.stderr.contains("--resume continues Kafka replays")

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::c2k::c2k;
-use crate::support::offsets::run_with_timeout;
+use crate::support::c2k::C2k;
+use crate::support::process::run_with_timeout;
 
 const BUILD: Duration = Duration::from_secs(900);
 
@@ -48,19 +48,18 @@ fn new_key_and_format_plugins_test_build_and_run_outside_the_repository() {
     let dir = tempfile::tempdir().unwrap();
     let long = Duration::from_secs(300);
     for (name, kind) in [("country-newest", "key"), ("csv-out", "format")] {
-        c2k(
-            dir.path(),
-            &[
-                "plugin",
-                "new",
-                name,
-                "--kind",
-                kind,
-                "--dir",
-                dir.path().to_str().unwrap(),
-            ],
-            long,
-        )
+        C2k::new(&[
+            "plugin",
+            "new",
+            name,
+            "--kind",
+            kind,
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .dir(dir.path())
+        .timeout(long)
+        .run()
         .assert_ok();
         let crate_dir = dir.path().join(name);
         cargo(&crate_dir, &["test", "-q"]);
@@ -70,7 +69,11 @@ fn new_key_and_format_plugins_test_build_and_run_outside_the_repository() {
         );
         // The sample pipeline replaces the wasm path relative to the crate: point it at the
         // shared target folder instead.
-        c2k(&crate_dir, &["sample", "sample", "--records", "3000"], long).assert_ok();
+        C2k::new(&["sample", "sample", "--records", "3000"])
+            .dir(&crate_dir)
+            .timeout(long)
+            .run()
+            .assert_ok();
         let lib = name.replace('-', "_");
         let pipeline = std::fs::read_to_string(crate_dir.join("pipeline.yaml"))
             .unwrap()
@@ -79,7 +82,11 @@ fn new_key_and_format_plugins_test_build_and_run_outside_the_repository() {
                 &wasm(&lib),
             );
         std::fs::write(crate_dir.join("pipeline.yaml"), pipeline).unwrap();
-        c2k(&crate_dir, &["run", "pipeline.yaml"], long).assert_ok();
+        C2k::new(&["run", "pipeline.yaml"])
+            .dir(&crate_dir)
+            .timeout(long)
+            .run()
+            .assert_ok();
         // The sample pipeline writes envelopes: what the plugin made of every record, in order.
         let out = std::fs::read_to_string(crate_dir.join("out.jsonl")).unwrap();
         let messages: Vec<serde_json::Value> = out
@@ -130,21 +137,20 @@ fn new_key_and_format_plugins_test_build_and_run_outside_the_repository() {
             }
         }
 
-        let tried = c2k(
-            &crate_dir,
-            &[
-                "plugin",
-                "test",
-                &wasm(&lib),
-                "--input",
-                "sample/destination",
-                "--schema",
-                "sample/page_view.avsc",
-                "-n",
-                "3",
-            ],
-            long,
-        );
+        let tried = C2k::new(&[
+            "plugin",
+            "test",
+            &wasm(&lib),
+            "--input",
+            "sample/destination",
+            "--schema",
+            "sample/page_view.avsc",
+            "-n",
+            "3",
+        ])
+        .dir(&crate_dir)
+        .timeout(long)
+        .run();
         tried.assert_ok();
         let first: serde_json::Value =
             serde_json::from_str(tried.stdout.lines().next().unwrap()).unwrap();
@@ -157,18 +163,17 @@ fn new_key_and_format_plugins_test_build_and_run_outside_the_repository() {
         }
     }
     // An existing folder is never overwritten.
-    c2k(
-        dir.path(),
-        &[
-            "plugin",
-            "new",
-            "csv-out",
-            "--kind",
-            "format",
-            "--dir",
-            dir.path().to_str().unwrap(),
-        ],
-        long,
-    )
+    C2k::new(&[
+        "plugin",
+        "new",
+        "csv-out",
+        "--kind",
+        "format",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ])
+    .dir(dir.path())
+    .timeout(long)
+    .run()
     .assert_failed_with(&["already exists"]);
 }

@@ -9,8 +9,11 @@ use camus2kafka::config::{ByteSize, Seconds};
 use camus2kafka::plugin::{FormatPlugin, KeyPlugin};
 use serde_json::json;
 
+use crate::support::c2k::C2k;
 use crate::support::plugins;
-use crate::support::plugins::{config, misbehave_wasm, repo, split_keys, Batch};
+use crate::support::plugins::{config, misbehave_wasm, split_keys, Batch};
+use crate::support::process::run_with_timeout;
+use crate::support::repo;
 
 /// `header.time` as a plain long in milliseconds (what Camus records carry).
 const HEADER_LONG_MS: &str = r#"{"type": "record", "name": "PageView", "namespace": "com.example",
@@ -211,7 +214,10 @@ fn a_plugin_built_against_another_contract_version_is_refused_naming_both_versio
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let version = crate::support::c2k::c2k(dir.path(), &["--version"], Duration::from_secs(30));
+    let version = C2k::new(&["--version"])
+        .dir(dir.path())
+        .timeout(Duration::from_secs(30))
+        .run();
     version.assert_ok();
     assert!(
         version.stdout.contains(
@@ -223,17 +229,16 @@ fn a_plugin_built_against_another_contract_version_is_refused_naming_both_versio
     // The command line says the same (here `c2k plugin test`, which tries both roles).
     crate::support::camus::write_fastavro_tree(dir.path(), "PAGE_VIEWS");
     let input = dir.path().join("destination/PAGE_VIEWS");
-    crate::support::c2k::c2k(
-        dir.path(),
-        &[
-            "plugin",
-            "test",
-            wasm.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-        ],
-        Duration::from_secs(60),
-    )
+    C2k::new(&[
+        "plugin",
+        "test",
+        wasm.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ])
+    .dir(dir.path())
+    .timeout(Duration::from_secs(60))
+    .run()
     .assert_failed_with(&["camus2kafka:plugin@9.0.0", "camus2kafka:plugin@0.1.1"]);
 }
 
@@ -440,12 +445,13 @@ for r in records:
     fastavro.json_writer(text, schema, [r])
     print(buf.getvalue().hex() + "\t" + text.getvalue().strip())
 "#;
-    let output = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(EVERYTHING)
-        .output()
-        .expect("python3 must be installed (with fastavro: pip install fastavro)");
+    let output = run_with_timeout(
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(EVERYTHING),
+        Duration::from_secs(120),
+    );
     assert!(
         output.status.success(),
         "fastavro failed (pip install fastavro): {}",
@@ -836,13 +842,10 @@ fn time_field_speed_native_versus_wasm() {
 /// same output file, byte for byte (same order, same timestamps).
 #[test]
 fn a_run_with_native_time_field_writes_the_same_output_as_the_component() {
-    use std::process::Command;
-
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let c2k = env!("CARGO_BIN_EXE_c2k");
-    let status = Command::new(c2k).arg("sample").arg(&data).status().unwrap();
-    assert!(status.success(), "c2k sample failed");
+    let sampled = C2k::new(&["sample", data.to_str().unwrap()]).run();
+    assert!(sampled.status.success(), "c2k sample failed");
     let mut outputs = Vec::new();
     for plugin in ["time-field", "native:time-field"] {
         let out = dir
@@ -862,15 +865,11 @@ fn a_run_with_native_time_field_writes_the_same_output_as_the_component() {
             out = out.display(),
         );
         std::fs::write(&pipeline, yaml).unwrap();
-        let output = Command::new(c2k)
-            .arg("run")
-            .arg(&pipeline)
-            .output()
-            .unwrap();
+        let output = C2k::new(&["run", pipeline.to_str().unwrap()]).run();
         assert!(
             output.status.success(),
             "c2k run with {plugin}: {}",
-            String::from_utf8_lossy(&output.stderr)
+            output.stderr
         );
         outputs.push(std::fs::read(&out).unwrap());
     }
@@ -890,7 +889,10 @@ fn plugin_test_runs_either_kind_over_real_records_without_a_pipeline() {
     let run = |args: &[&str]| {
         let mut all = vec!["plugin", "test"];
         all.extend_from_slice(args);
-        crate::support::c2k::c2k(dir.path(), &all, std::time::Duration::from_secs(120))
+        C2k::new(&all)
+            .dir(dir.path())
+            .timeout(std::time::Duration::from_secs(120))
+            .run()
     };
     let lines = |text: &str| -> Vec<serde_json::Value> {
         text.lines()

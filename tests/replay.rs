@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::c2k::{c2k, write_pipeline};
+use crate::support::c2k::{write_pipeline, C2k};
 
 const T: Duration = Duration::from_secs(300);
 
@@ -15,7 +15,7 @@ fn sample(dir: &Path, args: &[&str]) {
     let out = dir.join("camus");
     let mut all = vec!["sample", out.to_str().unwrap()];
     all.extend_from_slice(args);
-    c2k(dir, &all, T).assert_ok();
+    C2k::new(&all).dir(dir).timeout(T).run().assert_ok();
 }
 
 /// A file-sink pipeline over the sample tree in `dir/camus`, JSON (plain) output.
@@ -53,14 +53,18 @@ fn a_sample_tree_replays_every_record_once_in_time_order_and_identically_twice()
     let dir = tempfile::tempdir().unwrap();
     sample(dir.path(), &["--records", "20000"]);
     let p = pipeline(dir.path(), "1MiB", "out1.jsonl");
-    let run = c2k(dir.path(), &["run", &p], T);
+    let run = C2k::new(&["run", &p]).dir(dir.path()).timeout(T).run();
     run.assert_ok();
     assert!(
         run.stderr.contains("20000 records in"),
         "summary: {}",
         run.stderr
     );
-    c2k(dir.path(), &["run", &p, "--set", "sink.path=out2.jsonl"], T).assert_ok();
+    C2k::new(&["run", &p, "--set", "sink.path=out2.jsonl"])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_ok();
 
     let first = std::fs::read(dir.path().join("out1.jsonl")).unwrap();
     let second = std::fs::read(dir.path().join("out2.jsonl")).unwrap();
@@ -84,20 +88,19 @@ fn a_replay_20_times_larger_than_sort_memory_stays_near_the_budget() {
     sample(dir.path(), &["--records", "400000", "--partitions", "8"]);
     let input: u64 = walk_size(&dir.path().join("camus/destination"));
     let p = pipeline(dir.path(), "4MiB", "big.jsonl");
-    let run = c2k(
-        dir.path(),
-        &[
-            "run",
-            &p,
-            "--set",
-            "format.plugin=avro-binary",
-            "--set",
-            "format.config={}",
-            "--set",
-            "sink.framing=length-prefixed",
-        ],
-        T,
-    );
+    let run = C2k::new(&[
+        "run",
+        &p,
+        "--set",
+        "format.plugin=avro-binary",
+        "--set",
+        "format.config={}",
+        "--set",
+        "sink.framing=length-prefixed",
+    ])
+    .dir(dir.path())
+    .timeout(T)
+    .run();
     run.assert_ok();
     let output = std::fs::metadata(dir.path().join("big.jsonl"))
         .unwrap()
@@ -138,15 +141,12 @@ fn walk_size(dir: &Path) -> u64 {
 #[test]
 fn an_independently_written_tree_replays_exactly_once_in_key_order_with_ties_in_source_order() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let repo = crate::support::repo();
     let tree = dir.path().join("tree");
-    let status = std::process::Command::new("python3")
-        .arg(repo.join("tests/fixtures/write_camus_tree.py"))
-        .arg(&tree)
-        .arg("PAGE_VIEWS")
-        .status()
-        .expect("run python3 (scripts/setup.sh installs fastavro)");
-    assert!(status.success(), "write_camus_tree.py failed");
+    crate::support::camus::python(
+        "write_camus_tree.py",
+        &[tree.to_str().unwrap(), "PAGE_VIEWS"],
+    );
 
     let demo = repo.join("pipelines/demo.yaml");
     let args = |out: &str| {
@@ -175,7 +175,7 @@ fn an_independently_written_tree_replays_exactly_once_in_key_order_with_ties_in_
     for out in ["a.jsonl", "b.jsonl"] {
         let a = args(out);
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        c2k(dir.path(), &a, T).assert_ok();
+        C2k::new(&a).dir(dir.path()).timeout(T).run().assert_ok();
     }
     let a = std::fs::read(dir.path().join("a.jsonl")).unwrap();
     let b = std::fs::read(dir.path().join("b.jsonl")).unwrap();
@@ -211,29 +211,27 @@ fn any_number_of_format_instances_gives_byte_identical_output() {
     sample(dir.path(), &["--records", "6000"]);
     let p = pipeline(dir.path(), "64MiB", "one.jsonl");
     let small = "format.batch_size=37";
-    c2k(
-        dir.path(),
-        &["run", &p, "--set", small, "--set", "format.instances=1"],
-        T,
-    )
-    .assert_ok();
+    C2k::new(&["run", &p, "--set", small, "--set", "format.instances=1"])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_ok();
     let one = std::fs::read(dir.path().join("one.jsonl")).unwrap();
     for instances in ["3", "0"] {
         let out = format!("many-{instances}.jsonl");
-        c2k(
-            dir.path(),
-            &[
-                "run",
-                &p,
-                "--set",
-                small,
-                "--set",
-                &format!("format.instances={instances}"),
-                "--set",
-                &format!("sink.path={out}"),
-            ],
-            T,
-        )
+        C2k::new(&[
+            "run",
+            &p,
+            "--set",
+            small,
+            "--set",
+            &format!("format.instances={instances}"),
+            "--set",
+            &format!("sink.path={out}"),
+        ])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
         .assert_ok();
         let many = std::fs::read(dir.path().join(&out)).unwrap();
         assert!(
@@ -254,20 +252,19 @@ fn envelope_framing_writes_each_messages_key_value_headers_timestamp_and_partiti
     let dir = tempfile::tempdir().unwrap();
     sample(dir.path(), &["--records", "2000", "--partitions", "3"]);
     let p = pipeline(dir.path(), "64MiB", "envelope.jsonl");
-    c2k(
-        dir.path(),
-        &[
-            "run",
-            &p,
-            "--set",
-            "format.plugin=avro-binary",
-            "--set",
-            "format.config={key_field: header.server, confluent_schema_id: 7}",
-            "--set",
-            "sink.framing=envelope",
-        ],
-        T,
-    )
+    C2k::new(&[
+        "run",
+        &p,
+        "--set",
+        "format.plugin=avro-binary",
+        "--set",
+        "format.config={key_field: header.server, confluent_schema_id: 7}",
+        "--set",
+        "sink.framing=envelope",
+    ])
+    .dir(dir.path())
+    .timeout(T)
+    .run()
     .assert_ok();
     let messages = lines(&dir.path().join("envelope.jsonl"));
     assert_eq!(messages.len(), 2000);
@@ -313,7 +310,10 @@ fn envelope_framing_writes_each_messages_key_value_headers_timestamp_and_partiti
          format: {plugin: json, config: {encoding: plain}}\n\
          sink: {type: stdout, framing: envelope}\n",
     );
-    let run = c2k(dir.path(), &["run", &stdout_pipeline], T);
+    let run = C2k::new(&["run", &stdout_pipeline])
+        .dir(dir.path())
+        .timeout(T)
+        .run();
     run.assert_ok();
     let on_stdout: Vec<Value> = run
         .stdout

@@ -7,27 +7,26 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::c2k::{c2k, write_pipeline};
+use crate::support::c2k::{write_pipeline, C2k, Run};
 use crate::support::plugins;
 
 const T: Duration = Duration::from_secs(300);
 
 /// A sample tree of 3,000 records in `dir/camus` and a pipeline over it with the given key plugin.
 fn setup(dir: &Path, key_plugin: &Path, key_config: &str, extra: &str) -> String {
-    c2k(
-        dir,
-        &[
-            "sample",
-            "camus",
-            "--records",
-            "3000",
-            "--partitions",
-            "2",
-            "--hours",
-            "2",
-        ],
-        T,
-    )
+    C2k::new(&[
+        "sample",
+        "camus",
+        "--records",
+        "3000",
+        "--partitions",
+        "2",
+        "--hours",
+        "2",
+    ])
+    .dir(dir)
+    .timeout(T)
+    .run()
     .assert_ok();
     write_pipeline(
         dir,
@@ -44,12 +43,17 @@ fn setup(dir: &Path, key_plugin: &Path, key_config: &str, extra: &str) -> String
     )
 }
 
+/// `c2k run PIPELINE` in `dir`.
+fn run(dir: &Path, pipeline: &str) -> Run {
+    C2k::new(&["run", pipeline]).dir(dir).timeout(T).run()
+}
+
 #[test]
 fn a_plugin_that_panics_fails_the_run_naming_the_plugin_file_and_record() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = plugins::misbehave_wasm();
     let p = setup(dir.path(), &wasm, "{mode: panic, at: 1500}", "");
-    let run = c2k(dir.path(), &["run", &p], T);
+    let run = run(dir.path(), &p);
     run.assert_failed_with(&["misbehave.wasm", "deliberate panic on record 1500", ".avro"]);
     assert!(run.stderr.contains("record "), "{}", run.stderr);
     assert!(
@@ -68,7 +72,7 @@ fn a_plugin_that_rejects_a_record_names_that_record_and_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = plugins::misbehave_wasm();
     let p = setup(dir.path(), &wasm, "{mode: reject, at: 7}", "");
-    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
+    run(dir.path(), &p).assert_failed_with(&[
         "misbehave.wasm",
         "deliberate error on record 7",
         "record 7 of ",
@@ -83,7 +87,7 @@ fn a_plugin_reading_a_field_it_did_not_list_is_told_to_list_it_and_any_error_cro
     let dir = tempfile::tempdir().unwrap();
     let wasm = plugins::misbehave_wasm();
     let p = setup(dir.path(), &wasm, "{mode: unlisted, at: 3}", "");
-    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
+    run(dir.path(), &p).assert_failed_with(&[
         "misbehave.wasm",
         "reads field `header.time` but its fields() lists none",
         r#"return vec!["header.time".into()]"#,
@@ -91,7 +95,7 @@ fn a_plugin_reading_a_field_it_did_not_list_is_told_to_list_it_and_any_error_cro
     ]);
     let dir = tempfile::tempdir().unwrap();
     let p = setup(dir.path(), &wasm, "{mode: parse, at: 0}", "");
-    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[
+    run(dir.path(), &p).assert_failed_with(&[
         "misbehave.wasm",
         "invalid digit found in string",
         "record 0 of ",
@@ -109,7 +113,10 @@ fn a_plugin_that_loops_forever_is_stopped_by_its_call_timeout() {
         ", call_timeout: 1s",
     );
     let started = Instant::now();
-    let run = c2k(dir.path(), &["run", &p], Duration::from_secs(60));
+    let run = C2k::new(&["run", &p])
+        .dir(dir.path())
+        .timeout(Duration::from_secs(60))
+        .run();
     run.assert_failed_with(&["misbehave.wasm"]);
     assert!(
         run.stderr.contains("call_timeout") || run.stderr.contains("time"),
@@ -136,7 +143,7 @@ fn a_truncated_avro_file_fails_the_run_naming_the_file() {
     let bytes = std::fs::read(&victim).unwrap();
     std::fs::write(&victim, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let name = victim.file_name().unwrap().to_string_lossy().into_owned();
-    c2k(dir.path(), &["run", &p], T).assert_failed_with(&[&name]);
+    run(dir.path(), &p).assert_failed_with(&[&name]);
     assert!(
         !dir.path().join("out.jsonl").exists(),
         "no output is published by a failed run"
@@ -149,11 +156,11 @@ fn a_truncated_avro_file_fails_the_run_naming_the_file() {
 fn a_custom_plugin_built_from_the_sdk_example_orders_a_whole_replay() {
     let dir = tempfile::tempdir().unwrap();
     let wasm = plugins::build_wasm(
-        &plugins::repo().join("plugin-sdk/examples/server-time"),
+        &crate::support::repo().join("plugin-sdk/examples/server-time"),
         "server_time",
     );
     let p = setup(dir.path(), &wasm, "{}", "");
-    c2k(dir.path(), &["run", &p], T).assert_ok();
+    run(dir.path(), &p).assert_ok();
     let records: Vec<Value> = std::fs::read_to_string(dir.path().join("out.jsonl"))
         .unwrap()
         .lines()

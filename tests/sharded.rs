@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::c2k::{c2k, Run};
+use crate::support::c2k::{self, C2k, Run, Running};
 use crate::support::kafka::{self, Received};
 use crate::support::{offsets, servers};
 
@@ -31,22 +31,7 @@ impl Tree {
     pub fn new(brokers: &str, zookeeper: &str) -> Tree {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().to_str().expect("utf-8 temp dir").to_string();
-        let records = RECORDS.to_string();
-        let partitions = PARTITIONS.to_string();
-        c2k(
-            dir.path(),
-            &[
-                "sample",
-                &root,
-                "--records",
-                &records,
-                "--partitions",
-                &partitions,
-            ],
-            LIMIT,
-        )
-        .assert_ok();
-        std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp dir");
+        c2k::sample(dir.path(), RECORDS, PARTITIONS);
         let pipeline = dir.path().join("replay.yaml");
         std::fs::write(&pipeline, pipeline_yaml(&root, brokers, zookeeper)).expect("pipeline");
         Tree { dir, pipeline }
@@ -62,7 +47,7 @@ impl Tree {
         let group = format!("offsets.group={group}");
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--set", &topic, "--set", &group]);
-        c2k(self.dir.path(), &all, LIMIT)
+        C2k::new(&all).dir(self.dir.path()).timeout(LIMIT).run()
     }
 }
 
@@ -317,16 +302,18 @@ fn a_shard_stops_when_its_parent_dies_and_its_rerun_completes_it_exactly_once() 
         "'{c2k}' run '{pipeline}' --plan '{plan}' --shard 0 --set sink.topic=ORPHANED \
          --set offsets.group=orphaned --set sink.max_messages_per_sec=100 2>'{log}' & \
          echo $! > '{pid}'; wait",
-        c2k = crate::support::c2k::c2k_path().display(),
+        c2k = c2k::c2k_path().display(),
         pipeline = tree.path(),
         log = log.display(),
         pid = pid_file.display()
     );
-    let mut parent = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .env("RUST_LOG", "camus2kafka=debug")
-        .spawn()
-        .expect("start the parent shell");
+    let parent = Running::spawn(
+        std::process::Command::new("sh")
+            .args(["-c", &script])
+            .env("RUST_LOG", "camus2kafka=debug"),
+        "the parent shell",
+        LIMIT,
+    );
     let publishing = wait_until_secs(60, || {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("read, keyed and sorted"))
     });
@@ -337,8 +324,7 @@ fn a_shard_stops_when_its_parent_dies_and_its_rerun_completes_it_exactly_once() 
         .trim()
         .parse()
         .expect("a pid");
-    parent.kill().expect("kill -9 the parent");
-    parent.wait().expect("reap the parent");
+    parent.kill(); // kill -9
     let stopped = wait_until_secs(20, || {
         !Path::new(&format!("/proc/{shard_pid}")).exists()
             || std::fs::read_to_string(format!("/proc/{shard_pid}/stat"))
@@ -629,18 +615,11 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
     ];
     let killed_before_done = (0..10).any(|_| {
         let _ = std::fs::remove_dir_all(&shard_dir);
-        let mut map = spawn_c2k(
-            &tree,
-            &args,
-            mode,
-            std::process::Stdio::null(),
-            "map shard 0",
-        );
+        let map = spawn_c2k(&tree, &args, mode);
         let made = wait_until_every(Duration::from_secs(60), Duration::from_millis(1), || {
             shard_dir.exists()
         });
-        map.kill().expect("kill -9 map shard 0");
-        map.wait().expect("reap map shard 0");
+        map.kill(); // kill -9 map shard 0
         assert!(made, "map shard 0 never made its folder");
         !shard_dir.join("done.json").exists()
     });
@@ -666,7 +645,6 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
     assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
 
     // kill -9 the reduce of partition 0 mid-publish (slowed to 200 messages a second).
-    let log = tree.dir.path().join("reduce.log");
     let args = [
         "run",
         tree.path(),
@@ -685,15 +663,13 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
         "--set",
         "sink.max_messages_per_sec=200",
     ];
-    let stderr = std::fs::File::create(&log).expect("reduce log");
-    let mut slow = spawn_c2k(&tree, &args, mode, stderr.into(), "reduce 0");
+    let slow = spawn_c2k(&tree, &args, mode);
     let published = wait_until_secs(60, || {
         kafka_topics(&brokers).contains(&topic.to_string()) && messages_in(&brokers, topic) > 0
     });
     assert!(published, "reduce 0 never published");
     std::thread::sleep(Duration::from_secs(2));
-    slow.kill().expect("kill -9 reduce 0");
-    slow.wait().expect("reap reduce 0");
+    slow.kill(); // kill -9 reduce 0
     let partway = messages_in(&brokers, topic);
     assert!(
         partway > 0 && (partway as u64) < RECORDS,
@@ -798,13 +774,7 @@ fn key_partitioning_staged_on_hdfs_equals_the_single_machine_run_and_survives_a_
         "--set",
         &format!("offsets.group={topic}"),
     ];
-    let mut map = spawn_c2k(
-        &tree,
-        &args,
-        mode,
-        std::process::Stdio::null(),
-        "map shard 1",
-    );
+    let map = spawn_c2k(&tree, &args, mode);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut seen = Vec::new();
     while seen.is_empty() && std::time::Instant::now() < deadline {
@@ -813,8 +783,7 @@ fn key_partitioning_staged_on_hdfs_equals_the_single_machine_run_and_survives_a_
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    map.kill().expect("kill -9 map shard 1");
-    map.wait().expect("reap map shard 1");
+    map.kill(); // kill -9 map shard 1
     assert!(!seen.is_empty(), "map shard 1 never wrote a partial file");
     assert_eq!(
         storage
@@ -886,22 +855,11 @@ fn an_archive_changed_after_a_key_plan_is_refused_by_the_map_stage() {
 
 /// Whether `ready` became true within `seconds`.
 /// Starts `c2k args` with `mode`'s partitioning in the tree's folder, to be killed by the test.
-fn spawn_c2k(
-    tree: &Tree,
-    args: &[&str],
-    mode: &str,
-    stderr: std::process::Stdio,
-    what: &str,
-) -> std::process::Child {
+fn spawn_c2k(tree: &Tree, args: &[&str], mode: &str) -> Running {
     let sets = mode_sets(mode);
-    std::process::Command::new(crate::support::c2k::c2k_path())
-        .args(args)
-        .args(&sets)
-        .current_dir(tree.dir.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {what}: {e}"))
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(sets.iter().map(String::as_str));
+    C2k::new(&all).dir(tree.dir.path()).timeout(LIMIT).spawn()
 }
 
 fn wait_until_secs(seconds: u64, ready: impl FnMut() -> bool) -> bool {

@@ -3,28 +3,27 @@
 //! after a `kill -9`, the next run removes what the dead one left.
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-use crate::support::c2k::{c2k, c2k_path, write_pipeline};
+use crate::support::c2k::{write_pipeline, C2k, Run, Running};
 
 const T: Duration = Duration::from_secs(60);
 
 /// 100,000 records (snappy, quick to write) and a file pipeline whose 1 MiB sort spills at once.
 fn setup(dir: &Path) -> String {
-    c2k(
-        dir,
-        &[
-            "sample",
-            "camus",
-            "--records",
-            "100000",
-            "--codec",
-            "snappy",
-        ],
-        T,
-    )
+    C2k::new(&[
+        "sample",
+        "camus",
+        "--records",
+        "100000",
+        "--codec",
+        "snappy",
+    ])
+    .dir(dir)
+    .timeout(T)
+    .run()
     .assert_ok();
     write_pipeline(
         dir,
@@ -38,73 +37,10 @@ fn setup(dir: &Path) -> String {
     )
 }
 
-/// A `c2k run` in the background, killed if the test ends before it does.
-struct Running {
-    child: Child,
-    stderr: PathBuf,
-}
-
-impl Running {
-    fn start(dir: &Path, pipeline: &str) -> Running {
-        let stderr = dir.join("c2k.stderr");
-        let child = Command::new(c2k_path())
-            .args(["run", pipeline])
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .expect("start c2k");
-        Running { child, stderr }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Waits until `ready` holds, failing if c2k ends first or `T` passes.
-    fn wait_for(&mut self, what: &str, mut ready: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !ready() {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!(
-                    "c2k ended ({status}) before {what}:\n{}",
-                    std::fs::read_to_string(&self.stderr).unwrap_or_default()
-                );
-            }
-            assert!(start.elapsed() < T, "no {what} within {T:?}");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.pid()).unwrap();
-        // SAFETY: kill only sends a signal, to our own child (not reaped yet).
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    }
-
-    /// Its exit status and stderr, once it has ended (within `T`).
-    fn finish(mut self) -> (ExitStatus, String) {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(start.elapsed() < T, "c2k did not end within {T:?}");
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let stderr = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        (status, stderr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// `c2k run PIPELINE` in `dir`, in the background: killed if the test ends before it does, and
+/// every wait on it bounded by `T`.
+fn start(dir: &Path, pipeline: &str) -> Running {
+    C2k::new(&["run", pipeline]).dir(dir).timeout(T).spawn()
 }
 
 /// The names in `dir` (none when it does not exist), sorted.
@@ -152,11 +88,11 @@ fn assert_nothing_left(dir: &Path, stderr: &str) {
 fn a_signal_during_the_sort_removes_the_spill(signal: libc::c_int, name: &str, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let p = setup(dir.path());
-    let mut run = Running::start(dir.path(), &p);
+    let mut run = start(dir.path(), &p);
     let tmp = dir.path().join("tmp");
-    run.wait_for("a spill file", || spilling(&tmp));
+    run.wait_until("a spill file", |_| spilling(&tmp));
     run.signal(signal);
-    let (status, stderr) = run.finish();
+    let Run { status, stderr, .. } = run.wait();
     assert_eq!(status.code(), Some(code), "{status}: {stderr}");
     assert!(
         stderr.contains(&format!("interrupted by {name} while reading and sorting")),
@@ -181,10 +117,10 @@ fn sigterm_during_the_sort_removes_the_spill_folder_and_exits_143() {
 fn sighup_during_the_output_removes_the_partial_file_and_exits_129() {
     let dir = tempfile::tempdir().unwrap();
     let p = setup(dir.path());
-    let mut run = Running::start(dir.path(), &p);
+    let mut run = start(dir.path(), &p);
     let out = dir.path().join("out");
     let mut first = None;
-    run.wait_for("a growing partial file", || {
+    run.wait_until("a growing partial file", |_| {
         match (first, partial_size(&out)) {
             (None, Some(size)) if size > 0 => {
                 first = Some(size);
@@ -195,7 +131,7 @@ fn sighup_during_the_output_removes_the_partial_file_and_exits_129() {
         }
     });
     run.signal(libc::SIGHUP);
-    let (status, stderr) = run.finish();
+    let Run { status, stderr, .. } = run.wait();
     assert_eq!(status.code(), Some(129), "{status}: {stderr}");
     assert!(
         stderr.contains("interrupted by SIGHUP while writing"),
@@ -213,11 +149,11 @@ fn after_a_kill_9_the_next_run_removes_what_the_dead_run_left() {
     let p = setup(dir.path());
     let tmp = dir.path().join("tmp");
     let out = dir.path().join("out");
-    let mut run = Running::start(dir.path(), &p);
+    let mut run = start(dir.path(), &p);
     let dead = run.pid();
-    run.wait_for("a spill file", || spilling(&tmp));
+    run.wait_until("a spill file", |_| spilling(&tmp));
     run.signal(libc::SIGKILL);
-    let (status, _) = run.finish();
+    let status = run.wait().status;
     assert_eq!(status.signal(), Some(libc::SIGKILL));
     let left: Vec<String> = names(&tmp).into_iter().chain(names(&out)).collect();
     assert!(
@@ -237,7 +173,7 @@ fn after_a_kill_9_the_next_run_removes_what_the_dead_run_left() {
         std::fs::write(path, b"not c2k's").unwrap();
     }
 
-    let rerun = c2k(dir.path(), &["run", &p], T);
+    let rerun = C2k::new(&["run", &p]).dir(dir.path()).timeout(T).run();
     let _ = sleeper.kill();
     let _ = sleeper.wait();
     rerun.assert_ok();

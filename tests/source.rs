@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use apache_avro::Schema;
@@ -13,6 +12,7 @@ use camus2kafka::record::SourceBatch;
 use camus2kafka::source::{CamusSource, SourceEvent};
 use serde_json::Value as Json;
 
+use crate::support::c2k::{C2k, Run};
 use crate::support::camus;
 
 const TOPIC: &str = "PAGE_VIEWS";
@@ -276,11 +276,8 @@ fn an_incompatible_reader_schema_is_an_error_naming_the_field() {
     assert!(error.contains(".avro"), "the error names the file: {error}");
 }
 
-fn c2k(args: &[&str]) -> std::process::Output {
-    camus::run_with_timeout(
-        Command::new(env!("CARGO_BIN_EXE_c2k")).args(args),
-        Duration::from_secs(120),
-    )
+fn c2k(args: &[&str]) -> Run {
+    C2k::new(args).timeout(Duration::from_secs(120)).run()
 }
 
 fn sample(dir: &Path, seed: &str) {
@@ -296,11 +293,7 @@ fn sample(dir: &Path, seed: &str) {
         "--seed",
         seed,
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", output.stderr);
 }
 
 #[test]
@@ -388,12 +381,8 @@ fn inspect_prints_what_fastavro_reads() {
     let (_fixtures, files) = fixture_files();
     for file in files.iter().take(6) {
         let output = c2k(&["inspect", file.to_str().unwrap()]);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let ours: Vec<Json> = String::from_utf8(output.stdout)
+        assert!(output.status.success(), "{}", output.stderr);
+        let ours: Vec<Json> = String::from_utf8(output.stdout_bytes)
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -406,7 +395,7 @@ fn inspect_prints_what_fastavro_reads() {
     std::fs::write(&not_avro, "hello").unwrap();
     let output = c2k(&["inspect", not_avro.to_str().unwrap()]);
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = &output.stderr;
     assert!(stderr.contains("notes.txt"), "{stderr}");
 }
 
@@ -484,11 +473,7 @@ fn many_files_sample(dir: &Path, records: u32, partitions: u32, hours: u32) {
         "--hours",
         &hours.to_string(),
     ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", output.stderr);
 }
 
 #[test]

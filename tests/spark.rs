@@ -19,7 +19,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::sharded::{self, Tree};
-use crate::support::c2k::{c2k, c2k_path};
+use crate::support::c2k::{c2k_path, C2k};
 use crate::support::hdfs::HdfsTarget;
 use crate::support::servers;
 
@@ -41,7 +41,7 @@ fn spark_home() -> Option<PathBuf> {
 }
 
 fn driver_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/spark/c2k_spark.py")
+    crate::support::repo().join("deploy/spark/c2k_spark.py")
 }
 
 /// What the executors run as `c2k`: a shell stand-in that runs the real binary, except where
@@ -179,9 +179,7 @@ fn home_in(pyspark: &Path, dir: &Path) -> PathBuf {
 }
 
 fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(60)..].join("\n")
+    crate::support::process::tail(&std::fs::read_to_string(path).unwrap_or_default())
 }
 
 /// Everything the executors wrote to their stderr (the c2k shards' own messages).
@@ -316,21 +314,20 @@ fn spark_replays_from_hdfs_with_a_shard_killed_once_exactly_once_and_fails_witho
     // The plan's commit check agrees: shard 2's partitions are missing.
     let plan = run_dir.join("plan/c2k-plan.json");
     let pipeline = ship.join("replay.yaml");
-    let check = c2k(
-        dir.path(),
-        &[
-            "offsets",
-            "commit",
-            pipeline.to_str().unwrap(),
-            "--plan",
-            plan.to_str().unwrap(),
-            "--set",
-            "sink.topic=SPARK_FAILING",
-            "--set",
-            "offsets.group=spark-failing",
-        ],
-        Duration::from_secs(120),
-    );
+    let check = C2k::new(&[
+        "offsets",
+        "commit",
+        pipeline.to_str().unwrap(),
+        "--plan",
+        plan.to_str().unwrap(),
+        "--set",
+        "sink.topic=SPARK_FAILING",
+        "--set",
+        "offsets.group=spark-failing",
+    ])
+    .dir(dir.path())
+    .timeout(Duration::from_secs(120))
+    .run();
     assert_eq!(check.code, Some(7), "{}", check.stderr);
     assert!(check.stderr.contains("(shard 2)"), "{}", check.stderr);
     assert!(sharded::committed(&zookeeper, "spark-failing").is_empty());

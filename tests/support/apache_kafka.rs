@@ -10,10 +10,11 @@
 //! Where a dist is missing, the start functions say so and return `None`: the test skips (the
 //! dists are not downloadable, only carried beside the clone).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use super::process::{bounded_command, output_bounded};
 use super::servers::{free_port, wait_until};
 
 /// The environment variable naming the folder that holds `kafka-3.3.2/` and `kafka-0.8.2.2/`.
@@ -45,7 +46,7 @@ const START_TIMEOUT_SECS: u32 = 120;
 const STOP_TIMEOUT_SECS: u32 = 60;
 
 fn kit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/kafka-kit.sh")
+    super::repo().join("tests/env/kafka-kit.sh")
 }
 
 /// The unpacked dist of `version`, if it is installed.
@@ -343,37 +344,26 @@ impl ApacheKafka {
     pub fn run_tool(&self, class: &str, args: &[&str], seconds: u32) -> Output {
         let class_path = std::fs::read_to_string(self.run.path().join("cp"))
             .expect("the broker's class path (kafka-kit.sh start writes it)");
-        let output = Command::new("timeout")
-            .arg("--kill-after=5")
-            .arg(seconds.to_string())
-            .arg("java")
-            .arg("-Xmx256m")
-            .arg("-XX:-UsePerfData")
-            .arg("-cp")
-            .arg(class_path.trim())
-            .arg(format!(
-                "-Dlog4j.configuration=file:{}",
-                self.dist.join("config/tools-log4j.properties").display()
-            ))
-            .arg(class)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {class}: {e}"));
-        assert!(
-            output.status.code() != Some(124),
-            "{class} {args:?}: still running after {seconds}s, killed"
-        );
-        output
+        output_bounded(
+            bounded_command(seconds, "java")
+                .arg("-Xmx256m")
+                .arg("-XX:-UsePerfData")
+                .arg("-cp")
+                .arg(class_path.trim())
+                .arg(format!(
+                    "-Dlog4j.configuration=file:{}",
+                    self.dist.join("config/tools-log4j.properties").display()
+                ))
+                .arg(class)
+                .args(args),
+            seconds,
+        )
     }
 
     /// `kafka-kit.sh ARGS...` for this broker, under coreutils' `timeout`.
     fn kit_command(&self, args: &[&str], seconds: u32) -> Command {
-        let mut command = Command::new("timeout");
+        let mut command = bounded_command(seconds, "bash");
         command
-            .arg("--kill-after=5")
-            .arg(seconds.to_string())
-            .arg("bash")
             .arg(kit())
             .args(args)
             .env("KAFKA_VERSION", self.version.name())
@@ -411,15 +401,7 @@ impl ApacheKafka {
 
     /// Runs `kafka-kit.sh ARGS...` for this broker, failing the test if it outlives `seconds`.
     fn kit(&self, args: &[&str], seconds: u32) -> Output {
-        let output = self
-            .kit_command(args, seconds)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run kafka-kit.sh {args:?}: {e}"));
-        assert!(
-            output.status.code() != Some(124),
-            "kafka-kit.sh {args:?}: still running after {seconds}s, killed"
-        );
-        output
+        output_bounded(&mut self.kit_command(args, seconds), seconds)
     }
 }
 

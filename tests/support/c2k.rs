@@ -1,141 +1,73 @@
-//! Running the real `c2k` binary from tests: pipelines written to temp dirs, a timeout on every
-//! run, and the peak memory of the child measured by the kernel.
+//! Running the real `c2k` binary from tests, always through [`C2k`]: a timeout on every run
+//! ([`DEFAULT_TIMEOUT`] unless told), outputs into files (no pipe to fill up), the child's peak
+//! memory measured by the kernel; and the `c2k sample` trees and pipelines many tests share.
 
-use std::os::unix::process::ExitStatusExt;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// The `c2k` binary cargo built for these tests.
+pub use super::process::{Run, Running};
+
+/// How long a `c2k` run may take unless the test says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The `c2k` binary cargo built for these tests. Only for the tests that must hand its path to
+/// another program (a shell that is its parent, Spark's executors); the tests themselves run it
+/// with [`C2k`].
 pub fn c2k_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_c2k"))
 }
 
-/// What one `c2k` run did.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    /// Peak resident memory of the child, in bytes.
-    pub peak_rss: u64,
+/// One `c2k ARGS...` command: `C2k::new(&["run", pipeline]).dir(dir).env("RUST_LOG",
+/// "debug").timeout(limit)`, then [`C2k::run`] (to completion) or [`C2k::spawn`] (in the
+/// background, to watch, signal or kill).
+pub struct C2k {
+    command: Command,
+    args: Vec<String>,
+    timeout: Duration,
 }
 
-impl Run {
-    pub fn assert_ok(&self) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "c2k failed:\nstdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
+impl C2k {
+    pub fn new(args: &[&str]) -> C2k {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let mut command = Command::new(c2k_path());
+        command.args(&args);
+        C2k {
+            command,
+            args,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Runs it in `dir` (the test process's own folder otherwise).
+    pub fn dir(mut self, dir: impl AsRef<Path>) -> C2k {
+        self.command.current_dir(dir);
         self
     }
 
-    pub fn assert_failed_with(&self, needles: &[&str]) -> &Self {
-        assert!(
-            self.code.is_some_and(|c| c != 0),
-            "c2k should have failed:\n{}",
-            self.stderr
-        );
-        for needle in needles {
-            assert!(
-                self.stderr.contains(needle),
-                "stderr lacks `{needle}`:\n{}",
-                self.stderr
-            );
-        }
-        assert!(
-            // A plugin's own panic is reported as an error naming it; c2k itself never panics.
-            !self.stderr.contains("thread '"),
-            "c2k panicked:\n{}",
-            self.stderr
-        );
+    /// One more environment variable.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> C2k {
+        self.command.env(key, value);
         self
     }
-}
 
-/// Runs `c2k ARGS` in `dir`, killing it after `timeout`.
-pub fn c2k(dir: &Path, args: &[&str], timeout: Duration) -> Run {
-    c2k_env(dir, args, &[], timeout)
-}
+    /// The run is killed, and the test fails, after `timeout` ([`DEFAULT_TIMEOUT`] otherwise).
+    pub fn timeout(mut self, timeout: Duration) -> C2k {
+        self.timeout = timeout;
+        self
+    }
 
-/// [`c2k`] with more environment variables (`RUST_LOG`, ...).
-#[expect(
-    clippy::zombie_processes,
-    reason = "try_wait_with_peak_rss reaps the child with wait4"
-)]
-pub fn c2k_env(dir: &Path, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Run {
-    let stdout_path = dir.join(format!(".c2k-stdout-{}", std::process::id()));
-    let stderr_path = dir.join(format!(".c2k-stderr-{}", std::process::id()));
-    let mut child = Command::new(c2k_path())
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path).expect("stdout file"))
-        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
-        .spawn()
-        .expect("start c2k");
-    let start = Instant::now();
-    let (status, peak_rss) = loop {
-        if let Some(exited) = try_wait_with_peak_rss(&child) {
-            break exited;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("c2k {args:?} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let run = Run {
-        code: status.code(),
-        stdout: std::fs::read_to_string(&stdout_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
-        peak_rss,
-    };
-    let _ = std::fs::remove_file(stdout_path);
-    let _ = std::fs::remove_file(stderr_path);
-    run
-}
+    /// Runs it to completion.
+    #[track_caller]
+    pub fn run(self) -> Run {
+        self.spawn().wait()
+    }
 
-/// Runs `c2k ARGS` and returns stdout as raw output (for byte comparisons).
-pub fn c2k_output(dir: &Path, args: &[&str]) -> Output {
-    Command::new(c2k_path())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run c2k")
-}
-
-/// The child's exit status and its own peak resident memory, in bytes, once it has exited;
-/// `None` while it runs. `wait4` reports the usage of that one child, where `getrusage` would
-/// give the largest of every child the test process has waited for — under `cargo test` all the
-/// tests are threads of one process, and a ZooKeeper or Hadoop JVM is such a child too.
-fn try_wait_with_peak_rss(child: &Child) -> Option<(ExitStatus, u64)> {
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value; wait4 only writes into `status` and `usage`.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: as above; `pid` is our own child, not reaped yet (std never waited for it).
-        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        match reaped {
-            0 => return None,
-            r if r == pid => {
-                let peak_rss = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-                return Some((ExitStatus::from_raw(status), peak_rss));
-            }
-            _ => {
-                let error = std::io::Error::last_os_error();
-                assert!(
-                    error.kind() == std::io::ErrorKind::Interrupted,
-                    "wait for c2k: {error}"
-                );
-            }
-        }
+    /// Starts it in the background; its waits end at the timeout.
+    pub fn spawn(mut self) -> Running {
+        let what = format!("c2k {}", self.args.join(" "));
+        Running::spawn(&mut self.command, what, self.timeout)
     }
 }
 
@@ -144,4 +76,47 @@ pub fn write_pipeline(dir: &Path, name: &str, yaml: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, yaml).expect("write pipeline");
     path.to_string_lossy().into_owned()
+}
+
+/// Writes a `c2k sample` tree of `records` records over `partitions` partitions into `dir`
+/// (`destination/`, `execution/`, `page_view.avsc`), and an empty `dir/tmp` for the sort.
+pub fn sample(dir: &Path, records: u64, partitions: u32) {
+    let root = dir.to_str().expect("utf-8 temp dir");
+    C2k::new(&[
+        "sample",
+        root,
+        "--records",
+        &records.to_string(),
+        "--partitions",
+        &partitions.to_string(),
+    ])
+    .dir(dir)
+    .run()
+    .assert_ok();
+    std::fs::create_dir_all(dir.join("tmp")).expect("tmp dir");
+}
+
+/// The head of a pipeline over the [`sample`] tree in `dir`: `PAGE_VIEWS` keyed by `header.time`
+/// (the `time-field` plugin), sorted in 64 MiB with its spill in `dir/tmp`, as plain JSON. A
+/// `sink:` (and `offsets:`) section completes it.
+pub fn sample_pipeline_head(dir: &Path) -> String {
+    format!(
+        "topic: PAGE_VIEWS\n\
+         source:\n  dest_dir: {d}/destination\n  schema: {d}/page_view.avsc\n\
+         key:\n  plugin: time-field\n  config: {{ field: header.time }}\n\
+         sort:\n  memory: 64MiB\n  tmp_dir: {d}/tmp\n\
+         format:\n  plugin: json\n  config: {{ encoding: plain }}\n",
+        d = dir.display()
+    )
+}
+
+/// `dir/replay.yaml`: the [`sample`] tree replayed into `brokers` (topic `PAGE_VIEWS_REPLAY`),
+/// committing no offsets; its path.
+pub fn kafka_pipeline(dir: &Path, brokers: &str) -> String {
+    let yaml = format!(
+        "{}sink:\n  type: kafka\n  brokers: '{brokers}'\noffsets:\n  commit: none\n",
+        sample_pipeline_head(dir)
+    );
+    std::fs::create_dir_all(dir.join("tmp")).expect("tmp dir");
+    write_pipeline(dir, "replay.yaml", &yaml)
 }

@@ -14,6 +14,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::process::{bounded_command, output_bounded};
+
 /// The environment variable naming an external cluster for the opt-in suite.
 pub const EXTERNAL_ENV: &str = "C2K_TEST_HDFS";
 
@@ -21,23 +23,13 @@ pub const EXTERNAL_ENV: &str = "C2K_TEST_HDFS";
 pub const BLOCK_SIZE: usize = 1 << 20;
 
 fn env_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env")
+    super::repo().join("tests/env")
 }
 
-/// Runs `command` under coreutils' `timeout`, so that no helper can hang a test.
-fn run_bounded(seconds: u32, program: &str, args: &[&str], what: &str) -> Output {
-    let output = Command::new("timeout")
-        .arg("--kill-after=5")
-        .arg(seconds.to_string())
-        .arg(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run `timeout {program}`: {e}"));
-    assert!(
-        output.status.code() != Some(124),
-        "{what}: still running after {seconds}s, killed"
-    );
-    output
+/// Runs `program ARGS` under coreutils' `timeout`, so that no helper can hang a test (and a
+/// start script's daemons go with it when it runs out).
+fn run_bounded(seconds: u32, program: &str, args: &[&str]) -> Output {
+    output_bounded(bounded_command(seconds, program).args(args), seconds)
 }
 
 /// The directory holding the Hadoop jars, fetched once (then cached across runs).
@@ -50,7 +42,7 @@ pub fn hadoop_jars() -> &'static Path {
             "`java` not found: HDFS tests need a JDK or JRE 11+ (apt-get install default-jre-headless)"
         );
         let script = env_dir().join("hdfs-fetch-jars.sh");
-        let output = run_bounded(300, "bash", &[&script.to_string_lossy()], "fetching the Hadoop jars");
+        let output = run_bounded(300, "bash", &[&script.to_string_lossy()]);
         assert!(
             output.status.success(),
             "fetching the Hadoop jars failed (needs python3-venv and PyPI):\n{}",
@@ -106,7 +98,7 @@ impl HdfsCluster {
             ];
             all.extend(args.iter().cloned());
             let all: Vec<&str> = all.iter().map(String::as_str).collect();
-            let output = run_bounded(120, "bash", &all, &format!("starting {what}"));
+            let output = run_bounded(120, "bash", &all);
             if output.status.success() {
                 let workdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
                 return HdfsCluster { port, workdir };
@@ -135,8 +127,7 @@ impl HdfsCluster {
 impl Drop for HdfsCluster {
     fn drop(&mut self) {
         let script = env_dir().join("hdfs-stop.sh");
-        let _ = Command::new("timeout")
-            .args(["--kill-after=5", "60", "bash"])
+        let _ = bounded_command(60, "bash")
             .arg(script)
             .arg(&self.workdir)
             .status();
@@ -213,7 +204,7 @@ impl HdfsTarget {
             "org.apache.hadoop.fs.FsShell",
         ];
         full.extend_from_slice(args);
-        let output = run_bounded(120, "java", &full, &format!("FsShell {args:?}"));
+        let output = run_bounded(120, "java", &full);
         assert!(
             output.status.success(),
             "FsShell {args:?} failed:\n{}",

@@ -216,29 +216,6 @@ pub fn assert_replayed(
     }
 }
 
-/// Runs the real `c2k` binary with `args`, killing it (and failing the test) after `timeout`;
-/// returns its exit status success and its stderr.
-pub fn run_c2k(args: &[&str], timeout: Duration) -> (bool, String) {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_c2k"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start c2k");
-    let mut stderr = child.stderr.take().expect("c2k stderr");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let status = wait_within(&mut child, timeout, &format!("c2k {args:?}"));
-    let text = reader.join().unwrap_or_default();
-    (status.success(), text)
-}
-
 /// A header's value as text, if the message has it.
 pub fn header(message: &Received, name: &str) -> Option<String> {
     message
@@ -246,24 +223,4 @@ pub fn header(message: &Received, name: &str) -> Option<String> {
         .iter()
         .find(|(key, _)| key == name)
         .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
-}
-
-/// Waits for `child` until `timeout`, then kills it and fails the test naming `what`.
-pub fn wait_within(
-    child: &mut std::process::Child,
-    timeout: Duration,
-    what: &str,
-) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

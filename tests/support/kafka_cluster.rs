@@ -18,11 +18,12 @@
 //! Each JVM has 384 MB of heap: the cluster costs about 1.2 GB and starts in about 15 s on two
 //! busy cores.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use super::apache_kafka::{dist, Version, HOME_ENV};
+use super::process::{bounded_command, output_bounded};
 use super::servers::free_port;
 
 /// How long `start` and `start-node` may take: the script itself gives up after
@@ -34,7 +35,7 @@ const SCRIPT_START_SECS: u32 = 150;
 const STOP_TIMEOUT_SECS: u32 = 60;
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/env/kafka-cluster.sh")
+    super::repo().join("tests/env/kafka-cluster.sh")
 }
 
 /// Three Kafka 3.3.2 nodes on 127.0.0.1, ids 1, 2 and 3. Dropping it stops the three JVMs
@@ -156,11 +157,8 @@ impl KafkaCluster {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let mut command = Command::new("timeout");
+        let mut command = bounded_command(seconds, "bash");
         command
-            .arg("--kill-after=5")
-            .arg(seconds.to_string())
-            .arg("bash")
             .arg(script())
             .args(args)
             .env("KAFKA_DIST", &self.dist)
@@ -169,23 +167,13 @@ impl KafkaCluster {
             .env("CONTROLLER_PORTS", join(&self.controller_ports))
             .env("EXTRA_PROPS_FILE", self.run.path().join("extra.properties"))
             .env("START_SECS", SCRIPT_START_SECS.to_string())
-            .env("WATCH_PID", std::process::id().to_string())
-            .stdin(std::process::Stdio::null());
+            .env("WATCH_PID", std::process::id().to_string());
         command
     }
 
     /// Runs `kafka-cluster.sh ARGS...`, failing the test if it outlives `seconds`.
     fn script(&self, args: &[&str], seconds: u32) -> Output {
-        let output = self
-            .script_command(args, seconds)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run kafka-cluster.sh {args:?}: {e}"));
-        assert!(
-            output.status.code() != Some(124),
-            "kafka-cluster.sh {args:?}: still running after {seconds}s, killed\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
+        output_bounded(&mut self.script_command(args, seconds), seconds)
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::process::run_with_timeout;
 use crate::support::servers::free_port;
 
 pub const REALM: &str = "C2K.TEST";
@@ -59,10 +60,17 @@ impl Kdc {
         )
         .expect("kdc.conf");
         std::fs::write(d.join("kadm5.acl"), "").expect("acl");
-        let created = env(&mut Command::new("/usr/sbin/kdb5_util"), d)
-            .args(["-r", REALM, "create", "-s", "-P", "master-password"])
-            .output()
-            .expect("run kdb5_util");
+        let created = run_with_timeout(
+            env(&mut Command::new("/usr/sbin/kdb5_util"), d).args([
+                "-r",
+                REALM,
+                "create",
+                "-s",
+                "-P",
+                "master-password",
+            ]),
+            Duration::from_secs(60),
+        );
         assert!(
             created.status.success(),
             "kdb5_util create: {}",
@@ -105,10 +113,11 @@ impl Kdc {
             format!("addprinc -randkey {principal}@{REALM}"),
             format!("ktadd -k {} {principal}@{REALM}", keytab.display()),
         ] {
-            let output = env(&mut Command::new("/usr/sbin/kadmin.local"), self.dir())
-                .args(["-r", REALM, "-q", &query])
-                .output()
-                .expect("run kadmin.local");
+            let output = run_with_timeout(
+                env(&mut Command::new("/usr/sbin/kadmin.local"), self.dir())
+                    .args(["-r", REALM, "-q", &query]),
+                Duration::from_secs(60),
+            );
             assert!(
                 output.status.success(),
                 "kadmin.local {query}: {}",

@@ -1,12 +1,15 @@
 //! Helpers for the offsets tests: Camus offsets files written by Hadoop's own SequenceFile writer
 //! (a small Java program in `tests/fixtures/java`, compiled against the Hadoop 2.7.3 jars), a
-//! pipeline file for the offsets step, and `c2k` run with a time limit.
+//! pipeline file for the offsets step, and what ZooKeeper holds.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::hdfs::hadoop_jars;
+use super::process::run_with_timeout;
 
 /// One EtlKey the Java writer appends.
 #[derive(Debug, Clone)]
@@ -46,41 +49,6 @@ pub struct HadoopFile<'a> {
 pub const DEFAULT_CODEC: &str = "org.apache.hadoop.io.compress.DefaultCodec";
 pub const BZIP2_CODEC: &str = "org.apache.hadoop.io.compress.BZip2Codec";
 
-/// Where the Hadoop jars are cached (fetched with `tests/env/hdfs-fetch-jars.sh` when missing).
-pub fn hadoop_jars() -> PathBuf {
-    static JARS: OnceLock<PathBuf> = OnceLock::new();
-    JARS.get_or_init(|| {
-        let dir = std::env::var_os("C2K_HADOOP_JARS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var("HOME").expect("HOME"))
-                    .join(".cache/camus2kafka/hadoop-jars")
-            });
-        if !dir.join("hadoop-common-2.7.3.jar").exists() {
-            let script = repo_root().join("tests/env/hdfs-fetch-jars.sh");
-            let status = Command::new("bash")
-                .arg(&script)
-                .arg(&dir)
-                .status()
-                .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-            assert!(
-                status.success(),
-                "{} failed: cannot get the Hadoop jars",
-                script.display()
-            );
-        }
-        dir
-    })
-    .clone()
-}
-
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo root")
-        .to_path_buf()
-}
-
 /// The compiled Java writer (compiled once per test process).
 fn java_classes() -> PathBuf {
     static CLASSES: OnceLock<PathBuf> = OnceLock::new();
@@ -89,19 +57,20 @@ fn java_classes() -> PathBuf {
             let jars = hadoop_jars();
             let out = std::env::temp_dir().join(format!("c2k-offsets-java-{}", std::process::id()));
             std::fs::create_dir_all(&out).expect("classes dir");
-            let src = repo_root().join("tests/fixtures/java");
-            let output = Command::new("javac")
-                .args(["-nowarn", "-cp"])
-                .arg(format!("{}/*", jars.display()))
-                .arg("-d")
-                .arg(&out)
-                .arg(src.join("WriteOffsets.java"))
-                .arg(src.join("com/linkedin/camus/etl/kafka/common/EtlKey.java"))
-                .output()
-                .expect("javac (a JDK is needed: CI installs openjdk)");
+            let src = super::repo().join("tests/fixtures/java");
+            let output = run_with_timeout(
+                Command::new("javac")
+                    .args(["-nowarn", "-cp"])
+                    .arg(format!("{}/*", jars.display()))
+                    .arg("-d")
+                    .arg(&out)
+                    .arg(src.join("WriteOffsets.java"))
+                    .arg(src.join("com/linkedin/camus/etl/kafka/common/EtlKey.java")),
+                Duration::from_secs(120),
+            );
             assert!(
                 output.status.success(),
-                "javac failed: {}",
+                "javac failed (a JDK is needed: CI installs openjdk): {}",
                 String::from_utf8_lossy(&output.stderr)
             );
             out
@@ -272,62 +241,27 @@ pub fn pipeline(dir: &Path, exec_dir: &Path, offsets_yaml: &str) -> PathBuf {
     path
 }
 
-/// Runs `c2k ARGS`, killing it after `limit`.
-pub fn c2k(args: &[&str], limit: Duration) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_c2k"));
-    cmd.args(args);
-    run_with_timeout(&mut cmd, limit)
-}
-
-pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "{cmd:?} did not finish within {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Fails the test with the child's stderr unless it exited with 0.
-#[track_caller]
-pub fn assert_success(output: &Output) {
-    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
-}
-
 /// The children of `path` in ZooKeeper `connect` and their values, sorted by name (none when
 /// `path` does not exist).
 pub fn read_zookeeper_tree(connect: &str, path: &str) -> Vec<(String, String)> {
+    read_zookeeper_tree_as(zookeeper_client::Client::connector(), connect, path)
+}
+
+/// [`read_zookeeper_tree`] through a client `connector` made (SASL credentials, ...).
+pub fn read_zookeeper_tree_as(
+    connector: zookeeper_client::Connector,
+    connect: &str,
+    path: &str,
+) -> Vec<(String, String)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
     runtime.block_on(async {
-        let client = tokio::time::timeout(
-            Duration::from_secs(20),
-            zookeeper_client::Client::connect(connect),
-        )
-        .await
-        .expect("connect to ZooKeeper in time")
-        .expect("connect to ZooKeeper");
+        let client = tokio::time::timeout(Duration::from_secs(20), connector.connect(connect))
+            .await
+            .expect("connect to ZooKeeper in time")
+            .expect("connect to ZooKeeper");
         let mut children = match client.list_children(path).await {
             Ok(children) => children,
             // Nothing committed (yet): no node.

@@ -4,17 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use camus2kafka::config::{ByteSize, PluginConfig, Seconds};
 use camus2kafka::plugin::PluginBatch;
 
-/// The repository root.
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("runner/ sits in the repository")
-        .to_path_buf()
-}
+use super::process::run_with_timeout;
+use super::repo;
 
 /// A plugin config as the pipeline would give it, with generous limits unless changed.
 pub fn config(plugin: &str, config: serde_json::Value) -> PluginConfig {
@@ -79,7 +75,8 @@ pub fn build_wasm(dir: &Path, lib: &str) -> PathBuf {
         // The bundled plugins' target dir (runner/build.rs): same profile, so shared dependencies.
         .join("wasm-plugins");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(cargo)
+    let mut cargo = Command::new(cargo);
+    cargo
         .args([
             "build",
             "--release",
@@ -92,9 +89,9 @@ pub fn build_wasm(dir: &Path, lib: &str) -> PathBuf {
         .arg(&target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build {}: {e}", dir.display()));
+        .env_remove("CARGO_BUILD_TARGET");
+    // Minutes on a cold cache (the SDK and wit-bindgen, for wasm32): bounded all the same.
+    let output = run_with_timeout(&mut cargo, Duration::from_secs(1200));
     assert!(
         output.status.success(),
         "building {} for wasm32-wasip2 failed (is the target installed? `rustup target add \

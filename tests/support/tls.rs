@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::camus::run_with_timeout;
+use super::process::run_with_timeout;
 
 /// The PKCS#12 keystore's password.
 pub const KEYSTORE_PASSWORD: &str = "c2k-keystore-pw";
