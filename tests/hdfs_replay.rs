@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use camus2kafka::config::Pipeline;
-use camus2kafka::source::{CamusSource, SourceEvent};
+use camus2kafka::testing::{CamusSource, SourceEvent};
+use camus2kafka::Pipeline;
 
 use crate::support::c2k::{write_pipeline, C2k};
 use crate::support::hdfs::{self, HdfsTarget};

@@ -13,9 +13,9 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use camus2kafka::storage::hdfs::{HdfsOptions, HdfsStorage};
-use camus2kafka::storage::local::LocalStorage;
-use camus2kafka::storage::Storage;
+use camus2kafka::testing::LocalStorage;
+use camus2kafka::testing::Storage;
+use camus2kafka::testing::{HdfsOptions, HdfsStorage};
 use rand::{RngCore, SeedableRng};
 
 use crate::support::hdfs;

@@ -6,8 +6,8 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use camus2kafka::sink::kafka::KafkaSink;
-use camus2kafka::sink::{Sink, SinkReport, SourceFacts};
+use camus2kafka::testing::KafkaSink;
+use camus2kafka::testing::{Sink, SinkReport, SourceFacts};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
@@ -62,7 +62,7 @@ fn a_broker_down_mid_run_and_back_loses_and_duplicates_nothing() {
     cluster.broker_up(1).expect("broker up");
     let finished = within(Duration::from_secs(90), move || sink.finish());
     let received = kafka::read_topic(&brokers, TOPIC, sent.len(), Duration::from_secs(60));
-    let by_source = |m: &camus2kafka::record::OutMessage| m.source_partition.unwrap() as i32;
+    let by_source = |m: &camus2kafka::testing::OutMessage| m.source_partition.unwrap() as i32;
     match finished {
         Ok(report) => {
             let report: SinkReport = report;

@@ -50,9 +50,8 @@ const PASSWORD: &str = "c2k-scram-secret-9f3a";
 fn sample(dir: &Path) -> Vec<i64> {
     c2k::sample(dir, RECORDS, PARTITIONS);
     let history = dir.join("execution/base/history");
-    let run =
-        camus2kafka::offsets::history::latest_run(history.to_str().expect("utf-8 path"), TOPIC)
-            .expect("the sample's newest Camus run");
+    let run = camus2kafka::testing::latest_run(history.to_str().expect("utf-8 path"), TOPIC)
+        .expect("the sample's newest Camus run");
     run.partitions.iter().map(|p| p.offset).collect()
 }
 

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use camus2kafka::config::Partitioning;
-use camus2kafka::sink::kafka::{partition_for, KafkaSink};
-use camus2kafka::sink::{Sink, SourceFacts};
+use camus2kafka::testing::Partitioning;
+use camus2kafka::testing::{partition_for, KafkaSink};
+use camus2kafka::testing::{Sink, SourceFacts};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::ClientConfig;
@@ -28,7 +28,7 @@ fn publish(
     facts: &SourceFacts,
     count: usize,
     partitions: u32,
-) -> Vec<camus2kafka::record::OutMessage> {
+) -> Vec<camus2kafka::testing::OutMessage> {
     let pipeline = kafka::pipeline(sink_yaml);
     let messages = kafka::messages(count, partitions, 300);
     let mut sink: Box<dyn Sink> = KafkaSink::open(&pipeline, facts).expect("open the Kafka sink");
@@ -109,8 +109,8 @@ fn key_partitioning_hashes_keys_like_java_clients() {
     kafka::assert_replayed(&sent, &received, |m| partition_for(Partitioning::Key, m, 5));
     // The sink's hash is Java's: check a few keys against Kafka's own `Utils.murmur2` values.
     let java_partition = |hash: i32| (hash & 0x7fff_ffff) % 5;
-    assert_eq!(camus2kafka::sink::kafka::murmur2(b"foobar"), -790_332_482);
-    let foobar = camus2kafka::record::OutMessage {
+    assert_eq!(camus2kafka::testing::murmur2(b"foobar"), -790_332_482);
+    let foobar = camus2kafka::testing::OutMessage {
         key: Some(b"foobar".to_vec()),
         ..Default::default()
     };
@@ -226,7 +226,7 @@ fn key_partitions_agree_with_librdkafkas_java_compatible_murmur2_partitioner() {
     let received = kafka::read_topic(&brokers, "LIBRDKAFKA_MURMUR2", keys.len(), READ_TIMEOUT);
     assert_eq!(received.len(), keys.len());
     for message in &received {
-        let ours = camus2kafka::record::OutMessage {
+        let ours = camus2kafka::testing::OutMessage {
             key: message.key.clone(),
             ..Default::default()
         };

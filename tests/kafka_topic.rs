@@ -96,7 +96,7 @@ fn kafka_topic_a_replay_into_a_default_kafka_3_3_survives_its_retention_checks()
         RECORDS,
         "the publish-time replay is all there"
     );
-    let now = camus2kafka::utc::now_ms();
+    let now = camus2kafka::testing::now_ms();
     for message in &stamped {
         let event: i64 = header(message, "c2k-event-time")
             .expect("c2k-event-time on every message")

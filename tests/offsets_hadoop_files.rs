@@ -2,11 +2,11 @@
 //! Java program in `tests/fixtures/java`, generated at test time) decode key for key, and the
 //! newest run's resume offsets are what `c2k offsets show` prints.
 
+use camus2kafka::testing::latest_run;
 use std::time::Duration;
 
-use camus2kafka::hadoop::sequencefile::{Compression, SequenceFileReader};
-use camus2kafka::offsets::etlkey::{EtlKey, Layout};
-use camus2kafka::offsets::history;
+use camus2kafka::testing::{Compression, SequenceFileReader};
+use camus2kafka::testing::{EtlKey, Layout};
 
 use crate::support::c2k::C2k;
 use crate::support::offsets;
@@ -103,7 +103,7 @@ fn newest_run_written_by_hadoop_gives_each_partitions_resume_offset() {
     let dir = tempfile::tempdir().unwrap();
     let exec = dir.path().join("execution");
     let history_dir = offsets::hadoop_history(&exec);
-    let run = history::latest_run(history_dir.to_str().unwrap(), "PAGE_VIEWS").unwrap();
+    let run = latest_run(history_dir.to_str().unwrap(), "PAGE_VIEWS").unwrap();
     assert!(
         run.run_dir.ends_with("2024-01-15-10-00-00"),
         "{}",

@@ -5,10 +5,9 @@
 //! source and history on HDFS replays and commits like the local run; a missing history folder and
 //! an unreachable namenode fail fast, naming the URL.
 
+use camus2kafka::testing::latest_run;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-use camus2kafka::offsets::history;
 
 use crate::support::c2k::{C2k, Run};
 use crate::support::hdfs::HdfsTarget;
@@ -148,7 +147,7 @@ fn offsets_from_an_hdfs_history_show_and_commit_like_the_local_copy() {
     let committed = same_from_hdfs_as_local(&sample_dir, &sample_exec, &sample_url, &zk, "sample");
     // What the offsets reader makes of the local copy, independently of the CLI.
     let history_dir = sample_exec.join("base/history");
-    let run = history::latest_run(history_dir.to_str().expect("a UTF-8 path"), "PAGE_VIEWS")
+    let run = latest_run(history_dir.to_str().expect("a UTF-8 path"), "PAGE_VIEWS")
         .expect("read the local sample history");
     let from_reader: Vec<(String, String)> = run
         .partitions
@@ -265,7 +264,7 @@ fn a_run_with_source_and_history_on_hdfs_replays_and_commits_like_the_local_run(
         offsets::read_zookeeper_tree(&zk.connect_string(), "/consumers/hdfs/offsets/PAGE_VIEWS");
     let history_dir = camus.join("execution/base/history");
     let expected: Vec<(String, String)> =
-        history::latest_run(history_dir.to_str().expect("a UTF-8 path"), "PAGE_VIEWS")
+        latest_run(history_dir.to_str().expect("a UTF-8 path"), "PAGE_VIEWS")
             .expect("read the local sample history")
             .partitions
             .iter()

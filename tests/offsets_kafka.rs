@@ -3,9 +3,10 @@
 //! group that already has offsets for the topic left untouched (exit code 3). The topic holds no
 //! messages, so the live-topic check only warns here (`offsets_live` tests it).
 
+use camus2kafka::testing::write_sample_history;
 use std::time::Duration;
 
-use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
+use camus2kafka::testing::SampleCutoff;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -83,7 +84,7 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
             file_ends: Vec::new(),
         })
         .collect();
-    sample_history::write(&exec, "PAGE_VIEWS", &cutoffs).unwrap();
+    write_sample_history(&exec, "PAGE_VIEWS", &cutoffs).unwrap();
     let pipeline = offsets::pipeline(
         dir.path(),
         &exec,
@@ -119,7 +120,7 @@ fn commits_through_the_group_coordinator_and_never_overwrites() {
             ..c.clone()
         })
         .collect();
-    sample_history::write(&exec, "PAGE_VIEWS", &later).unwrap();
+    write_sample_history(&exec, "PAGE_VIEWS", &later).unwrap();
     offsets::archive_for_history(dir.path(), &exec);
     let second = C2k::new(&["offsets", "commit", path]).timeout(LIMIT).run();
     assert_eq!(second.status.code(), Some(3), "stderr: {}", second.stderr);

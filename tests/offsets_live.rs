@@ -9,10 +9,10 @@
 //! watermark (tansu-storage 0.6.0, `list_offsets`), wrong whenever a batch holds more than one
 //! message.
 
+use camus2kafka::testing::latest_run;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use camus2kafka::offsets::history;
 use rdkafka::Offset;
 
 use crate::support::apache_kafka::ApacheKafka;
@@ -189,7 +189,7 @@ fn an_archive_ahead_of_the_live_topic_is_refused_before_anything_is_published() 
         .run()
         .assert_ok();
     let history_dir = dir.path().join("camus/execution/base/history");
-    let cutoffs: Vec<i64> = history::latest_run(history_dir.to_str().expect("UTF-8"), TOPIC)
+    let cutoffs: Vec<i64> = latest_run(history_dir.to_str().expect("UTF-8"), TOPIC)
         .expect("the sample's history")
         .partitions
         .iter()

@@ -3,10 +3,11 @@
 //! (exit code 3), chroot, the node-partition layout, `/consumers` ACLs, and a fast failure when
 //! no server answers.
 
+use camus2kafka::testing::write_sample_history;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
+use camus2kafka::testing::SampleCutoff;
 use zookeeper_client::{Acl, Acls, AuthId, Client, CreateMode, Permission};
 
 use crate::support::c2k::{C2k, Run};
@@ -33,7 +34,7 @@ fn quick_history(exec: &Path) {
             file_ends: Vec::new(),
         })
         .collect();
-    sample_history::write(exec, "PAGE_VIEWS", &cutoffs).unwrap();
+    write_sample_history(exec, "PAGE_VIEWS", &cutoffs).unwrap();
 }
 
 fn commit(pipeline: &Path, sets: &[&str]) -> Run {

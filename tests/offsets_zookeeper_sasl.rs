@@ -3,10 +3,11 @@
 //! against a throwaway MIT KDC with a keytab. The commit works with the right credentials and is
 //! refused without them or with wrong ones, writing nothing; secrets are never printed.
 
+use camus2kafka::testing::write_sample_history;
 use std::path::Path;
 use std::time::Duration;
 
-use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
+use camus2kafka::testing::SampleCutoff;
 use zookeeper_client::{Client, SaslOptions};
 
 use crate::support::c2k::{C2k, Run};
@@ -32,7 +33,7 @@ fn setup(dir: &Path, connect: &str) -> String {
             file_ends: Vec::new(),
         })
         .collect();
-    sample_history::write(&exec, "PAGE_VIEWS", &cutoffs).unwrap();
+    write_sample_history(&exec, "PAGE_VIEWS", &cutoffs).unwrap();
     offsets::pipeline(
         dir,
         &exec,

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use apache_avro::types::Value;
 use apache_avro::{to_avro_datum, Schema};
-use camus2kafka::config::{ByteSize, Seconds};
-use camus2kafka::plugin::{FormatPlugin, KeyPlugin};
+use camus2kafka::testing::{ByteSize, Seconds};
+use camus2kafka::testing::{FormatPlugin, KeyPlugin};
 use serde_json::json;
 
 use crate::support::c2k::C2k;
@@ -748,7 +748,7 @@ fn native_time_field_errors_name_the_plugin_and_record() {
 
 #[test]
 fn validate_accepts_native_time_field_and_lists_the_native_plugins_otherwise() {
-    use camus2kafka::bundled::check_plugin_reference;
+    use camus2kafka::testing::check_plugin_reference;
     check_plugin_reference("native:time-field").unwrap();
     let error = check_plugin_reference("native:time_field").unwrap_err();
     assert!(error.contains("native:time-field"), "{error}");
@@ -764,7 +764,7 @@ fn validate_accepts_native_time_field_and_lists_the_native_plugins_otherwise() {
 #[test]
 #[ignore = "a benchmark: run it with --release --ignored"]
 fn time_field_speed_native_versus_wasm() {
-    use camus2kafka::sample::page_view_schemas::PAGE_VIEW_V2;
+    use camus2kafka::testing::PAGE_VIEW_V2;
 
     const RECORDS: usize = 1_000_000;
     const BATCH: usize = 1000;

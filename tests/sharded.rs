@@ -700,7 +700,7 @@ fn a_map_and_a_reduce_killed_and_rerun_leave_no_duplicate() {
 /// The partial files (temporary names) in shard `shard`'s folder of `staging`, through c2k's own
 /// storage layer (local or HDFS alike); none when the folder does not exist yet.
 fn partials(staging: &str, shard: usize) -> Vec<String> {
-    let storage = camus2kafka::storage::for_url(staging).expect("the staging area's storage");
+    let storage = camus2kafka::testing::for_url(staging).expect("the staging area's storage");
     storage
         .list_files(&format!("{staging}/shard-{shard}"))
         .map(|files| {
@@ -736,7 +736,7 @@ fn key_partitioning_staged_on_hdfs_equals_the_single_machine_run_and_survives_a_
         map_shard(&tree, &plan, index, &staging, mode, topic).assert_ok();
         assert!(partials(&staging, index).is_empty());
     }
-    let storage = camus2kafka::storage::for_url(&staging).expect("HDFS storage");
+    let storage = camus2kafka::testing::for_url(&staging).expect("HDFS storage");
     let staged = storage.list_files(&staging).expect("list the staging area");
     assert!(
         staged

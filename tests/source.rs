@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use apache_avro::Schema;
-use camus2kafka::config::Pipeline;
-use camus2kafka::inspect::value_to_json;
-use camus2kafka::record::SourceBatch;
-use camus2kafka::source::{CamusSource, SourceEvent};
+use camus2kafka::testing::value_to_json;
+use camus2kafka::testing::SourceBatch;
+use camus2kafka::testing::{CamusSource, SourceEvent};
+use camus2kafka::Pipeline;
 use serde_json::Value as Json;
 
 use crate::support::c2k::{C2k, Run};
@@ -544,7 +544,7 @@ fn an_error_in_a_middle_file_is_reported_naming_it_and_nothing_after_it_is_yield
 /// A storage that counts the files open through it and the bytes read, to see what the parallel
 /// source reads ahead and that it lets go of everything when dropped.
 struct Counting {
-    inner: std::sync::Arc<dyn camus2kafka::storage::Storage>,
+    inner: std::sync::Arc<dyn camus2kafka::testing::Storage>,
     open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// How long opening a file takes, like a round trip to a NameNode and a DataNode.
@@ -572,8 +572,8 @@ impl Drop for CountingReader {
     }
 }
 
-impl camus2kafka::storage::Storage for Counting {
-    fn list_files(&self, dir: &str) -> anyhow::Result<Vec<camus2kafka::storage::FileEntry>> {
+impl camus2kafka::testing::Storage for Counting {
+    fn list_files(&self, dir: &str) -> anyhow::Result<Vec<camus2kafka::testing::FileEntry>> {
         self.inner.list_files(dir)
     }
     fn list_dirs(&self, dir: &str) -> anyhow::Result<Vec<String>> {
@@ -595,7 +595,7 @@ impl camus2kafka::storage::Storage for Counting {
     fn create_dir_all(&self, dir: &str) -> anyhow::Result<()> {
         self.inner.create_dir_all(dir)
     }
-    fn create(&self, url: &str) -> anyhow::Result<Box<dyn camus2kafka::storage::FileWrite>> {
+    fn create(&self, url: &str) -> anyhow::Result<Box<dyn camus2kafka::testing::FileWrite>> {
         self.inner.create(url)
     }
     fn rename(&self, from: &str, to: &str) -> anyhow::Result<()> {
@@ -612,9 +612,9 @@ fn a_slow_consumer_holds_back_reading_and_dropping_the_stream_early_stops_every_
     let dir = tempfile::tempdir().unwrap();
     many_files_sample(dir.path(), 30_000, 8, 12);
     let topic_dir = dir.path().join("destination").join(TOPIC);
-    let local = camus2kafka::storage::for_url(topic_dir.to_str().unwrap()).unwrap();
+    let local = camus2kafka::testing::for_url(topic_dir.to_str().unwrap()).unwrap();
     let files =
-        camus2kafka::source::list_archive(local.as_ref(), topic_dir.to_str().unwrap(), None)
+        camus2kafka::testing::list_archive(local.as_ref(), topic_dir.to_str().unwrap(), None)
             .unwrap()
             .files;
     assert_eq!(files.len(), 96);
@@ -671,9 +671,9 @@ fn files_are_decoded_at_once_so_storage_latency_overlaps() {
     let dir = tempfile::tempdir().unwrap();
     many_files_sample(dir.path(), 4_000, 8, 6);
     let topic_dir = dir.path().join("destination").join(TOPIC);
-    let local = camus2kafka::storage::for_url(topic_dir.to_str().unwrap()).unwrap();
+    let local = camus2kafka::testing::for_url(topic_dir.to_str().unwrap()).unwrap();
     let files =
-        camus2kafka::source::list_archive(local.as_ref(), topic_dir.to_str().unwrap(), None)
+        camus2kafka::testing::list_archive(local.as_ref(), topic_dir.to_str().unwrap(), None)
             .unwrap()
             .files;
     assert_eq!(files.len(), 48);

@@ -18,16 +18,17 @@ mod servers;
 // The delivery-counting context the benchmark harness uses too.
 #[path = "../benches/pipeline/counting.rs"]
 mod counting;
+use camus2kafka::testing::producer_config;
 use counting::Counting;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use camus2kafka::config::Pipeline;
-use camus2kafka::record::OutMessage;
-use camus2kafka::sink::kafka::{config, KafkaSink};
-use camus2kafka::sink::SourceFacts;
+use camus2kafka::testing::KafkaSink;
+use camus2kafka::testing::OutMessage;
+use camus2kafka::testing::SourceFacts;
+use camus2kafka::Pipeline;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -138,7 +139,7 @@ fn bare(brokers: &str, topic: &str, options: &Options, all: &[OutMessage]) -> Re
     let pipeline = pipeline(brokers, topic, options)?;
     KafkaSink::open(&pipeline, &facts(options))?.finish()?;
     let producer: BaseProducer<Counting> =
-        config::producer_config(pipeline.kafka_sink()?)?.create_with_context(Counting::default())?;
+        producer_config(pipeline.kafka_sink()?)?.create_with_context(Counting::default())?;
     let start = Instant::now();
     for (i, message) in all.iter().enumerate() {
         // Serve delivery reports as a well-written producer loop does.

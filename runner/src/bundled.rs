@@ -2,7 +2,7 @@
 //! `plugins/` for wasm32-wasip2 and embeds the components.
 
 /// (name, component bytes) of each bundled plugin.
-pub static BUNDLED: &[(&str, &[u8])] = &[
+pub(crate) static BUNDLED: &[(&str, &[u8])] = &[
     (
         "time-field",
         include_bytes!(concat!(env!("OUT_DIR"), "/plugins/time-field.wasm")),
@@ -18,7 +18,7 @@ pub static BUNDLED: &[(&str, &[u8])] = &[
 ];
 
 /// The component of a bundled plugin by name.
-pub fn bundled(name: &str) -> Option<&'static [u8]> {
+pub(crate) fn bundled(name: &str) -> Option<&'static [u8]> {
     BUNDLED
         .iter()
         .find(|(n, _)| *n == name)

@@ -24,13 +24,13 @@ const PARTIAL_OWNER: &str = ".c2k-";
 const ASIDE_SUFFIX: &str = "-removing";
 
 /// The prefix of a spill folder made by this process: `c2k-sort-<pid>-` (tempfile adds 6 letters).
-pub fn spill_prefix() -> String {
+pub(crate) fn spill_prefix() -> String {
     format!("{SPILL_PREFIX}{}-", std::process::id())
 }
 
 /// The prefix and suffix of a partial file for `file_name` made by this process:
 /// `.<file_name>.c2k-<pid>-` and `.c2k-partial`.
-pub fn partial_affixes(file_name: &str) -> (String, &'static str) {
+pub(crate) fn partial_affixes(file_name: &str) -> (String, &'static str) {
     (
         format!(".{file_name}{PARTIAL_OWNER}{}-", std::process::id()),
         PARTIAL_SUFFIX,
@@ -39,14 +39,14 @@ pub fn partial_affixes(file_name: &str) -> (String, &'static str) {
 
 /// What a left-behind entry is, by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Leftover {
+pub(crate) enum Leftover {
     SpillFolder { owner: u32 },
     PartialFile { owner: u32 },
 }
 
 /// The kind and owner of a name made by [`spill_prefix`] or [`partial_affixes`]; `None` for any
 /// other name.
-pub fn parse(name: &str) -> Option<Leftover> {
+pub(crate) fn parse(name: &str) -> Option<Leftover> {
     if let Some(rest) = name.strip_prefix(SPILL_PREFIX) {
         return owner(rest).map(|owner| Leftover::SpillFolder { owner });
     }
@@ -69,7 +69,7 @@ fn owner(pid_and_random: &str) -> Option<u32> {
 
 /// Whether `pid` is this process or a running `c2k` (`/proc/<pid>/comm`). A pid reused by another
 /// program counts as gone. Without `/proc`, nobody can tell: every owner counts as running.
-pub fn owner_is_running(pid: u32) -> bool {
+pub(crate) fn owner_is_running(pid: u32) -> bool {
     let proc = Path::new("/proc");
     if pid == std::process::id() || !proc.join("self").exists() {
         return true;
@@ -81,7 +81,7 @@ pub fn owner_is_running(pid: u32) -> bool {
 /// Removes the spill folders and partial files directly in `dir` whose owner is no longer running
 /// (left by a run killed with `kill -9`), logging each. Failures are warnings: a leftover must not
 /// stop a new run.
-pub fn remove_stale(dir: &Path) {
+pub(crate) fn remove_stale(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -162,7 +162,7 @@ fn registered() -> MutexGuard<'static, BTreeMap<u64, PathBuf>> {
 
 /// Keeps a path registered for removal on a signal; dropping it unregisters the path.
 #[derive(Debug)]
-pub struct Registration(u64);
+pub(crate) struct Registration(u64);
 
 impl Drop for Registration {
     fn drop(&mut self) {
@@ -171,7 +171,7 @@ impl Drop for Registration {
 }
 
 /// Registers `path` (a folder or a file) for removal if a signal stops the run.
-pub fn register(path: &Path) -> Registration {
+pub(crate) fn register(path: &Path) -> Registration {
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     registered().insert(id, path.to_path_buf());
     Registration(id)
@@ -179,7 +179,7 @@ pub fn register(path: &Path) -> Registration {
 
 /// Removes every registered path and returns those removed. The registry stays locked until the
 /// process exits, so nothing registers behind it; call it only on the way out.
-pub fn remove_registered() -> Vec<PathBuf> {
+pub(crate) fn remove_registered() -> Vec<PathBuf> {
     let paths = registered();
     let mut removed = Vec::new();
     for path in paths.values() {

@@ -22,7 +22,7 @@ pub struct ContentDigest(pub [u8; 32]);
 
 /// Hashes the pipeline's inputs. `files` are the source's files in read order; their paths are
 /// taken relative to `input_dir`, so the same archive copied elsewhere keeps its identity.
-pub fn content_digest(
+pub(crate) fn content_digest(
     pipeline: &Pipeline,
     input_dir: &str,
     files: &[SourceFile],
@@ -54,7 +54,7 @@ pub fn content_digest(
 
 /// The whole identity, once the replay topic's partitioning and partition count are known: 32
 /// hex digits (128 bits), the value of every message's `c2k-replay` header.
-pub fn replay_identity(
+pub(crate) fn replay_identity(
     content: &ContentDigest,
     partitioning: Partitioning,
     partitions: i32,
@@ -73,7 +73,7 @@ pub fn replay_identity(
 
 /// `url` relative to `input_dir` (the `c2k-source-file` header), or `url` itself when it is not
 /// under it.
-pub fn relative_path(input_dir: &str, url: &str) -> String {
+pub(crate) fn relative_path(input_dir: &str, url: &str) -> String {
     let dir = input_dir.trim_end_matches('/');
     match url.strip_prefix(dir) {
         Some(rest) if rest.starts_with('/') => rest.trim_start_matches('/').to_owned(),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use camus2kafka::config::{self, Pipeline};
+use camus2kafka::Pipeline;
 
 #[global_allocator]
 static ALLOCATOR: camus2kafka::Allocator = camus2kafka::Allocator;
@@ -15,7 +15,7 @@ static ALLOCATOR: camus2kafka::Allocator = camus2kafka::Allocator;
 /// Replay a Kafka topic archived on HDFS by Camus back into Kafka, sorted by time, then commit the
 /// original topic's cut-off offsets for a consumer group.
 #[derive(Parser)]
-#[command(name = "c2k", version = camus2kafka::plugin::contract::VERSION_TEXT, about, long_about = None)]
+#[command(name = "c2k", version = camus2kafka::VERSION_TEXT, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -268,7 +268,7 @@ enum StageName {
 }
 
 fn main() -> ExitCode {
-    camus2kafka::progress::init_logging();
+    camus2kafka::init_logging();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
@@ -285,9 +285,7 @@ fn main() -> ExitCode {
         Command::Validate { pipeline } => validate(&pipeline),
         Command::Offsets { action } => offsets(action),
         Command::Plugin { action } => plugin(action),
-        Command::Inspect { file } => {
-            camus2kafka::inspect::inspect(&file, &mut std::io::stdout().lock())
-        }
+        Command::Inspect { file } => camus2kafka::inspect(&file, &mut std::io::stdout().lock()),
         Command::Sample {
             dir,
             records,
@@ -296,9 +294,9 @@ fn main() -> ExitCode {
             topic,
             seed,
             codec,
-        } => camus2kafka::sample::write_sample(
+        } => camus2kafka::write_sample(
             &dir,
-            &camus2kafka::sample::SampleOptions {
+            &camus2kafka::SampleOptions {
                 records,
                 partitions,
                 hours,
@@ -312,7 +310,7 @@ fn main() -> ExitCode {
 }
 
 /// The process's exit: 0, or the error (scrubbed of secrets) and its code
-/// ([`camus2kafka::refusal::exit_code`]).
+/// ([`camus2kafka::exit_code`]).
 fn exit(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -321,8 +319,8 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
         Err(error) => {
             // The last line of defence: no secret of the pipeline in what is printed.
             let text = format!("{error:#}");
-            eprintln!("c2k: error: {}", camus2kafka::config::secrets::scrub(&text));
-            ExitCode::from(camus2kafka::refusal::exit_code(&error))
+            eprintln!("c2k: error: {}", camus2kafka::scrub(&text));
+            ExitCode::from(camus2kafka::exit_code(&error))
         }
     }
 }
@@ -355,47 +353,47 @@ fn run(run_args: RunArgs) -> anyhow::Result<()> {
         staging,
     } = run_args;
     let pipeline = args.load()?;
-    camus2kafka::signals::install().context("cannot install the signal handlers")?;
+    camus2kafka::install_signal_handlers().context("cannot install the signal handlers")?;
     if plan.is_some() {
         // A shard or stage must never outlive the task that runs it: its retry would publish
         // beside it.
-        camus2kafka::signals::stop_with_parent()
+        camus2kafka::stop_with_parent()
             .context("cannot ask to be stopped with the parent process")?;
     }
     if let (Some(stage), Some(plan_file), Some(staging)) = (stage, &plan, &staging) {
-        let plan = camus2kafka::shard::Plan::load(plan_file)?;
-        let staging = camus2kafka::shard::staging::Staging::open(staging)?;
+        let plan = camus2kafka::Plan::load(plan_file)?;
+        let staging = camus2kafka::Staging::open(staging)?;
         return match (stage, shard, partition) {
             (StageName::Map, Some(index), _) => {
-                camus2kafka::shard::map::map(&pipeline, &plan, index, &staging)
+                camus2kafka::map_stage(&pipeline, &plan, index, &staging)
             }
             (StageName::Reduce, _, Some(partition)) => {
-                camus2kafka::shard::reduce::reduce(&pipeline, &plan, partition, &staging)
+                camus2kafka::reduce_stage(&pipeline, &plan, partition, &staging)
             }
             _ => unreachable!("clap requires --shard for a map and --partition for a reduce"),
         };
     }
     let shard = match (plan, shard) {
-        (Some(plan_file), Some(index)) => Some(camus2kafka::run::ShardRun {
-            plan: camus2kafka::shard::Plan::load(&plan_file)?,
+        (Some(plan_file), Some(index)) => Some(camus2kafka::ShardRun {
+            plan: camus2kafka::Plan::load(&plan_file)?,
             plan_file,
             index,
         }),
         _ => None,
     };
-    let options = camus2kafka::run::RunOptions {
+    let options = camus2kafka::RunOptions {
         dry_run,
         resume,
         accept_loss,
         pipeline_file: Some(args.pipeline.clone()),
         shard,
     };
-    camus2kafka::run::run(&pipeline, &options)
+    camus2kafka::run(&pipeline, &options)
 }
 
 /// `c2k plan`: writes PLAN.json and says what each shard gets.
 fn plan(args: &PipelineArgs, shards: usize, out: &std::path::Path) -> anyhow::Result<()> {
-    let plan = camus2kafka::shard::make_plan(&args.load()?, shards)?;
+    let plan = camus2kafka::make_plan(&args.load()?, shards)?;
     plan.write(out)?;
     println!(
         "{}: {} shards over {} files ({} records) of {}",
@@ -433,26 +431,16 @@ fn plan(args: &PipelineArgs, shards: usize, out: &std::path::Path) -> anyhow::Re
 
 /// `c2k verify`.
 fn verify(args: &PipelineArgs, format: ReportFormat, names_only: bool) -> anyhow::Result<()> {
-    camus2kafka::integrity::verify(
+    camus2kafka::verify(
         &args.load()?,
         matches!(format, ReportFormat::Json),
         names_only,
     )
 }
 
-/// `c2k validate`: every problem of the document at once; then the plugins, which read their
-/// config only when loaded, so that one rejecting it is found here, not at the start of a run.
+/// `c2k validate`: every problem at once, then the plugins with their config.
 fn validate(args: &PipelineArgs) -> anyhow::Result<()> {
-    let doc = config::load_document(&args.pipeline, &args.sets)?;
-    let problems = config::validate::problems(&doc);
-    if !problems.is_empty() {
-        anyhow::bail!("{}", config::validate::report(&args.pipeline, &problems));
-    }
-    let pipeline = args.load()?;
-    camus2kafka::plugin::KeyPlugin::load(&pipeline.key)
-        .context("key.plugin cannot be loaded with key.config")?;
-    camus2kafka::plugin::FormatPlugin::load(&pipeline.format)
-        .context("format.plugin cannot be loaded with format.config")?;
+    camus2kafka::validate(&args.pipeline, &args.sets)?;
     println!("{}: ok", args.pipeline.display());
     Ok(())
 }
@@ -460,7 +448,7 @@ fn validate(args: &PipelineArgs) -> anyhow::Result<()> {
 /// `c2k offsets show | commit`.
 fn offsets(action: OffsetsAction) -> anyhow::Result<()> {
     match action {
-        OffsetsAction::Show { pipeline } => camus2kafka::offsets::show(&pipeline.load()?),
+        OffsetsAction::Show { pipeline } => camus2kafka::show_offsets(&pipeline.load()?),
         OffsetsAction::Commit {
             pipeline,
             dry_run,
@@ -469,25 +457,25 @@ fn offsets(action: OffsetsAction) -> anyhow::Result<()> {
             staging,
         } => {
             let pipeline = pipeline.load()?;
-            let step = camus2kafka::offsets::StepOptions {
+            let step = camus2kafka::StepOptions {
                 dry_run,
                 accept_loss,
             };
             match plan {
-                Some(plan) => camus2kafka::shard::complete::commit(
+                Some(plan) => camus2kafka::commit_sharded(
                     &pipeline,
-                    &camus2kafka::shard::Plan::load(&plan)?,
+                    &camus2kafka::Plan::load(&plan)?,
                     staging
-                        .map(|s| camus2kafka::shard::staging::Staging::open(&s))
+                        .map(|s| camus2kafka::Staging::open(&s))
                         .transpose()?
                         .as_ref(),
                     step,
                 ),
                 None => {
-                    let history = camus2kafka::offsets::read_history(&pipeline)?;
+                    let history = camus2kafka::read_history(&pipeline)?;
                     // Never a cut-off beyond what the archive holds, whoever commits it.
-                    camus2kafka::integrity::check_cutoff(&pipeline, history.as_ref())?;
-                    camus2kafka::offsets::commit_step(&pipeline, history.as_ref(), step)
+                    camus2kafka::check_cutoff(&pipeline, history.as_ref())?;
+                    camus2kafka::commit_step(&pipeline, history.as_ref(), step)
                 }
             }
         }
@@ -503,12 +491,11 @@ fn plugin(action: PluginAction) -> anyhow::Result<()> {
             dir,
             sdk,
         } => {
-            use camus2kafka::plugin_tools::scaffold;
             let kind = match kind {
-                NewKind::Key => scaffold::Kind::Key,
-                NewKind::Format => scaffold::Kind::Format,
+                NewKind::Key => camus2kafka::PluginKind::Key,
+                NewKind::Format => camus2kafka::PluginKind::Format,
             };
-            let root = scaffold::new_plugin(&name, kind, &dir, sdk.as_deref())?;
+            let root = camus2kafka::new_plugin(&name, kind, &dir, sdk.as_deref())?;
             println!(
                 "wrote {}: cd there, then `cargo test` and `cargo build --release --target \
                  wasm32-wasip2` (its README says how to try it)",
@@ -522,8 +509,8 @@ fn plugin(action: PluginAction) -> anyhow::Result<()> {
             config,
             limit,
             schema,
-        } => camus2kafka::plugin_tools::try_out::try_out(
-            &camus2kafka::plugin_tools::try_out::TryOut {
+        } => camus2kafka::try_out(
+            &camus2kafka::TryOut {
                 plugin: &plugin,
                 input: &input,
                 config: config.as_deref(),

@@ -20,13 +20,13 @@ pub fn init_logging() {
 }
 
 /// The run's progress bar: one bar, restyled per phase.
-pub struct Progress {
+pub(crate) struct Progress {
     bar: ProgressBar,
 }
 
 impl Progress {
     /// A bar over the input's compressed bytes; hidden unless stderr is a terminal.
-    pub fn new(input_bytes: u64) -> Progress {
+    pub(crate) fn new(input_bytes: u64) -> Progress {
         let bar = if std::io::stderr().is_terminal() {
             ProgressBar::with_draw_target(Some(input_bytes), ProgressDrawTarget::stderr())
         } else {
@@ -41,17 +41,17 @@ impl Progress {
 
     /// Records and (uncompressed) bytes read. The bar tracks uncompressed bytes against the
     /// compressed total, so it is an estimate, hence the `~`.
-    pub fn read(&self, _records: u64, bytes: u64) {
+    pub(crate) fn read(&self, _records: u64, bytes: u64) {
         self.bar.inc(bytes);
     }
 
-    pub fn sorting(&self) {
+    pub(crate) fn sorting(&self) {
         self.bar.set_style(style(
             "sort  {spinner} merging spilled segments ({elapsed})",
         ));
     }
 
-    pub fn writing(&self, records: u64) {
+    pub(crate) fn writing(&self, records: u64) {
         self.bar.set_length(records);
         self.bar.set_position(0);
         self.bar.set_style(style(
@@ -59,11 +59,11 @@ impl Progress {
         ));
     }
 
-    pub fn wrote(&self, records: u64) {
+    pub(crate) fn wrote(&self, records: u64) {
         self.bar.inc(records);
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }
@@ -73,7 +73,7 @@ fn style(template: &str) -> ProgressStyle {
 }
 
 /// The closing summary, printed to stderr.
-pub struct Summary {
+pub(crate) struct Summary {
     pub records_in: u64,
     pub report: SinkReport,
     pub spilled_bytes: u64,
@@ -83,11 +83,11 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         eprintln!("{}", self.text());
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let seconds = self.elapsed.as_secs_f64().max(1e-9);
         format!(
             "c2k: {} records in, {} out to {} ({}), {} spilled, {:.1}s, {:.0} records/s",
@@ -107,7 +107,7 @@ impl Summary {
 }
 
 /// `1.5 MiB`
-pub fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

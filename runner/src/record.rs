@@ -2,7 +2,7 @@
 
 /// Index of an input file in the run's list of files ([`crate::source::CamusSource`]`::files`);
 /// records carry it instead of the path so that errors can name the file cheaply.
-pub type FileId = u32;
+pub(crate) type FileId = u32;
 
 /// Many consecutive records of one source file, in one writer (or reader) schema.
 ///

@@ -6,7 +6,7 @@
 /// The group already has offsets for the topic: nothing was written. Exit code 3.
 #[derive(Debug, thiserror::Error)]
 #[error("consumer group already has offsets at {location}: left untouched, nothing written")]
-pub struct AlreadyCommitted {
+pub(crate) struct AlreadyCommitted {
     /// The ZooKeeper path or Kafka group/topic that already has offsets.
     pub location: String,
 }
@@ -14,12 +14,12 @@ pub struct AlreadyCommitted {
 /// The replay topic holds messages the run will not publish over. Exit code 4.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct TopicRefused(pub String);
+pub(crate) struct TopicRefused(pub String);
 
 /// The archive is not consistent with its Camus history. Exit code 5.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Inconsistent(pub String);
+pub(crate) struct Inconsistent(pub String);
 
 /// The live cluster does not allow the hand-off: nothing was committed. Exit code 6.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,7 @@ pub struct Inconsistent(pub String);
      {group}: {}",
     .reasons.join("; ")
 )]
-pub struct HandOffRefused {
+pub(crate) struct HandOffRefused {
     pub topic: String,
     /// The cluster asked, as [`crate::offsets::live::Cluster`] describes it, or what was tried.
     pub cluster: String,
@@ -40,13 +40,13 @@ pub struct HandOffRefused {
 /// committed. Exit code 7.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Incomplete(pub String);
+pub(crate) struct Incomplete(pub String);
 
 /// The replay topic's settings would lose or reject this replay (or already lost part of it):
 /// nothing was sent, or nothing committed. Exit code 8.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct TopicUnsafe(pub String);
+pub(crate) struct TopicUnsafe(pub String);
 
 /// The process exit code for an error: the code of the refusal in its chain, 1 for anything else.
 pub fn exit_code(error: &anyhow::Error) -> u8 {

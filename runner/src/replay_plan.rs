@@ -15,7 +15,7 @@ use crate::sink::SourceFacts;
 use crate::source::CamusSource;
 
 /// What a replay knows before it reads a record.
-pub struct ReplayPlan {
+pub(crate) struct ReplayPlan {
     /// The files to read: the archive less the identical copies the gate left out (and, for a
     /// shard, less the other shards' partitions).
     pub source: CamusSource,
@@ -31,7 +31,7 @@ impl ReplayPlan {
     /// The archive as it is now, for `c2k run` and `c2k plan`: listed, its history read, the
     /// offsets step checked (a replay is never published only to find its hand-off cannot be
     /// made), then gated (duplicates, gaps and strays found from names and the history).
-    pub fn build(pipeline: &Pipeline, step: StepOptions) -> Result<ReplayPlan> {
+    pub(crate) fn build(pipeline: &Pipeline, step: StepOptions) -> Result<ReplayPlan> {
         let mut source = CamusSource::open(pipeline)?;
         let history = offsets::read_history(pipeline)?;
         offsets::preflight(pipeline, history.as_ref(), step)?;
@@ -48,7 +48,7 @@ impl ReplayPlan {
 
     /// The archive listed, its history read and gated, with no pre-flight: for the commands
     /// that check it against a plan whose making did the pre-flight.
-    pub fn gated(pipeline: &Pipeline) -> Result<ReplayPlan> {
+    pub(crate) fn gated(pipeline: &Pipeline) -> Result<ReplayPlan> {
         let mut source = CamusSource::open(pipeline)?;
         let history = offsets::read_history(pipeline)?;
         let gate = integrity::gate(pipeline, history.as_ref(), &source.files)?;
@@ -63,7 +63,7 @@ impl ReplayPlan {
     }
 
     /// The cut-off the offsets step commits: the newest run of the history read for this plan.
-    pub fn cutoff(&self, pipeline: &Pipeline) -> Result<RunOffsets> {
+    pub(crate) fn cutoff(&self, pipeline: &Pipeline) -> Result<RunOffsets> {
         offsets::cutoff(pipeline, self.history.as_ref())
     }
 }

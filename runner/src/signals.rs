@@ -19,7 +19,7 @@ const HANDLED: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
 
 /// Where a run is, for the message a signal prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
+pub(crate) enum Stage {
     /// Opening the source, the sink and the plugins.
     Preparing,
     /// Reading, keying and sorting; nothing is sent yet.
@@ -108,7 +108,7 @@ fn ignored(signal: i32) -> bool {
 
 /// Records what the message of a signal will need to say about this run.
 /// `pipeline_file` is the file the run was given, for the command a message suggests.
-pub fn watch(pipeline: &Pipeline, dry_run: bool, pipeline_file: Option<&std::path::Path>) {
+pub(crate) fn watch(pipeline: &Pipeline, dry_run: bool, pipeline_file: Option<&std::path::Path>) {
     let destination = match &pipeline.sink {
         _ if dry_run => Destination::DryRun,
         SinkConfig::Kafka(_) => Destination::Kafka {
@@ -128,7 +128,7 @@ pub fn watch(pipeline: &Pipeline, dry_run: bool, pipeline_file: Option<&std::pat
 }
 
 /// The run entered `stage`.
-pub fn stage(stage: Stage) {
+pub(crate) fn stage(stage: Stage) {
     if let Some(watched) = WATCHED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

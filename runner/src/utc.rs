@@ -17,7 +17,7 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of epoch milliseconds.
-pub fn text(ms: i64) -> String {
+pub(crate) fn text(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
@@ -30,7 +30,7 @@ pub fn text(ms: i64) -> String {
 }
 
 /// A length of time as people say it: `3d 4h`, `5h 2m`, `40s`.
-pub fn span(ms: i64) -> String {
+pub(crate) fn span(ms: i64) -> String {
     let secs = ms.unsigned_abs() / 1000;
     let (d, h, m, s) = (
         secs / 86_400,

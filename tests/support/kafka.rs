@@ -1,11 +1,12 @@
 //! Helpers for the Kafka sink tests: pipelines, messages to publish, and an independent rdkafka
-//! consumer that reads a whole topic back (assign, never subscribe: see DESIGN.md on hangs).
+//! consumer that reads a whole topic back (assign, never subscribe: a subscribing consumer waits
+//! for a group rebalance, which can hang a test for minutes).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use camus2kafka::config::Pipeline;
-use camus2kafka::record::OutMessage;
+use camus2kafka::testing::OutMessage;
+use camus2kafka::Pipeline;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};

@@ -3,13 +3,14 @@
 //! on a thread of its own, and what old (ZooKeeper) consumers and brokers register in ZooKeeper.
 //! Every wait is bounded.
 
+use camus2kafka::testing::write_sample_history;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use camus2kafka::sample::history::{self as sample_history, SampleCutoff};
+use camus2kafka::testing::SampleCutoff;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -36,7 +37,7 @@ pub fn history(exec: &Path, cutoffs: &[i64]) {
             file_ends: Vec::new(),
         })
         .collect();
-    sample_history::write(exec, "PAGE_VIEWS", &cutoffs).expect("write the Camus history");
+    write_sample_history(exec, "PAGE_VIEWS", &cutoffs).expect("write the Camus history");
 }
 
 fn runtime() -> tokio::runtime::Runtime {

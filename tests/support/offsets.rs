@@ -288,9 +288,8 @@ pub fn archive_for_history(dir: &Path, exec_dir: &Path) {
     let topic_dir = dir.join("destination/PAGE_VIEWS");
     let _ = std::fs::remove_dir_all(&topic_dir);
     let history = exec_dir.join("base/history");
-    let runs =
-        camus2kafka::offsets::history::every_run(history.to_str().expect("utf-8"), "PAGE_VIEWS")
-            .expect("read the history");
+    let runs = camus2kafka::testing::every_run(history.to_str().expect("utf-8"), "PAGE_VIEWS")
+        .expect("read the history");
     let mut partitions: Vec<i32> = runs.iter().flat_map(|r| r.partitions()).collect();
     partitions.sort_unstable();
     partitions.dedup();

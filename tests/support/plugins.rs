@@ -6,8 +6,8 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use camus2kafka::config::{ByteSize, PluginConfig, Seconds};
-use camus2kafka::plugin::PluginBatch;
+use camus2kafka::testing::PluginBatch;
+use camus2kafka::testing::{ByteSize, PluginConfig, Seconds};
 
 use super::process::run_with_timeout;
 use super::repo;

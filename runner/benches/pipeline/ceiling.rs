@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use camus2kafka::config::Pipeline;
-use camus2kafka::source::{CamusSource, SourceEvent};
+use camus2kafka::testing::{CamusSource, SourceEvent};
+use camus2kafka::Pipeline;
 
 pub struct Ceiling {
     pub records: u64,

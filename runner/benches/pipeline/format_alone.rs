@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use c2k_plugin_sdk::avro::compiled::CompiledSchema;
-use camus2kafka::config::Pipeline;
-use camus2kafka::plugin::{FormatPlugin, PluginBatch};
-use camus2kafka::source::{CamusSource, SourceEvent};
+use camus2kafka::testing::{CamusSource, SourceEvent};
+use camus2kafka::testing::{FormatPlugin, PluginBatch};
+use camus2kafka::Pipeline;
 
 use crate::formats::FORMATS;
 

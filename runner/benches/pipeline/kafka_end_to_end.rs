@@ -6,13 +6,14 @@
 //! configuration into a fresh topic with as many partitions, each to its partition, with its key,
 //! headers and timestamp. The ratio is c2k's rate over the bare producer's.
 
+use camus2kafka::testing::producer_config;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use camus2kafka::config::Pipeline;
-use camus2kafka::sink::kafka::{config, KafkaSink};
-use camus2kafka::sink::SourceFacts;
+use camus2kafka::testing::KafkaSink;
+use camus2kafka::testing::SourceFacts;
+use camus2kafka::Pipeline;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -162,7 +163,7 @@ fn bare(pipeline: &Pipeline, topic: &str, partitions: u32, messages: &[Published
         ..Default::default()
     };
     KafkaSink::open(pipeline, &facts)?.finish()?;
-    let producer: BaseProducer<Counting> = config::producer_config(pipeline.kafka_sink()?)?
+    let producer: BaseProducer<Counting> = producer_config(pipeline.kafka_sink()?)?
         .create_with_context(Counting::default())
         .context("bare producer")?;
     let start = Instant::now();

@@ -41,7 +41,7 @@ mod text;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use camus2kafka::config::units::ByteSize;
+use camus2kafka::testing::ByteSize;
 use serde_json::json;
 
 /// The allocator `c2k` itself runs with, so the in-process figures measure the same thing.

@@ -1,7 +1,7 @@
 //! The sort phase against GNU sort with the same memory, on the same keys and payloads.
 //!
 //! Items are generated deterministically: an 8-byte pseudo-random key (splitmix64 of the index)
-//! and a 280–320 byte printable payload cut from a fixed pool. `camus2kafka::sort::Sorter` gets
+//! and a 280–320 byte printable payload cut from a fixed pool. `camus2kafka::testing::Sorter` gets
 //! them as `SortItem`s and gives them back in order; GNU sort gets the same items as text lines
 //! `<key as 16 hex digits>\t<payload>` (hex keeps the byte order under `LC_ALL=C`) and sorts them
 //! stably on the first field with `-S <memory> --parallel=2`. Writing the input file is not timed;
@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use camus2kafka::sort::{SortItem, Sorter};
+use camus2kafka::testing::{SortItem, Sorter};
 
 use crate::child;
 

@@ -6,7 +6,7 @@ use serde_yaml::{Mapping, Value};
 
 /// What values a key takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Free text.
     Text,
     /// A local path, `file://` or `hdfs://` URL (relative paths are relative to the pipeline file).
@@ -33,7 +33,7 @@ pub enum Kind {
 
 /// One pipeline key.
 #[derive(Debug)]
-pub struct Key {
+pub(crate) struct Key {
     pub path: &'static str,
     pub kind: Kind,
     /// The default as YAML text, or `None` when the key is optional with no default (or required).
@@ -52,7 +52,7 @@ impl Key {
     }
 
     /// Whether the key belongs in a pipeline whose `sink.type` is `sink_type`.
-    pub fn applies_to_sink(&self, sink_type: &str) -> bool {
+    pub(crate) fn applies_to_sink(&self, sink_type: &str) -> bool {
         self.sinks.is_empty() || self.sinks.contains(&sink_type)
     }
 }
@@ -85,9 +85,9 @@ const fn required(path: &'static str, kind: Kind, help: &'static str) -> Key {
 }
 
 /// Sections: a key whose value is a mapping of other keys.
-pub const SECTIONS: &[&str] = &["source", "key", "sort", "format", "sink", "offsets"];
+pub(crate) const SECTIONS: &[&str] = &["source", "key", "sort", "format", "sink", "offsets"];
 
-pub static KEYS: &[Key] = &[
+pub(crate) static KEYS: &[Key] = &[
     required("topic", Kind::Text, "the original Kafka topic that Camus read"),
     required("source.dest_dir", Kind::Path, "the Camus destination directory: a path, file:// or hdfs:// URL"),
     key("source.input_dir", Kind::Path, None, "where the topic's Avro files are; <dest_dir>/<topic> by default"),
@@ -146,31 +146,31 @@ pub static KEYS: &[Key] = &[
 ];
 
 /// The document's `sink.type` (`kafka` when unset).
-pub fn sink_type(doc: &Value) -> &str {
+pub(crate) fn sink_type(doc: &Value) -> &str {
     lookup(doc, "sink.type")
         .and_then(Value::as_str)
         .unwrap_or("kafka")
 }
 
 /// The key with this dotted path, if there is one.
-pub fn find(path: &str) -> Option<&'static Key> {
+pub(crate) fn find(path: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.path == path)
 }
 
 /// The value at a dotted path, if present.
-pub fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
+pub(crate) fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.')
         .try_fold(doc, |node, part| node.as_mapping()?.get(part))
 }
 
 /// The value at a dotted path, mutably, if present.
-pub fn lookup_mut<'a>(doc: &'a mut Value, path: &str) -> Option<&'a mut Value> {
+pub(crate) fn lookup_mut<'a>(doc: &'a mut Value, path: &str) -> Option<&'a mut Value> {
     path.split('.')
         .try_fold(doc, |node, part| node.as_mapping_mut()?.get_mut(part))
 }
 
 /// Sets the value at a dotted path, creating sections on the way.
-pub fn insert(doc: &mut Value, path: &str, value: Value) {
+pub(crate) fn insert(doc: &mut Value, path: &str, value: Value) {
     let mut node = doc;
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
@@ -192,7 +192,7 @@ pub fn insert(doc: &mut Value, path: &str, value: Value) {
 
 /// The document with every absent key that has a default set to it, and every absent optional key
 /// set to null, so that the typed structs need no defaults of their own.
-pub fn with_defaults(doc: &Value) -> Value {
+pub(crate) fn with_defaults(doc: &Value) -> Value {
     let mut filled = doc.clone();
     let sink_type = sink_type(doc).to_owned();
     for key in KEYS.iter().filter(|k| k.applies_to_sink(&sink_type)) {

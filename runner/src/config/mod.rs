@@ -5,18 +5,18 @@
 //! YAML text → `--set` overrides → defaults filled in from that table → typed structs (unknown keys
 //! rejected). [`validate`] reports every problem at once.
 
-pub mod keys;
-pub mod overrides;
-pub mod secrets;
-pub mod units;
-pub mod validate;
+pub(crate) mod keys;
+pub(crate) mod overrides;
+pub(crate) mod secrets;
+pub(crate) mod units;
+pub(crate) mod validate;
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-pub use secrets::Properties;
+pub(crate) use secrets::Properties;
 pub use units::{ByteSize, Seconds};
 
 /// A whole pipeline, as `c2k run` executes it.
@@ -335,7 +335,7 @@ impl Pipeline {
 }
 
 /// Reads the YAML file (an empty file is an empty mapping) and applies `--set` overrides.
-pub fn load_document(path: &Path, sets: &[String]) -> Result<serde_yaml::Value> {
+pub(crate) fn load_document(path: &Path, sets: &[String]) -> Result<serde_yaml::Value> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read pipeline {}", path.display()))?;
     let mut doc: serde_yaml::Value = if text.trim().is_empty() {
@@ -436,7 +436,7 @@ fn normalize(path: &Path) -> std::path::PathBuf {
 }
 
 /// Joins a path segment onto a directory given as a path or URL.
-pub fn join_url(dir: &str, name: &str) -> String {
+pub(crate) fn join_url(dir: &str, name: &str) -> String {
     format!(
         "{}/{}",
         dir.trim_end_matches('/'),

@@ -8,7 +8,7 @@ use super::keys;
 /// Applies one `KEY=VALUE` override to the document and returns the key. The value is read as YAML,
 /// so `--set sort.memory=64MiB`, `--set sink.partitions=4` and `--set key.config={field: ts}` all
 /// work; a key under a passthrough map (`sink.producer.linger.ms=5`) keeps its dots.
-pub fn apply(doc: &mut Value, assignment: &str) -> Result<String> {
+pub(crate) fn apply(doc: &mut Value, assignment: &str) -> Result<String> {
     let Some((path, text)) = assignment.split_once('=') else {
         bail!("--set `{assignment}`: expected KEY=VALUE, e.g. --set sink.topic=PAGE_VIEWS_REPLAY");
     };

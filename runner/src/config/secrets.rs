@@ -20,7 +20,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::Deserialize;
 
 /// What a secret is shown as.
-pub const REDACTED: &str = "***";
+pub(crate) const REDACTED: &str = "***";
 
 /// Parts of a property name that mark its value as a secret.
 const SECRET_WORDS: &[&str] = &[
@@ -39,13 +39,13 @@ const SECRET_WORDS: &[&str] = &[
 const SHORTEST_SCRUBBED: usize = 4;
 
 /// Whether the value of librdkafka property `name` is a secret.
-pub fn is_secret(name: &str) -> bool {
+pub(crate) fn is_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|word| name.contains(word))
 }
 
 /// The value of property `name` as it may be shown: itself, or [`REDACTED`].
-pub fn shown<'a>(name: &str, value: &'a str) -> &'a str {
+pub(crate) fn shown<'a>(name: &str, value: &'a str) -> &'a str {
     if is_secret(name) {
         REDACTED
     } else {
@@ -153,7 +153,7 @@ impl fmt::Debug for Properties {
 static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Remembers these secret values, so that [`scrub`] removes them from any text.
-pub fn remember<'a>(values: impl IntoIterator<Item = &'a str>) {
+pub(crate) fn remember<'a>(values: impl IntoIterator<Item = &'a str>) {
     let mut known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
     for value in values {
         if value.len() >= SHORTEST_SCRUBBED && !known.iter().any(|k| k == value) {
@@ -171,7 +171,10 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 }
 
 /// `text` with each of `secrets` replaced by [`REDACTED`].
-pub fn scrub_with<'a, 't>(text: &'t str, secrets: impl Iterator<Item = &'a str>) -> Cow<'t, str> {
+pub(crate) fn scrub_with<'a, 't>(
+    text: &'t str,
+    secrets: impl Iterator<Item = &'a str>,
+) -> Cow<'t, str> {
     let mut out = Cow::Borrowed(text);
     for secret in secrets {
         if !secret.is_empty() && out.contains(secret) {
@@ -183,7 +186,7 @@ pub fn scrub_with<'a, 't>(text: &'t str, secrets: impl Iterator<Item = &'a str>)
 
 /// stderr, with remembered secrets scrubbed from every write: the log writer of `c2k`
 /// ([`crate::progress::init_logging`]). The log formatter writes each event in one call.
-pub struct ScrubbedStderr;
+pub(crate) struct ScrubbedStderr;
 
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

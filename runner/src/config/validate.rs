@@ -8,7 +8,7 @@ use super::keys::{self, Key, Kind, KEYS, SECTIONS};
 
 /// One thing wrong with a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// The dotted key concerned.
     pub key: String,
     pub message: String,
@@ -24,7 +24,7 @@ impl Problem {
 }
 
 /// Every problem in the document (after `--set` overrides), in key order.
-pub fn problems(doc: &Value) -> Vec<Problem> {
+pub(crate) fn problems(doc: &Value) -> Vec<Problem> {
     let mut found = Vec::new();
     if !doc.is_mapping() {
         found.push(Problem::new(
@@ -104,7 +104,7 @@ fn scalar_text(value: &Value) -> Option<String> {
 }
 
 /// The problems as one paragraph per problem, for stderr.
-pub fn report(file: &Path, problems: &[Problem]) -> String {
+pub(crate) fn report(file: &Path, problems: &[Problem]) -> String {
     let mut text = format!(
         "pipeline {} has {} problem{}:",
         file.display(),
@@ -118,7 +118,7 @@ pub fn report(file: &Path, problems: &[Problem]) -> String {
 }
 
 /// Checks that a value is of the key's kind.
-pub fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
+pub(crate) fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
     let text = || match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -2,6 +2,6 @@
 //! `Writable` encodings inside them ([`writable`]) and Hadoop's compression codecs
 //! ([`compression`]). A library: it knows nothing of Camus, Kafka or the pipeline.
 
-pub mod compression;
-pub mod sequencefile;
-pub mod writable;
+pub(crate) mod compression;
+pub(crate) mod sequencefile;
+pub(crate) mod writable;

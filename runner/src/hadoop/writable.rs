@@ -26,25 +26,25 @@ pub enum DecodeError {
 }
 
 /// A cursor over bytes written by a Java `DataOutput`.
-pub struct DataInput<'a> {
+pub(crate) struct DataInput<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> DataInput<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
         DataInput { bytes, pos: 0 }
     }
 
-    pub fn position(&self) -> usize {
+    pub(crate) fn position(&self) -> usize {
         self.pos
     }
 
-    pub fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
     }
 
-    pub fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
             return Err(DecodeError::Truncated {
                 field,
@@ -64,28 +64,28 @@ impl<'a> DataInput<'a> {
         Ok(out)
     }
 
-    pub fn read_u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+    pub(crate) fn read_u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(field)?[0])
     }
 
-    pub fn read_i8(&mut self, field: &'static str) -> Result<i8, DecodeError> {
+    pub(crate) fn read_i8(&mut self, field: &'static str) -> Result<i8, DecodeError> {
         Ok(self.read_u8(field)? as i8)
     }
 
-    pub fn read_u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
+    pub(crate) fn read_u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array(field)?))
     }
 
-    pub fn read_i32(&mut self, field: &'static str) -> Result<i32, DecodeError> {
+    pub(crate) fn read_i32(&mut self, field: &'static str) -> Result<i32, DecodeError> {
         Ok(i32::from_be_bytes(self.array(field)?))
     }
 
-    pub fn read_i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
+    pub(crate) fn read_i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
         Ok(i64::from_be_bytes(self.array(field)?))
     }
 
     /// `WritableUtils.readVLong` (also `readVInt`).
-    pub fn read_vlong(&mut self, field: &'static str) -> Result<i64, DecodeError> {
+    pub(crate) fn read_vlong(&mut self, field: &'static str) -> Result<i64, DecodeError> {
         let first = self.read_i8(field)?;
         let size = vint_size(first);
         if size == 1 {
@@ -103,7 +103,7 @@ impl<'a> DataInput<'a> {
     }
 
     /// A vint that must be a non-negative length or count.
-    pub fn read_vlen(&mut self, field: &'static str) -> Result<usize, DecodeError> {
+    pub(crate) fn read_vlen(&mut self, field: &'static str) -> Result<usize, DecodeError> {
         let at = self.pos;
         let value = self.read_vlong(field)?;
         usize::try_from(value).map_err(|_| DecodeError::Invalid {
@@ -114,7 +114,7 @@ impl<'a> DataInput<'a> {
     }
 
     /// Hadoop `Text` as written by `Text.writeString`/`Text.write`: vint length, UTF-8 bytes.
-    pub fn read_text(&mut self, field: &'static str) -> Result<String, DecodeError> {
+    pub(crate) fn read_text(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let len = self.read_vlen(field)?;
         let at = self.pos;
         let bytes = self.take(len, field)?;
@@ -128,7 +128,7 @@ impl<'a> DataInput<'a> {
     /// `DataOutput.writeUTF` and Hadoop's deprecated `UTF8.writeString`: an unsigned 2-byte length,
     /// then Java's modified UTF-8 (NUL as two bytes, supplementary characters as surrogate pairs of
     /// three bytes each). Plain 4-byte UTF-8, which newer `UTF8` readers accept, is accepted too.
-    pub fn read_java_utf(&mut self, field: &'static str) -> Result<String, DecodeError> {
+    pub(crate) fn read_java_utf(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let len = self.read_u16(field)? as usize;
         let at = self.pos;
         let bytes = self.take(len, field)?;
@@ -137,7 +137,7 @@ impl<'a> DataInput<'a> {
 }
 
 /// How many bytes a vint whose first byte is `first` takes in all.
-pub fn vint_size(first: i8) -> usize {
+pub(crate) fn vint_size(first: i8) -> usize {
     if first >= -112 {
         1
     } else if first < -120 {
@@ -152,7 +152,7 @@ fn vint_is_negative(first: i8) -> bool {
 }
 
 /// Java's modified UTF-8 (and CESU-8) to a Rust string.
-pub fn decode_modified_utf8(bytes: &[u8]) -> Result<String, String> {
+pub(crate) fn decode_modified_utf8(bytes: &[u8]) -> Result<String, String> {
     let mut units: Vec<u16> = Vec::with_capacity(bytes.len());
     let mut i = 0;
     let bad = |i: usize| format!("bad modified UTF-8 sequence at offset {i}");
@@ -187,7 +187,7 @@ pub fn decode_modified_utf8(bytes: &[u8]) -> Result<String, String> {
 }
 
 /// Java's modified UTF-8 of a string, as `writeUTF` writes it (without the length).
-pub fn encode_modified_utf8(s: &str) -> Vec<u8> {
+pub(crate) fn encode_modified_utf8(s: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     for unit in s.encode_utf16() {
         match unit {
@@ -207,7 +207,7 @@ pub fn encode_modified_utf8(s: &str) -> Vec<u8> {
 }
 
 /// `WritableUtils.writeVLong`.
-pub fn write_vlong(out: &mut Vec<u8>, value: i64) {
+pub(crate) fn write_vlong(out: &mut Vec<u8>, value: i64) {
     if (-112..=127).contains(&value) {
         out.push(value as u8);
         return;
@@ -234,14 +234,14 @@ pub fn write_vlong(out: &mut Vec<u8>, value: i64) {
 }
 
 /// Hadoop `Text`: vint length then UTF-8.
-pub fn write_text(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_text(out: &mut Vec<u8>, s: &str) {
     write_vlong(out, s.len() as i64);
     out.extend_from_slice(s.as_bytes());
 }
 
 /// `DataOutput.writeUTF` (also what `UTF8.writeString` writes for the strings Camus uses).
 /// Longer strings than 65535 encoded bytes are cut, as Java would refuse them.
-pub fn write_java_utf(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_java_utf(out: &mut Vec<u8>, s: &str) {
     let mut bytes = encode_modified_utf8(s);
     bytes.truncate(u16::MAX as usize);
     out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());

@@ -11,7 +11,7 @@ use crate::hadoop::sequencefile::SequenceFileReader;
 use crate::offsets::etlkey::{self, EtlKey, Layout};
 
 /// Writes one JSON object per record of the SequenceFile `name` read from `input`.
-pub fn json_lines(input: impl Read, name: &str, out: &mut dyn Write) -> Result<()> {
+pub(super) fn json_lines(input: impl Read, name: &str, out: &mut dyn Write) -> Result<()> {
     let mut reader = SequenceFileReader::new(input, name)?;
     let etl_keys = reader.header().key_class.ends_with("EtlKey");
     let mut index = 0u64;

@@ -13,10 +13,14 @@ use crate::source::SourceFile;
 use crate::storage::Storage;
 
 /// A file whose content does not match its name, or cannot be read: `(url, what is wrong)`.
-pub type Damage = (String, String);
+pub(super) type Damage = (String, String);
 
 /// Reads every file on `workers` threads; returns the damaged ones, in file order.
-pub fn check_contents(storage: &dyn Storage, files: &[SourceFile], workers: usize) -> Vec<Damage> {
+pub(super) fn check_contents(
+    storage: &dyn Storage,
+    files: &[SourceFile],
+    workers: usize,
+) -> Vec<Damage> {
     let next = AtomicUsize::new(0);
     let found = Mutex::new(Vec::new());
     std::thread::scope(|scope| {

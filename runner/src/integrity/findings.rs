@@ -6,7 +6,7 @@ use serde::Serialize;
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub(crate) enum Severity {
     /// Records would be lost or published twice: `c2k run` stops (`source.integrity: fail`).
     Error,
     /// Something to fix in the archive that `c2k` compensates for (an identical copy, read once).
@@ -18,7 +18,7 @@ pub enum Severity {
 /// What kind of finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// More records than offsets: files whose offset ranges overlap, or runs that read the same
     /// offsets twice.
     Duplicate,
@@ -39,7 +39,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Kind::Duplicate => "duplicate",
             Kind::Copy => "copy",
@@ -54,7 +54,7 @@ impl Kind {
 
 /// One finding.
 #[derive(Debug, Clone, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub severity: Severity,
     pub kind: Kind,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,7 +76,7 @@ pub struct Finding {
 
 /// One partition in one run: what the history says it advanced and what the archive holds.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunRow {
+pub(crate) struct RunRow {
     pub partition: u32,
     pub run: String,
     /// Where the run started the partition (`offsets-previous`, or the previous run's end).
@@ -98,7 +98,7 @@ pub struct RunRow {
 
 /// One partition of the archive.
 #[derive(Debug, Clone, Serialize)]
-pub struct PartitionRow {
+pub(crate) struct PartitionRow {
     pub partition: u32,
     pub first: Option<i64>,
     pub last: Option<i64>,
@@ -114,7 +114,7 @@ pub struct PartitionRow {
 
 /// Everything `c2k verify` prints.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub topic: String,
     pub input_dir: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,7 +136,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn count(&self, severity: Severity) -> usize {
+    pub(crate) fn count(&self, severity: Severity) -> usize {
         self.findings
             .iter()
             .filter(|f| f.severity == severity)
@@ -144,7 +144,7 @@ impl Report {
     }
 
     /// Nothing to fix: no error and no warning.
-    pub fn is_consistent(&self) -> bool {
+    pub(crate) fn is_consistent(&self) -> bool {
         self.count(Severity::Error) == 0 && self.count(Severity::Warning) == 0
     }
 }

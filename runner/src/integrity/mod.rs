@@ -9,9 +9,9 @@
 //! commits a cut-off beyond what the archive holds.
 
 mod contents;
-pub mod findings;
+pub(crate) mod findings;
 mod reconcile;
-pub mod report;
+pub(crate) mod report;
 
 use anyhow::Result;
 
@@ -19,13 +19,13 @@ use crate::config::{Integrity, Pipeline};
 use crate::offsets::history::History;
 use crate::source::{self, Listing, SourceFile};
 use crate::storage;
-pub use findings::{Finding, Kind, Report, Severity};
+pub(crate) use findings::{Finding, Kind, Report, Severity};
 
-pub use crate::refusal::Inconsistent;
+pub(crate) use crate::refusal::Inconsistent;
 
 /// Reconciles the archive's `listing` with the pipeline's Camus `history` (read once by the
 /// command), if it names one.
-pub fn check(pipeline: &Pipeline, history: Option<&History>, listing: &Listing) -> Report {
+pub(crate) fn check(pipeline: &Pipeline, history: Option<&History>, listing: &Listing) -> Report {
     let mut report = reconcile::reconcile(
         &pipeline.topic,
         &pipeline.input_dir(),
@@ -38,7 +38,7 @@ pub fn check(pipeline: &Pipeline, history: Option<&History>, listing: &Listing) 
 }
 
 /// The archive of the pipeline, as listed (non-regular entries included, as findings).
-pub fn list(pipeline: &Pipeline) -> Result<Listing> {
+pub(crate) fn list(pipeline: &Pipeline) -> Result<Listing> {
     let input_dir = pipeline.input_dir();
     let storage = storage::for_url(&input_dir)?;
     source::list_archive(storage.as_ref(), &input_dir, Some(&pipeline.topic))
@@ -105,7 +105,7 @@ fn writeln(out: &mut dyn std::io::Write) -> Result<()> {
 
 /// What the gate of `c2k run` decided, beyond letting it go on.
 #[derive(Debug, Default)]
-pub struct Gate {
+pub(crate) struct Gate {
     /// The URLs of identical copies, to leave out of the source (read once).
     pub copies: Vec<String>,
     /// Why the offsets step must not commit (`warn` mode with a cut-off beyond the data).
@@ -115,7 +115,11 @@ pub struct Gate {
 /// Checks the source's `files` before anything is read: stops on errors with
 /// `source.integrity: fail`, reports them with `warn`; in every mode, names the identical copies
 /// to leave out ([`Gate::copies`]).
-pub fn gate(pipeline: &Pipeline, history: Option<&History>, files: &[SourceFile]) -> Result<Gate> {
+pub(crate) fn gate(
+    pipeline: &Pipeline,
+    history: Option<&History>,
+    files: &[SourceFile],
+) -> Result<Gate> {
     let listing = Listing {
         files: files.to_vec(),
         not_regular: Vec::new(),
@@ -159,7 +163,7 @@ pub fn gate(pipeline: &Pipeline, history: Option<&History>, files: &[SourceFile]
 }
 
 /// Why the cut-off cannot be committed, if it lies beyond the archive for some partition.
-pub fn cutoff_beyond(report: &Report) -> Option<String> {
+pub(crate) fn cutoff_beyond(report: &Report) -> Option<String> {
     if report.cutoff_beyond_data.is_empty() {
         return None;
     }

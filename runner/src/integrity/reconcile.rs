@@ -1,9 +1,10 @@
 //! The reconciliation itself: file names against the runs of the execution history.
 //!
-//! What Camus leaves makes one thing exact (DESIGN.md, "What real Camus writes"): per run and
-//! partition, the record counts of the files whose last offset lies in the run's range
-//! `[start, end)` add up to the offsets the run advanced, less the messages its `errors-m-*`
-//! files record as undecodable. And the run's last message is in one of those files (or is one
+//! What Camus leaves makes one thing exact (it names each data file by its partition, record
+//! count and the offset after its last record, and each run records where every partition
+//! started and stopped): per run and partition, the record counts of the files whose last offset
+//! lies in the run's range `[start, end)` add up to the offsets the run advanced, less the
+//! messages its `errors-m-*` files record as undecodable. And the run's last message is in one of those files (or is one
 //! of those errors): Camus's `offsets-m-*` key is the key of the last message it wrote.
 //!
 //! What is not exact: a file's first offset. Records of one run land in the hour folder of their
@@ -45,7 +46,7 @@ struct Span<'r> {
 }
 
 /// Reconciles `files` (below `input_dir`) with `runs` (oldest first; `None`: no history known).
-pub fn reconcile(
+pub(super) fn reconcile(
     topic: &str,
     input_dir: &str,
     files: &[SourceFile],

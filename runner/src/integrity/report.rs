@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::findings::{Report, Severity};
 
 /// Prints the whole report: what was read, the table, the findings and the verdict.
-pub fn print(report: &Report, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn print(report: &Report, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "archive: {} ({} data files, {} records)",
@@ -29,7 +29,7 @@ pub fn print(report: &Report, out: &mut dyn Write) -> Result<()> {
 }
 
 /// The one-line verdict.
-pub fn verdict(report: &Report) -> String {
+pub(crate) fn verdict(report: &Report) -> String {
     let (errors, warnings, notes) = (
         report.count(Severity::Error),
         report.count(Severity::Warning),

@@ -6,18 +6,18 @@
 use rdkafka::ClientConfig;
 
 /// A client configuration being built, in that order.
-pub struct ClientConfigBuilder(ClientConfig);
+pub(crate) struct ClientConfigBuilder(ClientConfig);
 
 impl ClientConfigBuilder {
     /// A client of `brokers` (`bootstrap.servers`).
-    pub fn new(brokers: &str) -> ClientConfigBuilder {
+    pub(crate) fn new(brokers: &str) -> ClientConfigBuilder {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", brokers);
         ClientConfigBuilder(config)
     }
 
     /// The role's settings, each overriding what came before.
-    pub fn role(mut self, settings: &[(&str, &str)]) -> ClientConfigBuilder {
+    pub(crate) fn role(mut self, settings: &[(&str, &str)]) -> ClientConfigBuilder {
         for (name, value) in settings {
             self.0.set(*name, *value);
         }
@@ -25,7 +25,7 @@ impl ClientConfigBuilder {
     }
 
     /// The user's properties, last: they override the role's settings.
-    pub fn user<'a>(
+    pub(crate) fn user<'a>(
         mut self,
         properties: impl IntoIterator<Item = (&'a String, &'a String)>,
     ) -> ClientConfig {

@@ -22,7 +22,7 @@ const KEPT: usize = 32;
 
 /// What librdkafka said went wrong, as reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub(crate) struct Report {
     /// The error code, when it came through the error callback.
     pub code: Option<RDKafkaErrorCode>,
     /// librdkafka's text, secrets scrubbed (`ssl://host:port/id: SSL handshake failed: ...`).
@@ -33,12 +33,12 @@ pub struct Report {
 
 /// The reports of one client, shared by its context and whoever asks after a failure.
 #[derive(Debug, Clone, Default)]
-pub struct Watch {
+pub(crate) struct Watch {
     reports: Arc<Mutex<Vec<Report>>>,
 }
 
 /// A client context that carries a [`Watch`] (every context of c2k's Kafka clients).
-pub trait Watched: ClientContext {
+pub(crate) trait Watched: ClientContext {
     fn watch(&self) -> &Watch;
 }
 
@@ -69,7 +69,7 @@ impl Watch {
     }
 
     /// Every report kept, oldest first.
-    pub fn reports(&self) -> Vec<Report> {
+    pub(crate) fn reports(&self) -> Vec<Report> {
         self.reports
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -78,7 +78,7 @@ impl Watch {
 
     /// The newest report that names a security problem (TLS, SASL, Kerberos, a protocol
     /// mismatch), if any.
-    pub fn trouble(&self) -> Option<Trouble> {
+    pub(crate) fn trouble(&self) -> Option<Trouble> {
         self.reports()
             .iter()
             .rev()
@@ -87,12 +87,12 @@ impl Watch {
 
     /// The newest report of any kind: why the brokers could not be reached, when it is not a
     /// security problem (connection refused, name not resolved).
-    pub fn last(&self) -> Option<String> {
+    pub(crate) fn last(&self) -> Option<String> {
         self.reports().last().map(|report| report.text.clone())
     }
 
     /// The error callback's part, for contexts that filter errors first.
-    pub fn error(&self, error: &KafkaError, reason: &str) {
+    pub(crate) fn error(&self, error: &KafkaError, reason: &str) {
         let code = error.rdkafka_error_code();
         if self.keep(code, reason) {
             let reason = secrets::scrub(reason);

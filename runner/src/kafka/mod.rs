@@ -12,11 +12,11 @@
 //! It knows librdkafka, not the pipeline's stages: what each client does is the sink's and the
 //! offsets step's business.
 
-pub mod client_config;
-pub mod context;
-pub mod trouble;
+pub(crate) mod client_config;
+pub(crate) mod context;
+pub(crate) mod trouble;
 
-pub use client_config::ClientConfigBuilder;
+pub(crate) use client_config::ClientConfigBuilder;
 
 use std::time::{Duration, Instant};
 
@@ -28,8 +28,8 @@ use rdkafka::producer::{BaseProducer, Producer};
 
 use crate::config::secrets;
 use crate::config::Properties;
-pub use context::{Watch, Watched};
-pub use trouble::SecurityError;
+pub(crate) use context::{Watch, Watched};
+pub(crate) use trouble::SecurityError;
 use trouble::Trouble;
 
 /// The longest one metadata request of a probe waits before the watch is looked at again.
@@ -40,7 +40,7 @@ const SERVE_WAIT: Duration = Duration::from_millis(100);
 
 /// Who a client is and where its settings come from, for its errors.
 #[derive(Debug, Clone)]
-pub struct Origin {
+pub(crate) struct Origin {
     /// What the client is for: `the replay producer`, `the offsets consumer of group g`.
     pub role: String,
     /// The pipeline key its librdkafka properties come from: `sink.producer` or
@@ -56,7 +56,7 @@ pub struct Origin {
 
 /// Closes a client the run is done with on a thread of its own: dropping an admin client or a
 /// consumer joins librdkafka threads that wake every 100 ms, time the run need not wait for.
-pub fn close_aside<T: Send + 'static>(client: T) {
+pub(crate) fn close_aside<T: Send + 'static>(client: T) {
     std::thread::spawn(move || drop(client));
 }
 
@@ -66,7 +66,7 @@ pub fn close_aside<T: Send + 'static>(client: T) {
 ///
 /// librdkafka logs at info level too (a broker closing the connection is logged there), so the
 /// client's [`Watch`] hears it; at debug level when the properties ask for `debug` contexts.
-pub fn create<T, C>(config: &ClientConfig, context: C, origin: &Origin) -> Result<T>
+pub(crate) fn create<T, C>(config: &ClientConfig, context: C, origin: &Origin) -> Result<T>
 where
     T: FromClientConfigAndContext<C>,
     C: ClientContext,
@@ -124,7 +124,7 @@ fn redact_value(text: &str, name: &str, value: &str) -> String {
 
 /// librdkafka's own check of one property, name and value, without creating a client: `Err`
 /// with its complaint (a secret value redacted). For `c2k validate`.
-pub fn check_property(name: &str, value: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_property(name: &str, value: &str) -> std::result::Result<(), String> {
     let mut config = ClientConfig::new();
     config.set(name, value);
     match config.create_native_config() {
@@ -143,7 +143,7 @@ pub fn check_property(name: &str, value: &str) -> std::result::Result<(), String
 ///
 /// librdkafka hands its log lines and errors to the context only when the client is polled:
 /// `serve(wait)` polls it (a producer's or consumer's `poll`) for up to `wait`.
-pub fn probe<C: Watched>(
+pub(crate) fn probe<C: Watched>(
     client: &Client<C>,
     serve: impl Fn(Duration),
     config: &ClientConfig,
@@ -173,7 +173,7 @@ pub fn probe<C: Watched>(
 /// A Kafka 0.8 broker answers a metadata request in a cluster without topics with no brokers
 /// either, which librdkafka reports as a partial response: the broker did answer, and there is
 /// nothing.
-pub fn is_empty_cluster(error: &rdkafka::error::KafkaError) -> bool {
+pub(crate) fn is_empty_cluster(error: &rdkafka::error::KafkaError) -> bool {
     matches!(
         error,
         rdkafka::error::KafkaError::MetadataFetch(rdkafka::types::RDKafkaErrorCode::Partial)
@@ -217,7 +217,7 @@ fn tell_hostname_from_ca(trouble: Trouble, config: &ClientConfig, origin: &Origi
 
 /// Polls a consumer for up to `wait`, so that its context hears what librdkafka reported. Only for
 /// a consumer that is assigned nothing yet (a message would be dropped).
-pub fn serve_consumer<C: rdkafka::consumer::ConsumerContext>(
+pub(crate) fn serve_consumer<C: rdkafka::consumer::ConsumerContext>(
     consumer: &rdkafka::consumer::BaseConsumer<C>,
     wait: Duration,
 ) {
@@ -231,7 +231,7 @@ pub fn serve_consumer<C: rdkafka::consumer::ConsumerContext>(
 
 /// A failed call of a client that passed its probe: the security problem the watch saw since, if
 /// any, else `error` with librdkafka's last report.
-pub fn explain(error: KafkaError, watch: &Watch, origin: &Origin) -> anyhow::Error {
+pub(crate) fn explain(error: KafkaError, watch: &Watch, origin: &Origin) -> anyhow::Error {
     match watch.trouble() {
         Some(trouble) => SecurityError(trouble.explain(origin)).into(),
         None => match watch.last() {

@@ -12,7 +12,7 @@ use super::Origin;
 
 /// What went wrong, as librdkafka's reports tell it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The broker's certificate does not chain to a CA c2k trusts.
     UnknownCa,
     /// The broker's certificate is valid but for another host name (or address).
@@ -37,7 +37,7 @@ pub enum Kind {
 
 /// One security problem with one broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trouble {
+pub(crate) struct Trouble {
     pub kind: Kind,
     /// `host:port` of the broker, from librdkafka's report (empty when it named none).
     pub broker: String,
@@ -49,12 +49,12 @@ pub struct Trouble {
 /// and this message, before anything is read from the archive or sent.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct SecurityError(pub String);
+pub(crate) struct SecurityError(pub String);
 
 /// librdkafka's report without the thread it came from (`[thrd:host:port/id]: `, in log lines)
 /// and its variable tail (`(after 3ms in state X, N identical error(s) suppressed)`), to tell a
 /// repeat from a new failure.
-pub fn stem(text: &str) -> &str {
+pub(crate) fn stem(text: &str) -> &str {
     let text = match text
         .strip_prefix("[thrd:")
         .and_then(|rest| rest.split_once("]: "))
@@ -72,7 +72,11 @@ impl Trouble {
     /// The security problem a librdkafka report names, if it names one; `seen` is how many times
     /// it came (a broker closing the connection once may be restarting; every time, it is a TLS
     /// listener spoken to in plain text).
-    pub fn classify(code: Option<RDKafkaErrorCode>, text: &str, seen: u32) -> Option<Trouble> {
+    pub(crate) fn classify(
+        code: Option<RDKafkaErrorCode>,
+        text: &str,
+        seen: u32,
+    ) -> Option<Trouble> {
         let kind = kind_of(code, &text.to_ascii_lowercase(), seen)?;
         let report = stem(text);
         Some(Trouble {
@@ -84,7 +88,7 @@ impl Trouble {
 
     /// The message for the user: what failed, with which broker, and the properties to look at
     /// (under the pipeline key `origin.key`).
-    pub fn explain(&self, origin: &Origin) -> String {
+    pub(crate) fn explain(&self, origin: &Origin) -> String {
         let key = origin.key;
         let broker = if self.broker.is_empty() {
             origin.brokers.as_str()

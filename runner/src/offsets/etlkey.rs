@@ -18,7 +18,7 @@ use anyhow::{anyhow, Result};
 use crate::hadoop::writable::{self, DataInput, DecodeError};
 
 /// The Hadoop class name Camus's offsets files carry as their key class.
-pub const CLASS_NAME: &str = "com.linkedin.camus.etl.kafka.common.EtlKey";
+pub(crate) const CLASS_NAME: &str = "com.linkedin.camus.etl.kafka.common.EtlKey";
 
 /// Which of Camus's layouts a key was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ impl EtlKey {
 }
 
 /// Decodes a key, naming where it came from on failure.
-pub fn decode_named(bytes: &[u8], file: &str, record: u64) -> Result<EtlKey> {
+pub(crate) fn decode_named(bytes: &[u8], file: &str, record: u64) -> Result<EtlKey> {
     EtlKey::decode(bytes).map_err(|e| anyhow!("{file}: record {record}: not a Camus EtlKey: {e}"))
 }
 

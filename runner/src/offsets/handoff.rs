@@ -13,7 +13,7 @@ use super::live::{Members, Snapshot};
 
 /// One thing the live cluster says about the hand-off.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding {
+pub(crate) enum Finding {
     /// The cut-off is below the log start: retention deleted messages the archive lacks.
     Lost {
         partition: i32,
@@ -42,7 +42,7 @@ pub enum Finding {
 
 impl Finding {
     /// Whether it stops the hand-off (a loss does not when it is accepted).
-    pub fn refuses(&self, accept_loss: bool) -> bool {
+    pub(crate) fn refuses(&self, accept_loss: bool) -> bool {
         match self {
             Finding::Lost { .. } => !accept_loss,
             Finding::NotArchived { .. } => false,
@@ -51,7 +51,7 @@ impl Finding {
     }
 
     /// One sentence naming the partition and the offsets.
-    pub fn describe(&self, topic: &str, group: &str) -> String {
+    pub(crate) fn describe(&self, topic: &str, group: &str) -> String {
         match self {
             Finding::Lost {
                 partition,
@@ -101,7 +101,7 @@ impl Finding {
     }
 
     /// What findings of this kind mean, said once however many partitions have one.
-    pub fn meaning(&self) -> Option<&'static str> {
+    pub(crate) fn meaning(&self) -> Option<&'static str> {
         match self {
             Finding::Lost { .. } => Some(
                 "retention deleted messages the archive does not hold; --accept-loss commits the \
@@ -119,7 +119,7 @@ impl Finding {
 }
 
 /// Everything the live cluster says about the hand-off, in partition order, then the group.
-pub fn findings(cutoffs: &[PartitionOffset], live: &Snapshot) -> Vec<Finding> {
+pub(crate) fn findings(cutoffs: &[PartitionOffset], live: &Snapshot) -> Vec<Finding> {
     let mut found = Vec::new();
     match &live.partitions {
         None => found.push(Finding::TopicMissing),
@@ -164,7 +164,7 @@ pub fn findings(cutoffs: &[PartitionOffset], live: &Snapshot) -> Vec<Finding> {
 
 /// What the offsets step does, given the live cluster's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub(crate) struct Decision {
     /// What a commit writes: the cut-offs, except the log start where messages are gone
     /// (committing a vanished offset would send consumers to their `auto.offset.reset`, often
     /// `latest`, skipping far more than what is gone).
@@ -182,7 +182,7 @@ pub struct Decision {
 }
 
 /// Decides from the live cluster's answer, or from the error that kept it from answering.
-pub fn decide(
+pub(crate) fn decide(
     topic: &str,
     group: &str,
     cutoffs: &[PartitionOffset],

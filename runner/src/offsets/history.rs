@@ -47,7 +47,7 @@ pub fn latest_run(history_dir: &str, topic: &str) -> Result<RunOffsets> {
 }
 
 /// The newest of the timestamp-named folders in `history_dir`.
-pub fn newest_run_dir(storage: &dyn Storage, history_dir: &str) -> Result<String> {
+pub(crate) fn newest_run_dir(storage: &dyn Storage, history_dir: &str) -> Result<String> {
     let dirs = storage
         .list_dirs(history_dir)
         .with_context(|| format!("cannot list the Camus history folder {history_dir}"))?;
@@ -81,7 +81,7 @@ fn is_offsets_file(name: &str) -> bool {
 }
 
 /// Reads every offsets file of `run_dir` and keeps `topic`'s largest offset per partition.
-pub fn read_run(storage: &dyn Storage, run_dir: &str, topic: &str) -> Result<RunOffsets> {
+pub(crate) fn read_run(storage: &dyn Storage, run_dir: &str, topic: &str) -> Result<RunOffsets> {
     let prefix = format!("{}/", run_dir.trim_end_matches('/'));
     let files: Vec<String> = storage
         .list_files(run_dir)

@@ -26,7 +26,7 @@ struct GroupConsumer {
 
 /// The offsets the group already has for `offsets`' partitions of `topic`: `(partition, offset)`,
 /// empty when it has none. Reads only.
-pub fn existing(
+pub(crate) fn existing(
     brokers: &Brokers,
     group: &str,
     topic: &str,
@@ -40,7 +40,7 @@ pub fn existing(
 
 /// The brokers of the group coordinator, and the key they come from (`offsets.brokers` or
 /// `sink.brokers`).
-pub struct Brokers {
+pub(crate) struct Brokers {
     pub list: String,
     pub from: &'static str,
 }
@@ -137,7 +137,7 @@ fn retry_coordinator<T>(
 }
 
 /// Commits `offsets` of `topic` for `group` unless the group already has offsets for it.
-pub fn commit(
+pub(crate) fn commit(
     brokers: &Brokers,
     group: &str,
     topic: &str,

@@ -28,7 +28,7 @@ use crate::kafka::{self, Origin, Watch};
 
 /// The live cluster, as c2k talks to it.
 #[derive(Debug, Clone)]
-pub struct Cluster {
+pub(crate) struct Cluster {
     /// `host:port[,host:port...]`
     pub brokers: String,
     /// Where the broker list came from: `offsets.brokers`, `sink.brokers`, or the ZooKeeper
@@ -57,7 +57,7 @@ impl fmt::Display for Cluster {
 
 /// One partition of the live topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Watermarks {
+pub(crate) struct Watermarks {
     pub partition: i32,
     /// The oldest offset still in the log.
     pub log_start: i64,
@@ -67,7 +67,7 @@ pub struct Watermarks {
 
 /// The group's members running now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Members {
+pub(crate) struct Members {
     /// Where they were looked up: the group on the coordinator, or the ZooKeeper path.
     pub location: String,
     /// One description per member (member or consumer id, client, host).
@@ -76,7 +76,7 @@ pub struct Members {
 
 /// What the live cluster said.
 #[derive(Debug, Clone)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub cluster: Cluster,
     /// By partition; `None` when the topic does not exist there.
     pub partitions: Option<Vec<Watermarks>>,
@@ -86,7 +86,7 @@ pub struct Snapshot {
 
 /// Reads the live topic (and, given a group, its members). An error names what was tried: the
 /// brokers and where they came from, or the ZooKeeper path.
-pub fn read(pipeline: &Pipeline, topic: &str, group: Option<&str>) -> Result<Snapshot> {
+pub(crate) fn read(pipeline: &Pipeline, topic: &str, group: Option<&str>) -> Result<Snapshot> {
     let offsets = &pipeline.offsets;
     let timeout = offsets.session_timeout.duration();
     let (cluster, zookeeper_members) = match offsets.commit {

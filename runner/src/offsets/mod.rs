@@ -8,11 +8,11 @@
 //! can be handed over ([`HandOffRefused`], exit code 6), and `zookeeper` / `kafka` commit — never
 //! over offsets the group already has ([`AlreadyCommitted`], exit code 3).
 
-pub mod etlkey;
-pub mod handoff;
-pub mod history;
+pub(crate) mod etlkey;
+pub(crate) mod handoff;
+pub(crate) mod history;
 pub(crate) mod kafka;
-pub mod live;
+pub(crate) mod live;
 pub(crate) mod zookeeper;
 
 use std::io::Write;
@@ -20,7 +20,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 
 use crate::config::{CommitMode, LiveCheck, Pipeline};
-pub use crate::refusal::{AlreadyCommitted, HandOffRefused};
+pub(crate) use crate::refusal::{AlreadyCommitted, HandOffRefused};
 use handoff::Decision;
 use history::{History, PartitionOffset, RunOffsets};
 
@@ -70,7 +70,7 @@ pub fn show(pipeline: &Pipeline) -> Result<()> {
 }
 
 /// The table `show` prints: one line per partition, of the cut-offs and of the live topic.
-pub fn print_table(
+pub(crate) fn print_table(
     run: &RunOffsets,
     live: Option<&live::Snapshot>,
     out: &mut dyn Write,
@@ -159,7 +159,7 @@ pub fn read_history(pipeline: &Pipeline) -> Result<Option<History>> {
 }
 
 /// The cut-off the offsets step commits: the newest run's resume points in `history`.
-pub fn cutoff(pipeline: &Pipeline, history: Option<&History>) -> Result<RunOffsets> {
+pub(crate) fn cutoff(pipeline: &Pipeline, history: Option<&History>) -> Result<RunOffsets> {
     history.context(NO_HISTORY)?.cutoff(&pipeline.topic)
 }
 
@@ -281,7 +281,7 @@ pub struct StepOptions {
 /// consistent with the cut-off ([`handoff`]). A replay is never published only to find that its
 /// hand-off cannot be made. A dry run reads the live topic too and says what it found, without
 /// failing on it.
-pub fn preflight(
+pub(crate) fn preflight(
     pipeline: &Pipeline,
     history: Option<&History>,
     options: StepOptions,

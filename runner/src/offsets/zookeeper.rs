@@ -27,14 +27,14 @@ use crate::zookeeper::{
 
 /// One znode to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write {
+pub(crate) struct Write {
     /// Path as the server sees it (chroot included).
     pub path: String,
     pub value: String,
 }
 
 /// The topic's offsets node, inside the chroot.
-pub fn topic_path(group: &str, topic: &str) -> String {
+pub(crate) fn topic_path(group: &str, topic: &str) -> String {
     format!("/consumers/{group}/offsets/{topic}")
 }
 
@@ -46,7 +46,7 @@ fn child_name(layout: ZkLayout, offset: &PartitionOffset) -> String {
 }
 
 /// What a commit writes, with full server-side paths (for `--dry-run` and reports).
-pub fn planned_writes(
+pub(crate) fn planned_writes(
     connect: &str,
     group: &str,
     topic: &str,
@@ -69,7 +69,7 @@ pub fn planned_writes(
 }
 
 /// Commits `offsets` for `group` unless the group already has offsets for `topic`.
-pub fn commit(
+pub(crate) fn commit(
     connect: &str,
     auth: &ZkAuth,
     group: &str,
@@ -251,7 +251,7 @@ async fn create_one_by_one(
 
 /// The offsets the group already has for the topic: `(child name, value)` of every child of the
 /// topic's node (none when the node, its parents or the chroot do not exist). Reads only.
-pub fn existing(
+pub(crate) fn existing(
     connect: &str,
     auth: &ZkAuth,
     group: &str,
@@ -295,7 +295,10 @@ async fn existing_async(
 }
 
 /// The children [`commit`] would create: `(child name, value)`, sorted like [`existing`].
-pub fn planned_children(layout: ZkLayout, offsets: &[PartitionOffset]) -> Vec<(String, String)> {
+pub(crate) fn planned_children(
+    layout: ZkLayout,
+    offsets: &[PartitionOffset],
+) -> Vec<(String, String)> {
     let mut children: Vec<(String, String)> = offsets
         .iter()
         .map(|o| (child_name(layout, o), o.offset.to_string()))

@@ -1,13 +1,13 @@
 //! Host bindings of the two worlds of `plugin-sdk/wit/camus2kafka.wit`.
 
-pub mod key {
+pub(super) mod key {
     wasmtime::component::bindgen!({
         path: "../plugin-sdk/wit",
         world: "key-extractor-plugin",
     });
 }
 
-pub mod format {
+pub(super) mod format {
     wasmtime::component::bindgen!({
         path: "../plugin-sdk/wit",
         world: "output-format-plugin",

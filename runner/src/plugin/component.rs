@@ -17,7 +17,7 @@ use crate::config::PluginConfig;
 
 /// A plugin role: the WIT interface it exports (`plugin-sdk/wit/camus2kafka.wit`), without its
 /// version, and its batch function at each contract version.
-pub struct Role {
+pub(super) struct Role {
     /// `a key-extractor` or `an output-format`, as errors name it.
     pub name: &'static str,
     /// `camus2kafka:plugin/key-extractor`: exported as `NAME@VERSION`.
@@ -80,12 +80,12 @@ type Accepted = (Result<(), String>,);
 
 /// A failure the guest reports on one record (the WIT `record-error`): each world's bindings have
 /// their own copy of the type.
-pub trait RecordFailure {
+pub(super) trait RecordFailure {
     fn into_parts(self) -> (u32, String);
 }
 
 /// A component playing one role, configured.
-pub struct ComponentPlugin {
+pub(super) struct ComponentPlugin {
     loaded: Loaded,
     /// The contract version the component is called as, one of [`contract::LOADS`]: the one it
     /// was built against, or the older one `load` was asked to call it as.
@@ -127,7 +127,11 @@ impl ComponentPlugin {
     /// role checks the batch function's type with [`check_batch`](Self::check_batch).
     /// `call_as` calls the plugin as a host of that older version would (its batch function),
     /// when the component's version is newer: minor versions only add.
-    pub fn load(config: &PluginConfig, role: &Role, call_as: Option<&'static str>) -> Result<Self> {
+    pub(super) fn load(
+        config: &PluginConfig,
+        role: &Role,
+        call_as: Option<&'static str>,
+    ) -> Result<Self> {
         let mut loaded = Loaded::load(config)?;
         // A plugin built against another contract version is refused before anything else.
         contract::check(&loaded.component, loaded.store.engine())
@@ -187,7 +191,7 @@ impl ComponentPlugin {
 
     /// Checks that the batch function returns `Result<T, E>` (the role's types for
     /// [`version`](Self::version)).
-    pub fn check_batch<T, E>(&self, role: &Role) -> Result<(), PluginError>
+    pub(super) fn check_batch<T, E>(&self, role: &Role) -> Result<(), PluginError>
     where
         (Result<T, E>,): ComponentNamedList + Lift + Send + Sync + 'static,
     {
@@ -198,7 +202,7 @@ impl ComponentPlugin {
     }
 
     /// Tells the plugin about a schema later batches refer to by `id`.
-    pub fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
+    pub(super) fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
         let func = self.register_schema;
         let (result,) = self.loaded.call("register-schema", |store| {
             func.typed::<(BorrowedSchema<'_>,), Accepted>(&*store)?
@@ -212,12 +216,16 @@ impl ComponentPlugin {
     }
 
     /// A failure of the plugin's answer as a whole (not tied to one record).
-    pub fn error(&self, message: String) -> PluginError {
+    pub(super) fn error(&self, message: String) -> PluginError {
         self.loaded.error(None, message)
     }
 
     /// Calls the batch function. `T` is what it returns on success, `E` its per-record error.
-    pub fn call_batch<T, E>(&mut self, what: &str, batch: &PluginBatch) -> Result<T, PluginError>
+    pub(super) fn call_batch<T, E>(
+        &mut self,
+        what: &str,
+        batch: &PluginBatch,
+    ) -> Result<T, PluginError>
     where
         (Result<T, E>,): ComponentNamedList + Lift + Send + Sync + 'static,
         E: RecordFailure,

@@ -8,11 +8,11 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 
 /// The WIT package of the contract.
-pub const PACKAGE: &str = "camus2kafka:plugin";
+pub(crate) const PACKAGE: &str = "camus2kafka:plugin";
 
 /// The package versions this host loads, newest first: the WIT in `plugin-sdk/wit/` (what the
 /// SDK builds and `c2k plugin new` scaffolds) and the older minor versions of its major version.
-pub const LOADS: &[&str] = &["0.1.1", "0.1.0"];
+pub(crate) const LOADS: &[&str] = &["0.1.1", "0.1.0"];
 
 /// What `c2k --version` prints: the host's version and the contract versions it loads.
 pub const VERSION_TEXT: &str = concat!(
@@ -37,14 +37,14 @@ fn contract_names(component: &Component, engine: &Engine) -> Vec<(String, Option
 }
 
 /// Whether loaded version `a` is older than loaded version `b` ([`LOADS`] is newest first).
-pub fn is_older(a: &str, b: &str) -> bool {
+pub(crate) fn is_older(a: &str, b: &str) -> bool {
     let at = |v: &str| LOADS.iter().position(|loaded| *loaded == v);
     at(a) > at(b)
 }
 
 /// The version at which `component` exports `interface` (`camus2kafka:plugin/output-format`), if
 /// it exports it at all.
-pub fn exported_version(
+pub(crate) fn exported_version(
     component: &Component,
     engine: &Engine,
     interface: &str,
@@ -60,7 +60,7 @@ pub fn exported_version(
 /// Refuses a component built against a contract version this host does not load, saying which
 /// version it was built for and which this host loads. A component that names the contract not
 /// at all passes (and is then reported as lacking the role's export).
-pub fn check(component: &Component, engine: &Engine) -> Result<(), String> {
+pub(crate) fn check(component: &Component, engine: &Engine) -> Result<(), String> {
     for (name, version) in contract_names(component, engine) {
         let loaded = version.as_deref().is_some_and(|v| LOADS.contains(&v));
         if !loaded {

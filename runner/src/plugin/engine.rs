@@ -10,12 +10,12 @@ use anyhow::{anyhow, Context, Result};
 use wasmtime::{Cache, CacheConfig, Config, Engine};
 
 /// How often the epoch advances: the granularity of `call_timeout`.
-pub const TICK: Duration = Duration::from_millis(10);
+pub(super) const TICK: Duration = Duration::from_millis(10);
 
 static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
 
 /// The shared engine, created (with its ticker thread) on first use.
-pub fn engine() -> Result<Engine> {
+pub(super) fn engine() -> Result<Engine> {
     ENGINE
         .get_or_init(|| create().map_err(|e| format!("{e:#}")))
         .clone()

@@ -9,10 +9,10 @@
 
 mod bindings;
 mod component;
-pub mod contract;
+pub(crate) mod contract;
 mod engine;
 pub(crate) mod native;
-pub mod pool;
+pub(crate) mod pool;
 mod sandbox;
 mod sandbox_call;
 mod unflat;

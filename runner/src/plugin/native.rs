@@ -9,13 +9,13 @@ use c2k_plugin_sdk::runtime::{BatchRef, KeyRuntime};
 use super::{Keys, PluginBatch, PluginError};
 
 /// What a `*.plugin` value starts with to name a native plugin.
-pub const PREFIX: &str = "native:";
+pub(crate) const PREFIX: &str = "native:";
 
 /// The names after [`PREFIX`] that [`NativeKeyExtractor::load`] knows (key extractors only).
-pub const NAMES: &[&str] = &["time-field"];
+pub(crate) const NAMES: &[&str] = &["time-field"];
 
 /// `native:<name>` → `Some(name)`.
-pub fn native_name(plugin: &str) -> Option<&str> {
+pub(crate) fn native_name(plugin: &str) -> Option<&str> {
     plugin.strip_prefix(PREFIX)
 }
 
@@ -25,7 +25,7 @@ enum Runtime {
 }
 
 /// A native key extractor, configured.
-pub struct NativeKeyExtractor {
+pub(crate) struct NativeKeyExtractor {
     /// The name as the pipeline gave it (`native:time-field`), for errors.
     plugin: String,
     runtime: Runtime,
@@ -33,7 +33,7 @@ pub struct NativeKeyExtractor {
 
 impl NativeKeyExtractor {
     /// Builds the extractor `name` (without the prefix) from its JSON configuration.
-    pub fn load(plugin: &str, name: &str, config: &str) -> Result<Self, PluginError> {
+    pub(crate) fn load(plugin: &str, name: &str, config: &str) -> Result<Self, PluginError> {
         let error = |message: String| PluginError {
             plugin: plugin.to_string(),
             index: None,
@@ -65,14 +65,14 @@ impl NativeKeyExtractor {
         }
     }
 
-    pub fn register_schema(&mut self, id: u32, json: &str) -> Result<(), PluginError> {
+    pub(crate) fn register_schema(&mut self, id: u32, json: &str) -> Result<(), PluginError> {
         let result = match &mut self.runtime {
             Runtime::TimeField(runtime) => runtime.register_schema(id, json),
         };
         result.map_err(|e| self.error(None, format!("rejected schema {id}: {e}")))
     }
 
-    pub fn extract_keys(&self, batch: &PluginBatch) -> Result<Keys, PluginError> {
+    pub(crate) fn extract_keys(&self, batch: &PluginBatch) -> Result<Keys, PluginError> {
         let batch = BatchRef {
             data: batch.data,
             ends: batch.ends,

@@ -14,14 +14,14 @@ use crate::config::PluginConfig;
 use crate::record::OutMessage;
 
 /// The instances of one format plugin.
-pub struct FormatPool {
+pub(crate) struct FormatPool {
     instances: Vec<FormatPlugin>,
 }
 
 impl FormatPool {
     /// Loads `config.instances` instances (`0`: one per core). The compiled component is cached
     /// by the engine, so each instance after the first costs an instantiation, not a compile.
-    pub fn load(config: &PluginConfig) -> Result<FormatPool> {
+    pub(crate) fn load(config: &PluginConfig) -> Result<FormatPool> {
         let count = match config.instances {
             0 => crate::source::parallel::default_workers(),
             n => n,
@@ -40,7 +40,7 @@ impl FormatPool {
     }
 
     /// Tells every instance about a schema later batches refer to by `id`.
-    pub fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
+    pub(crate) fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
         for instance in &mut self.instances {
             instance.register_schema(id, json)?;
         }
@@ -51,7 +51,7 @@ impl FormatPool {
     /// `format_one` on one thread per instance, and hands the results to `deliver` in that order.
     /// `deliver` returns `false` when nobody wants more (the sink stopped). The first error, in
     /// batch order, ends the formatting and is returned.
-    pub fn format_in_order<B: Send>(
+    pub(crate) fn format_in_order<B: Send>(
         &mut self,
         batches: Receiver<(u64, Result<B>)>,
         format_one: impl Fn(&mut FormatPlugin, B) -> Result<Vec<OutMessage>> + Sync,

@@ -15,7 +15,7 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, Was
 const STDERR_CAPACITY: usize = 1 << 20;
 
 /// The state of one plugin's store.
-pub struct Host {
+pub(super) struct Host {
     ctx: WasiCtx,
     table: ResourceTable,
     pub limits: MemoryCap,
@@ -32,7 +32,7 @@ impl WasiView for Host {
 }
 
 /// Caps linear memory at `max_bytes`, recording the first refused growth.
-pub struct MemoryCap {
+pub(super) struct MemoryCap {
     pub max_bytes: usize,
     pub refused: Option<usize>,
 }
@@ -94,7 +94,7 @@ fn fixed_random_bytes() -> Vec<u8> {
 }
 
 /// A store for one plugin with nothing granted and memory capped at `max_memory` bytes.
-pub fn store(engine: &Engine, max_memory: usize) -> Store<Host> {
+pub(super) fn store(engine: &Engine, max_memory: usize) -> Store<Host> {
     let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
     let random = fixed_random_bytes();
     let ctx = WasiCtx::builder()
@@ -124,7 +124,7 @@ pub fn store(engine: &Engine, max_memory: usize) -> Store<Host> {
 }
 
 /// A linker providing WASI p2 (all of it denied by the empty context above).
-pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<Host>> {
+pub(super) fn linker(engine: &Engine) -> wasmtime::Result<Linker<Host>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     // The contract's type-only interface, in case a component imports it: nothing to provide.

@@ -45,7 +45,7 @@ fn compiled(engine: &wasmtime::Engine, name: &str, bytes: Cow<'static, [u8]>) ->
 }
 
 /// A plugin component in its own store, ready to be instantiated.
-pub struct Loaded {
+pub(super) struct Loaded {
     pub name: String,
     pub store: Store<Host>,
     pub component: Component,
@@ -57,7 +57,7 @@ pub struct Loaded {
 
 impl Loaded {
     /// Reads (bundled or from a `.wasm` path) and compiles the plugin's component.
-    pub fn load(config: &PluginConfig) -> Result<Loaded> {
+    pub(super) fn load(config: &PluginConfig) -> Result<Loaded> {
         let name = config.plugin.clone();
         let bytes: Cow<'static, [u8]> = match crate::bundled::bundled(&name) {
             Some(bytes) => Cow::Borrowed(bytes),
@@ -93,7 +93,7 @@ impl Loaded {
     }
 
     /// A whole-call error naming this plugin.
-    pub fn error(&self, index: Option<u32>, message: impl Into<String>) -> PluginError {
+    pub(super) fn error(&self, index: Option<u32>, message: impl Into<String>) -> PluginError {
         PluginError {
             plugin: self.name.clone(),
             index,
@@ -102,7 +102,7 @@ impl Loaded {
     }
 
     /// Runs one call into the guest under the time limit.
-    pub fn call<R>(
+    pub(super) fn call<R>(
         &mut self,
         what: &str,
         f: impl FnOnce(&mut Store<Host>) -> wasmtime::Result<R>,

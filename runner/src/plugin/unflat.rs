@@ -6,7 +6,7 @@ use super::bindings::format::exports::camus2kafka::plugin::output_format::{Messa
 use crate::record::OutMessage;
 
 /// A 0.1.0 plugin's message.
-pub fn from_record(m: Message) -> OutMessage {
+pub(super) fn from_record(m: Message) -> OutMessage {
     OutMessage {
         key: m.key,
         value: m.value.into(),
@@ -19,7 +19,7 @@ pub fn from_record(m: Message) -> OutMessage {
 
 /// Splits a flat answer into messages. The count is the caller's to compare with the batch's
 /// records; everything else that does not add up is refused, naming the column.
-pub fn messages(mut flat: Messages, records: usize) -> Result<Vec<OutMessage>, String> {
+pub(super) fn messages(mut flat: Messages, records: usize) -> Result<Vec<OutMessage>, String> {
     let count = flat.value_ends.len();
     let optional = |column: &str, len: usize| {
         if len == 0 || len == count {

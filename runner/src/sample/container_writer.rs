@@ -10,7 +10,7 @@ use apache_avro::types::Value;
 use apache_avro::{Codec, Schema, Writer};
 
 /// Encodes `records` into a complete container file.
-pub fn container_bytes(
+pub(super) fn container_bytes(
     schema: &Schema,
     schema_json: &str,
     codec: Codec,

@@ -137,7 +137,7 @@ fn write_file(path: &Path, keys: &[EtlKey], compression: Compression) -> Result<
 }
 
 /// Camus's run folder name for a time: `YYYY-MM-dd-HH-mm-ss` (UTC).
-pub fn run_name(time_ms: i64) -> String {
+pub(crate) fn run_name(time_ms: i64) -> String {
     let secs = time_ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = crate::utc::civil_from_days(days);

@@ -14,8 +14,8 @@
 //!   [`history`].
 
 mod container_writer;
-pub mod history;
-pub mod page_view_schemas;
+pub(crate) mod history;
+pub(crate) mod page_view_schemas;
 mod records;
 
 use std::path::Path;

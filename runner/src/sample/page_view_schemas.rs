@@ -2,7 +2,7 @@
 //! promotes `duration_ms` from int to long, so that reading old files with the newest schema
 //! exercises Avro schema resolution.
 
-pub const PAGE_VIEW_V1: &str = r#"{
+pub(crate) const PAGE_VIEW_V1: &str = r#"{
   "type": "record",
   "name": "PageView",
   "namespace": "com.example.events",

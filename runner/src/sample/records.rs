@@ -23,7 +23,7 @@ const USER_AGENTS: &[&str] = &[
 const COUNTRIES: &[&str] = &["FR", "US", "DE", "JP", "BR", "IN", "GB"];
 
 /// One page view at `time_ms`, in schema v1 (`v2 == false`) or v2.
-pub fn page_view(rng: &mut ChaCha8Rng, time_ms: i64, v2: bool) -> Value {
+pub(super) fn page_view(rng: &mut ChaCha8Rng, time_ms: i64, v2: bool) -> Value {
     let section = SECTIONS[rng.random_range(0..SECTIONS.len())];
     let url = format!(
         "https://www.example.com/{section}/{:08x}-{}?utm_source=feed&page={}",

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 /// Assigns each source partition (with its bytes) to one of `shards` shards: largest partition
 /// first, each to the shard holding the fewest bytes so far (the lowest index on a tie), so the
 /// same archive always gives the same assignment. Returns each shard's partitions, sorted.
-pub fn by_bytes(partition_bytes: &BTreeMap<u32, u64>, shards: usize) -> Vec<Vec<u32>> {
+pub(crate) fn by_bytes(partition_bytes: &BTreeMap<u32, u64>, shards: usize) -> Vec<Vec<u32>> {
     let mut order: Vec<(u32, u64)> = partition_bytes.iter().map(|(p, b)| (*p, *b)).collect();
     // Largest first; equal sizes by partition number, so the order never depends on the map.
     order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -16,7 +16,7 @@ use crate::integrity::Inconsistent;
 use crate::offsets::StepOptions;
 use crate::sink::kafka::account::{account, Account};
 
-pub use crate::refusal::Incomplete;
+pub(crate) use crate::refusal::Incomplete;
 
 /// Checks the replay is complete, then commits the offsets. A `key` or `single` plan needs the
 /// staging area: its map shards' manifests say how many messages each replay partition must hold
@@ -65,7 +65,7 @@ pub fn commit(
 }
 
 /// What each replay partition must hold, and who publishes it (for the error).
-pub struct Expected {
+pub(crate) struct Expected {
     pub counts: BTreeMap<u32, u64>,
     /// Shard publishing each partition (`source`), or `None`: the reduce of that partition.
     shards: Option<BTreeMap<u32, usize>>,
@@ -73,7 +73,7 @@ pub struct Expected {
 
 impl Expected {
     /// `partitioning: source`: the plan's counts per source partition.
-    pub fn from_plan(plan: &Plan) -> Expected {
+    pub(crate) fn from_plan(plan: &Plan) -> Expected {
         let counts = plan.expected();
         let shards = counts
             .keys()
@@ -86,7 +86,7 @@ impl Expected {
     }
 
     /// `key` and `single`: the counts the map stage staged, which must be every planned record.
-    pub fn from_staging(plan: &Plan, staging: &Staging) -> Result<Expected> {
+    pub(crate) fn from_staging(plan: &Plan, staging: &Staging) -> Result<Expected> {
         let manifests = super::reduce::manifests(plan, staging, "nothing was committed")?;
         let counts = super::reduce::expected(&manifests);
         let staged: u64 = counts.values().sum();
@@ -114,7 +114,7 @@ impl Expected {
 }
 
 /// Compares what each replay partition holds with what is expected of it.
-pub fn check_complete(expected: &Expected, found: &Account) -> Result<()> {
+pub(crate) fn check_complete(expected: &Expected, found: &Account) -> Result<()> {
     if found.partitions.is_none() {
         return Err(Incomplete(format!(
             "replay topic {} does not exist: no shard has published yet; nothing was committed",
@@ -196,7 +196,6 @@ mod tests {
         Account {
             topic: "R".into(),
             partitions: Some(present.len() as i32),
-            identity: "me".into(),
             present,
             lost: Vec::new(),
         }

@@ -9,12 +9,12 @@
 //! or committed. A shard is resumable as a whole run is: it always resumes (the guard skips
 //! exactly what its partitions already hold), so a retried task neither loses nor duplicates.
 
-pub mod assign;
-pub mod complete;
-pub mod map;
-pub mod plan;
-pub mod reduce;
-pub mod staging;
+pub(crate) mod assign;
+pub(crate) mod complete;
+pub(crate) mod map;
+pub(crate) mod plan;
+pub(crate) mod reduce;
+pub(crate) mod staging;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -159,7 +159,7 @@ fn planned_cutoff(pipeline: &Pipeline, replay: &ReplayPlan) -> Result<plan::Cuto
 /// same files with the same sizes, the same content digest (reader schema, plugins) and, when the
 /// plan has one, the same Camus cut-off. `what` names who checks, for the error. The history is
 /// read once, for the gate, the cut-off check and the commit.
-pub fn open_as_planned(pipeline: &Pipeline, plan: &Plan, what: &str) -> Result<ReplayPlan> {
+pub(crate) fn open_as_planned(pipeline: &Pipeline, plan: &Plan, what: &str) -> Result<ReplayPlan> {
     plan.check_pipeline(pipeline)?;
     let replay = ReplayPlan::gated(pipeline)?;
     let input_dir = pipeline.input_dir();
@@ -239,7 +239,7 @@ fn differences(planned: &[(String, u64)], now: &[(String, u64)]) -> Option<Strin
 /// shard's source partitions. The sink is told the whole archive's partitions and content (so
 /// every shard plans the same topic and has the same identity) and this shard's files, records
 /// and replay partitions.
-pub fn narrow(pipeline: &Pipeline, plan: &Plan, index: usize) -> Result<ReplayPlan> {
+pub(crate) fn narrow(pipeline: &Pipeline, plan: &Plan, index: usize) -> Result<ReplayPlan> {
     let shard = plan.shard(index)?.clone();
     if plan.is_map_reduce() {
         bail!(

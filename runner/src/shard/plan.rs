@@ -13,7 +13,7 @@ use crate::config::{Partitioning, Pipeline};
 use crate::identity::ContentDigest;
 
 /// The plan format's version; a plan of another version is refused, never guessed at.
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,7 +180,7 @@ impl Plan {
 }
 
 /// The name `sink.partitioning` gives a mode, as the plan records it.
-pub fn partitioning_name(partitioning: Partitioning) -> &'static str {
+pub(crate) fn partitioning_name(partitioning: Partitioning) -> &'static str {
     match partitioning {
         Partitioning::Source => "source",
         Partitioning::Key => "key",
@@ -188,6 +188,6 @@ pub fn partitioning_name(partitioning: Partitioning) -> &'static str {
     }
 }
 
-pub fn to_hex(digest: &ContentDigest) -> String {
+pub(crate) fn to_hex(digest: &ContentDigest) -> String {
     digest.0.iter().map(|b| format!("{b:02x}")).collect()
 }

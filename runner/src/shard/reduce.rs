@@ -20,7 +20,7 @@ use crate::sink::kafka::KafkaSink;
 use crate::sink::{Sink, SourceFacts};
 
 /// Every map shard's manifest, or an error naming the shards whose map stage is not complete.
-pub fn manifests(plan: &Plan, staging: &Staging, what: &str) -> Result<Vec<Manifest>> {
+pub(crate) fn manifests(plan: &Plan, staging: &Staging, what: &str) -> Result<Vec<Manifest>> {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for shard in &plan.shards {
@@ -58,7 +58,7 @@ pub fn manifests(plan: &Plan, staging: &Staging, what: &str) -> Result<Vec<Manif
 }
 
 /// Messages each replay partition must hold, from the map shards' manifests.
-pub fn expected(manifests: &[Manifest]) -> BTreeMap<u32, u64> {
+pub(crate) fn expected(manifests: &[Manifest]) -> BTreeMap<u32, u64> {
     let mut expected = BTreeMap::new();
     for manifest in manifests {
         for (partition, run) in &manifest.runs {

@@ -340,7 +340,7 @@ fn staged_item(sorted: &SortItem, message: &OutMessage) -> Result<SortItem> {
 }
 
 /// The message a staged item carries, as the sink gets it.
-pub fn message_of(item: &SortItem, path: &str) -> Result<OutMessage> {
+pub(crate) fn message_of(item: &SortItem, path: &str) -> Result<OutMessage> {
     let mut message =
         decode_message(item.datum()).with_context(|| format!("{path}: a damaged message"))?;
     message.timestamp_ms = item.timestamp_ms();

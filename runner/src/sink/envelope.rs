@@ -9,7 +9,7 @@ use serde_json::{Map, Value as Json};
 use crate::record::OutMessage;
 
 /// Inserts `bytes` as `name` (UTF-8 text) or `name_base64` (anything else).
-pub fn insert_bytes(object: &mut Map<String, Json>, name: &str, bytes: &[u8]) {
+pub(crate) fn insert_bytes(object: &mut Map<String, Json>, name: &str, bytes: &[u8]) {
     match std::str::from_utf8(bytes) {
         Ok(text) => object.insert(name.to_string(), Json::String(text.to_string())),
         Err(_) => object.insert(
@@ -21,7 +21,7 @@ pub fn insert_bytes(object: &mut Map<String, Json>, name: &str, bytes: &[u8]) {
 
 /// `{"key": ..., "headers": [{"key": ..., "value": ...}], "timestamp_ms": ..., "value": ...}`;
 /// an absent key is `"key": null`.
-pub fn message_json(
+pub(crate) fn message_json(
     key: Option<&[u8]>,
     value: &[u8],
     headers: &[(String, Vec<u8>)],
@@ -52,7 +52,7 @@ pub fn message_json(
 /// One envelope line (without its newline): the message and its replay partition — the
 /// original record's partition, where `sink.partitioning: source` (the default) publishes it;
 /// null when the file name did not tell it.
-pub fn envelope_line(message: &OutMessage) -> Vec<u8> {
+pub(crate) fn envelope_line(message: &OutMessage) -> Vec<u8> {
     let mut object = message_json(
         message.key.as_deref(),
         &message.value,

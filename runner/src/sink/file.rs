@@ -43,7 +43,7 @@ fn write_framed(
 /// A file written under a temporary name in the same directory and renamed when complete, so a
 /// reader never sees half a replay; the temporary file is removed if the run fails or is stopped
 /// by a signal, and by the next run if this one is killed ([`crate::cleanup`]).
-pub struct FileSink {
+pub(crate) struct FileSink {
     path: PathBuf,
     temp: Option<tempfile::NamedTempFile>,
     /// Declared after `temp`: unregistered once the file is renamed or removed.
@@ -54,7 +54,7 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    pub fn create(sink: &FileSinkConfig) -> Result<FileSink> {
+    pub(crate) fn create(sink: &FileSinkConfig) -> Result<FileSink> {
         let path = sink
             .path
             .as_deref()
@@ -125,14 +125,14 @@ impl Sink for FileSink {
 }
 
 /// Messages on stdout, framed.
-pub struct StdoutSink {
+pub(crate) struct StdoutSink {
     out: BufWriter<std::io::Stdout>,
     framing: Framing,
     report: SinkReport,
 }
 
 impl StdoutSink {
-    pub fn new(framing: Framing) -> StdoutSink {
+    pub(crate) fn new(framing: Framing) -> StdoutSink {
         let report = SinkReport {
             destination: "stdout".into(),
             ..SinkReport::default()
@@ -165,7 +165,7 @@ impl Sink for StdoutSink {
 /// Sends nothing; counts what would be sent, and where, and says so when finished. For Kafka it
 /// plans the replay topic, counts messages per replay partition and reads (never writes) what the
 /// topic already holds, to say whether a run would publish, resume or be refused.
-pub struct DryRunSink {
+pub(crate) struct DryRunSink {
     destination: String,
     /// For Kafka: the properties its clients connect with, secrets redacted.
     settings: Option<String>,
@@ -178,7 +178,7 @@ pub struct DryRunSink {
 }
 
 impl DryRunSink {
-    pub fn new(pipeline: &Pipeline, facts: &SourceFacts) -> Result<DryRunSink> {
+    pub(crate) fn new(pipeline: &Pipeline, facts: &SourceFacts) -> Result<DryRunSink> {
         let (destination, kafka) = match &pipeline.sink {
             SinkConfig::Kafka(sink) => {
                 let plan = plan_topic(pipeline, facts)?;

@@ -1,8 +1,8 @@
 //! Where messages go: Kafka (the replay topic), a file, or stdout.
 
-pub mod envelope;
-pub mod file;
-pub mod kafka;
+pub(crate) mod envelope;
+pub(crate) mod file;
+pub(crate) mod kafka;
 mod write_behind;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,18 +78,18 @@ pub trait Sink: Send {
 static DELIVERED: AtomicU64 = AtomicU64::new(0);
 
 /// Adds `messages` to what this process has delivered so far.
-pub fn count_delivered(messages: u64) {
+pub(crate) fn count_delivered(messages: u64) {
     DELIVERED.fetch_add(messages, Ordering::Relaxed);
 }
 
 /// What this process has delivered so far.
-pub fn delivered_so_far() -> u64 {
+pub(crate) fn delivered_so_far() -> u64 {
     DELIVERED.load(Ordering::Relaxed)
 }
 
 /// How a sink is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Opening {
+pub(crate) enum Opening {
     /// Nothing is written or sent anywhere (`--dry-run`).
     DryRun,
     /// A replay into a destination that holds none of it yet (a non-empty replay topic is
@@ -100,7 +100,11 @@ pub enum Opening {
 }
 
 /// Opens the pipeline's sink.
-pub fn open(pipeline: &Pipeline, facts: &SourceFacts, opening: Opening) -> Result<Box<dyn Sink>> {
+pub(crate) fn open(
+    pipeline: &Pipeline,
+    facts: &SourceFacts,
+    opening: Opening,
+) -> Result<Box<dyn Sink>> {
     if opening == Opening::DryRun {
         return Ok(Box::new(file::DryRunSink::new(pipeline, facts)?));
     }

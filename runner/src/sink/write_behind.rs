@@ -13,7 +13,7 @@ use std::io::Write;
 /// what is in flight (at 16 MiB, the sync at the end of a 117 MiB replay took 7 ms; at 4, 2 ms).
 const WRITE_BEHIND: u64 = 4 << 20;
 
-pub struct WriteBehind {
+pub(super) struct WriteBehind {
     file: File,
     written: u64,
     /// Everything before this offset has been handed to write-back.
@@ -21,7 +21,7 @@ pub struct WriteBehind {
 }
 
 impl WriteBehind {
-    pub fn new(file: File) -> WriteBehind {
+    pub(super) fn new(file: File) -> WriteBehind {
         WriteBehind {
             file,
             written: 0,

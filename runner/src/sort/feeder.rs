@@ -24,7 +24,7 @@ use super::{Pushed, SortItem};
 const BATCH: usize = 1024;
 
 /// Every record the thread was given.
-pub enum Gathered {
+pub(super) enum Gathered {
     /// They fitted one segment: held here, unsorted.
     InMemory(Vec<SortItem>),
     /// They did not: in `extsort`, which spilled the segments before the last, and `last`, when
@@ -115,7 +115,7 @@ fn gather(
 }
 
 /// Pushes records into a [`Pushed`] sorter on another thread.
-pub struct Feeder {
+pub(super) struct Feeder {
     batch: Vec<SortItem>,
     sender: Option<crossbeam_channel::Sender<Vec<SortItem>>>,
     thread: Option<JoinHandle<std::io::Result<Gathered>>>,
@@ -124,7 +124,7 @@ pub struct Feeder {
 impl Feeder {
     /// Starts the thread; at most about `segment` records wait for it, and it holds up to
     /// `segment` records itself before handing them all to `pushed`.
-    pub fn start(pushed: Pushed, segment: usize) -> std::io::Result<Feeder> {
+    pub(super) fn start(pushed: Pushed, segment: usize) -> std::io::Result<Feeder> {
         let (sender, receiver) =
             crossbeam_channel::bounded::<Vec<SortItem>>((segment / BATCH).max(1));
         let thread = std::thread::Builder::new()
@@ -137,7 +137,7 @@ impl Feeder {
         })
     }
 
-    pub fn push(&mut self, item: SortItem) -> std::io::Result<()> {
+    pub(super) fn push(&mut self, item: SortItem) -> std::io::Result<()> {
         self.batch.push(item);
         if self.batch.len() >= BATCH {
             self.send()?;
@@ -160,7 +160,7 @@ impl Feeder {
     }
 
     /// Hands over the last records and waits for the thread: every record, held or in the sorter.
-    pub fn finish(mut self) -> std::io::Result<Gathered> {
+    pub(super) fn finish(mut self) -> std::io::Result<Gathered> {
         if !self.batch.is_empty() {
             self.send()?;
         }

@@ -11,7 +11,7 @@ use apache_avro::Codec;
 
 /// A block codec, from the file header's `avro.codec`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockCodec {
+pub(crate) enum BlockCodec {
     Null,
     Deflate,
     Snappy,
@@ -22,7 +22,7 @@ pub enum BlockCodec {
 
 impl BlockCodec {
     /// The codec named by `avro.codec` (absent means null).
-    pub fn from_name(name: &str) -> Option<BlockCodec> {
+    pub(crate) fn from_name(name: &str) -> Option<BlockCodec> {
         Some(match name {
             "" | "null" => BlockCodec::Null,
             "deflate" => BlockCodec::Deflate,
@@ -34,7 +34,7 @@ impl BlockCodec {
         })
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             BlockCodec::Null => "null",
             BlockCodec::Deflate => "deflate",
@@ -46,7 +46,7 @@ impl BlockCodec {
     }
 
     /// Decompresses `block` in place (a no-op for null).
-    pub fn decompress(self, block: &mut Vec<u8>) -> Result<(), String> {
+    pub(crate) fn decompress(self, block: &mut Vec<u8>) -> Result<(), String> {
         match self {
             BlockCodec::Null => Ok(()),
             BlockCodec::Deflate => avro_codec(Codec::Deflate(Default::default()), block),

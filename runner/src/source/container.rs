@@ -13,14 +13,14 @@ use apache_avro::Schema;
 
 use super::codec::BlockCodec;
 
-pub const MAGIC: [u8; 4] = *b"Obj\x01";
+pub(crate) const MAGIC: [u8; 4] = *b"Obj\x01";
 
 /// Larger blocks than this are taken for corruption (Java's writer cannot produce them).
 const MAX_BLOCK_BYTES: u64 = i32::MAX as u64;
 
 /// What a container file's header says.
 #[derive(Debug, Clone)]
-pub struct Header {
+pub(crate) struct Header {
     /// The writer schema exactly as stored in `avro.schema`.
     pub schema_json: String,
     pub schema: Schema,
@@ -29,7 +29,7 @@ pub struct Header {
 }
 
 /// An open container file, positioned before its next block.
-pub struct ContainerReader {
+pub(crate) struct ContainerReader {
     url: String,
     input: Box<dyn Read + Send>,
     pub header: Header,
@@ -43,7 +43,7 @@ pub struct ContainerReader {
 
 impl ContainerReader {
     /// Reads the header. `input` is the file's content from its first byte.
-    pub fn open(url: &str, input: Box<dyn Read + Send>) -> Result<ContainerReader> {
+    pub(crate) fn open(url: &str, input: Box<dyn Read + Send>) -> Result<ContainerReader> {
         let mut reader = ContainerReader {
             url: url.to_string(),
             input,
@@ -61,7 +61,7 @@ impl ContainerReader {
         Ok(reader)
     }
 
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
@@ -127,7 +127,7 @@ impl ContainerReader {
 
     /// Reads the next block; returns its record count, or `None` at the end of the file.
     /// The decompressed records are then in [`ContainerReader::block`].
-    pub fn next_block(&mut self) -> Result<Option<u64>> {
+    pub(crate) fn next_block(&mut self) -> Result<Option<u64>> {
         let mut first = [0u8; 1];
         loop {
             match self.input.read(&mut first) {
@@ -187,12 +187,12 @@ impl ContainerReader {
     }
 
     /// The records of the block last read by [`ContainerReader::next_block`].
-    pub fn block(&self) -> &[u8] {
+    pub(crate) fn block(&self) -> &[u8] {
         &self.block
     }
 
     /// Index of the block last read.
-    pub fn block_index(&self) -> u64 {
+    pub(crate) fn block_index(&self) -> u64 {
         self.block_index.saturating_sub(1)
     }
 

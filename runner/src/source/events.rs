@@ -16,7 +16,7 @@ use crate::storage::Storage;
 /// batch unbounded (and record ends, `u32`, cannot overflow).
 const MAX_BATCH_BYTES: usize = 64 << 20;
 
-pub struct Events<'a> {
+pub(crate) struct Events<'a> {
     source: &'a CamusSource,
     storage: Arc<dyn Storage>,
     registry: Registry,
@@ -29,7 +29,11 @@ pub struct Events<'a> {
 }
 
 impl<'a> Events<'a> {
-    pub fn new(source: &'a CamusSource, storage: Arc<dyn Storage>, registry: Registry) -> Self {
+    pub(crate) fn new(
+        source: &'a CamusSource,
+        storage: Arc<dyn Storage>,
+        registry: Registry,
+    ) -> Self {
         Events {
             source,
             storage,

@@ -18,7 +18,7 @@ pub(crate) mod container;
 pub(crate) mod events;
 pub(crate) mod names;
 pub(crate) mod parallel;
-pub mod schemas;
+pub(crate) mod schemas;
 pub(crate) mod transcode;
 
 use std::sync::Arc;

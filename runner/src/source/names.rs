@@ -16,14 +16,14 @@ use super::CamusFileName;
 /// Files are chosen by name, not by sniffing for the Avro magic: Camus's Avro writer always names
 /// its files `*.avro`, and opening every stray file on HDFS to look at four bytes would cost a
 /// round trip each and could pull in files that merely look like Avro.
-pub fn is_data_file(relative_path: &str) -> bool {
+pub(crate) fn is_data_file(relative_path: &str) -> bool {
     let name = relative_path.rsplit('/').next().unwrap_or(relative_path);
     name.ends_with(".avro") && is_visible(relative_path)
 }
 
 /// Whether no component of a path (relative to the topic directory) is hidden (`.`) or
 /// Hadoop-private (`_`): what Camus and Hadoop leave beside the data.
-pub fn is_visible(relative_path: &str) -> bool {
+pub(crate) fn is_visible(relative_path: &str) -> bool {
     let mut components = relative_path
         .split('/')
         .filter(|c| !c.is_empty())

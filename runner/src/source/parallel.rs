@@ -31,7 +31,7 @@ use crate::storage::Storage;
 const QUEUE_DEPTH: usize = 4;
 
 /// The number of decoding threads by default: one per core.
-pub fn default_workers() -> usize {
+pub(crate) fn default_workers() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -96,7 +96,7 @@ impl Shared {
 }
 
 /// The merged stream; see the module documentation.
-pub struct ParallelEvents {
+pub(crate) struct ParallelEvents {
     shared: Arc<Shared>,
     registry: Registry,
     /// `None` once every file has been handed out (workers then finish and exit).
@@ -112,7 +112,7 @@ pub struct ParallelEvents {
 
 impl ParallelEvents {
     /// Starts `workers` threads (at least one) on `files`. Fails only if no thread can be started.
-    pub fn start(
+    pub(crate) fn start(
         files: Vec<SourceFile>,
         storage: Arc<dyn Storage>,
         reader_schema: Option<ReaderSchema>,

@@ -46,7 +46,7 @@ impl ReaderSchema {
 
 /// How one writer schema's datums become batch records.
 #[derive(Clone)]
-pub enum Plan {
+pub(crate) enum Plan {
     /// The datum bytes are already right.
     PassThrough,
     /// Rewritten in the reader schema by the compiled resolution, byte to byte.
@@ -79,7 +79,7 @@ impl Plan {
     }
 
     /// Appends one datum, in the reader schema, to `out`.
-    pub fn write(&self, datum: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    pub(crate) fn write(&self, datum: &[u8], out: &mut Vec<u8>) -> Result<()> {
         match self {
             Plan::PassThrough => out.extend_from_slice(datum),
             Plan::Transcode(transcoder) => transcoder.transcode(datum, out)?,
@@ -99,7 +99,7 @@ impl Plan {
     }
 
     /// Re-encodes one datum in the reader schema with apache-avro.
-    pub fn resolve(writer: &Schema, reader: &Schema, datum: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn resolve(writer: &Schema, reader: &Schema, datum: &[u8]) -> Result<Vec<u8>> {
         let mut input = datum;
         let value = apache_avro::from_avro_datum(writer, &mut input, None)?;
         let value = rename_aliased_fields(value, reader).resolve(reader)?;
@@ -151,14 +151,14 @@ fn rename_aliased_fields(value: Value, reader: &Schema) -> Value {
 /// Decides how each writer schema's datums are read. A plan depends only on the writer and reader
 /// schemas, never on the order files are read in, so the parallel source's workers share one
 /// planner; compatibility is checked once per distinct writer schema.
-pub struct Planner {
+pub(crate) struct Planner {
     reader: Option<ReaderSchema>,
     /// Writer canonical form → plan.
     plans: Mutex<HashMap<String, Plan>>,
 }
 
 impl Planner {
-    pub fn new(reader: Option<ReaderSchema>) -> Planner {
+    pub(crate) fn new(reader: Option<ReaderSchema>) -> Planner {
         Planner {
             reader,
             plans: Mutex::new(HashMap::new()),
@@ -167,7 +167,7 @@ impl Planner {
 
     /// The plan for a writer schema whose canonical form is `canonical`; `url` names the file
     /// in errors.
-    pub fn plan(&self, url: &str, writer: &Schema, canonical: &str) -> Result<Plan> {
+    pub(crate) fn plan(&self, url: &str, writer: &Schema, canonical: &str) -> Result<Plan> {
         if let Some(plan) = self.lock().get(canonical) {
             return Ok(plan.clone());
         }
@@ -198,7 +198,7 @@ impl Planner {
 
 /// Assigns schema ids, in the order writer schemas are first met, and remembers which have been
 /// announced. Ids depend on file order, so only the in-order side of the source holds one.
-pub struct Registry {
+pub(crate) struct Registry {
     planner: Planner,
     has_reader: bool,
     /// Writer canonical form → id (without a reader schema).
@@ -209,7 +209,7 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(reader: Option<ReaderSchema>) -> Registry {
+    pub(crate) fn new(reader: Option<ReaderSchema>) -> Registry {
         let json = reader.iter().map(|r| r.json.clone()).collect();
         Registry {
             has_reader: reader.is_some(),
@@ -221,7 +221,7 @@ impl Registry {
     }
 
     /// The id and plan for a file's writer schema; `url` names the file in errors.
-    pub fn plan_for(
+    pub(crate) fn plan_for(
         &mut self,
         url: &str,
         writer: &Schema,
@@ -235,7 +235,7 @@ impl Registry {
     /// The id of a writer schema given its canonical form: with a reader schema always 0 (records
     /// are announced in the reader schema), otherwise one id per distinct writer schema, handed
     /// out in the order they are first asked for.
-    pub fn id_for(&mut self, canonical: &str, writer_json: &str) -> u32 {
+    pub(crate) fn id_for(&mut self, canonical: &str, writer_json: &str) -> u32 {
         if self.has_reader {
             return 0;
         }
@@ -249,7 +249,7 @@ impl Registry {
     }
 
     /// The schema's JSON the first time `id` is asked for, `None` afterwards.
-    pub fn announce(&mut self, id: u32) -> Option<String> {
+    pub(crate) fn announce(&mut self, id: u32) -> Option<String> {
         if self.announced.insert(id) {
             self.json.get(id as usize).cloned()
         } else {
@@ -259,7 +259,7 @@ impl Registry {
 
     /// The event that hands `batch` on: the batch itself or, the first time its schema is met,
     /// the schema, with the batch left in `pending` for the next event.
-    pub fn hand_on(
+    pub(crate) fn hand_on(
         &mut self,
         batch: SourceBatch,
         pending: &mut Option<SourceBatch>,
@@ -280,7 +280,7 @@ impl Registry {
 /// apache-avro 0.21 unwraps its own name validation in places (a malformed `name`, `type`
 /// reference or alias panics instead of returning an error), so names are checked here first,
 /// and as a last resort a panic inside the parser is turned into an error.
-pub fn parse_schema(text: &str) -> Result<Schema> {
+pub(crate) fn parse_schema(text: &str) -> Result<Schema> {
     let json: serde_json::Value =
         serde_json::from_str(text).map_err(|e| anyhow!("not valid JSON: {e}"))?;
     check_names(&json)?;

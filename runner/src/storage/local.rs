@@ -12,7 +12,7 @@ use super::{FileEntry, FileWrite, Storage};
 pub struct LocalStorage;
 
 /// The local path of a plain path or `file://` URL.
-pub fn local_path(url: &str) -> PathBuf {
+pub(crate) fn local_path(url: &str) -> PathBuf {
     PathBuf::from(url.strip_prefix("file://").unwrap_or(url))
 }
 

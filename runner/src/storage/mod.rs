@@ -5,8 +5,8 @@
 //! and reduce stages: a file is written under a temporary name, made durable by
 //! [`FileWrite::finish`], and renamed into place, which both backends do atomically.
 
-pub mod hdfs;
-pub mod local;
+pub(crate) mod hdfs;
+pub(crate) mod local;
 
 use std::io::{Read, Write};
 use std::sync::Arc;

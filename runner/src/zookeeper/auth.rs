@@ -18,7 +18,7 @@ use crate::config::{OffsetsConfig, ZkSasl};
 
 /// How `c2k` authenticates to ZooKeeper.
 #[derive(Clone, Debug, Default)]
-pub struct ZkAuth {
+pub(crate) struct ZkAuth {
     pub sasl: Option<SaslOptions>,
     /// For messages: `SASL DIGEST-MD5 as bob`, `SASL GSSAPI (ticket cache)` — never a secret.
     pub described: String,
@@ -42,7 +42,7 @@ impl Jaas {
 
 impl ZkAuth {
     /// From the pipeline's `offsets.zookeeper_*` keys (a JAAS file fills in what they leave out).
-    pub fn from_config(offsets: &OffsetsConfig) -> Result<ZkAuth> {
+    pub(crate) fn from_config(offsets: &OffsetsConfig) -> Result<ZkAuth> {
         let jaas = match &offsets.zookeeper_jaas {
             Some(path) => Some(read_jaas(Path::new(path))?),
             None => None,

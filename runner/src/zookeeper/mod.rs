@@ -3,17 +3,17 @@
 //! and their chroot, connections with SASL ([`auth`]), ZooKeeper 3.4 told apart from later
 //! servers, and every conversation bounded in time.
 
-pub mod auth;
+pub(crate) mod auth;
 
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use zookeeper_client::{Client, Error as ZkError};
 
-pub use auth::ZkAuth;
+pub(crate) use auth::ZkAuth;
 
 /// Splits `hosts/chroot` into the hosts and the chroot (`None` for none or `/`).
-pub fn split_connect_string(connect: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_connect_string(connect: &str) -> (&str, Option<&str>) {
     match connect.find('/') {
         Some(i) => {
             let chroot = connect[i..].trim_end_matches('/');
@@ -25,7 +25,7 @@ pub fn split_connect_string(connect: &str) -> (&str, Option<&str>) {
 
 /// Which protocol a ZooKeeper server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Server {
+pub(crate) enum Server {
     /// 3.5 and later: `create2`, also inside transactions.
     Current,
     /// 3.4: plain `create`, and no `create2` in transactions.
@@ -34,7 +34,7 @@ pub enum Server {
 
 /// Whether `error` is a server saying it does not know an operation (a 3.4 server asked for
 /// `create2`).
-pub fn is_unimplemented(error: &anyhow::Error) -> bool {
+pub(crate) fn is_unimplemented(error: &anyhow::Error) -> bool {
     error
         .chain()
         .any(|e| matches!(e.downcast_ref::<ZkError>(), Some(ZkError::Unimplemented)))
@@ -42,7 +42,7 @@ pub fn is_unimplemented(error: &anyhow::Error) -> bool {
 
 /// Runs a ZooKeeper conversation to completion on a runtime of its own. Every conversation is
 /// bounded as well as the session: never hang on a server that stops answering half-way.
-pub fn run_bounded<T>(
+pub(crate) fn run_bounded<T>(
     connect: &str,
     timeout: Duration,
     work: impl std::future::Future<Output = Result<T>>,
@@ -60,14 +60,18 @@ pub fn run_bounded<T>(
 
 /// Connects (hosts only: the chroot is handled by the caller so it can be created first). Hosts
 /// are retried (a server under load may drop a first attempt) until `timeout`, then it fails.
-pub async fn connect_client(connect: &str, auth: &ZkAuth, timeout: Duration) -> Result<Client> {
+pub(crate) async fn connect_client(
+    connect: &str,
+    auth: &ZkAuth,
+    timeout: Duration,
+) -> Result<Client> {
     connect_client_for(connect, auth, timeout, Server::Current).await
 }
 
 /// Connects speaking only what ZooKeeper 3.4 knows (plain `create`, which every later server
 /// serves too): for writers of a few znodes that need no transaction, such as the Kafka sink's
 /// topic creation on a 0.8 cluster.
-pub async fn connect_client_compatible(
+pub(crate) async fn connect_client_compatible(
     connect: &str,
     auth: &ZkAuth,
     timeout: Duration,
@@ -75,7 +79,7 @@ pub async fn connect_client_compatible(
     connect_client_for(connect, auth, timeout, Server::V3_4).await
 }
 
-pub async fn connect_client_for(
+pub(crate) async fn connect_client_for(
     connect: &str,
     auth: &ZkAuth,
     timeout: Duration,

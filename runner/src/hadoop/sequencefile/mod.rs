@@ -20,7 +20,7 @@ mod writer;
 mod tests;
 
 pub use reader::SequenceFileReader;
-pub use writer::SequenceFileWriter;
+pub(crate) use writer::SequenceFileWriter;
 
 use super::compression::Codec;
 

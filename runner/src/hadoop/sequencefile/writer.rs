@@ -11,7 +11,7 @@ use crate::hadoop::writable;
 /// Writes SequenceFiles (version 6) the way Hadoop's writer does: uncompressed, record- or
 /// block-compressed with a stream codec (DefaultCodec or GzipCodec). Used by tests and by
 /// `c2k sample`.
-pub struct SequenceFileWriter<W: Write> {
+pub(crate) struct SequenceFileWriter<W: Write> {
     out: W,
     compression: Compression,
     sync: [u8; 16],
@@ -37,7 +37,7 @@ const BLOCK_SIZE: usize = 1_000_000;
 impl<W: Write> SequenceFileWriter<W> {
     /// Writes the header. `sync` is the file's sync marker (Hadoop draws it at random; callers
     /// that want reproducible files pass a fixed one).
-    pub fn new(
+    pub(crate) fn new(
         mut out: W,
         key_class: &str,
         value_class: &str,
@@ -77,7 +77,7 @@ impl<W: Write> SequenceFileWriter<W> {
     }
 
     /// Appends one record (serialized key and value).
-    pub fn append(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+    pub(crate) fn append(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         match self.compression {
             Compression::Block(_) => {
                 let p = &mut self.pending;
@@ -142,7 +142,7 @@ impl<W: Write> SequenceFileWriter<W> {
     }
 
     /// Writes what is pending and returns the output.
-    pub fn finish(mut self) -> Result<W> {
+    pub(crate) fn finish(mut self) -> Result<W> {
         self.flush_block()?;
         self.out.flush()?;
         Ok(self.out)

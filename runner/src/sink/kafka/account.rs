@@ -10,12 +10,10 @@ use crate::identity::ContentDigest;
 
 /// The replay topic as found.
 #[derive(Debug, Clone)]
-pub struct Account {
+pub(crate) struct Account {
     pub topic: String,
     /// `None` when the topic does not exist.
     pub partitions: Option<i32>,
-    /// The replay's identity for that partition count.
-    pub identity: String,
     /// Messages of this replay in each partition (by `c2k-seq`); anything else in the topic is
     /// refused ([`guard::TopicRefused`]).
     pub present: Vec<u64>,
@@ -25,7 +23,7 @@ pub struct Account {
 }
 
 /// Reads the last message of every partition of the replay topic and counts this replay's.
-pub fn account(pipeline: &Pipeline, content: &ContentDigest) -> Result<Account> {
+pub(crate) fn account(pipeline: &Pipeline, content: &ContentDigest) -> Result<Account> {
     let sink = pipeline.kafka_sink()?;
     let topic = pipeline.replay_topic();
     let origin = config::origin(sink, "the reader of the replay topic")?;
@@ -36,7 +34,6 @@ pub fn account(pipeline: &Pipeline, content: &ContentDigest) -> Result<Account> 
         return Ok(Account {
             topic,
             partitions: None,
-            identity: String::new(),
             present: Vec::new(),
             lost: Vec::new(),
         });
@@ -70,7 +67,6 @@ pub fn account(pipeline: &Pipeline, content: &ContentDigest) -> Result<Account> 
     Ok(Account {
         topic,
         partitions: Some(count),
-        identity,
         present: resume.present,
         lost: super::proof::losses(&spans, &marks),
     })

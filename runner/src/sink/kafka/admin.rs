@@ -19,12 +19,12 @@ use crate::sink::SourceFacts;
 
 /// How long metadata requests, topic creation and waiting for the new topic's leaders may take
 /// (and the brokers to answer the producer's probe at all).
-pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the sink needs of the replay topic, decided from the pipeline and the source alone (the
 /// dry run prints it without a broker).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicPlan {
+pub(crate) struct TopicPlan {
     pub topic: String,
     /// Partitions it is created with if missing: `sink.partitions`, or as many as the source had
     /// (highest source partition + 1, at least 1).
@@ -40,7 +40,7 @@ pub struct TopicPlan {
 
 /// Decides the replay topic's partitions; fails when `sink.partitions` is too few for
 /// `partitioning: source`.
-pub fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan> {
+pub(crate) fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan> {
     let sink = pipeline.kafka_sink()?;
     let source_count = facts
         .partitions
@@ -81,7 +81,10 @@ pub fn plan_topic(pipeline: &Pipeline, facts: &SourceFacts) -> Result<TopicPlan>
 /// TLS or SASL mistake fails here, before anything is read from the archive. (Nothing polls an
 /// admin client's main queue, so its own context never hears librdkafka's reports: the probe is a
 /// plain producer-type client, as the admin client is, with the same configuration.)
-pub fn connect(config: &rdkafka::ClientConfig, origin: &Origin) -> Result<AdminClient<Watch>> {
+pub(crate) fn connect(
+    config: &rdkafka::ClientConfig,
+    origin: &Origin,
+) -> Result<AdminClient<Watch>> {
     let probe: BaseProducer<Watch> = kafka::create(config, Watch::default(), origin)?;
     kafka::probe(
         probe.client(),
@@ -96,7 +99,7 @@ pub fn connect(config: &rdkafka::ClientConfig, origin: &Origin) -> Result<AdminC
 
 /// How a missing replay topic is created.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Creation {
+pub(crate) enum Creation {
     /// CreateTopics (Kafka 0.10.1 and later).
     Admin,
     /// Through the cluster's ZooKeeper (`sink.zookeeper`), for brokers without CreateTopics.
@@ -108,7 +111,7 @@ pub enum Creation {
 
 /// The replay topic as found or made by [`ensure_topic`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ensured {
+pub(crate) struct Ensured {
     pub partitions: i32,
     /// Whether this run created it.
     pub created: bool,
@@ -117,7 +120,7 @@ pub struct Ensured {
 }
 
 /// Makes sure the replay topic exists with enough partitions, creating it if missing.
-pub fn ensure_topic(
+pub(crate) fn ensure_topic(
     admin: &AdminClient<Watch>,
     plan: &TopicPlan,
     origin: &Origin,
@@ -364,7 +367,7 @@ fn describe(
 /// partition has (`replicas`, from the metadata already read). `Ok(Err(why))` when its
 /// configuration cannot be read (brokers without DescribeConfigs, a principal not allowed to
 /// describe it).
-pub fn topic_settings(
+pub(crate) fn topic_settings(
     admin: &AdminClient<Watch>,
     topic: &str,
     replicas: Option<i32>,
@@ -417,7 +420,7 @@ fn wait_for_leaders(
 
 /// A topic's partitions and the fewest replicas any of them has, as the metadata shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shape {
+pub(crate) struct Shape {
     pub partitions: i32,
     pub replicas: Option<i32>,
 }

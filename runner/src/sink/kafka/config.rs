@@ -18,7 +18,7 @@ use crate::kafka::{ClientConfigBuilder, Origin};
 ///   such messages;
 /// - `queue.buffering.max.*`: room for a few format-plugin batches in flight, so `send` rarely
 ///   waits; when it is full, the sink waits (never drops).
-pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+pub(crate) const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.idempotence", "true"),
     ("acks", "all"),
     ("compression.type", "lz4"),
@@ -34,7 +34,7 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
 const PRODUCE_ONLY: &[&str] = &["enable.idempotence", "transactional.id"];
 
 /// The `sink.brokers` of a Kafka sink, or an error saying the key is needed.
-pub fn brokers(sink: &KafkaSinkConfig) -> Result<&str> {
+pub(crate) fn brokers(sink: &KafkaSinkConfig) -> Result<&str> {
     sink.brokers
         .as_deref()
         .filter(|b| !b.trim().is_empty())
@@ -42,7 +42,7 @@ pub fn brokers(sink: &KafkaSinkConfig) -> Result<&str> {
 }
 
 /// Who a client of the sink is, for its errors: its properties come from `sink.producer`.
-pub fn origin(sink: &KafkaSinkConfig, role: &str) -> Result<Origin> {
+pub(crate) fn origin(sink: &KafkaSinkConfig, role: &str) -> Result<Origin> {
     Ok(Origin {
         role: role.to_string(),
         key: "sink.producer",
@@ -64,7 +64,7 @@ pub fn producer_config(sink: &KafkaSinkConfig) -> Result<ClientConfig> {
 
 /// The admin client's configuration: the same connection settings (security, SASL, timeouts...)
 /// without what would make it a producer.
-pub fn admin_config(sink: &KafkaSinkConfig) -> Result<ClientConfig> {
+pub(crate) fn admin_config(sink: &KafkaSinkConfig) -> Result<ClientConfig> {
     let connection = sink
         .producer
         .iter()

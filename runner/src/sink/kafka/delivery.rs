@@ -111,19 +111,19 @@ impl Deliveries {
 /// the delivery opaque (a plain integer: no allocation per message). Its [`Watch`] keeps what
 /// librdkafka reports about the broker connections.
 #[derive(Default)]
-pub struct DeliveryContext {
+pub(crate) struct DeliveryContext {
     state: Mutex<Deliveries>,
     watch: Watch,
 }
 
 impl DeliveryContext {
     /// A snapshot of the counts so far.
-    pub fn deliveries(&self) -> Deliveries {
+    pub(crate) fn deliveries(&self) -> Deliveries {
         self.lock().clone()
     }
 
     /// Delivered plus failed so far, and whether anything failed (cheap: no copy).
-    pub fn progress(&self) -> (u64, bool) {
+    pub(crate) fn progress(&self) -> (u64, bool) {
         let state = self.lock();
         (state.reported(), state.first_failure.is_some())
     }

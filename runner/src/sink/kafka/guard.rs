@@ -76,7 +76,7 @@ type GuardConsumer = BaseConsumer<EndIsExpected>;
 
 /// The end of one replay partition, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionEnd {
+pub(crate) struct PartitionEnd {
     pub partition: i32,
     /// The log start offset (messages before it were deleted by retention).
     pub low: i64,
@@ -87,7 +87,7 @@ pub struct PartitionEnd {
 
 /// The last message of a partition and what its headers say.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastMessage {
+pub(crate) struct LastMessage {
     pub offset: i64,
     /// `c2k-replay`, when present.
     pub replay: Option<String>,
@@ -102,22 +102,22 @@ pub struct LastMessage {
 /// What the guard decided: for each replay partition, how many messages of this replay are
 /// already there (the first `present[p]` messages the run produces for it are skipped).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Resume {
+pub(crate) struct Resume {
     pub present: Vec<u64>,
 }
 
 impl Resume {
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.present.iter().sum()
     }
 }
 
-pub use crate::refusal::TopicRefused;
+pub(crate) use crate::refusal::TopicRefused;
 
 /// Reads the last message of each of the topic's `partitions` partitions. `config` is the
 /// consumer's connection configuration (brokers, security), from `origin`; `read_committed` for
 /// transactional replays, so that an aborted attempt's messages do not count.
-pub fn read_ends(
+pub(crate) fn read_ends(
     mut config: ClientConfig,
     origin: &Origin,
     topic: &str,
@@ -287,7 +287,7 @@ fn last_messages_from(
 /// Decides from the partitions' ends. `exact_offsets`: the topic holds only this replay's data
 /// messages (no transaction markers), so a partition whose log starts at 0 must end exactly at
 /// `c2k-seq + 1` — anything else (a gap, a message from another producer) cannot be accounted for.
-pub fn decide(
+pub(crate) fn decide(
     topic: &str,
     identity: &str,
     ends: &[PartitionEnd],
@@ -371,7 +371,7 @@ pub fn decide(
 /// For `--dry-run`: what the replay topic holds and what a real run would do with it, in one
 /// sentence. Reads only; a broker that cannot be reached is said, not an error. `decide` is the
 /// run's decision from the ends, this replay's identity and whether `--resume` is given.
-pub fn look(
+pub(crate) fn look(
     config: ClientConfig,
     origin: &Origin,
     topic: &str,
@@ -436,7 +436,7 @@ fn look_inner(
 
 /// Without provenance headers nothing in the topic can be accounted for: only an empty topic is
 /// published into, and `--resume` cannot be honoured.
-pub fn decide_without_provenance(
+pub(crate) fn decide_without_provenance(
     topic: &str,
     ends: &[PartitionEnd],
     resume: bool,

@@ -12,7 +12,7 @@ use crate::config::KafkaSinkConfig;
 
 /// How the replay topic's contents are judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GuardMode {
+pub(crate) enum GuardMode {
     /// By the `c2k-*` headers of each partition's last message. `exact_offsets`: every message
     /// sits at a known offset (no transaction markers in between).
     Headers { exact_offsets: bool },
@@ -25,7 +25,7 @@ pub enum GuardMode {
 }
 
 /// What the guard decided about the replay topic.
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// This replay's messages already there, per partition (skipped, not sent again).
     pub resume: Resume,
     /// Old brokers: per partition, the offset of the replay's first message.
@@ -38,7 +38,7 @@ pub struct Verdict {
 
 impl GuardMode {
     /// The mode of `sink`, on brokers older than 0.11 when `old_brokers`.
-    pub fn of(sink: &KafkaSinkConfig, old_brokers: bool) -> GuardMode {
+    pub(crate) fn of(sink: &KafkaSinkConfig, old_brokers: bool) -> GuardMode {
         match (old_brokers, sink.provenance) {
             (_, false) => GuardMode::Emptiness,
             (false, true) => GuardMode::Headers {
@@ -51,7 +51,7 @@ impl GuardMode {
     }
 
     /// The replay's record in ZooKeeper (old brokers with `sink.zookeeper` only), read once.
-    pub fn read_record(&self, topic: &str) -> Result<Option<ReplayRecord>> {
+    pub(crate) fn read_record(&self, topic: &str) -> Result<Option<ReplayRecord>> {
         match self {
             GuardMode::OldBrokers {
                 zookeeper: Some(connect),
@@ -62,7 +62,7 @@ impl GuardMode {
 
     /// Judges the partitions' `ends`: publish, resume (`resume`: skip exactly what is there) or
     /// refuse ([`guard::TopicRefused`]).
-    pub fn decide(
+    pub(crate) fn decide(
         &self,
         topic: &str,
         identity: &str,
@@ -107,7 +107,7 @@ impl GuardMode {
     }
 
     /// Writes the record a verdict asks for (old brokers with `sink.zookeeper`).
-    pub fn write_record(&self, topic: &str, verdict: &Verdict) -> Result<()> {
+    pub(crate) fn write_record(&self, topic: &str, verdict: &Verdict) -> Result<()> {
         match (self, &verdict.record) {
             (
                 GuardMode::OldBrokers {

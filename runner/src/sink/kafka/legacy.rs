@@ -13,7 +13,7 @@ const LIBRDKAFKA_DEFAULT_FALLBACK: &str = "0.10.0";
 
 /// What an old broker lacks, as `sink.producer` declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Legacy {
+pub(crate) struct Legacy {
     /// The `broker.version.fallback` in force.
     pub fallback: String,
     /// Whether the brokers serve CreateTopics (0.10.1 and later).
@@ -23,7 +23,7 @@ pub struct Legacy {
 /// The brokers' era from `sink.producer`: `Some` when librdkafka is told not to ask the brokers
 /// their versions and to assume one before 0.11 (without `api.version.request: false`, librdkafka
 /// asks, and brokers that answer are 0.10 or later).
-pub fn detect(sink: &KafkaSinkConfig) -> Option<Legacy> {
+pub(crate) fn detect(sink: &KafkaSinkConfig) -> Option<Legacy> {
     let asks = sink
         .producer
         .get("api.version.request")
@@ -55,7 +55,7 @@ fn parse(version: &str) -> Vec<u32> {
 /// user's `sink.producer` still comes last and wins): no idempotence (it needs 0.11), every
 /// replica's acknowledgement, one request in flight per broker (a retry can then neither reorder
 /// nor overtake), and retries until `message.timeout.ms`.
-pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+pub(crate) const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.idempotence", "false"),
     ("acks", "all"),
     ("max.in.flight.requests.per.connection", "1"),
@@ -63,7 +63,7 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// What changes on such brokers, said once on stderr when the sink opens.
-pub fn notice(legacy: &Legacy, zookeeper: bool) -> String {
+pub(crate) fn notice(legacy: &Legacy, zookeeper: bool) -> String {
     let guard = if zookeeper {
         "Reruns are still guarded: the replay's identity is kept in ZooKeeper (sink.zookeeper, \
          /c2k/replays/<topic>) and each partition's last message is compared byte for byte with \

@@ -17,7 +17,7 @@ use super::zookeeper::{record_path, ReplayRecord};
 
 /// A partition's last message as read back, which this replay must reproduce at `seq`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expected {
+pub(crate) struct Expected {
     pub seq: u64,
     pub offset: i64,
     pub key: Option<Vec<u8>>,
@@ -26,7 +26,7 @@ pub struct Expected {
 
 /// What the guard decided on an old cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub resume: Resume,
     /// Per partition, the offset of the replay's first message.
     pub base_offsets: Vec<i64>,
@@ -38,7 +38,7 @@ pub struct Plan {
 
 /// Decides from the partitions' ends and the ZooKeeper record (`zookeeper`: whether
 /// `sink.zookeeper` is set at all; `record`: what it holds for this topic).
-pub fn decide(
+pub(crate) fn decide(
     topic: &str,
     identity: &str,
     ends: &[PartitionEnd],
@@ -211,7 +211,7 @@ fn already_there(topic: &str, resume: &Resume) -> TopicRefused {
 
 /// Whether `key`/`value`, this replay's message number `expected.seq` of `partition`, is what the
 /// topic holds there; a refusal naming both otherwise.
-pub fn check(
+pub(crate) fn check(
     topic: &str,
     partition: i32,
     expected: &Expected,

@@ -22,21 +22,21 @@
 //! between batches and while waiting for room in librdkafka's queue (backpressure: wait, never
 //! drop), with no extra thread competing for the CPU with the plugins and the sort.
 
-pub mod account;
+pub(crate) mod account;
 pub(crate) mod admin;
-pub mod config;
-pub mod delivery;
-pub mod guard;
-pub mod guard_mode;
-pub mod legacy;
-pub mod legacy_guard;
-pub mod partitioner;
-pub mod produce_errors;
-pub mod proof;
-pub mod provenance;
+pub(crate) mod config;
+pub(crate) mod delivery;
+pub(crate) mod guard;
+pub(crate) mod guard_mode;
+pub(crate) mod legacy;
+pub(crate) mod legacy_guard;
+pub(crate) mod partitioner;
+pub(crate) mod produce_errors;
+pub(crate) mod proof;
+pub(crate) mod provenance;
 pub(crate) mod rate;
-pub mod topic;
-pub mod zookeeper;
+pub(crate) mod topic;
+pub(crate) mod zookeeper;
 
 use std::time::{Duration, Instant};
 
@@ -53,7 +53,7 @@ use guard::Resume;
 use guard_mode::GuardMode;
 use provenance::Provenance;
 
-pub use admin::{plan_topic, TopicPlan};
+pub(crate) use admin::{plan_topic, TopicPlan};
 pub use partitioner::{murmur2, partition_for};
 
 use delivery::DeliveryContext;
@@ -131,7 +131,7 @@ pub struct KafkaSink {
 
 /// The header that carries a message's event time (epoch milliseconds, decimal) when
 /// `sink.timestamps: publish` lets the broker's clock stamp it.
-pub const EVENT_TIME_HEADER: &str = "c2k-event-time";
+pub(crate) const EVENT_TIME_HEADER: &str = "c2k-event-time";
 
 struct Transaction {
     size: u64,

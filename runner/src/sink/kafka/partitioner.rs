@@ -43,13 +43,13 @@ pub fn murmur2(data: &[u8]) -> i32 {
 }
 
 /// Kafka's `Utils.toPositive`: clears the sign bit (not `abs`, which overflows on `i32::MIN`).
-pub fn to_positive(n: i32) -> i32 {
+pub(crate) fn to_positive(n: i32) -> i32 {
     n & 0x7fff_ffff
 }
 
 /// The partition Java's default partitioner gives a keyed record:
 /// `toPositive(murmur2(key)) % partitions`.
-pub fn key_partition(key: &[u8], partitions: i32) -> i32 {
+pub(crate) fn key_partition(key: &[u8], partitions: i32) -> i32 {
     to_positive(murmur2(key)) % partitions.max(1)
 }
 

@@ -11,7 +11,11 @@ use rdkafka::types::RDKafkaErrorCode;
 
 /// The cluster's state behind a failed publish, read from its metadata: partitions without a
 /// leader, partitions with fewer in-sync replicas than `min_insync`. Empty when all is well.
-pub fn partition_trouble(metadata: &Metadata, topic: &str, min_insync: Option<i64>) -> Vec<String> {
+pub(crate) fn partition_trouble(
+    metadata: &Metadata,
+    topic: &str,
+    min_insync: Option<i64>,
+) -> Vec<String> {
     let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return vec![format!("topic {topic} is gone from the cluster's metadata")];
     };
@@ -41,7 +45,11 @@ pub fn partition_trouble(metadata: &Metadata, topic: &str, min_insync: Option<i6
 /// What to do after a failed publish whose first failure had `code` (`None`: no delivery
 /// failed, the reports did not come), given what [`partition_trouble`] found. `resumable`:
 /// whether the topic can tell a rerun what was delivered (provenance).
-pub fn advice(code: Option<RDKafkaErrorCode>, trouble: &[String], resumable: bool) -> String {
+pub(crate) fn advice(
+    code: Option<RDKafkaErrorCode>,
+    trouble: &[String],
+    resumable: bool,
+) -> String {
     let resume = if resumable {
         "`c2k run --resume` publishes exactly what is missing"
     } else {

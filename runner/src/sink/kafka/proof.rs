@@ -10,7 +10,7 @@
 
 /// Where this replay's messages sit in one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
+pub(crate) struct Span {
     /// The offset of its first message (`c2k-seq` 0), or the partition's log start when the run
     /// began, where offsets are not countable (transactions).
     pub first: i64,
@@ -22,7 +22,7 @@ pub struct Span {
 
 /// One [`Span`] per partition: this replay's first offset there and how many of its messages
 /// follow.
-pub fn spans(first: &[i64], counts: &[u64], dense: bool) -> Vec<Option<Span>> {
+pub(crate) fn spans(first: &[i64], counts: &[u64], dense: bool) -> Vec<Option<Span>> {
     first
         .iter()
         .zip(counts)
@@ -37,7 +37,7 @@ pub fn spans(first: &[i64], counts: &[u64], dense: bool) -> Vec<Option<Span>> {
 }
 
 /// The partitions that lost part of the replay, each said in words. `marks[p]` = `(low, high)`.
-pub fn losses(spans: &[Option<Span>], marks: &[(i64, i64)]) -> Vec<String> {
+pub(crate) fn losses(spans: &[Option<Span>], marks: &[(i64, i64)]) -> Vec<String> {
     let mut lost = Vec::new();
     for (partition, (span, &(low, high))) in spans.iter().zip(marks).enumerate() {
         let Some(span) = span.filter(|s| s.count > 0) else {
@@ -63,7 +63,7 @@ pub fn losses(spans: &[Option<Span>], marks: &[(i64, i64)]) -> Vec<String> {
 
 /// Each partition's `(log start, end)`, the end being one past the last message read when that is
 /// further than the end offset the broker answered.
-pub fn marks_of(ends: &[super::guard::PartitionEnd]) -> Vec<(i64, i64)> {
+pub(crate) fn marks_of(ends: &[super::guard::PartitionEnd]) -> Vec<(i64, i64)> {
     ends.iter()
         .map(|end| {
             let read = end.last.as_ref().map_or(end.high, |last| last.offset + 1);

@@ -5,41 +5,41 @@
 use crate::record::OutMessage;
 
 /// The replay's identity ([`crate::identity::replay_identity`]).
-pub const REPLAY_HEADER: &str = "c2k-replay";
+pub(crate) const REPLAY_HEADER: &str = "c2k-replay";
 /// The message's position in its replay partition: 0, 1, 2, …
-pub const SEQ_HEADER: &str = "c2k-seq";
+pub(crate) const SEQ_HEADER: &str = "c2k-seq";
 /// The original Kafka partition of the record, when its file name tells it.
-pub const SOURCE_PARTITION_HEADER: &str = "c2k-source-partition";
+pub(crate) const SOURCE_PARTITION_HEADER: &str = "c2k-source-partition";
 /// The record's file, relative to the source's input directory.
-pub const SOURCE_FILE_HEADER: &str = "c2k-source-file";
+pub(crate) const SOURCE_FILE_HEADER: &str = "c2k-source-file";
 /// The record's index in that file (0 for its first record).
-pub const SOURCE_INDEX_HEADER: &str = "c2k-source-index";
+pub(crate) const SOURCE_INDEX_HEADER: &str = "c2k-source-index";
 
 /// The headers c2k adds to every message, after the format plugin's own.
-pub struct Provenance {
+pub(crate) struct Provenance {
     identity: String,
     /// Source file names by [`crate::record::FileId`].
     files: Vec<String>,
 }
 
 impl Provenance {
-    pub fn new(identity: String, files: Vec<String>) -> Provenance {
+    pub(crate) fn new(identity: String, files: Vec<String>) -> Provenance {
         Provenance { identity, files }
     }
 
-    pub fn identity(&self) -> &str {
+    pub(crate) fn identity(&self) -> &str {
         &self.identity
     }
 
     /// The name of source file `file` (relative to the input directory).
-    pub fn file_name(&self, file: crate::record::FileId) -> Option<&str> {
+    pub(crate) fn file_name(&self, file: crate::record::FileId) -> Option<&str> {
         self.files.get(file as usize).map(String::as_str)
     }
 
     /// The provenance headers of `message`, the `seq`-th of its replay partition. Borrowed, and
     /// the numbers formatted into `numbers`: nothing is allocated per message (the publish loop
     /// runs once per record, and librdkafka copies what it is given anyway).
-    pub fn headers<'a>(
+    pub(crate) fn headers<'a>(
         &'a self,
         message: &OutMessage,
         seq: u64,
@@ -69,7 +69,7 @@ impl Provenance {
 
 /// Where one message's provenance numbers are formatted; kept by the sink across messages.
 #[derive(Default)]
-pub struct Numbers {
+pub(crate) struct Numbers {
     seq: itoa::Buffer,
     partition: itoa::Buffer,
     index: itoa::Buffer,
@@ -77,7 +77,7 @@ pub struct Numbers {
 
 /// One message's provenance headers, in order: at most five, on the stack.
 #[derive(Default)]
-pub struct Headers<'a> {
+pub(crate) struct Headers<'a> {
     items: [(&'static str, &'a [u8]); 5],
     len: usize,
 }
@@ -88,15 +88,15 @@ impl<'a> Headers<'a> {
         self.len += 1;
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'a [u8])> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &'a [u8])> + '_ {
         self.items[..self.len].iter().copied()
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 /// second's worth after an idle spell (so a pause in the sort or the plugins is not followed by a
 /// flood).
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     interval: Duration,
     burst: Duration,
     /// When the next message is due if the pace is kept exactly.
@@ -15,7 +15,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// `None` for a rate of 0, which means "unlimited".
-    pub fn new(per_sec: u64) -> Option<RateLimiter> {
+    pub(crate) fn new(per_sec: u64) -> Option<RateLimiter> {
         (per_sec > 0).then(|| {
             let interval = Duration::from_secs_f64(1.0 / per_sec as f64);
             RateLimiter {
@@ -28,7 +28,7 @@ impl RateLimiter {
 
     /// Accounts for one message sent at `now` (or once the returned wait is over) and returns how
     /// long to wait before sending it.
-    pub fn admit(&mut self, now: Instant) -> Duration {
+    pub(crate) fn admit(&mut self, now: Instant) -> Duration {
         // Never further behind schedule than one burst: idle time is not saved up.
         let floor = now.checked_sub(self.burst).unwrap_or(now);
         let due = self.due.map_or(floor, |due| due.max(floor));

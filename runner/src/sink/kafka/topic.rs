@@ -22,7 +22,7 @@ use crate::utc;
 /// - no unclean leader election: an acknowledged message is never lost to a failover.
 ///
 /// The replication factor and `min.insync.replicas` stay the cluster's own.
-pub const REPLAY_CONFIGS: &[(&str, &str)] = &[
+pub(crate) const REPLAY_CONFIGS: &[(&str, &str)] = &[
     ("retention.ms", "-1"),
     ("retention.bytes", "-1"),
     ("cleanup.policy", "delete"),
@@ -34,14 +34,14 @@ pub const REPLAY_CONFIGS: &[(&str, &str)] = &[
 /// What a topic created through ZooKeeper gets (brokers older than 0.10.1): only the configs such
 /// brokers know, and `retention.ms` as the largest value, since 0.8 reads -1 as "already expired"
 /// (it judges retention by a segment file's age; 0.9 and later read -1 as "forever").
-pub const LEGACY_CONFIGS: &[(&str, &str)] = &[
+pub(crate) const LEGACY_CONFIGS: &[(&str, &str)] = &[
     ("retention.ms", "9223372036854775807"),
     ("retention.bytes", "-1"),
     ("cleanup.policy", "delete"),
 ];
 
 /// The configs a replay topic is created with: c2k's, then `sink.topic_config` over them.
-pub fn creation_configs(sink: &KafkaSinkConfig, legacy: bool) -> BTreeMap<String, String> {
+pub(crate) fn creation_configs(sink: &KafkaSinkConfig, legacy: bool) -> BTreeMap<String, String> {
     let own = if legacy {
         LEGACY_CONFIGS
     } else {
@@ -59,7 +59,7 @@ pub fn creation_configs(sink: &KafkaSinkConfig, legacy: bool) -> BTreeMap<String
 
 /// What the brokers say of an existing replay topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Its effective configs (the broker's defaults where the topic sets nothing).
     pub configs: BTreeMap<String, String>,
     /// The fewest replicas any of its partitions has.
@@ -85,7 +85,7 @@ impl Settings {
 
 /// What the replay will send, as far as it is known before reading a record.
 #[derive(Debug, Clone)]
-pub struct Expectation {
+pub(crate) struct Expectation {
     /// The oldest event time the replay carries (the oldest Camus bucket's start), if known.
     pub oldest_ms: Option<i64>,
     pub now_ms: i64,
@@ -96,7 +96,7 @@ pub struct Expectation {
 
 /// One setting of the replay topic that would lose, reject or rewrite the replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub property: String,
     pub value: String,
     /// Why it would lose or reject the replay.
@@ -117,10 +117,10 @@ impl fmt::Display for Finding {
     }
 }
 
-pub use crate::refusal::TopicUnsafe;
+pub(crate) use crate::refusal::TopicUnsafe;
 
 /// Judges an existing (or just created) replay topic's settings against the replay.
-pub fn judge(
+pub(crate) fn judge(
     topic: &str,
     brokers: &str,
     settings: &Settings,
@@ -411,7 +411,7 @@ impl Rules<'_> {
 
 /// The verdict on the findings: `Err` with every refusal when `sink.topic_check: fail` and any
 /// finding refuses the replay; otherwise the warnings to print (each prefixed for stderr).
-pub fn verdict(
+pub(crate) fn verdict(
     topic: &str,
     findings: &[Finding],
     check: TopicCheck,
@@ -436,7 +436,7 @@ pub fn verdict(
 /// message as it is sent: the bucket names give only an estimate of the oldest event time
 /// (a late record may be older than its bucket; some archives have no buckets in their names).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TimeWindow {
+pub(crate) struct TimeWindow {
     /// Messages stamped before this are refused (epoch ms), and why.
     pub oldest_ms: Option<(i64, Limit)>,
     /// Messages stamped after this are refused.
@@ -445,7 +445,7 @@ pub struct TimeWindow {
 
 /// Which setting bounds the oldest timestamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
+pub(crate) enum Limit {
     /// `retention.ms` (with `sink.min_lifetime`): the message would be deleted too soon.
     Retention(i64),
     /// `message.timestamp.difference.max.ms`: the broker would reject it.
@@ -455,7 +455,7 @@ pub enum Limit {
 impl TimeWindow {
     /// The window of a topic with `settings` (none with publish-time timestamps, with
     /// `LogAppendTime`, or with `sink.topic_check: warn`).
-    pub fn of(settings: &Settings, expect: &Expectation, check: TopicCheck) -> TimeWindow {
+    pub(crate) fn of(settings: &Settings, expect: &Expectation, check: TopicCheck) -> TimeWindow {
         let log_append = settings
             .text("message.timestamp.type")
             .is_some_and(|t| t.eq_ignore_ascii_case("LogAppendTime"));
@@ -485,7 +485,7 @@ impl TimeWindow {
     }
 
     /// Why a message stamped `timestamp_ms` cannot be sent, if it cannot.
-    pub fn refuses(&self, timestamp_ms: i64) -> Option<String> {
+    pub(crate) fn refuses(&self, timestamp_ms: i64) -> Option<String> {
         if let Some((oldest, limit)) = self.oldest_ms {
             if timestamp_ms < oldest {
                 return Some(match limit {

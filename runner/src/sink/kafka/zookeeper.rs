@@ -24,7 +24,7 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What c2k records of a replay it publishes into a topic of an old cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplayRecord {
+pub(crate) struct ReplayRecord {
     pub version: u32,
     /// [`crate::identity::replay_identity`].
     pub identity: String,
@@ -33,7 +33,7 @@ pub struct ReplayRecord {
 }
 
 /// Where the record of `topic`'s replay lives, inside the chroot.
-pub fn record_path(topic: &str) -> String {
+pub(crate) fn record_path(topic: &str) -> String {
     format!("/c2k/replays/{topic}")
 }
 
@@ -51,7 +51,7 @@ async fn client(connect: &str) -> Result<Client> {
 
 /// Creates the replay topic through ZooKeeper, assigning its partitions' replicas round-robin
 /// over the registered brokers (as `AdminUtils` did, starting at the first).
-pub fn create_topic(connect: &str, plan: &TopicPlan) -> Result<()> {
+pub(crate) fn create_topic(connect: &str, plan: &TopicPlan) -> Result<()> {
     run_bounded(connect, TIMEOUT, async {
         let client = client(connect).await?;
         let mut brokers: Vec<i32> = match client.list_children("/brokers/ids").await {
@@ -125,7 +125,7 @@ pub fn create_topic(connect: &str, plan: &TopicPlan) -> Result<()> {
 }
 
 /// The record of the replay published into `topic`, if c2k wrote one.
-pub fn read_record(connect: &str, topic: &str) -> Result<Option<ReplayRecord>> {
+pub(crate) fn read_record(connect: &str, topic: &str) -> Result<Option<ReplayRecord>> {
     let path = record_path(topic);
     run_bounded(connect, TIMEOUT, async {
         let client = client(connect).await?;
@@ -144,7 +144,7 @@ pub fn read_record(connect: &str, topic: &str) -> Result<Option<ReplayRecord>> {
 
 /// Records the replay about to be published into `topic` (replacing the record of a replay
 /// whose messages are no longer there).
-pub fn write_record(connect: &str, topic: &str, record: &ReplayRecord) -> Result<()> {
+pub(crate) fn write_record(connect: &str, topic: &str, record: &ReplayRecord) -> Result<()> {
     let path = record_path(topic);
     let data = serde_json::to_vec(record).context("the replay record as JSON")?;
     run_bounded(connect, TIMEOUT, async {

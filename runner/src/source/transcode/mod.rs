@@ -84,7 +84,7 @@ enum FieldOp {
 
 /// A writer schema → reader schema resolution, compiled.
 #[derive(Debug)]
-pub struct Transcoder {
+pub(crate) struct Transcoder {
     steps: Vec<Step>,
     root: StepId,
     /// Rewrite map entries in key order (see [`Transcoder::sorting_maps`]).
@@ -94,7 +94,7 @@ pub struct Transcoder {
 /// A datum that cannot be rewritten: corrupt, or holding a value the reader cannot take.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("at byte {offset}: {what}")]
-pub struct TranscodeError {
+pub(crate) struct TranscodeError {
     pub offset: usize,
     pub what: String,
 }
@@ -111,20 +111,20 @@ impl From<DecodeError> for TranscodeError {
 impl Transcoder {
     /// Compiles the resolution of `writer` data to `reader`, or says why it is left to
     /// apache-avro.
-    pub fn compile(writer: &Schema, reader: &Schema) -> Result<Transcoder, String> {
+    pub(crate) fn compile(writer: &Schema, reader: &Schema) -> Result<Transcoder, String> {
         compile::build(writer, reader, false)
     }
 
     /// A transcoder from `schema` to itself that writes every map's entries in key order.
     /// apache-avro's resolution returns maps as a `HashMap`, whose order changes from run to run:
     /// its output goes through this so that a replay is byte-identical twice on that path too.
-    pub fn sorting_maps(schema: &Schema) -> Result<Transcoder, String> {
+    pub(crate) fn sorting_maps(schema: &Schema) -> Result<Transcoder, String> {
         compile::build(schema, schema, true)
     }
 
     /// Appends `datum` (in the writer schema) to `out`, in the reader schema. On error `out` may
     /// hold part of the datum: the caller drops it.
-    pub fn transcode(&self, datum: &[u8], out: &mut Vec<u8>) -> Result<(), TranscodeError> {
+    pub(crate) fn transcode(&self, datum: &[u8], out: &mut Vec<u8>) -> Result<(), TranscodeError> {
         let mut c = Cursor::new(datum);
         self.run(self.root, &mut c, out, 0)?;
         if c.position() != datum.len() {

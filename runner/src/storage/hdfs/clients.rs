@@ -25,7 +25,7 @@ type ClientKey = (String, HdfsOptions);
 static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, Client>>> = OnceLock::new();
 
 /// The client for the cluster `url` names, created (and its namenode checked) on first use.
-pub fn client_for(original: &str, url: &HdfsUrl, options: &HdfsOptions) -> Result<Client> {
+pub(super) fn client_for(original: &str, url: &HdfsUrl, options: &HdfsOptions) -> Result<Client> {
     let key = (url.cluster(), options.clone());
     let clients = CLIENTS.get_or_init(Default::default);
     if let Some(client) = lock(clients).get(&key) {

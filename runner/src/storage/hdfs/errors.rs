@@ -9,7 +9,7 @@ fn exception_name(class: &str) -> &str {
 }
 
 /// What went wrong, in words, for an error returned by a namenode or datanode call.
-pub fn describe(error: &HdfsError) -> String {
+pub(super) fn describe(error: &HdfsError) -> String {
     match error {
         HdfsError::FileNotFound(_) => "no such file or directory".to_string(),
         HdfsError::RPCError(class, message) | HdfsError::FatalRPCError(class, message) => {
@@ -72,7 +72,7 @@ fn datanode_addresses(listing: &str) -> Vec<String> {
 }
 
 /// Whether the error says the path is not there (rather than unreachable or forbidden).
-pub fn is_not_found(error: &HdfsError) -> bool {
+pub(super) fn is_not_found(error: &HdfsError) -> bool {
     match error {
         HdfsError::FileNotFound(_) => true,
         HdfsError::RPCError(class, _) => exception_name(class) == "FileNotFoundException",

@@ -25,10 +25,11 @@ use futures::StreamExt;
 use hdfs_native::client::FileStatus;
 use hdfs_native::{Client, HdfsError, WriteOptions};
 
-pub use options::{HdfsOptions, CONNECT_TIMEOUT_ENV, KEYTAB_ENV, PRINCIPAL_ENV, READ_TIMEOUT_ENV};
-pub use reader::HdfsReader;
-pub use url::HdfsUrl;
-pub use writer::HdfsWriter;
+pub use options::HdfsOptions;
+use options::CONNECT_TIMEOUT_ENV;
+pub(crate) use reader::HdfsReader;
+pub(crate) use url::HdfsUrl;
+pub(crate) use writer::HdfsWriter;
 
 use super::{FileEntry, FileWrite, Storage};
 

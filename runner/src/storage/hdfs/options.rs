@@ -9,13 +9,13 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 /// Seconds to wait for a namenode (connect + each metadata call) before failing.
-pub const CONNECT_TIMEOUT_ENV: &str = "C2K_HDFS_CONNECT_TIMEOUT";
+pub(super) const CONNECT_TIMEOUT_ENV: &str = "C2K_HDFS_CONNECT_TIMEOUT";
 /// Seconds a read may go without receiving any data from a datanode before failing.
-pub const READ_TIMEOUT_ENV: &str = "C2K_HDFS_READ_TIMEOUT";
+pub(super) const READ_TIMEOUT_ENV: &str = "C2K_HDFS_READ_TIMEOUT";
 /// A Kerberos principal to log in as with [`KEYTAB_ENV`] (otherwise the default ticket cache).
-pub const PRINCIPAL_ENV: &str = "C2K_HDFS_KERBEROS_PRINCIPAL";
+pub(super) const PRINCIPAL_ENV: &str = "C2K_HDFS_KERBEROS_PRINCIPAL";
 /// A keytab for [`PRINCIPAL_ENV`].
-pub const KEYTAB_ENV: &str = "C2K_HDFS_KERBEROS_KEYTAB";
+pub(super) const KEYTAB_ENV: &str = "C2K_HDFS_KERBEROS_KEYTAB";
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);

@@ -20,13 +20,13 @@ use tokio::task::JoinHandle;
 use super::errors::describe;
 
 /// How many chunks (datanode packets, ~64 KiB each) may be read ahead of the consumer.
-pub const READ_AHEAD_CHUNKS: usize = 16;
+pub(super) const READ_AHEAD_CHUNKS: usize = 16;
 
 /// A chunk of file data, holding its read-ahead permit until consumed.
 type Chunk = Result<(Vec<u8>, OwnedSemaphorePermit), hdfs_native::HdfsError>;
 
 /// An open HDFS file being read front to back.
-pub struct HdfsReader {
+pub(crate) struct HdfsReader {
     url: String,
     length: u64,
     position: u64,
@@ -40,7 +40,7 @@ pub struct HdfsReader {
 
 impl HdfsReader {
     /// Starts reading `file` (already opened on the namenode) in the background.
-    pub fn start(
+    pub(crate) fn start(
         url: &str,
         file: FileReader,
         read_timeout: Duration,

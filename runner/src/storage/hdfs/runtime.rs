@@ -15,7 +15,7 @@ use tokio::runtime::{Handle, Runtime};
 static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
 
 /// The shared runtime, created on first use.
-pub fn handle() -> Result<Handle> {
+pub(super) fn handle() -> Result<Handle> {
     let runtime = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -33,7 +33,7 @@ pub fn handle() -> Result<Handle> {
 /// Runs `future` to completion from synchronous code. Works from any thread, including one that is
 /// itself inside a tokio runtime (where `block_on` would panic): the wait then moves to a scoped
 /// helper thread.
-pub fn block_on<F>(future: F) -> Result<F::Output>
+pub(super) fn block_on<F>(future: F) -> Result<F::Output>
 where
     F: Future + Send,
     F::Output: Send,
@@ -51,6 +51,9 @@ where
 }
 
 /// Runs `future` with a time limit; `Err(())` when the limit passed first.
-pub async fn within<F: Future>(limit: Duration, future: F) -> std::result::Result<F::Output, ()> {
+pub(super) async fn within<F: Future>(
+    limit: Duration,
+    future: F,
+) -> std::result::Result<F::Output, ()> {
     tokio::time::timeout(limit, future).await.map_err(|_| ())
 }

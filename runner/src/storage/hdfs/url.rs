@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 
 /// An HDFS URL, split.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HdfsUrl {
+pub(crate) struct HdfsUrl {
     /// `hdfs` or `viewfs`.
     pub scheme: String,
     /// `host:port`, a nameservice / mount table name, or empty (then `fs.defaultFS` decides).
@@ -18,7 +18,7 @@ pub struct HdfsUrl {
 }
 
 impl HdfsUrl {
-    pub fn parse(url: &str) -> Result<HdfsUrl> {
+    pub(crate) fn parse(url: &str) -> Result<HdfsUrl> {
         let Some((scheme, rest)) = url.split_once("://") else {
             bail!("{url}: not an hdfs:// or viewfs:// URL");
         };
@@ -45,12 +45,12 @@ impl HdfsUrl {
     }
 
     /// `scheme://authority`: what identifies one client (one namenode, nameservice or mount table).
-    pub fn cluster(&self) -> String {
+    pub(crate) fn cluster(&self) -> String {
         format!("{}://{}", self.scheme, self.authority)
     }
 
     /// The host and port when the authority names a single namenode (`host:port`).
-    pub fn host_port(&self) -> Option<(&str, u16)> {
+    pub(crate) fn host_port(&self) -> Option<(&str, u16)> {
         let (host, port) = self.authority.rsplit_once(':')?;
         let port = port.parse().ok()?;
         (!host.is_empty()).then_some((host, port))

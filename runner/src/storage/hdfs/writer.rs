@@ -24,7 +24,7 @@ use super::runtime::{self, within};
 use crate::storage::FileWrite;
 
 /// An HDFS file open for writing, until [`FileWrite::finish`] closes it.
-pub struct HdfsWriter {
+pub(crate) struct HdfsWriter {
     url: String,
     client: Client,
     path: String,
@@ -36,7 +36,7 @@ pub struct HdfsWriter {
 }
 
 impl HdfsWriter {
-    pub fn new(
+    pub(crate) fn new(
         url: &str,
         client: Client,
         path: &str,
