@@ -10,6 +10,7 @@
 
 mod support;
 
+mod buckets;
 mod exactly_once;
 mod hdfs_kerberos;
 mod hdfs_replay;

@@ -31,7 +31,7 @@ fn setup(dir: &Path) -> String {
         "topic: PAGE_VIEWS\n\
          source: {dest_dir: camus/destination, schema: camus/page_view.avsc}\n\
          key: {plugin: time-field, config: {field: header.time}}\n\
-         sort: {memory: 1MiB, tmp_dir: tmp}\n\
+         sort: {memory: 1MiB, tmp_dir: tmp, mode: external}\n\
          format: {plugin: json, config: {encoding: plain}}\n\
          sink: {type: file, path: out/out.jsonl}\n",
     )

@@ -98,6 +98,17 @@ pub fn key_extract<P: KeyExtractor>(
     })
 }
 
+pub fn key_floor<P: KeyExtractor>(
+    slot: &'static Slot<KeyRuntime<P>>,
+    time_ms: i64,
+) -> Option<Vec<u8>> {
+    slot.with(|s| {
+        s.borrow()
+            .as_ref()
+            .and_then(|runtime| runtime.key_floor(time_ms))
+    })
+}
+
 pub fn format_configure<P: OutputFormat>(
     slot: &'static Slot<FormatRuntime<P>>,
     config: String,
@@ -212,6 +223,9 @@ macro_rules! export_key_extractor {
                     batch: __wit::Batch,
                 ) -> ::core::result::Result<__wit::Keys, __wit::RecordError> {
                     $crate::guest::key_extract::<$plugin>(&__C2K_STATE, batch)
+                }
+                fn key_floor(time_ms: i64) -> ::core::option::Option<::std::vec::Vec<u8>> {
+                    $crate::guest::key_floor::<$plugin>(&__C2K_STATE, time_ms)
                 }
             }
 

@@ -112,6 +112,17 @@ pub trait KeyExtractor: Sized + 'static {
     /// if it has one (the host uses it as the message timestamp). An `Err` fails the run and
     /// names this record.
     fn key(&self, record: &Record<'_>, key: &mut KeyWriter<'_>) -> Result<Option<i64>>;
+
+    /// The smallest key any record whose event time is `time_ms` or later can get, when the
+    /// keys order records by event time first, ascending. With it `c2k` streams an archive that
+    /// Camus bucketed by time (`sort.mode: auto`): it sends a time bucket's records once every
+    /// later bucket is known to sort after them, instead of sorting the whole archive first. It
+    /// checks every record's key against the floors it relied on, so a wrong floor stops a run,
+    /// never reorders one. `None` (the default): keys are not ordered by time first.
+    fn key_floor(&self, time_ms: i64) -> Option<Vec<u8>> {
+        let _ = time_ms;
+        None
+    }
 }
 
 /// One output message; the SDK hands an empty one per record to [`OutputFormat::format`] (the

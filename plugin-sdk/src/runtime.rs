@@ -109,6 +109,11 @@ impl<P: KeyExtractor> KeyRuntime<P> {
         self.projection.register(id, json)
     }
 
+    /// [`KeyExtractor::key_floor`].
+    pub fn key_floor(&self, time_ms: i64) -> Option<Vec<u8>> {
+        self.plugin.key_floor(time_ms)
+    }
+
     /// One key per record, written into one buffer.
     pub fn extract_keys(&self, batch: BatchRef<'_>) -> Result<BatchKeys, RecordError> {
         let n = batch.ends.len();

@@ -11,7 +11,7 @@
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Partitioning, Pipeline, PluginConfig};
+use crate::config::{Partitioning, Pipeline, PluginConfig, SortMode};
 use crate::source::SourceFile;
 use crate::storage;
 
@@ -49,6 +49,13 @@ pub(crate) fn content_digest(
     }
     plugin(&mut hash, "key", &pipeline.key)?;
     plugin(&mut hash, "format", &pipeline.format)?;
+    // Both orders are the same when a replay completes, but a streamed replay stops where a
+    // record breaks its order: a resume must never continue it with the other.
+    match pipeline.sort.mode {
+        SortMode::External => {}
+        SortMode::Auto => field(&mut hash, "order", b"auto"),
+        SortMode::Buckets => field(&mut hash, "order", b"buckets"),
+    }
     Ok(ContentDigest(hash.finalize().into()))
 }
 

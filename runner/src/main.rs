@@ -111,6 +111,11 @@ enum Command {
         /// the files cycle through all six.
         #[arg(long)]
         codec: Option<String>,
+        /// Put late events in the hourly folder of their own event time, as Camus' partitioner
+        /// does (a second file of that hour, written by the later pull); by default every record
+        /// of an hour's pull stays in that hour's folder.
+        #[arg(long)]
+        by_event_time: bool,
     },
 }
 
@@ -294,6 +299,7 @@ fn main() -> ExitCode {
             topic,
             seed,
             codec,
+            by_event_time,
         } => camus2kafka::write_sample(
             &dir,
             &camus2kafka::SampleOptions {
@@ -303,6 +309,7 @@ fn main() -> ExitCode {
                 topic,
                 seed,
                 codec,
+                by_event_time,
             },
         ),
     };

@@ -22,6 +22,8 @@ pub fn init_logging() {
 /// The run's progress bar: one bar, restyled per phase.
 pub(crate) struct Progress {
     bar: ProgressBar,
+    /// Reading and writing at once: the bar counts what is written.
+    streaming: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
@@ -36,13 +38,25 @@ impl Progress {
             "read  {bar:40} {decimal_bytes}/~{decimal_total_bytes} {msg} ({elapsed})",
         ));
         bar.enable_steady_tick(Duration::from_millis(200));
-        Progress { bar }
+        Progress {
+            bar,
+            streaming: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// Records and (uncompressed) bytes read. The bar tracks uncompressed bytes against the
     /// compressed total, so it is an estimate, hence the `~`.
     pub(crate) fn read(&self, _records: u64, bytes: u64) {
-        self.bar.inc(bytes);
+        if !self.streaming.load(std::sync::atomic::Ordering::Relaxed) {
+            self.bar.inc(bytes);
+        }
+    }
+
+    /// Reading and writing at once (Camus' buckets streamed): the bar counts records written.
+    pub(crate) fn streaming(&self, records: u64) {
+        self.streaming
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.writing(records);
     }
 
     pub(crate) fn sorting(&self) {

@@ -14,10 +14,11 @@ use anyhow::{bail, Context, Result};
 
 use crate::config::Pipeline;
 use crate::plugin::pool::FormatPool;
-use crate::plugin::{FormatPlugin, KeyPlugin, PluginBatch, PluginError};
+use crate::plugin::{FormatPlugin, KeyPlugin, PluginBatch, PluginError, SchemaLog};
 use crate::progress::Progress;
 use crate::record::{FileId, Origin, OutMessage, SourceBatch};
 use crate::sink;
+use crate::sort::buckets::{BucketOrder, Window};
 use crate::sort::{SortItem, Sorted, Sorter};
 use crate::source::{CamusSource, SourceEvent, SourceFile};
 
@@ -53,15 +54,22 @@ pub(crate) fn read_and_sort(
                 }
             }
         })?;
-        let sorted = key_and_sort(
-            pipeline,
-            &source.files,
-            receiver,
-            key,
-            progress,
-            global_ids,
-            on_schema,
-        );
+        let sorted = Sorter::new(pipeline.sort.memory.0, Path::new(&pipeline.sort.tmp_dir))
+            .and_then(|mut sorter| {
+                let schemas = key_records(
+                    pipeline,
+                    &source.files,
+                    receiver,
+                    key,
+                    progress,
+                    global_ids,
+                    on_schema,
+                    &mut sorter,
+                )?;
+                progress.sorting();
+                warn_of_mixed_binary_schemas(pipeline, schemas);
+                sorter.finish()
+            });
         reader
             .join()
             .map_err(|_| anyhow::anyhow!("the source reader thread panicked"))?;
@@ -69,7 +77,26 @@ pub(crate) fn read_and_sort(
     })
 }
 
-fn key_and_sort(
+/// Where keyed records go: the sort of the whole archive, or a window of time buckets.
+pub(crate) trait KeyTarget {
+    /// A batch of the source's file at `position` follows (before its records are keyed).
+    fn batch_of(&mut self, position: u32, key: &mut KeyPlugin) -> Result<()> {
+        let _ = (position, key);
+        Ok(())
+    }
+    fn push(&mut self, item: SortItem) -> Result<()>;
+}
+
+impl KeyTarget for Sorter {
+    fn push(&mut self, item: SortItem) -> Result<()> {
+        Sorter::push(self, item)
+    }
+}
+
+/// Keys every record the source announces and hands it to `target`; returns how many schemas
+/// the source announced.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn key_records(
     pipeline: &Pipeline,
     files: &[SourceFile],
     events: crossbeam_channel::Receiver<Result<SourceEvent>>,
@@ -77,8 +104,8 @@ fn key_and_sort(
     progress: &Progress,
     global_ids: Option<&[FileId]>,
     on_schema: &mut dyn FnMut(u32, &str) -> Result<()>,
-) -> Result<Sorted> {
-    let mut sorter = Sorter::new(pipeline.sort.memory.0, Path::new(&pipeline.sort.tmp_dir))?;
+    target: &mut dyn KeyTarget,
+) -> Result<usize> {
     let mut seq = 0u64;
     let mut schema_ids = Vec::new();
     let mut schemas = 0usize;
@@ -91,6 +118,7 @@ fn key_and_sort(
             }
             SourceEvent::Batch(batch) => {
                 progress.read(batch.len() as u64, batch.data.len() as u64);
+                target.batch_of(batch.file, key)?;
                 for chunk in split(&batch, pipeline.key.batch_size.max(1)) {
                     schema_ids.clear();
                     schema_ids.resize(chunk.len(), chunk.schema_id);
@@ -129,7 +157,7 @@ fn key_and_sort(
                             None => seq,
                             Some(_) => (u64::from(file) << 40) | index,
                         };
-                        sorter.push(SortItem::new(
+                        target.push(SortItem::new(
                             &keys.data[start..end],
                             chunk.datum(i),
                             chunk.partition,
@@ -147,9 +175,7 @@ fn key_and_sort(
             }
         }
     }
-    progress.sorting();
-    warn_of_mixed_binary_schemas(pipeline, schemas);
-    sorter.finish()
+    Ok(schemas)
 }
 
 /// `avro-binary` passes datums through as they are: without `source.schema`, records of several
@@ -177,11 +203,27 @@ pub(crate) fn write_sorted(
     progress: &Progress,
 ) -> Result<sink::SinkReport> {
     progress.writing(sorted.count);
-    let batch_size = pipeline.format.batch_size.max(1);
     let Sorted {
         iter, spill_dir, ..
     } = sorted;
-    let report = std::thread::scope(|scope| {
+    let report = write_items(pipeline, files, iter, format, sink, progress, None);
+    drop(spill_dir);
+    report
+}
+
+/// [`write_sorted`]'s work on records already in order, from any source: the merge of sorted
+/// segments or a stream of buckets (whose schemas, announced as it reads, are in `schemas`).
+fn write_items(
+    pipeline: &Pipeline,
+    files: &[SourceFile],
+    iter: Box<dyn Iterator<Item = Result<SortItem>> + Send>,
+    format: &mut FormatPool,
+    sink: Box<dyn sink::Sink>,
+    progress: &Progress,
+    schemas: Option<&SchemaLog>,
+) -> Result<sink::SinkReport> {
+    let batch_size = pipeline.format.batch_size.max(1);
+    std::thread::scope(|scope| {
         let (batches_out, batches_in) =
             crossbeam_channel::bounded::<(u64, Result<Vec<SortItem>>)>(CHANNEL_DEPTH);
         let merger = named("c2k-merge").spawn_scoped(scope, move || {
@@ -189,7 +231,15 @@ pub(crate) fn write_sorted(
         })?;
         let (messages_out, messages_in) = crossbeam_channel::bounded::<ToSink>(CHANNEL_DEPTH);
         let sender = named("c2k-sink").spawn_scoped(scope, move || send_all(sink, messages_in))?;
-        let formatted = format_all(pipeline, files, format, batches_in, messages_out, progress);
+        let formatted = format_all(
+            pipeline,
+            files,
+            format,
+            batches_in,
+            messages_out,
+            progress,
+            schemas,
+        );
         let sent = sender
             .join()
             .map_err(|_| anyhow::anyhow!("the sink thread panicked"))?;
@@ -201,9 +251,7 @@ pub(crate) fn write_sorted(
             (Err(e), _) => Err(e),
             (Ok(()), sent) => sent,
         }
-    });
-    drop(spill_dir);
-    report
+    })
 }
 
 /// Reads the merged, sorted records and groups them into batches for the format plugin, numbered
@@ -248,8 +296,12 @@ fn format_all(
     batches: crossbeam_channel::Receiver<(u64, Result<Vec<SortItem>>)>,
     out: crossbeam_channel::Sender<ToSink>,
     progress: &Progress,
+    schemas: Option<&SchemaLog>,
 ) -> Result<()> {
     let format_one = |instance: &mut FormatPlugin, items: Vec<SortItem>| {
+        if let Some(log) = schemas {
+            instance.catch_up(log)?;
+        }
         format_batch(pipeline, files, instance, &items, progress)
     };
     // The sink stopped on an error of its own when the channel is closed: `send_all` reports it.
@@ -397,5 +449,219 @@ fn name_sorted_record(
             file_url(files, item.file())
         ),
         None => anyhow::anyhow!("{error} (in a batch of {} sorted records)", items.len()),
+    }
+}
+
+/// What streaming Camus' buckets cost.
+pub(crate) struct Streamed {
+    pub(crate) records: u64,
+    pub(crate) spilled_bytes: u64,
+}
+
+/// The whole replay streamed bucket by bucket ([`crate::sort::buckets`]): files read in bucket
+/// order on one thread, keyed and held in a window on another, each window's records below the
+/// next bucket's floor sent in key order to the write side while the next bucket is read.
+/// Records carry the archive's file ids and input order, so ties break as the whole-archive
+/// sort breaks them.
+pub(crate) fn stream_and_write(
+    pipeline: &Pipeline,
+    source: &CamusSource,
+    order: &BucketOrder,
+    key: &mut KeyPlugin,
+    format: &mut FormatPool,
+    sink: Box<dyn sink::Sink>,
+    progress: &Progress,
+) -> Result<(sink::SinkReport, Streamed)> {
+    let reading = source.reordered(&order.reading);
+    let archive_ids: Vec<FileId> = order.reading.iter().map(|&i| i as FileId).collect();
+    let schemas = SchemaLog::default();
+    let slack_ms = (pipeline.sort.bucket_slack.0 * 1000.0).round() as i64;
+    std::thread::scope(|scope| {
+        let (events_out, events_in) = crossbeam_channel::bounded(CHANNEL_DEPTH);
+        let reading = &reading;
+        let reader = named("c2k-read").spawn_scoped(scope, move || {
+            for event in reading.events() {
+                let failed = event.is_err();
+                // A closed channel means the keying side stopped on an error of its own.
+                if events_out.send(event).is_err() || failed {
+                    break;
+                }
+            }
+        })?;
+        let (items_out, items_in) = crossbeam_channel::bounded::<Streaming>(2);
+        let schemas = &schemas;
+        let archive_ids = &archive_ids;
+        let keyer = named("c2k-key").spawn_scoped(scope, move || -> Result<Streamed> {
+            let mut target = BucketTarget {
+                window: Window::new(
+                    pipeline.sort.memory.0,
+                    Path::new(&pipeline.sort.tmp_dir),
+                    slack_ms,
+                ),
+                order,
+                files: &source.files,
+                slack_ms,
+                current: None,
+                out: items_out,
+                pending: Vec::new(),
+                batch_size: pipeline.format.batch_size.max(1),
+            };
+            let mut log = |id: u32, json: &str| {
+                schemas
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((id, json.to_string()));
+                Ok(())
+            };
+            let count = key_records(
+                pipeline,
+                &reading.files,
+                events_in,
+                key,
+                progress,
+                Some(archive_ids),
+                &mut log,
+                &mut target,
+            )?;
+            warn_of_mixed_binary_schemas(pipeline, count);
+            target.finish()
+        })?;
+        let items = streamed_items(items_in);
+        let written = write_items(
+            pipeline,
+            &source.files,
+            Box::new(items),
+            format,
+            sink,
+            progress,
+            Some(schemas),
+        );
+        let streamed = keyer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the keying thread panicked"))?;
+        reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the source reader thread panicked"))?;
+        // The reading side's failure is the cause when there is one: the write side then only
+        // saw its records end early.
+        let streamed = streamed?;
+        let report = written?;
+        Ok((report, streamed))
+    })
+}
+
+/// What the keying side of a bucket stream tells the write side. Only `End` ends the records: a
+/// channel closed without it (the reading side failed) is an error, so the sink is never
+/// finished on part of the replay.
+enum Streaming {
+    Items(Vec<SortItem>),
+    End,
+}
+
+/// The records a bucket stream sends, in order, then an error if it stopped before its end.
+fn streamed_items(
+    items: crossbeam_channel::Receiver<Streaming>,
+) -> Box<dyn Iterator<Item = Result<SortItem>> + Send> {
+    let mut ended = false;
+    let mut failed = false;
+    let mut current = Vec::new().into_iter();
+    Box::new(std::iter::from_fn(move || loop {
+        if let Some(item) = current.next() {
+            return Some(Ok(item));
+        }
+        if ended || failed {
+            return None;
+        }
+        match items.recv() {
+            Ok(Streaming::Items(batch)) => current = batch.into_iter(),
+            Ok(Streaming::End) => ended = true,
+            Err(_) => {
+                failed = true;
+                return Some(Err(anyhow::anyhow!(
+                    "the reading side stopped before the end of the archive"
+                )));
+            }
+        }
+    }))
+}
+
+/// The keyed records of a bucket stream: held in a window, sent when a bucket boundary allows.
+struct BucketTarget<'a> {
+    window: Window,
+    order: &'a BucketOrder,
+    /// The archive's files, in its own order (the records' file ids).
+    files: &'a [SourceFile],
+    slack_ms: i64,
+    /// The bucket being read.
+    current: Option<i64>,
+    out: crossbeam_channel::Sender<Streaming>,
+    pending: Vec<SortItem>,
+    batch_size: usize,
+}
+
+impl BucketTarget<'_> {
+    fn send_all(&mut self, next: Option<(i64, Vec<u8>)>) -> Result<()> {
+        if self.window.sent == 0 {
+            tracing::debug!(
+                "the first time bucket read, keyed and sorted: sending it while reading on"
+            );
+        }
+        let Self {
+            window,
+            out,
+            pending,
+            batch_size,
+            ..
+        } = self;
+        window.advance(next, &mut |item| {
+            pending.push(item);
+            if pending.len() >= *batch_size {
+                out.send(Streaming::Items(std::mem::take(pending)))
+                    .map_err(|_| anyhow::anyhow!("the write side stopped"))?;
+            }
+            Ok(())
+        })?;
+        if !pending.is_empty() {
+            out.send(Streaming::Items(std::mem::take(pending)))
+                .map_err(|_| anyhow::anyhow!("the write side stopped"))?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Streamed> {
+        self.send_all(None)?;
+        self.out
+            .send(Streaming::End)
+            .map_err(|_| anyhow::anyhow!("the write side stopped"))?;
+        Ok(Streamed {
+            records: self.window.sent,
+            spilled_bytes: self.window.spilled_bytes,
+        })
+    }
+}
+
+impl KeyTarget for BucketTarget<'_> {
+    fn batch_of(&mut self, position: u32, key: &mut KeyPlugin) -> Result<()> {
+        let start = self
+            .order
+            .start(position as usize)
+            .context("a file outside the bucket order")?;
+        if self.current == Some(start) {
+            return Ok(());
+        }
+        if self.current.is_some() {
+            let since = start.saturating_sub(self.slack_ms);
+            let floor = key.key_floor(since)?.with_context(|| {
+                "the key plugin stopped giving key floors while buckets were streamed"
+            })?;
+            self.send_all(Some((start, floor)))?;
+        }
+        self.current = Some(start);
+        Ok(())
+    }
+
+    fn push(&mut self, item: SortItem) -> Result<()> {
+        let file = &self.files[item.file() as usize];
+        self.window.push(item, file)
     }
 }

@@ -101,6 +101,8 @@ pub(crate) static KEYS: &[Key] = &[
     key("key.batch_size", Kind::Count, Some("3000"), "records per call of the key plugin"),
     key("sort.memory", Kind::Size, Some("512MiB"), "memory the external sort may hold before it spills to disk"),
     key("sort.tmp_dir", Kind::Path, Some("/var/tmp"), "where the sort's spill files go (removed when the run ends)"),
+    key("sort.mode", Kind::Choice(&["auto", "buckets", "external"]), Some("auto"), "auto (stream Camus' time buckets in order when the key plugin's keys order records by event time, else sort the whole archive), buckets (stream, or refuse when the key plugin or the file names cannot tell) or external (sort the whole archive, spilling what does not fit sort.memory); the output is the same"),
+    key("sort.bucket_slack", Kind::Duration, Some("1h"), "how far before its Camus bucket's start a record's event time may lie (a decoder that stamped it differently) when buckets are streamed: a record earlier still stops the run, naming it"),
     key("format.plugin", Kind::Path, Some("avro-binary"), "the output-format plugin: avro-binary, json, or a path to a .wasm component"),
     key("format.config", Kind::Any, Some("{}"), "configuration given to the format plugin (json: encoding: avro | plain)"),
     key("format.max_memory", Kind::Size, Some("256MiB"), "the most memory the format plugin may use"),

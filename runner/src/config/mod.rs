@@ -81,6 +81,20 @@ pub struct PluginConfig {
 pub struct SortConfig {
     pub memory: ByteSize,
     pub tmp_dir: String,
+    pub mode: SortMode,
+    pub bucket_slack: Seconds,
+}
+
+/// `sort.mode`: how the records are put in key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SortMode {
+    /// Buckets when the key plugin and the file names allow it, else external.
+    Auto,
+    /// Camus' time buckets streamed in order, a window of them sorted in memory.
+    Buckets,
+    /// The whole archive sorted at once, spilling what does not fit `sort.memory`.
+    External,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -15,6 +15,12 @@ use super::sandbox_call::Loaded;
 use super::{PluginBatch, PluginError};
 use crate::config::PluginConfig;
 
+/// The key-extractor interface, without its version.
+pub(super) const KEY_INTERFACE: &str = "camus2kafka:plugin/key-extractor";
+
+/// The contract version that added `key-extractor.key-floor`.
+const KEY_FLOOR_SINCE: &str = "0.1.2";
+
 /// A plugin role: the WIT interface it exports (`plugin-sdk/wit/camus2kafka.wit`), without its
 /// version, and its batch function at each contract version.
 pub(super) struct Role {
@@ -92,6 +98,8 @@ pub(super) struct ComponentPlugin {
     pub version: &'static str,
     register_schema: Func,
     batch: Func,
+    /// `key-floor`, which key extractors export since 0.1.2.
+    key_floor: Option<Func>,
 }
 
 /// The interfaces a plugin may export, and what a plugin exporting each is.
@@ -169,6 +177,12 @@ impl ComponentPlugin {
             _ => version,
         };
         let batch = export((role.batch_function)(version))?;
+        let key_floor = match role.interface {
+            KEY_INTERFACE if !contract::is_older(version, KEY_FLOOR_SINCE) => {
+                Some(export("key-floor")?)
+            }
+            _ => None,
+        };
         configure
             .typed::<(&str,), Accepted>(&loaded.store)
             .and(register_schema.typed::<(BorrowedSchema<'_>,), Accepted>(&loaded.store))
@@ -186,6 +200,7 @@ impl ComponentPlugin {
             version,
             register_schema,
             batch,
+            key_floor,
         })
     }
 
@@ -213,6 +228,18 @@ impl ComponentPlugin {
                 .error(None, format!("rejected schema {id}: {e}"))
                 .into()
         })
+    }
+
+    /// The key extractor's `key-floor` for `time_ms` (`None` from a component older than 0.1.2).
+    pub(super) fn key_floor(&mut self, time_ms: i64) -> Result<Option<Vec<u8>>> {
+        let Some(func) = self.key_floor else {
+            return Ok(None);
+        };
+        let (floor,) = self.loaded.call("key-floor", |store| {
+            func.typed::<(i64,), (Option<Vec<u8>>,)>(&*store)?
+                .call(store, (time_ms,))
+        })?;
+        Ok(floor)
     }
 
     /// A failure of the plugin's answer as a whole (not tied to one record).

@@ -25,7 +25,7 @@ use bindings::format::camus2kafka::plugin::types as format_types;
 use bindings::format::exports::camus2kafka::plugin::output_format as format_interface;
 use bindings::key::camus2kafka::plugin::types as key_types;
 use bindings::key::exports::camus2kafka::plugin::key_extractor as key_interface;
-use component::{ComponentPlugin, RecordFailure, Role};
+use component::{ComponentPlugin, RecordFailure, Role, KEY_INTERFACE};
 use native::NativeKeyExtractor;
 
 /// A batch as it is handed to a plugin: record `i` is `data[ends[i-1]..ends[i]]` in schema
@@ -92,6 +92,16 @@ impl KeyPlugin {
         }
     }
 
+    /// The smallest key a record whose event time is `time_ms` or later can have, when the
+    /// plugin says its keys order records by event time first (contract 0.1.2, `key-floor`);
+    /// `None` otherwise.
+    pub fn key_floor(&mut self, time_ms: i64) -> Result<Option<Vec<u8>>> {
+        match &mut self.0 {
+            KeyBackend::Wasm(wasm) => wasm.key_floor(time_ms),
+            KeyBackend::Native(native) => Ok(native.key_floor(time_ms)),
+        }
+    }
+
     /// One key per record of the batch.
     pub fn extract_keys(&mut self, batch: &PluginBatch) -> Result<Keys, PluginError> {
         match &mut self.0 {
@@ -113,7 +123,6 @@ impl KeyPlugin {
 
 /// The interfaces of the two roles; a component exports them at its contract version
 /// ([`contract`]).
-const KEY_INTERFACE: &str = "camus2kafka:plugin/key-extractor";
 const FORMAT_INTERFACE: &str = "camus2kafka:plugin/output-format";
 
 const KEY_EXTRACTOR: Role = Role {
@@ -133,7 +142,14 @@ pub struct FormatPlugin {
     plugin: ComponentPlugin,
     /// Whether it answers with `format-flat` (contract 0.1.1 on), decided once at load.
     flat: bool,
+    /// How many schemas of a [`SchemaLog`] it has been told (see [`FormatPlugin::catch_up`]).
+    caught_up: usize,
 }
+
+/// The schemas a streamed read announced so far, in order: the format side tells each instance
+/// about the new ones before it formats a batch (a record is sent only after its schema is
+/// logged).
+pub(crate) type SchemaLog = std::sync::Mutex<Vec<(u32, String)>>;
 
 /// The contract version that brought `format-flat`; components of 0.1.0 have `format` only.
 const LIST_OF_MESSAGES: &str = "0.1.0";
@@ -185,12 +201,28 @@ impl FormatPlugin {
                 &OUTPUT_FORMAT,
             )?;
         }
-        Ok(FormatPlugin { plugin, flat })
+        Ok(FormatPlugin {
+            plugin,
+            flat,
+            caught_up: 0,
+        })
     }
 
     /// Tells the plugin about a schema later batches refer to by `id`.
     pub fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
         self.plugin.register_schema(id, json)
+    }
+
+    /// Tells the plugin about the schemas `log` holds that it has not been told yet.
+    pub(crate) fn catch_up(&mut self, log: &SchemaLog) -> Result<()> {
+        let log = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (id, json) in &log[self.caught_up.min(log.len())..] {
+            self.plugin.register_schema(*id, json)?;
+        }
+        self.caught_up = log.len();
+        Ok(())
     }
 
     /// One message per record; `source_partition` and the default timestamp are the host's to set.

@@ -72,6 +72,12 @@ impl NativeKeyExtractor {
         result.map_err(|e| self.error(None, format!("rejected schema {id}: {e}")))
     }
 
+    pub(crate) fn key_floor(&self, time_ms: i64) -> Option<Vec<u8>> {
+        match &self.runtime {
+            Runtime::TimeField(runtime) => runtime.key_floor(time_ms),
+        }
+    }
+
     pub(crate) fn extract_keys(&self, batch: &PluginBatch) -> Result<Keys, PluginError> {
         let batch = BatchRef {
             data: batch.data,

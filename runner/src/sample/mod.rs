@@ -38,6 +38,10 @@ pub struct SampleOptions {
     /// One codec for every file (`null`, `deflate`, `snappy`, `zstandard`, `bzip2`, `xz`);
     /// `None` cycles through all six, which tests want and benchmarks do not.
     pub codec: Option<String>,
+    /// Late events in the bucket of their own event time, as Camus' partitioner writes them: a
+    /// file of the previous hour written by the later pull, beside that hour's own. Otherwise
+    /// (the default) every record of a pull stays in the pull's hour.
+    pub by_event_time: bool,
 }
 
 /// The first hour of every sample: 2024-03-10T00:00:00Z (fixed, so that output never depends on
@@ -91,43 +95,66 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 partition % 2 == 1
             };
             let hour_start = START_MS + i64::from(hour) * HOUR_MS;
-            let mut records = Vec::with_capacity(count as usize);
+            // The pull's records by bucket: (bucket start, offsets and records).
+            let mut buckets: Vec<(i64, Vec<u64>, Vec<apache_avro::types::Value>)> =
+                vec![(hour_start, Vec::new(), Vec::new())];
             for i in 0..count {
                 let time = event_time(&mut rng, hour_start, i, count, hour > 0);
                 last_time = time;
-                records.push(records::page_view(&mut rng, time, v2_file));
+                let record = records::page_view(&mut rng, time, v2_file);
+                let bucket = if options.by_event_time && time < hour_start {
+                    hour_start - HOUR_MS
+                } else {
+                    hour_start
+                };
+                if !buckets.iter().any(|(start, ..)| *start == bucket) {
+                    buckets.insert(0, (bucket, Vec::new(), Vec::new()));
+                }
+                let (_, offsets, records) = buckets
+                    .iter_mut()
+                    .find(|(start, ..)| *start == bucket)
+                    .expect("inserted above");
+                offsets.push(next_offset + i);
+                records.push(record);
             }
-            let codec_name = options
-                .codec
-                .as_deref()
-                .unwrap_or(CODECS[file_number % CODECS.len()]);
-            file_number += 1;
             let (schema, json) = if v2_file {
                 (&v2, page_view_schemas::PAGE_VIEW_V2)
             } else {
                 (&v1, page_view_schemas::PAGE_VIEW_V1)
             };
-            let mut marker = [0u8; 16];
-            rng.fill(&mut marker);
-            let bytes = container_writer::container_bytes(
-                schema,
-                json,
-                codec(codec_name),
-                codec_name,
-                marker,
-                &records,
-            )?;
+            for (bucket, offsets, records) in &buckets {
+                let Some(last) = offsets.last() else {
+                    continue;
+                };
+                let codec_name = options
+                    .codec
+                    .as_deref()
+                    .unwrap_or(CODECS[file_number % CODECS.len()]);
+                file_number += 1;
+                let mut marker = [0u8; 16];
+                rng.fill(&mut marker);
+                let bytes = container_writer::container_bytes(
+                    schema,
+                    json,
+                    codec(codec_name),
+                    codec_name,
+                    marker,
+                    records,
+                )?;
+                let folder = topic_dir.join(hour_folder(*bucket));
+                std::fs::create_dir_all(&folder)
+                    .with_context(|| format!("cannot create {}", folder.display()))?;
+                let path = folder.join(format!(
+                    "{}.{leader}.{partition}.{}.{}.{bucket}.avro",
+                    options.topic,
+                    records.len(),
+                    last + 1
+                ));
+                std::fs::write(&path, bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
             next_offset += count;
             file_ends.push(next_offset);
-            let folder = topic_dir.join(hour_folder(hour_start));
-            std::fs::create_dir_all(&folder)
-                .with_context(|| format!("cannot create {}", folder.display()))?;
-            let path = folder.join(format!(
-                "{}.{leader}.{partition}.{count}.{next_offset}.{hour_start}.avro",
-                options.topic
-            ));
-            std::fs::write(&path, bytes)
-                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         if next_offset > first_offset {
             cutoffs.push(SampleCutoff {

@@ -10,6 +10,7 @@
 //! or not, or is stopped by a signal; one left by a killed run is removed by the next
 //! ([`crate::cleanup`]).
 
+pub(crate) mod buckets;
 mod feeder;
 mod item;
 

@@ -148,6 +148,17 @@ impl CamusSource {
         Ok(())
     }
 
+    /// The same source reading its files in another order: the files at `positions`, in that
+    /// order (Camus' time buckets streamed oldest first).
+    pub(crate) fn reordered(&self, positions: &[usize]) -> CamusSource {
+        CamusSource {
+            files: positions.iter().map(|&i| self.files[i].clone()).collect(),
+            storage: Arc::clone(&self.storage),
+            reader_schema: self.reader_schema.clone(),
+            batch_size: self.batch_size,
+        }
+    }
+
     /// Distinct source partitions seen in file names, sorted.
     pub fn partitions(&self) -> Vec<u32> {
         let mut partitions: Vec<u32> = self
