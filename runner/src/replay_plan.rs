@@ -32,25 +32,21 @@ impl ReplayPlan {
     /// offsets step checked (a replay is never published only to find its hand-off cannot be
     /// made), then gated (duplicates, gaps and strays found from names and the history).
     pub(crate) fn build(pipeline: &Pipeline, step: StepOptions) -> Result<ReplayPlan> {
-        let mut source = CamusSource::open(pipeline)?;
-        let history = offsets::read_history(pipeline)?;
-        offsets::preflight(pipeline, history.as_ref(), step)?;
-        let gate = integrity::gate(pipeline, history.as_ref(), &source.files)?;
-        source.leave_out(&gate.copies);
-        let facts = source_facts(pipeline, &source)?;
-        Ok(ReplayPlan {
-            source,
-            history,
-            gate,
-            facts,
-        })
+        ReplayPlan::assemble(pipeline, Some(step))
     }
 
     /// The archive listed, its history read and gated, with no pre-flight: for the commands
     /// that check it against a plan whose making did the pre-flight.
     pub(crate) fn gated(pipeline: &Pipeline) -> Result<ReplayPlan> {
+        ReplayPlan::assemble(pipeline, None)
+    }
+
+    fn assemble(pipeline: &Pipeline, preflight: Option<StepOptions>) -> Result<ReplayPlan> {
         let mut source = CamusSource::open(pipeline)?;
         let history = offsets::read_history(pipeline)?;
+        if let Some(step) = preflight {
+            offsets::preflight(pipeline, history.as_ref(), step)?;
+        }
         let gate = integrity::gate(pipeline, history.as_ref(), &source.files)?;
         source.leave_out(&gate.copies);
         let facts = source_facts(pipeline, &source)?;

@@ -44,16 +44,7 @@ pub(crate) fn read_and_sort(
     on_schema: &mut dyn FnMut(u32, &str) -> Result<()>,
 ) -> Result<Sorted> {
     std::thread::scope(|scope| {
-        let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_DEPTH);
-        let reader = named("c2k-read").spawn_scoped(scope, move || {
-            for event in source.events() {
-                let failed = event.is_err();
-                // A closed channel means the keying side stopped on an error of its own.
-                if sender.send(event).is_err() || failed {
-                    break;
-                }
-            }
-        })?;
+        let (reader, receiver) = spawn_reader(scope, source)?;
         let sorted = Sorter::new(pipeline.sort.memory.0, Path::new(&pipeline.sort.tmp_dir))
             .and_then(|mut sorter| {
                 let schemas = key_records(
@@ -75,6 +66,31 @@ pub(crate) fn read_and_sort(
             .map_err(|_| anyhow::anyhow!("the source reader thread panicked"))?;
         sorted
     })
+}
+
+/// A reading thread and the events it sends.
+type Reader<'scope> = (
+    std::thread::ScopedJoinHandle<'scope, ()>,
+    crossbeam_channel::Receiver<Result<SourceEvent>>,
+);
+
+/// The source read and decoded on a thread of its own, its events coming out of the receiver
+/// until the end or the first error.
+fn spawn_reader<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    source: &'scope CamusSource,
+) -> Result<Reader<'scope>> {
+    let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_DEPTH);
+    let reader = named("c2k-read").spawn_scoped(scope, move || {
+        for event in source.events() {
+            let failed = event.is_err();
+            // A closed channel means the keying side stopped on an error of its own.
+            if sender.send(event).is_err() || failed {
+                break;
+            }
+        }
+    })?;
+    Ok((reader, receiver))
 }
 
 /// Where keyed records go: the sort of the whole archive, or a window of time buckets.
@@ -477,17 +493,8 @@ pub(crate) fn stream_and_write(
     let schemas = SchemaLog::default();
     let slack_ms = (pipeline.sort.bucket_slack.0 * 1000.0).round() as i64;
     std::thread::scope(|scope| {
-        let (events_out, events_in) = crossbeam_channel::bounded(CHANNEL_DEPTH);
         let reading = &reading;
-        let reader = named("c2k-read").spawn_scoped(scope, move || {
-            for event in reading.events() {
-                let failed = event.is_err();
-                // A closed channel means the keying side stopped on an error of its own.
-                if events_out.send(event).is_err() || failed {
-                    break;
-                }
-            }
-        })?;
+        let (reader, events_in) = spawn_reader(scope, reading)?;
         let (items_out, items_in) = crossbeam_channel::bounded::<Streaming>(2);
         let schemas = &schemas;
         let archive_ids = &archive_ids;
