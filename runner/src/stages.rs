@@ -512,6 +512,7 @@ pub(crate) fn stream_and_write(
                 out: items_out,
                 pending: Vec::new(),
                 batch_size: pipeline.format.batch_size.max(1),
+                pushed: 0,
             };
             let mut log = |id: u32, json: &str| {
                 schemas
@@ -604,6 +605,8 @@ struct BucketTarget<'a> {
     out: crossbeam_channel::Sender<Streaming>,
     pending: Vec<SortItem>,
     batch_size: usize,
+    /// Records keyed into the window: all must have been sent at the end.
+    pushed: u64,
 }
 
 impl BucketTarget<'_> {
@@ -637,6 +640,14 @@ impl BucketTarget<'_> {
 
     fn finish(mut self) -> Result<Streamed> {
         self.send_all(None)?;
+        if self.window.sent != self.pushed {
+            bail!(
+                "{} records were read but {} sent in order: the bucket stream lost track of some; \
+                 nothing more was sent (sort.mode: external sorts the whole archive)",
+                self.pushed,
+                self.window.sent
+            );
+        }
         self.out
             .send(Streaming::End)
             .map_err(|_| anyhow::anyhow!("the write side stopped"))?;
@@ -668,6 +679,7 @@ impl KeyTarget for BucketTarget<'_> {
     }
 
     fn push(&mut self, item: SortItem) -> Result<()> {
+        self.pushed += 1;
         let file = &self.files[item.file() as usize];
         self.window.push(item, file)
     }
