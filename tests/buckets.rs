@@ -49,6 +49,22 @@ fn run(dir: &Path, pipeline: &str, sets: &[&str]) -> Run {
         .run()
 }
 
+/// Replays `pipeline` again with `sort.mode: external` and asserts the output is byte for byte
+/// the streamed one in `streamed`.
+fn assert_same_as_external(dir: &Path, pipeline: &str, streamed: &str) {
+    run(
+        dir,
+        pipeline,
+        &["sort.mode=external", "sink.path=external.jsonl"],
+    )
+    .assert_ok();
+    assert_eq!(
+        std::fs::read(dir.join(streamed)).expect("streamed"),
+        std::fs::read(dir.join("external.jsonl")).expect("external"),
+        "the streamed replay differs from the whole-archive sort's"
+    );
+}
+
 /// The replay in both orders: byte-identical, time-ordered, the streamed one without a spill.
 fn streamed_equals_external(bucket_minutes: u32, zone: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -124,16 +140,7 @@ fn a_record_beyond_the_slack_stops_the_run_naming_it_and_a_larger_slack_takes_it
         "a stopped stream leaves no output"
     );
     run(dir.path(), &pipeline, &["sort.bucket_slack=4h"]).assert_ok();
-    run(
-        dir.path(),
-        &pipeline,
-        &["sort.mode=external", "sink.path=external.jsonl"],
-    )
-    .assert_ok();
-    assert_eq!(
-        std::fs::read(dir.path().join("out.jsonl")).expect("streamed"),
-        std::fs::read(dir.path().join("external.jsonl")).expect("external"),
-    );
+    assert_same_as_external(dir.path(), &pipeline, "out.jsonl");
     // Within the slack, the same record is simply held longer.
     let within = tempfile::tempdir().expect("temp dir");
     let pipeline = tree(within.path(), 60, "UTC", Some(20 * 60_000));
@@ -229,16 +236,7 @@ fn a_sample_bucketed_by_event_time_reconciles_and_streams_without_slack() {
         "{}",
         streamed.stderr
     );
-    run(
-        dir.path(),
-        &pipeline,
-        &["sort.mode=external", "sink.path=external.jsonl"],
-    )
-    .assert_ok();
-    assert_eq!(
-        std::fs::read(dir.path().join("streamed.jsonl")).expect("streamed"),
-        std::fs::read(dir.path().join("external.jsonl")).expect("external"),
-    );
+    assert_same_as_external(dir.path(), &pipeline, "streamed.jsonl");
 }
 
 /// Streaming holds a window of buckets, not the archive: four times the history at the same rate
