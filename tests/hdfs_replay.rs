@@ -1,6 +1,7 @@
 //! End to end from HDFS: a Camus tree uploaded by Hadoop's own client (`FsShell -put`) reads, and
-//! replays, exactly like the same tree on local disk, and a run pointed at a namenode that is not
-//! there fails fast with a message naming the URL.
+//! replays, exactly like the same tree on local disk; copies are told from namesakes by their
+//! bytes, read from HDFS; and a run pointed at a namenode that is not there fails fast with a
+//! message naming the URL.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use camus2kafka::testing::{CamusSource, SourceEvent};
 use camus2kafka::Pipeline;
 
 use crate::support::c2k::{write_pipeline, C2k};
+use crate::support::camus::python;
 use crate::support::hdfs::{self, HdfsTarget};
 
 const T: Duration = Duration::from_secs(300);
@@ -190,6 +192,76 @@ fn a_camus_tree_on_hdfs_replays_exactly_like_the_same_tree_on_local_disk() {
         local == from_hdfs,
         "the replay from HDFS differs from the replay from local disk"
     );
+}
+
+/// `path` with the leader id of its Camus name replaced by `leader`.
+fn under_leader(path: &Path, leader: &str) -> std::path::PathBuf {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let mut fields: Vec<&str> = name.split('.').collect();
+    fields[1] = leader;
+    path.with_file_name(fields.join("."))
+}
+
+#[test]
+fn on_hdfs_a_byte_identical_copy_is_read_once_and_a_namesake_with_other_bytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let camus = dir.path().join("camus");
+    C2k::new(&["sample", camus.to_str().unwrap(), "--records", "2000"])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_ok();
+    let p = pipeline(dir.path());
+    let data = walk(&camus.join("destination"));
+    let file = data
+        .iter()
+        .find(|f| f.extension().is_some_and(|e| e == "avro"))
+        .expect("a data file");
+    let copy = under_leader(file, "97");
+    std::fs::copy(file, &copy).unwrap();
+    let target = HdfsTarget::local();
+    let run = |dest: &str, out: &str| {
+        C2k::new(&[
+            "run",
+            &p,
+            "--set",
+            &format!("source.dest_dir={dest}"),
+            "--set",
+            &format!("sink.path={out}"),
+        ])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+    };
+    let copies = target.upload_tree(&camus.join("destination"), "copies/destination");
+    let read_once = run(&copies, "copies.jsonl");
+    read_once.assert_ok();
+    assert!(
+        read_once.stderr.contains("2000 records in")
+            && read_once
+                .stderr
+                .contains("1 identical copy of a data file read once"),
+        "{}",
+        read_once.stderr
+    );
+
+    // The copy replaced by a file of the same name and size holding another record.
+    std::fs::remove_file(&copy).unwrap();
+    python(
+        "write_namesake.py",
+        &[file.to_str().unwrap(), copy.to_str().unwrap()],
+    );
+    let namesakes = target.upload_tree(&camus.join("destination"), "namesakes/destination");
+    let refused = run(&namesakes, "namesakes.jsonl");
+    let name = |path: &Path| path.file_name().unwrap().to_str().unwrap().to_string();
+    refused.assert_failed_with(&[
+        "contents differ",
+        "nothing was sent",
+        &name(file),
+        &name(&copy),
+    ]);
+    assert_eq!(refused.code, Some(5), "{}", refused.stderr);
+    assert!(!dir.path().join("namesakes.jsonl").exists());
 }
 
 #[test]

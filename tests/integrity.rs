@@ -327,6 +327,7 @@ fn identical_copies_under_another_leader_or_in_another_folder_are_read_once() {
         &[
             "warning copy",
             "3 identical copies",
+            "same count, last offset and bytes",
             "read once",
             "0 errors, 1 warnings",
         ],
@@ -335,6 +336,48 @@ fn identical_copies_under_another_leader_or_in_another_folder_are_read_once() {
     assert_exit(&run, 0, &["2 identical copies of data files read once"]);
     assert_eq!(tree.published(), Some(tree.records as usize));
     let _ = count;
+}
+
+#[test]
+fn a_namesake_of_the_same_size_with_other_records_is_a_conflict_naming_both_files() {
+    let tree = Tree::new();
+    let pipeline = tree.pipeline(None);
+    let (file, _) = tree.middle_file(0);
+    let original = tree.topic_dir().join(&file);
+    // The same partition, count and last offset under another leader id, in another folder, of
+    // the same size: one record differs.
+    let name = file.rsplit('/').next().unwrap();
+    let other_name = name.replacen(".1.0.", ".7.0.", 1);
+    let other = tree
+        .topic_dir()
+        .join("hourly/2024/03/10/23")
+        .join(&other_name);
+    python(
+        "write_namesake.py",
+        &[original.to_str().unwrap(), other.to_str().unwrap()],
+    );
+    assert_eq!(
+        std::fs::metadata(&original).unwrap().len(),
+        std::fs::metadata(&other).unwrap().len()
+    );
+    assert_ne!(
+        std::fs::read(&original).unwrap(),
+        std::fs::read(&other).unwrap()
+    );
+
+    let verify = tree.c2k(&["verify", &pipeline, "--names-only"]);
+    assert_exit(
+        &verify,
+        5,
+        &["error   conflict", "contents differ", name, &other_name],
+    );
+    let run = tree.c2k(&["run", &pipeline]);
+    assert_exit(
+        &run,
+        5,
+        &["contents differ", "nothing was sent", name, &other_name],
+    );
+    assert_eq!(tree.published(), None);
 }
 
 #[test]

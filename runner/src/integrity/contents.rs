@@ -1,12 +1,20 @@
-//! What the names cannot tell: whether each data file holds the records its name says. Every
-//! block of every file is read (and decompressed, so a corrupt block is found too), its record
-//! counts added up — records are never decoded. `c2k verify` does this unless `--names-only`;
-//! `c2k run` checks the same as it reads, before anything is sent.
+//! What the names cannot tell, read from the files themselves.
+//!
+//! - Whether each data file holds the records its name says ([`check_contents`]): every block of
+//!   every file is read (and decompressed, so a corrupt block is found too), its record counts
+//!   added up — records are never decoded. `c2k verify` does this unless `--names-only`; `c2k run`
+//!   checks the same as it reads, before anything is sent.
+//! - Whether files named for the same records are copies ([`digest_namesakes`]): a name and a size
+//!   can be equal while the bytes are not, and leaving such a "copy" out would drop its records
+//!   silently. Only files whose names collide are read (once each, in full, for a SHA-256), so the
+//!   gate costs nothing on an archive without copies.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
 
 use crate::source::container::ContainerReader;
 use crate::source::SourceFile;
@@ -21,38 +29,99 @@ pub(super) fn check_contents(
     files: &[SourceFile],
     workers: usize,
 ) -> Vec<Damage> {
+    let found = in_parallel(files, workers, |file| match count_records(storage, file) {
+        Ok(count) => file
+            .name
+            .as_ref()
+            .filter(|name| name.count != count)
+            .map(|name| {
+                format!(
+                    "its name says {} records but it holds {count}: it is truncated or was not \
+                     written by Camus",
+                    name.count
+                )
+            }),
+        Err(e) => Some(format!("{e:#}")),
+    });
+    files
+        .iter()
+        .zip(found)
+        .filter_map(|(file, problem)| Some((file.url.clone(), problem?)))
+        .collect()
+}
+
+/// A file's SHA-256, or why it could not be read, by URL.
+pub(crate) type Digests = BTreeMap<String, Result<[u8; 32], String>>;
+
+/// What makes two data files namesakes: the same partition, record count, last offset and size
+/// (the leader id and the folder may differ: a retried or re-moved Camus run).
+type Namesake = (u32, u64, u64, u64);
+
+/// The files of `topic` whose names and sizes collide with another's: the only ones that could be
+/// copies, so the only ones read.
+pub(super) fn namesakes<'a>(topic: &str, files: &'a [SourceFile]) -> Vec<&'a SourceFile> {
+    let mut by_name: BTreeMap<Namesake, Vec<&SourceFile>> = BTreeMap::new();
+    for file in files {
+        if let Some(name) = file.name.as_ref().filter(|name| name.topic == topic) {
+            by_name
+                .entry((name.partition, name.count, name.last_offset, file.size))
+                .or_default()
+                .push(file);
+        }
+    }
+    by_name
+        .into_values()
+        .filter(|group| group.len() > 1)
+        .flatten()
+        .collect()
+}
+
+/// The SHA-256 of each of `files`, each read once, on `workers` threads.
+pub(super) fn digest_namesakes(
+    storage: &dyn Storage,
+    files: &[&SourceFile],
+    workers: usize,
+) -> Digests {
+    let digests = in_parallel(files, workers, |file| {
+        sha256(storage, &file.url).map_err(|e| format!("{e:#}"))
+    });
+    files
+        .iter()
+        .map(|file| file.url.clone())
+        .zip(digests)
+        .collect()
+}
+
+fn sha256(storage: &dyn Storage, url: &str) -> Result<[u8; 32]> {
+    let mut hash = Sha256::new();
+    std::io::copy(&mut storage.open(url)?, &mut hash)
+        .with_context(|| format!("cannot read {url}"))?;
+    Ok(hash.finalize().into())
+}
+
+/// `work` applied to every item on `workers` threads; the results in the items' order.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
-    let found = Mutex::new(Vec::new());
+    let done = Mutex::new(Vec::with_capacity(items.len()));
     std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, files.len().max(1)) {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(file) = files.get(i) else { break };
-                let problem = match count_records(storage, file) {
-                    Ok(count) => {
-                        file.name
-                            .as_ref()
-                            .filter(|name| name.count != count)
-                            .map(|name| {
-                                format!(
-                                "its name says {} records but it holds {count}: it is truncated \
-                                 or was not written by Camus",
-                                name.count
-                            )
-                            })
-                    }
-                    Err(e) => Some(format!("{e:#}")),
-                };
-                if let Some(problem) = problem {
-                    let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
-                    found.push((i, (file.url.clone(), problem)));
-                }
+                let Some(item) = items.get(i) else { break };
+                let result = work(item);
+                done.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, result));
             });
         }
     });
-    let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    found.sort_by_key(|(i, _)| *i);
-    found.into_iter().map(|(_, damage)| damage).collect()
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 fn count_records(storage: &dyn Storage, file: &SourceFile) -> Result<u64> {

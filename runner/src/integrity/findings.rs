@@ -22,8 +22,12 @@ pub(crate) enum Kind {
     /// More records than offsets: files whose offset ranges overlap, or runs that read the same
     /// offsets twice.
     Duplicate,
-    /// An identical copy of a data file (same partition, count, last offset and size): read once.
+    /// A copy of a data file (same partition, count, last offset and size, and the same bytes):
+    /// read once.
     Copy,
+    /// Files named for the same records (same partition, count, last offset and size) whose bytes
+    /// differ: not copies, and which one holds the archived records cannot be told.
+    Conflict,
     /// Offsets a run advanced over that no data file holds.
     Gap,
     /// A file no run accounts for: beyond the cut-off, of another topic, an unparseable name,
@@ -43,6 +47,7 @@ impl Kind {
         match self {
             Kind::Duplicate => "duplicate",
             Kind::Copy => "copy",
+            Kind::Conflict => "conflict",
             Kind::Gap => "gap",
             Kind::Stray => "stray",
             Kind::Damaged => "damaged",

@@ -1,12 +1,13 @@
 //! Is the archive complete, and does it hold each record once? The data files' names (partition,
 //! count, last offset) reconciled with every run of the Camus execution history, partition by
 //! partition and run by run ([`reconcile`]): duplicates, gaps and stray files, each with the
-//! files concerned.
+//! files concerned. Files whose names collide are compared by content ([`contents`]): a copy
+//! is proven by its bytes, never by its size.
 //!
 //! `c2k verify` prints the report ([`verify`]); `c2k run` is gated by it before anything is sent
-//! ([`gate`]): a duplicate, a gap or a stray stops the run (`source.integrity: fail`) or is
-//! reported (`warn`), identical copies are read once in every mode, and the offsets step never
-//! commits a cut-off beyond what the archive holds.
+//! ([`gate`]): a duplicate, a conflict, a gap or a stray stops the run (`source.integrity: fail`)
+//! or is reported (`warn`), byte-identical copies are read once in every mode, and the offsets
+//! step never commits a cut-off beyond what the archive holds.
 
 mod contents;
 pub(crate) mod findings;
@@ -24,17 +25,32 @@ pub(crate) use findings::{Finding, Kind, Report, Severity};
 pub(crate) use crate::refusal::Inconsistent;
 
 /// Reconciles the archive's `listing` with the pipeline's Camus `history` (read once by the
-/// command), if it names one.
-pub(crate) fn check(pipeline: &Pipeline, history: Option<&History>, listing: &Listing) -> Report {
+/// command), if it names one. The files whose names collide are read, to tell copies from
+/// conflicts; no other file is.
+pub(crate) fn check(
+    pipeline: &Pipeline,
+    history: Option<&History>,
+    listing: &Listing,
+) -> Result<Report> {
+    let input_dir = pipeline.input_dir();
+    let namesakes = contents::namesakes(&pipeline.topic, &listing.files);
+    let digests = if namesakes.is_empty() {
+        contents::Digests::new()
+    } else {
+        let storage = storage::for_url(&input_dir)?;
+        let workers = crate::source::parallel::default_workers();
+        contents::digest_namesakes(storage.as_ref(), &namesakes, workers)
+    };
     let mut report = reconcile::reconcile(
         &pipeline.topic,
-        &pipeline.input_dir(),
+        &input_dir,
         &listing.files,
         &listing.not_regular,
         history.map(|h| h.runs.as_slice()),
+        &digests,
     );
     report.history_dir = history.map(|h| h.dir.clone());
-    report
+    Ok(report)
 }
 
 /// The archive of the pipeline, as listed (non-regular entries included, as findings).
@@ -51,7 +67,7 @@ pub fn verify(pipeline: &Pipeline, json: bool, names_only: bool) -> Result<()> {
     // A history that cannot be read is the first thing to say.
     let history = crate::offsets::read_history(pipeline)?;
     let listing = list(pipeline)?;
-    let mut report = check(pipeline, history.as_ref(), &listing);
+    let mut report = check(pipeline, history.as_ref(), &listing)?;
     if !names_only {
         let input_dir = pipeline.input_dir();
         let storage = storage::for_url(&input_dir)?;
@@ -112,9 +128,9 @@ pub(crate) struct Gate {
     pub commit_refused: Option<String>,
 }
 
-/// Checks the source's `files` before anything is read: stops on errors with
-/// `source.integrity: fail`, reports them with `warn`; in every mode, names the identical copies
-/// to leave out ([`Gate::copies`]).
+/// Checks the source's `files` before anything is read (only files whose names collide are
+/// read, to compare them): stops on errors with `source.integrity: fail`, reports them with
+/// `warn`; in every mode, names the byte-identical copies to leave out ([`Gate::copies`]).
 pub(crate) fn gate(
     pipeline: &Pipeline,
     history: Option<&History>,
@@ -124,7 +140,7 @@ pub(crate) fn gate(
         files: files.to_vec(),
         not_regular: Vec::new(),
     };
-    let report = check(pipeline, history, &listing);
+    let report = check(pipeline, history, &listing)?;
     let errors = report.count(Severity::Error);
     let beyond = cutoff_beyond(&report);
     if errors > 0 || beyond.is_some() {
@@ -191,7 +207,7 @@ pub(crate) fn cutoff_beyond(report: &Report) -> Option<String> {
 
 /// For `c2k offsets commit`: refuses a cut-off beyond what the archive holds.
 pub fn check_cutoff(pipeline: &Pipeline, history: Option<&History>) -> Result<()> {
-    let report = check(pipeline, history, &list(pipeline)?);
+    let report = check(pipeline, history, &list(pipeline)?)?;
     match cutoff_beyond(&report) {
         None => Ok(()),
         Some(why) => Err(Inconsistent(format!(

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use super::contents::Digests;
 use super::findings::{Finding, Kind, PartitionRow, Report, RunRow, Severity};
 use crate::identity::relative_path;
 use crate::offsets::history::RunRecord;
@@ -46,12 +47,15 @@ struct Span<'r> {
 }
 
 /// Reconciles `files` (below `input_dir`) with `runs` (oldest first; `None`: no history known).
+/// `digests` holds the content of every file whose name collides with another's
+/// ([`super::contents::namesakes`]): copies are proven by their bytes.
 pub(super) fn reconcile(
     topic: &str,
     input_dir: &str,
     files: &[SourceFile],
     not_regular: &[(String, &'static str)],
     runs: Option<&[RunRecord]>,
+    digests: &Digests,
 ) -> Report {
     let mut report = Report {
         topic: topic.to_string(),
@@ -123,7 +127,7 @@ pub(super) fn reconcile(
     let empty = Vec::new();
     for partition in partitions {
         let named = by_partition.get(&partition).unwrap_or(&empty);
-        let unique = drop_copies(partition, named, &mut report);
+        let unique = drop_copies(partition, named, digests, &mut report);
         let row = match runs {
             Some(runs) => reconcile_partition(partition, named, &unique, runs, &mut report),
             None => unreconciled_row(partition, named, &unique),
@@ -135,81 +139,200 @@ pub(super) fn reconcile(
     report
 }
 
-/// Files sharing a partition and a last offset: the same offsets twice. Identical copies (same
-/// count and size) are read once and reported; anything else is a duplicate. Returns the indexes
-/// of the files to count.
-fn drop_copies(partition: u32, named: &[Named<'_>], report: &mut Report) -> Vec<usize> {
+/// Files sharing a partition and a last offset: the same offsets twice. Copies (same count and
+/// size, and the same bytes) are read once and reported; the same name over other bytes is a
+/// conflict; anything else is a duplicate. Returns the indexes of the files to count.
+fn drop_copies(
+    partition: u32,
+    named: &[Named<'_>],
+    digests: &Digests,
+    report: &mut Report,
+) -> Vec<usize> {
     let mut by_last: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for (i, file) in named.iter().enumerate() {
         by_last.entry(file.last()).or_default().push(i);
     }
     let mut unique = Vec::new();
     for (last, group) in by_last {
-        let first = &named[group[0]];
-        let identical = group
-            .iter()
-            .all(|&i| named[i].name.count == first.name.count && named[i].size == first.size);
-        let listed: Vec<String> = group.iter().map(|&i| named[i].relative.clone()).collect();
         if group.len() == 1 {
             unique.push(group[0]);
-        } else if identical {
-            unique.push(group[0]);
-            let extra = group.len() as u64 - 1;
-            report
-                .copies_to_skip
-                .extend(group[1..].iter().map(|&i| named[i].url.to_string()));
-            report.findings.push(
-                finding(
-                    Severity::Warning,
-                    Kind::Copy,
-                    format!(
-                        "{} identical copies of partition {partition}'s file with {} records \
-                         ending at offset {last} (same count, last offset and size: what a \
-                         retried or re-moved Camus run leaves): read once, from {}; {} records \
-                         are not read twice",
-                        group.len(),
-                        first.name.count,
-                        first.relative,
-                        extra * first.name.count
-                    ),
-                )
-                .partition(partition)
-                .offsets(first.first(), last + 1)
-                .records(extra * first.name.count)
-                .files(listed),
-            );
-        } else {
-            unique.extend(group.iter().copied());
-            let counts: Vec<String> = group
-                .iter()
-                .map(|&i| format!("{} records, {} bytes", named[i].name.count, named[i].size))
-                .collect();
-            report.findings.push(
-                finding(
-                    Severity::Error,
-                    Kind::Duplicate,
-                    format!(
-                        "{} files of partition {partition} end at the same offset {last} but \
-                         differ ({}): they hold some of the same records, and which ones cannot \
-                         be told",
-                        group.len(),
-                        counts.join(" vs ")
-                    ),
-                )
-                .partition(partition)
-                .offsets(
-                    group
-                        .iter()
-                        .map(|&i| named[i].first())
-                        .min()
-                        .unwrap_or(last),
-                    last + 1,
-                )
-                .files(listed),
-            );
+            continue;
         }
+        let first = &named[group[0]];
+        let same_names = group
+            .iter()
+            .all(|&i| named[i].name.count == first.name.count && named[i].size == first.size);
+        let finding = if same_names {
+            match compare(named, &group, digests) {
+                Compared::Same => {
+                    unique.push(group[0]);
+                    report
+                        .copies_to_skip
+                        .extend(group[1..].iter().map(|&i| named[i].url.to_string()));
+                    report.findings.push(copies(partition, named, &group, last));
+                    continue;
+                }
+                Compared::Differ(shown) => conflict(partition, named, &group, last, &shown),
+                Compared::Unreadable(i, why) => unreadable(partition, named, &group, i, &why),
+            }
+        } else {
+            duplicate_names(partition, named, &group, last)
+        };
+        // Both are read: `source.integrity: warn` publishes what the archive holds.
+        unique.extend(group.iter().copied());
+        report.findings.push(finding);
     }
     unique
+}
+
+/// What the bytes of a group of namesakes say.
+enum Compared {
+    Same,
+    /// Each file with the start of its SHA-256.
+    Differ(Vec<String>),
+    /// The group's `i`-th file could not be read, and why.
+    Unreadable(usize, String),
+}
+
+fn compare(named: &[Named<'_>], group: &[usize], digests: &Digests) -> Compared {
+    let mut seen = Vec::new();
+    for &i in group {
+        match digests.get(named[i].url) {
+            Some(Ok(digest)) => seen.push((i, digest)),
+            Some(Err(why)) => return Compared::Unreadable(i, why.clone()),
+            None => {
+                return Compared::Unreadable(i, "its content was not read to compare".to_string())
+            }
+        }
+    }
+    if seen.windows(2).all(|pair| pair[0].1 == pair[1].1) {
+        return Compared::Same;
+    }
+    Compared::Differ(
+        seen.iter()
+            .map(|(i, digest)| format!("{} (sha256 {})", named[*i].relative, hex8(digest)))
+            .collect(),
+    )
+}
+
+/// The first 8 bytes of a digest in hex: enough to tell files apart in a message.
+fn hex8(digest: &[u8; 32]) -> String {
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn listed(named: &[Named<'_>], group: &[usize]) -> Vec<String> {
+    group.iter().map(|&i| named[i].relative.clone()).collect()
+}
+
+/// Byte-identical copies: read once, from the first.
+fn copies(partition: u32, named: &[Named<'_>], group: &[usize], last: i64) -> Finding {
+    let first = &named[group[0]];
+    let extra = group.len() as u64 - 1;
+    finding(
+        Severity::Warning,
+        Kind::Copy,
+        format!(
+            "{} identical copies of partition {partition}'s file with {} records ending at \
+             offset {last} (same count, last offset and bytes: what a retried or re-moved Camus \
+             run leaves): read once, from {}; {} records are not read twice",
+            group.len(),
+            first.name.count,
+            first.relative,
+            extra * first.name.count
+        ),
+    )
+    .partition(partition)
+    .offsets(first.first(), last + 1)
+    .records(extra * first.name.count)
+    .files(listed(named, group))
+}
+
+/// Files named for the same records, of the same size, whose bytes differ: which one holds the
+/// archived records cannot be told.
+fn conflict(
+    partition: u32,
+    named: &[Named<'_>],
+    group: &[usize],
+    last: i64,
+    shown: &[String],
+) -> Finding {
+    let first = &named[group[0]];
+    finding(
+        Severity::Error,
+        Kind::Conflict,
+        format!(
+            "{} files of partition {partition} are named for the same {} records ending at \
+             offset {last}, with the same size ({} bytes), but their contents differ: {}. They \
+             are not copies, and which holds the archived records cannot be told: keep the \
+             right one and move the other out of the archive",
+            group.len(),
+            first.name.count,
+            first.size,
+            shown.join(" vs ")
+        ),
+    )
+    .partition(partition)
+    .offsets(first.first(), last + 1)
+    .records(first.name.count)
+    .files(listed(named, group))
+}
+
+/// A namesake that could not be read to compare: whether it is a copy cannot be told.
+fn unreadable(
+    partition: u32,
+    named: &[Named<'_>],
+    group: &[usize],
+    which: usize,
+    why: &str,
+) -> Finding {
+    let first = &named[group[0]];
+    finding(
+        Severity::Error,
+        Kind::Damaged,
+        format!(
+            "{} is named for the same records as {} (partition {partition}, {} records ending at \
+             offset {}), but it cannot be read to tell whether it is a copy: {why}",
+            named[which].relative,
+            group
+                .iter()
+                .filter(|&&i| i != which)
+                .map(|&i| named[i].relative.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            first.name.count,
+            first.last()
+        ),
+    )
+    .partition(partition)
+    .files(listed(named, group))
+}
+
+/// Files ending at the same offset with other counts or sizes: some of the same records.
+fn duplicate_names(partition: u32, named: &[Named<'_>], group: &[usize], last: i64) -> Finding {
+    let counts: Vec<String> = group
+        .iter()
+        .map(|&i| format!("{} records, {} bytes", named[i].name.count, named[i].size))
+        .collect();
+    finding(
+        Severity::Error,
+        Kind::Duplicate,
+        format!(
+            "{} files of partition {partition} end at the same offset {last} but differ ({}): \
+             they hold some of the same records, and which ones cannot be told",
+            group.len(),
+            counts.join(" vs ")
+        ),
+    )
+    .partition(partition)
+    .offsets(
+        group
+            .iter()
+            .map(|&i| named[i].first())
+            .min()
+            .unwrap_or(last),
+        last + 1,
+    )
+    .files(listed(named, group))
 }
 
 fn reconcile_partition(
@@ -826,7 +949,14 @@ fn worst(run_statuses: &[&'static str], findings: &[Finding], partition: u32) ->
             .iter()
             .filter(move |f| f.partition == Some(partition))
     };
-    for kind in [Kind::Gap, Kind::Duplicate, Kind::Stray] {
+    for kind in [
+        Kind::Gap,
+        // Before duplicate: a conflict's files are both counted, so the run counts too many.
+        Kind::Conflict,
+        Kind::Duplicate,
+        Kind::Damaged,
+        Kind::Stray,
+    ] {
         if mine().any(|f| f.kind == kind && f.severity == Severity::Error) {
             return kind.label();
         }

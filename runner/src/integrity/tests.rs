@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::contents::namesakes;
 use super::findings::{Kind, Report, Severity};
 use super::reconcile::reconcile;
 use crate::offsets::history::RunRecord;
@@ -59,8 +60,30 @@ fn consistent() -> (Vec<SourceFile>, Vec<RunRecord>) {
     (files, runs)
 }
 
+/// Reconciles with every namesake holding the same bytes (true copies).
 fn check(files: &[SourceFile], runs: Option<&[RunRecord]>) -> Report {
-    reconcile("T", DIR, files, &[], runs)
+    check_with(files, runs, |_| Ok([0; 32]))
+}
+
+/// Reconciles with the namesakes' contents given by `content` (by URL).
+fn check_with(
+    files: &[SourceFile],
+    runs: Option<&[RunRecord]>,
+    content: impl Fn(&str) -> Result<[u8; 32], String>,
+) -> Report {
+    let digests = namesakes("T", files)
+        .into_iter()
+        .map(|f| (f.url.clone(), content(&f.url)))
+        .collect();
+    reconcile("T", DIR, files, &[], runs, &digests)
+}
+
+/// A copy of `file("05", 0, 150, 600)` under another leader id.
+fn namesake_of_p0_newest() -> SourceFile {
+    let mut copy = file("05", 0, 150, 600);
+    copy.url = format!("{DIR}/05/T.7.0.150.600.0.avro");
+    copy.name = CamusFileName::parse("T.7.0.150.600.0.avro", Some("T"));
+    copy
 }
 
 fn errors(report: &Report, kind: Kind) -> Vec<String> {
@@ -121,10 +144,7 @@ fn a_missing_middle_file_is_a_gap_naming_its_offsets() {
 #[test]
 fn an_identical_copy_is_read_once_and_reported() {
     let (mut files, runs) = consistent();
-    let mut copy = file("05", 0, 150, 600);
-    copy.url = format!("{DIR}/05/T.7.0.150.600.0.avro");
-    copy.name = CamusFileName::parse("T.7.0.150.600.0.avro", Some("T"));
-    files.push(copy);
+    files.push(namesake_of_p0_newest());
     let report = check(&files, Some(&runs));
     assert_eq!(report.count(Severity::Error), 0, "{:#?}", report.findings);
     assert_eq!(report.count(Severity::Warning), 1);
@@ -135,6 +155,72 @@ fn an_identical_copy_is_read_once_and_reported() {
     );
     assert_eq!(report.partitions[0].status, "copies read once");
     assert_eq!(report.partitions[0].records, 600);
+}
+
+#[test]
+fn only_files_whose_names_and_sizes_collide_are_read_to_compare() {
+    let (mut files, _) = consistent();
+    assert!(namesakes("T", &files).is_empty());
+    files.push(namesake_of_p0_newest());
+    // The same last offset with another count: a duplicate by its name, nothing to read.
+    files.push(file("03", 1, 50, 1400));
+    let read: Vec<&str> = namesakes("T", &files)
+        .iter()
+        .map(|f| f.url.as_str())
+        .collect();
+    assert_eq!(
+        read,
+        [
+            format!("{DIR}/02/T.1.0.150.600.0.avro"),
+            format!("{DIR}/05/T.7.0.150.600.0.avro")
+        ]
+    );
+}
+
+#[test]
+fn the_same_name_and_size_over_other_bytes_is_a_conflict_naming_both_files() {
+    let (mut files, runs) = consistent();
+    files.push(namesake_of_p0_newest());
+    let report = check_with(&files, Some(&runs), |url| {
+        Ok(if url.contains("/05/") {
+            [1; 32]
+        } else {
+            [0; 32]
+        })
+    });
+    let conflicts = errors(&report, Kind::Conflict);
+    assert_eq!(conflicts.len(), 1, "{:#?}", report.findings);
+    assert!(
+        conflicts[0].contains("02/T.1.0.150.600.0.avro (sha256 0000000000000000)")
+            && conflicts[0].contains("05/T.7.0.150.600.0.avro (sha256 0101010101010101)")
+            && conflicts[0].contains("contents differ"),
+        "{}",
+        conflicts[0]
+    );
+    assert!(report.copies_to_skip.is_empty(), "nothing is left out");
+    assert_eq!(report.count(Severity::Warning), 0);
+    assert_eq!(report.partitions[0].status, "conflict");
+}
+
+#[test]
+fn a_namesake_that_cannot_be_read_is_no_copy() {
+    let (mut files, runs) = consistent();
+    files.push(namesake_of_p0_newest());
+    let report = check_with(&files, Some(&runs), |url| {
+        if url.contains("/05/") {
+            Err("permission denied".into())
+        } else {
+            Ok([0; 32])
+        }
+    });
+    let damaged = errors(&report, Kind::Damaged);
+    assert_eq!(damaged.len(), 1, "{:#?}", report.findings);
+    assert!(
+        damaged[0].contains("cannot be read to tell whether it is a copy: permission denied"),
+        "{}",
+        damaged[0]
+    );
+    assert!(report.copies_to_skip.is_empty());
 }
 
 #[test]
@@ -230,6 +316,7 @@ fn unparseable_names_and_other_topics_are_strays() {
         &files,
         &[(format!("{DIR}/01/T.1.0.9.9.0.avro"), "a FIFO (named pipe)")],
         Some(&runs),
+        &Default::default(),
     );
     let strays = errors(&report, Kind::Stray);
     assert_eq!(strays.len(), 3, "{strays:?}");
