@@ -3,14 +3,17 @@
 //! after a topic of old-stamped messages made with the broker's defaults was deleted by them);
 //! publish-time timestamps survive a 7-day topic and carry the event time in a header; every
 //! topic setting that would delete, reject or rewrite the replay is refused before a message is
-//! sent, with exit code 8, the property, its value and the fix.
+//! sent, with exit code 8, the property, its value and the fix; a record too large for the
+//! topic's `max.message.bytes` stops the replay right before it (no gap), and `--resume` after
+//! the limit is raised completes it exactly once.
 
 use std::path::Path;
 use std::time::Duration;
 
 use crate::kafka_apache::{assert_exactly_once_in_key_order, sample};
 use crate::support::apache_kafka::{ApacheKafka, Version};
-use crate::support::c2k::{kafka_pipeline, C2k, Run};
+use crate::support::c2k::{kafka_pipeline, write_pipeline, C2k, Run};
+use crate::support::camus::python;
 use crate::support::kafka::{self, header};
 use crate::support::live;
 use crate::support::topics;
@@ -256,12 +259,14 @@ fn kafka_topic_every_setting_that_would_lose_or_reject_a_replay_is_refused_befor
     let rejected = run(dir.path(), &pipeline, &["sink.topic=SMALL_MESSAGES"]);
     rejected.assert_failed_with(&[
         "too large",
-        "max.message.bytes",
-        "once it is fixed, `c2k run --resume`",
+        "max.message.bytes=200",
+        "Once the limit is raised, `c2k run --resume`",
     ]);
+    assert_eq!(rejected.code, Some(8), "{}", rejected.stderr);
+    assert_eq!(topics::held(&brokers, "SMALL_MESSAGES"), 0, "nothing sent");
     table.push(format!(
-        "{:<28} failed, exit {:?}: the broker's error and max.message.bytes named",
-        "SMALL_MESSAGES (200 bytes)", rejected.code
+        "{:<28} refused, exit 8, 0 messages sent: max.message.bytes named",
+        "SMALL_MESSAGES (200 bytes)"
     ));
     // Publish-time timestamps are what a topic with retention or LogAppendTime takes.
     for name in ["DEFAULT_RETENTION", "LOG_APPEND_TIME"] {
@@ -388,4 +393,123 @@ fn kafka_topic_a_replay_whose_start_is_gone_is_refused_on_resume_and_at_the_shar
         "Nothing was committed",
     ]);
     assert_eq!(commit.code, Some(8));
+}
+
+/// The `c2k-seq` and `c2k-source-index` of each message, in the order read.
+fn positions(messages: &[kafka::Received]) -> Vec<(u64, u64)> {
+    messages
+        .iter()
+        .map(|m| {
+            let number = |name| {
+                header(m, name)
+                    .unwrap_or_else(|| panic!("{name} on every message"))
+                    .parse::<u64>()
+                    .expect("a number")
+            };
+            (number("c2k-seq"), number("c2k-source-index"))
+        })
+        .collect()
+}
+
+#[test]
+fn kafka_topic_a_record_over_max_message_bytes_stops_the_replay_before_it_and_resume_completes_it()
+{
+    const COUNT: u64 = 40;
+    const LARGE: u64 = 5;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = python(
+        "write_large_record_tree.py",
+        &[
+            dir.path().to_str().expect("utf-8 path"),
+            "BIG",
+            &COUNT.to_string(),
+            &LARGE.to_string(),
+            "1500",
+        ],
+    );
+    let file = String::from_utf8_lossy(&file.stdout).trim().to_string();
+    let Some(broker) = ApacheKafka::start_with_properties(Version::V3_3_2, "") else {
+        return;
+    };
+    let brokers = broker.bootstrap();
+    // Small messages fit: several to a batch would not, had c2k not kept batches within it.
+    topics::create(
+        &brokers,
+        "BIG_REPLAY",
+        1,
+        1,
+        &[("max.message.bytes", "1000"), ("retention.ms", "-1")],
+    );
+    std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp dir");
+    let pipeline = write_pipeline(
+        dir.path(),
+        "big.yaml",
+        &format!(
+            "topic: BIG\nsource:\n  dest_dir: {d}/destination\n\
+             key:\n  plugin: time-field\n  config: {{ field: header.time }}\n\
+             sort:\n  tmp_dir: {d}/tmp\n\
+             format:\n  plugin: json\n  config: {{ encoding: plain }}\n\
+             sink:\n  type: kafka\n  brokers: '{brokers}'\n  topic: BIG_REPLAY\n\
+             offsets:\n  commit: none\n",
+            d = dir.path().display()
+        ),
+    );
+
+    let refused = run(dir.path(), &pipeline, &[]);
+    refused.assert_failed_with(&[
+        &format!("message #{LARGE} of the replay (record {LARGE} of {file})"),
+        "bytes as a record batch (value 15",
+        "max.message.bytes=1000",
+        "too large",
+        "--entity-name BIG_REPLAY --add-config max.message.bytes=",
+        "nothing more was sent",
+        "Once the limit is raised, `c2k run --resume`",
+    ]);
+    assert_eq!(refused.code, Some(8), "{}", refused.stderr);
+    // Exactly the messages before it, and nothing after it: no gap.
+    let before = kafka::read_topic(&brokers, "BIG_REPLAY", LARGE as usize, READ_TIMEOUT);
+    let want: Vec<(u64, u64)> = (0..LARGE).map(|i| (i, i)).collect();
+    assert_eq!(positions(&before), want);
+    assert_eq!(topics::held(&brokers, "BIG_REPLAY"), LARGE as i64);
+
+    // The advice, as given: the limit raised with Kafka's own tool, then --resume.
+    let needed = refused
+        .stderr
+        .split("--add-config max.message.bytes=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .expect("the size to raise the limit to")
+        .to_string();
+    let raise = format!("max.message.bytes={needed}");
+    let altered = broker.run_tool(
+        "kafka.admin.ConfigCommand",
+        &[
+            "--bootstrap-server",
+            &brokers,
+            "--alter",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "BIG_REPLAY",
+            "--add-config",
+            &raise,
+        ],
+        60,
+    );
+    assert!(
+        altered.status.success(),
+        "kafka-configs: {}",
+        String::from_utf8_lossy(&altered.stderr)
+    );
+    let resumed = C2k::new(&["run", "--resume", &pipeline])
+        .dir(dir.path())
+        .timeout(RUN_TIMEOUT)
+        .run();
+    resumed.assert_ok();
+    let all = kafka::read_topic(&brokers, "BIG_REPLAY", COUNT as usize, READ_TIMEOUT);
+    let want: Vec<(u64, u64)> = (0..COUNT).map(|i| (i, i)).collect();
+    assert_eq!(positions(&all), want, "every record once, in order");
+    let large: serde_json::Value =
+        serde_json::from_slice(&all[LARGE as usize].value).expect("JSON");
+    assert_eq!(large["url"].as_str().map(str::len), Some(1500));
 }

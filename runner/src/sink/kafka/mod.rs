@@ -13,6 +13,8 @@
 //!   must pass (retention, compaction, timestamps, in-sync replicas) before anything is sent;
 //! - [`proof`] — after the publish, each partition's log start and end read again: nothing of
 //!   the replay may be gone before the run reports success;
+//! - [`message_size`] — every message measured against the topic's `max.message.bytes` and the
+//!   producer's `message.max.bytes` before it is sent: one too large stops the run, no gap;
 //! - [`produce_errors`] — a failed publish's cause and the advice that is true for it;
 //! - [`legacy`], [`legacy_guard`], [`zookeeper`] — brokers older than 0.11 (no headers, no
 //!   idempotence, before 0.10.1 no CreateTopics): their producer defaults, the guard by a record
@@ -30,6 +32,7 @@ pub(crate) mod guard;
 pub(crate) mod guard_mode;
 pub(crate) mod legacy;
 pub(crate) mod legacy_guard;
+pub(crate) mod message_size;
 pub(crate) mod partitioner;
 pub(crate) mod produce_errors;
 pub(crate) mod proof;
@@ -122,6 +125,10 @@ pub struct KafkaSink {
     /// The topic's `min.insync.replicas`, when its configuration could be read (to name the
     /// cause of a stalled publish).
     min_insync: Option<i64>,
+    /// The sizes every message must fit in, checked before it is sent.
+    limits: message_size::Limits,
+    /// The source files by [`crate::record::FileId`], to name a refused message's record.
+    files: Vec<String>,
     /// Per partition, where this replay's first message sits (or, with transactions, the log
     /// start when the run began): what the proof after the publish compares with.
     first_offsets: Vec<i64>,
@@ -167,7 +174,8 @@ impl KafkaSink {
         let partitions = checked.partitions;
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
-        let producer = start_producer(sink, facts, &identity, &brokers)?;
+        let (producer, limits) =
+            start_producer(sink, facts, &identity, &brokers, checked.settings.as_ref())?;
         let holds = read_holdings(
             sink,
             facts,
@@ -214,6 +222,8 @@ impl KafkaSink {
             timestamps: sink.timestamps,
             window: checked.window,
             min_insync: checked.min_insync,
+            limits,
+            files: facts.files.clone(),
             first_offsets: holds.first_offsets,
             reader: (
                 config::admin_config(sink)?,
@@ -382,6 +392,19 @@ impl KafkaSink {
             }
             (_, None) => {}
         }
+        let size = message_size::Size::of(
+            message.key.as_deref(),
+            &message.value,
+            message
+                .headers
+                .iter()
+                .map(|(k, v)| (k.len(), v.len()))
+                .chain(provenance.iter().map(|(k, v)| (k.len(), v.len())))
+                .chain(event_header.map(|v| (EVENT_TIME_HEADER.len(), v.len()))),
+        );
+        if let Some(limit) = self.limits.refuses(&size) {
+            return Err(self.refuse_size(message, sequence, &size, limit));
+        }
         if !message.headers.is_empty() || !provenance.is_empty() || event_header.is_some() {
             record = record.headers(headers(&message.headers, &provenance, event_header));
         }
@@ -454,18 +477,64 @@ impl KafkaSink {
         )
     }
 
+    /// Which archived record `message` was made from, for an error: ` (record I of FILE)`.
+    fn which_record(&self, message: &OutMessage) -> String {
+        match &message.origin {
+            Some(origin) => match self.files.get(origin.file as usize) {
+                Some(file) => format!(" (record {} of {file})", origin.index),
+                None => format!(" (record {} of file #{})", origin.index, origin.file),
+            },
+            None => String::new(),
+        }
+    }
+
+    /// What to do once the cause of a refusal is fixed.
+    fn then_resume(&self) -> &'static str {
+        if self.resumable {
+            "`c2k run --resume` publishes exactly what is missing"
+        } else {
+            "delete the topic and run again"
+        }
+    }
+
+    /// A message too large for the topic or the producer ([`message_size`]): the run stops
+    /// before handing it to librdkafka (nothing after it is sent, so the replay has no gap),
+    /// waits for what was sent before it, and says which record it is and how to fix it.
+    fn refuse_size(
+        &self,
+        message: &OutMessage,
+        sequence: u64,
+        size: &message_size::Size,
+        limit: message_size::TooLarge,
+    ) -> anyhow::Error {
+        let record = self.which_record(message);
+        self.producer.flush(self.delivery_timeout).ok();
+        let why = message_size::explain(
+            size,
+            limit,
+            &self.limits,
+            &self.reader.1.brokers,
+            &self.topic,
+        );
+        let text = format!(
+            "message #{sequence} of the replay{record} is not sent to {}: {why}. {}; nothing more \
+             was sent. Once the limit is raised, {}; or use an output format that makes smaller \
+             messages (then delete the replay topic and run again: --resume continues only the \
+             same replay)",
+            self.destination,
+            self.producer.context().deliveries().describe(self.sent),
+            self.then_resume()
+        );
+        match limit {
+            message_size::TooLarge::Topic(_) => topic::TopicUnsafe(text).into(),
+            message_size::TooLarge::Producer(_) => anyhow::anyhow!(text),
+        }
+    }
+
     /// A message whose timestamp the topic would reject or delete too soon: the run stops before
     /// sending it, saying which record it is and what was sent before it.
     fn refuse_timestamp(&self, message: &OutMessage, sequence: u64, why: &str) -> anyhow::Error {
-        let record = match (&message.origin, &self.provenance) {
-            (Some(origin), Some(provenance)) => format!(
-                " (record {} of {})",
-                origin.index,
-                provenance.file_name(origin.file).unwrap_or("?")
-            ),
-            (Some(origin), None) => format!(" (record {} of file #{})", origin.index, origin.file),
-            _ => String::new(),
-        };
+        let record = self.which_record(message);
         self.producer.flush(self.delivery_timeout).ok();
         topic::TopicUnsafe(format!(
             "message #{sequence} of the replay{record} is not sent to {}: {why}. {}; nothing more \
@@ -474,11 +543,7 @@ impl KafkaSink {
             self.destination,
             self.producer.context().deliveries().describe(self.sent),
             self.topic,
-            if self.resumable {
-                "`c2k run --resume` publishes exactly what is missing"
-            } else {
-                "delete the topic and run again"
-            }
+            self.then_resume()
         ))
         .into()
     }
@@ -611,8 +676,6 @@ impl KafkaSink {
     }
 }
 
-/// `c2k-<replay identity>`: a resumed run fences the dead run's producer. The shards of a sharded
-/// replay share the identity but not their partitions, so each has its own id (with its
 /// Says what brokers older than 0.11 change (and refuses transactions there); warns of a
 /// `sink.zookeeper` that current brokers make useless.
 fn announce_brokers(sink: &KafkaSinkConfig, legacy: Option<&legacy::Legacy>) -> Result<()> {
@@ -643,6 +706,8 @@ struct CheckedTopic {
     window: topic::TimeWindow,
     /// Its `min.insync.replicas`, when read.
     min_insync: Option<i64>,
+    /// Its configuration, when it could be read (brokers older than 0.11 describe none).
+    settings: Option<topic::Settings>,
 }
 
 /// Creates the replay topic when missing (through the admin API, or ZooKeeper before 0.10.1),
@@ -665,7 +730,7 @@ fn prepare_topic(
     let ensured = admin::ensure_topic(&admin, plan, &origin, &creation)?;
     let partitions = ensured.partitions;
     let checking = Instant::now();
-    let (window, min_insync) = match legacy {
+    let (window, settings) = match legacy {
         // Brokers older than 0.11 describe no configs; before 0.10.1 they judge retention by a
         // segment file's age, not by the messages' timestamps, but 0.10.1 and 0.10.2 judge it
         // by the timestamps.
@@ -684,6 +749,10 @@ fn prepare_topic(
         }
         None => check_topic(sink, facts, &admin, &plan.topic, &origin, ensured)?,
     };
+    let min_insync = settings
+        .as_ref()
+        .and_then(|s| s.configs.get("min.insync.replicas"))
+        .and_then(|v| v.parse().ok());
     tracing::debug!(
         seconds = checking.elapsed().as_secs_f64(),
         "the replay topic's settings checked"
@@ -693,20 +762,39 @@ fn prepare_topic(
         partitions,
         window,
         min_insync,
+        settings,
     })
 }
 
 /// The replay's producer, connected (and, with `sink.transactions`, its transactions started:
-/// a dead run's open transaction is fenced and aborted).
+/// a dead run's open transaction is fenced and aborted), and the sizes its messages must fit in
+/// (the topic's from its `settings`), its batches kept within them.
 fn start_producer(
     sink: &KafkaSinkConfig,
     facts: &SourceFacts,
     identity: &str,
     brokers: &str,
-) -> Result<BaseProducer<DeliveryContext>> {
+    settings: Option<&topic::Settings>,
+) -> Result<(BaseProducer<DeliveryContext>, message_size::Limits)> {
     let mut producer_config = config::producer_config(sink)?;
     if sink.transactions && !sink.producer.contains_key("transactional.id") {
         producer_config.set("transactional.id", transactional_id(identity, facts));
+    }
+    let limits = message_size::Limits::new(settings, &producer_config);
+    if let Some(lowered) = limits.batch_size(producer_config.get("batch.size")) {
+        // A batch the broker refuses loses its messages while later batches are stored.
+        let why =
+            format!(
+            "batch.size {} is lowered to {lowered}, the replay topic's max.message.bytes, so that \
+             no batch of several messages is larger than the broker takes",
+            producer_config.get("batch.size").unwrap_or("(librdkafka's default)")
+        );
+        if sink.producer.contains_key("batch.size") {
+            eprintln!("c2k: warning: sink.producer {why}");
+        } else {
+            tracing::info!("{why}");
+        }
+        producer_config.set("batch.size", lowered.to_string());
     }
     let origin = config::origin(sink, "the replay producer")?;
     let producer: BaseProducer<DeliveryContext> =
@@ -731,7 +819,7 @@ fn start_producer(
             })?;
     }
     tracing::debug!(destination = %origin.brokers, "producer connected");
-    Ok(producer)
+    Ok((producer, limits))
 }
 
 /// What the replay topic holds of this replay, judged before anything is sent.
@@ -816,6 +904,8 @@ fn read_holdings(
     })
 }
 
+/// `c2k-<replay identity>`: a resumed run fences the dead run's producer. The shards of a sharded
+/// replay share the identity but not their partitions, so each has its own id (with its
 /// partitions): shards never fence each other, and a shard's retry fences its dead attempt.
 fn transactional_id(identity: &str, facts: &SourceFacts) -> String {
     match &facts.only_partitions {
@@ -858,7 +948,7 @@ fn headers(
 
 /// Reads the replay topic's settings and judges them against the replay ([`topic::judge`]):
 /// refuses (`sink.topic_check: fail`) or warns, before anything is sent. Returns the window of
-/// timestamps each message is checked against, and the topic's `min.insync.replicas`.
+/// timestamps each message is checked against, and the settings (`None` when unreadable).
 fn check_topic(
     sink: &KafkaSinkConfig,
     facts: &SourceFacts,
@@ -866,7 +956,7 @@ fn check_topic(
     topic: &str,
     origin: &kafka::Origin,
     ensured: admin::Ensured,
-) -> Result<(topic::TimeWindow, Option<i64>)> {
+) -> Result<(topic::TimeWindow, Option<topic::Settings>)> {
     let created = ensured.created;
     let settings = match admin::topic_settings(admin, topic, ensured.replicas) {
         Ok(settings) => settings,
@@ -908,13 +998,9 @@ fn check_topic(
     for warning in warnings {
         eprintln!("{warning}");
     }
-    let min_insync = settings
-        .configs
-        .get("min.insync.replicas")
-        .and_then(|v| v.parse().ok());
     Ok((
         topic::TimeWindow::of(&settings, &expect, sink.topic_check),
-        min_insync,
+        Some(settings),
     ))
 }
 

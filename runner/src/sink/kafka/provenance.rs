@@ -31,11 +31,6 @@ impl Provenance {
         &self.identity
     }
 
-    /// The name of source file `file` (relative to the input directory).
-    pub(crate) fn file_name(&self, file: crate::record::FileId) -> Option<&str> {
-        self.files.get(file as usize).map(String::as_str)
-    }
-
     /// The provenance headers of `message`, the `seq`-th of its replay partition. Borrowed, and
     /// the numbers formatted into `numbers`: nothing is allocated per message (the publish loop
     /// runs once per record, and librdkafka copies what it is given anyway).
