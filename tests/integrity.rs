@@ -320,16 +320,17 @@ fn identical_copies_under_another_leader_or_in_another_folder_are_read_once() {
     std::fs::copy(&source, &other_leader).unwrap();
     std::fs::copy(&source, &other_folder).unwrap();
 
+    // A warning alone is what `c2k run` compensates for: verify passes, saying it.
     let verify = tree.c2k(&["verify", &pipeline]);
     assert_exit(
         &verify,
-        5,
+        0,
         &[
             "warning copy",
             "3 identical copies",
             "same count, last offset and bytes",
             "read once",
-            "0 errors, 1 warnings",
+            "consistent with 1 warnings",
         ],
     );
     let run = tree.c2k(&["run", &pipeline]);

@@ -15,6 +15,7 @@ mod exactly_once;
 mod hdfs_kerberos;
 mod hdfs_replay;
 mod hdfs_storage;
+mod hostile_input;
 mod integrity;
 mod kafka_apache;
 mod kafka_cluster;

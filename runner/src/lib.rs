@@ -51,7 +51,7 @@ pub use signals::{install as install_signal_handlers, stop_with_parent};
 
 // One entry point per command.
 pub use inspect::inspect;
-pub use integrity::{check_cutoff, verify};
+pub use integrity::{check_cutoff, verify, VerifyDepth};
 pub use offsets::{commit_step, read_history, show as show_offsets, StepOptions};
 pub use plugin_tools::scaffold::{new_plugin, Kind as PluginKind};
 pub use plugin_tools::try_out::{try_out, TryOut};

@@ -54,8 +54,9 @@ enum Command {
         out: PathBuf,
     },
     /// Reconcile the archive with the Camus execution history, partition by partition and run
-    /// by run: duplicates, gaps and stray files, with the files concerned. Exit code 0 when
-    /// consistent, 5 when not.
+    /// by run: duplicates, gaps and stray files, with the files concerned; and read every data
+    /// file. Exit code 5 when `c2k run` would refuse the archive, 0 when not (warnings, such as
+    /// identical copies read once, are printed).
     Verify {
         #[command(flatten)]
         pipeline: PipelineArgs,
@@ -64,8 +65,13 @@ enum Command {
         format: ReportFormat,
         /// Check names against the history only; do not read the data files to check that each
         /// holds the records its name says (for archives too large to read twice).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "records")]
         names_only: bool,
+        /// Also decode every record of every file against its writer schema, as `c2k run`
+        /// does: finds truncated records, bad union branches, bytes left after a block's
+        /// records, naming the file, block and record.
+        #[arg(long)]
+        records: bool,
     },
     /// Check a pipeline and report every problem at once, each with what the key means.
     Validate {
@@ -286,7 +292,8 @@ fn main() -> ExitCode {
             pipeline,
             format,
             names_only,
-        } => verify(&pipeline, format, names_only),
+            records,
+        } => verify(&pipeline, format, names_only, records),
         Command::Validate { pipeline } => validate(&pipeline),
         Command::Offsets { action } => offsets(action),
         Command::Plugin { action } => plugin(action),
@@ -437,12 +444,18 @@ fn plan(args: &PipelineArgs, shards: usize, out: &std::path::Path) -> anyhow::Re
 }
 
 /// `c2k verify`.
-fn verify(args: &PipelineArgs, format: ReportFormat, names_only: bool) -> anyhow::Result<()> {
-    camus2kafka::verify(
-        &args.load()?,
-        matches!(format, ReportFormat::Json),
-        names_only,
-    )
+fn verify(
+    args: &PipelineArgs,
+    format: ReportFormat,
+    names_only: bool,
+    records: bool,
+) -> anyhow::Result<()> {
+    let depth = match (names_only, records) {
+        (true, _) => camus2kafka::VerifyDepth::NamesOnly,
+        (false, true) => camus2kafka::VerifyDepth::Records,
+        (false, false) => camus2kafka::VerifyDepth::Blocks,
+    };
+    camus2kafka::verify(&args.load()?, matches!(format, ReportFormat::Json), depth)
 }
 
 /// `c2k validate`: every problem at once, then the plugins with their config.

@@ -43,12 +43,24 @@ pub(crate) struct Key {
     /// The `sink.type`s this key belongs to; empty for a key of every pipeline. Keys of other sink
     /// types are rejected, so `sink: {type: file, partitioning: key}` is an error naming the key.
     pub sinks: &'static [&'static str],
+    /// The smallest and largest value a size or count may take, for the keys whose value is
+    /// memory reserved or allocated: a value out of range is refused by `c2k validate` and every
+    /// command alike, before anything is allocated from it.
+    pub range: Option<(u64, u64)>,
 }
 
 impl Key {
     /// The key, belonging to these sink types only.
     const fn for_sinks(self, sinks: &'static [&'static str]) -> Key {
         Key { sinks, ..self }
+    }
+
+    /// The key, its value (a size in bytes, or a count) within `min..=max`.
+    const fn within(self, min: u64, max: u64) -> Key {
+        Key {
+            range: Some((min, max)),
+            ..self
+        }
     }
 
     /// Whether the key belongs in a pipeline whose `sink.type` is `sink_type`.
@@ -70,6 +82,7 @@ const fn key(
         required: false,
         help,
         sinks: &[],
+        range: None,
     }
 }
 
@@ -81,8 +94,18 @@ const fn required(path: &'static str, kind: Kind, help: &'static str) -> Key {
         required: true,
         help,
         sinks: &[],
+        range: None,
     }
 }
+
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+const TIB: u64 = 1 << 40;
+
+/// Records per batch or call: batches are reserved at this size, and a million records already
+/// makes a batch of hundreds of megabytes.
+const MAX_BATCH: u64 = 1_000_000;
 
 /// Sections: a key whose value is a mapping of other keys.
 pub(crate) const SECTIONS: &[&str] = &["source", "key", "sort", "format", "sink", "offsets"];
@@ -92,23 +115,24 @@ pub(crate) static KEYS: &[Key] = &[
     required("source.dest_dir", Kind::Path, "the Camus destination directory: a path, file:// or hdfs:// URL"),
     key("source.input_dir", Kind::Path, None, "where the topic's Avro files are; <dest_dir>/<topic> by default"),
     key("source.schema", Kind::Path, None, "reader schema (.avsc) every record is resolved to; without it plugins see each file's writer schema"),
-    key("source.batch_size", Kind::Count, Some("3000"), "records per batch read from a file"),
+    key("source.batch_size", Kind::Count, Some("3000"), "records per batch read from a file").within(1, MAX_BATCH),
+    key("source.max_block_bytes", Kind::Size, Some("64MiB"), "the most one block of a data file (or a buffer of a Camus offsets file) may take, stored or decompressed: a larger block is refused, naming the file, the block and the codec, as it inflates (Camus writes blocks of about 64 KB, so only a decompression bomb or a corrupt size reaches it); each decoding thread holds at most two such blocks").within(64 * KIB, 2 * GIB),
     key("source.integrity", Kind::Choice(&["fail", "warn"]), Some("fail"), "what a duplicate, a gap or a stray file found by reconciling the archive with the Camus history does to a run: fail (stop before sending anything, with the table of c2k verify) or warn (publish and report; offsets are still never committed past the data)"),
     key("key.plugin", Kind::Path, Some("time-field"), "the key-extractor plugin: a bundled name (time-field), a path to a .wasm component, or native:time-field (compiled in, for benchmarks)"),
     key("key.config", Kind::Any, Some("{}"), "configuration given to the key plugin (time-field: field, on_missing)"),
-    key("key.max_memory", Kind::Size, Some("256MiB"), "the most memory the key plugin may use"),
+    key("key.max_memory", Kind::Size, Some("256MiB"), "the most memory the key plugin may use").within(MIB, 4 * GIB),
     key("key.call_timeout", Kind::Duration, Some("30s"), "the longest one call of the key plugin may run"),
-    key("key.batch_size", Kind::Count, Some("3000"), "records per call of the key plugin"),
-    key("sort.memory", Kind::Size, Some("512MiB"), "memory the external sort may hold before it spills to disk"),
+    key("key.batch_size", Kind::Count, Some("3000"), "records per call of the key plugin").within(1, MAX_BATCH),
+    key("sort.memory", Kind::Size, Some("512MiB"), "memory the external sort may hold before it spills to disk (at most the machine's memory)").within(64 * KIB, TIB),
     key("sort.tmp_dir", Kind::Path, Some("/var/tmp"), "where the sort's spill files go (removed when the run ends)"),
     key("sort.mode", Kind::Choice(&["auto", "buckets", "external"]), Some("auto"), "auto (stream Camus' time buckets in order when the key plugin's keys order records by event time, else sort the whole archive), buckets (stream, or refuse when the key plugin or the file names cannot tell) or external (sort the whole archive, spilling what does not fit sort.memory); the output is the same"),
     key("sort.bucket_slack", Kind::Duration, Some("1h"), "how far before its Camus bucket's start a record's event time may lie (a decoder that stamped it differently) when buckets are streamed: a record earlier still stops the run, naming it"),
     key("format.plugin", Kind::Path, Some("avro-binary"), "the output-format plugin: avro-binary, json, or a path to a .wasm component"),
     key("format.config", Kind::Any, Some("{}"), "configuration given to the format plugin (json: encoding: avro | plain)"),
-    key("format.max_memory", Kind::Size, Some("256MiB"), "the most memory the format plugin may use"),
+    key("format.max_memory", Kind::Size, Some("256MiB"), "the most memory the format plugin may use").within(MIB, 4 * GIB),
     key("format.call_timeout", Kind::Duration, Some("30s"), "the longest one call of the format plugin may run"),
-    key("format.instances", Kind::Count, Some("0"), "instances of the format plugin formatting batches in parallel, their output put back in order (0: one per core); 1 for a plugin whose output depends on earlier batches"),
-    key("format.batch_size", Kind::Count, Some("3000"), "records per call of the format plugin"),
+    key("format.instances", Kind::Count, Some("0"), "instances of the format plugin formatting batches in parallel, their output put back in order (0: one per core); 1 for a plugin whose output depends on earlier batches").within(0, 1024),
+    key("format.batch_size", Kind::Count, Some("3000"), "records per call of the format plugin").within(1, MAX_BATCH),
     key("sink.type", Kind::Choice(&["kafka", "file", "stdout"]), Some("kafka"), "where messages go: kafka, file or stdout"),
     key("sink.brokers", Kind::Text, None, "kafka: bootstrap brokers, host:port[,host:port...]").for_sinks(&["kafka"]),
     key("sink.topic", Kind::Text, None, "kafka: the replay topic; <topic>_REPLAY by default").for_sinks(&["kafka"]),

@@ -6,6 +6,7 @@
 //! rejected). [`validate`] reports every problem at once.
 
 pub(crate) mod keys;
+mod machine;
 pub(crate) mod overrides;
 pub(crate) mod secrets;
 pub(crate) mod units;
@@ -44,6 +45,8 @@ pub struct SourceConfig {
     pub schema: Option<String>,
     /// Records per batch read from a file.
     pub batch_size: usize,
+    /// The most bytes one block may take, stored or decompressed.
+    pub max_block_bytes: ByteSize,
     /// What a finding of the archive's reconciliation does to a run.
     pub integrity: Integrity,
 }

@@ -25,6 +25,11 @@ impl Problem {
 
 /// Every problem in the document (after `--set` overrides), in key order.
 pub(crate) fn problems(doc: &Value) -> Vec<Problem> {
+    problems_on(doc, super::machine::memory_bytes())
+}
+
+/// [`problems`] on a machine of `machine_memory` bytes (`None`: unknown, not checked).
+fn problems_on(doc: &Value, machine_memory: Option<u64>) -> Vec<Problem> {
     let mut found = Vec::new();
     if !doc.is_mapping() {
         found.push(Problem::new(
@@ -56,7 +61,9 @@ pub(crate) fn problems(doc: &Value) -> Vec<Problem> {
             )),
             None | Some(Value::Null) => {}
             Some(value) => {
-                if let Err(why) = check_kind(key, value) {
+                let checked =
+                    check_kind(key, value).and_then(|()| check_range(key, value, machine_memory));
+                if let Err(why) = checked {
                     found.push(Problem::new(key.path, format!("{why}; it is {}", key.help)));
                 }
             }
@@ -182,6 +189,47 @@ pub(crate) fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
         },
         Kind::Any => Ok(()),
     }
+}
+
+/// The keys whose value is memory held at once, which the machine must have.
+const WITHIN_MACHINE_MEMORY: &[&str] = &["sort.memory"];
+
+/// Checks that a size or count (already of the key's kind) is within the key's range, and that
+/// memory held at once is within the machine's.
+fn check_range(key: &Key, value: &Value, machine_memory: Option<u64>) -> Result<(), String> {
+    let Some((min, max)) = key.range else {
+        return Ok(());
+    };
+    let (number, shown): (u64, fn(u64) -> String) = match key.kind {
+        Kind::Size => {
+            let text = match value {
+                Value::Number(n) => n.to_string(),
+                other => plain(other),
+            };
+            let size = text.parse::<super::ByteSize>()?;
+            (size.0, |n| super::ByteSize(n).to_string())
+        }
+        _ => (value.as_u64().unwrap_or(0), |n| n.to_string()),
+    };
+    if number < min || number > max {
+        return Err(format!(
+            "`{}` is out of range: from {} to {}",
+            plain(value),
+            shown(min),
+            shown(max)
+        ));
+    }
+    if let (true, Some(memory)) = (WITHIN_MACHINE_MEMORY.contains(&key.path), machine_memory) {
+        if number > memory {
+            return Err(format!(
+                "`{}` is more than this machine's memory ({}): it would be killed before the \
+                 sort ever spilled to disk",
+                plain(value),
+                super::ByteSize(memory)
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn unknown_keys(doc: &Value, found: &mut Vec<Problem>) {
@@ -419,6 +467,94 @@ mod tests {
             problems_of("topic: T\nsource: {dest_dir: /d}\nsink: {brokers: b, producer: 'sasl.password=hunter22'}");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(!found[0].message.contains("hunter22"), "{found:?}");
+    }
+
+    #[test]
+    fn sizes_and_counts_out_of_range_are_refused_naming_the_key_and_value() {
+        let head = "topic: T\nsink: {type: stdout}\n";
+        let source = "source: {dest_dir: /d}\n";
+        let cases = [
+            (
+                "sort: {memory: 18446744073709551615}",
+                "sort.memory",
+                "out of range",
+            ),
+            (
+                "sort: {memory: 1000000000000000}",
+                "sort.memory",
+                "out of range",
+            ),
+            (
+                "sort: {memory: 1KiB}",
+                "sort.memory",
+                "from 64KiB to 1024GiB",
+            ),
+            ("key: {max_memory: 5GiB}", "key.max_memory", "out of range"),
+            (
+                "format: {batch_size: 10000000}",
+                "format.batch_size",
+                "out of range",
+            ),
+            (
+                "format: {instances: 100000}",
+                "format.instances",
+                "out of range",
+            ),
+        ]
+        .map(|(yaml, key, needle)| (format!("{source}{yaml}"), key, needle));
+        let sources = [
+            (
+                "source: {dest_dir: /d, max_block_bytes: 4GiB}",
+                "source.max_block_bytes",
+                "4GiB",
+            ),
+            (
+                "source: {dest_dir: /d, batch_size: 0}",
+                "source.batch_size",
+                "from 1 to 1000000",
+            ),
+            (
+                "source: {dest_dir: /d, batch_size: 99999999999}",
+                "source.batch_size",
+                "99999999999",
+            ),
+        ]
+        .map(|(yaml, key, needle)| (yaml.to_string(), key, needle));
+        for (yaml, key, needle) in cases.into_iter().chain(sources) {
+            let doc: Value = serde_yaml::from_str(&format!("{head}{yaml}")).unwrap();
+            let found = problems_on(&doc, None);
+            assert_eq!(found.len(), 1, "{yaml}: {found:?}");
+            assert_eq!(found[0].key, key, "{yaml}");
+            assert!(found[0].message.contains(needle), "{yaml}: {found:?}");
+        }
+        let fine = format!("{head}source: {{dest_dir: /d, max_block_bytes: 256MiB}}");
+        assert!(problems_on(&serde_yaml::from_str(&fine).unwrap(), None).is_empty());
+    }
+
+    #[test]
+    fn every_default_is_within_its_range() {
+        let doc =
+            serde_yaml::from_str("topic: T\nsource: {dest_dir: /d}\nsink: {type: stdout}").unwrap();
+        let found = problems_on(&keys::with_defaults(&doc), Some(1 << 30));
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn sort_memory_beyond_the_machines_is_refused() {
+        let doc: Value = serde_yaml::from_str(
+            "topic: T\nsource: {dest_dir: /d}\nsink: {type: stdout}\nsort: {memory: 8GiB}",
+        )
+        .unwrap();
+        let found = problems_on(&doc, Some(4 << 30));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "sort.memory");
+        assert!(
+            found[0]
+                .message
+                .contains("`8GiB` is more than this machine's memory (4GiB)"),
+            "{found:?}"
+        );
+        assert!(problems_on(&doc, Some(16 << 30)).is_empty());
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! chunks of 4-byte big-endian compressed length + compressed bytes until that length is reached,
 //! repeated to the end. Hadoop's ZStandardCodec uses the plain stream, but zstd data framed like
 //! snappy is accepted too (told apart by the zstd frame magic).
+//!
+//! No buffer is inflated past the limit the reader gives: streams are
+//! read through `take(limit + 1)`, and a framed block's declared length is checked before it is
+//! decompressed.
 
 use std::io::Read;
 
@@ -53,31 +57,31 @@ impl Codec {
         }
     }
 
-    /// Decompresses one whole compressed buffer. An empty input is an empty output (what an
-    /// empty buffer may be written as).
-    pub fn decompress(self, data: &[u8]) -> Result<Vec<u8>> {
+    /// Decompresses one whole compressed buffer, refusing output past `limit` bytes as it
+    /// inflates (a few kilobytes can inflate to gigabytes). An empty input is an empty output
+    /// (what an empty buffer may be written as).
+    pub fn decompress(self, data: &[u8], limit: u64) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         if data.is_empty() {
             return Ok(out);
         }
         match self {
-            Codec::Deflate => inflate_concatenated(data, &mut out)?,
-            Codec::Gzip => {
-                flate2::read::MultiGzDecoder::new(data)
-                    .read_to_end(&mut out)
-                    .context("bad gzip data")?;
-            }
-            Codec::Bzip2 => {
-                bzip2::read::MultiBzDecoder::new(data)
-                    .read_to_end(&mut out)
-                    .context("bad bzip2 data")?;
-            }
-            Codec::Snappy => unblock(data, &mut out, |chunk, _max| {
+            Codec::Deflate => inflate_concatenated(data, &mut out, limit)?,
+            Codec::Gzip => read_capped(flate2::read::MultiGzDecoder::new(data), &mut out, limit)
+                .context("bad gzip data")?,
+            Codec::Bzip2 => read_capped(bzip2::read::MultiBzDecoder::new(data), &mut out, limit)
+                .context("bad bzip2 data")?,
+            Codec::Snappy => unblock(data, &mut out, limit, |chunk, max| {
+                let declared = snap::raw::decompress_len(chunk)
+                    .map_err(|e| anyhow!("bad snappy block: {e}"))?;
+                if declared > max {
+                    bail!("bad snappy block: it says {declared} bytes, its framing {max} at most");
+                }
                 snap::raw::Decoder::new()
                     .decompress_vec(chunk)
                     .map_err(|e| anyhow!("bad snappy block: {e}"))
             })?,
-            Codec::Lz4 => unblock(data, &mut out, |chunk, max| {
+            Codec::Lz4 => unblock(data, &mut out, limit, |chunk, max| {
                 let mut buf = vec![0u8; max];
                 let n = lz4_flex::block::decompress_into(chunk, &mut buf)
                     .map_err(|e| anyhow!("bad lz4 block: {e}"))?;
@@ -85,12 +89,14 @@ impl Codec {
                 Ok(buf)
             })?,
             Codec::Zstd if data.starts_with(&ZSTD_MAGIC) => {
-                zstd::stream::read::Decoder::new(data)
-                    .and_then(|mut d| d.read_to_end(&mut out))
-                    .context("bad zstd data")?;
+                let decoder = zstd::stream::read::Decoder::new(data).context("bad zstd data")?;
+                read_capped(decoder, &mut out, limit).context("bad zstd data")?
             }
-            Codec::Zstd => unblock(data, &mut out, |chunk, _max| {
-                zstd::stream::decode_all(chunk).context("bad zstd block")
+            Codec::Zstd => unblock(data, &mut out, limit, |chunk, max| {
+                let decoder = zstd::stream::read::Decoder::new(chunk).context("bad zstd block")?;
+                let mut plain = Vec::new();
+                read_capped(decoder, &mut plain, max as u64).context("bad zstd block")?;
+                Ok(plain)
             })?,
         }
         Ok(out)
@@ -119,12 +125,38 @@ impl Codec {
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
+/// Too much output: a buffer no Camus writer made, or a decompression bomb.
+fn too_large(limit: u64) -> anyhow::Error {
+    anyhow!(
+        "it inflates to more than {}, the most c2k holds of one buffer: a decompression bomb \
+         or a corrupt length",
+        crate::config::ByteSize(limit)
+    )
+}
+
+/// Appends what `decoder` yields to `out`, refusing as soon as `out` would pass `limit` bytes.
+fn read_capped(decoder: impl Read, out: &mut Vec<u8>, limit: u64) -> Result<()> {
+    let room = limit.saturating_sub(out.len() as u64);
+    decoder.take(room.saturating_add(1)).read_to_end(out)?;
+    if out.len() as u64 > limit {
+        return Err(too_large(limit));
+    }
+    Ok(())
+}
+
 /// zlib streams, one after another (Hadoop's decompressor stream restarts after each end).
-fn inflate_concatenated(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+fn inflate_concatenated(data: &[u8], out: &mut Vec<u8>, limit: u64) -> Result<()> {
     let mut rest = data;
     while !rest.is_empty() {
         let mut decoder = flate2::read::ZlibDecoder::new(rest);
-        decoder.read_to_end(out).context("bad zlib data")?;
+        let room = limit.saturating_sub(out.len() as u64);
+        (&mut decoder)
+            .take(room.saturating_add(1))
+            .read_to_end(out)
+            .context("bad zlib data")?;
+        if out.len() as u64 > limit {
+            return Err(too_large(limit));
+        }
         let used = decoder.total_in() as usize;
         if used == 0 || used > rest.len() {
             bail!("bad zlib data: stream made no progress");
@@ -135,10 +167,12 @@ fn inflate_concatenated(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
 }
 
 /// Undoes Hadoop's `BlockCompressorStream` framing; `chunk` decompresses one raw chunk given at
-/// most how many bytes it may produce.
+/// most how many bytes it may produce. Each block's declared length is checked against `limit`
+/// before anything of it is decompressed.
 fn unblock(
     data: &[u8],
     out: &mut Vec<u8>,
+    limit: u64,
     chunk: impl Fn(&[u8], usize) -> Result<Vec<u8>>,
 ) -> Result<()> {
     let mut pos = 0usize;
@@ -152,6 +186,9 @@ fn unblock(
     };
     while pos < data.len() {
         let expected = read_len(&mut pos, "uncompressed block length")?;
+        if (out.len() + expected) as u64 > limit {
+            return Err(too_large(limit));
+        }
         let mut produced = 0usize;
         while produced < expected {
             let len = read_len(&mut pos, "compressed chunk length")?;
@@ -164,10 +201,10 @@ fn unblock(
                 bail!("empty chunk in a block of {expected} bytes at byte {pos}");
             }
             produced += plain.len();
+            if produced > expected {
+                bail!("block decompressed to more than the {expected} bytes its header says");
+            }
             out.extend_from_slice(&plain);
-        }
-        if produced != expected {
-            bail!("block decompressed to {produced} bytes, its header says {expected}");
         }
     }
     Ok(())
@@ -176,6 +213,8 @@ fn unblock(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIMIT: u64 = 1 << 20;
 
     fn framed(blocks: &[(&[u8], Vec<Vec<u8>>)]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -198,17 +237,23 @@ mod tests {
             (a, vec![snappy(a)]),
             (b, vec![snappy(&b[..6]), snappy(&b[6..])]),
         ]);
-        assert_eq!(Codec::Snappy.decompress(&data).unwrap(), [a, b].concat());
+        assert_eq!(
+            Codec::Snappy.decompress(&data, LIMIT).unwrap(),
+            [a, b].concat()
+        );
 
         let lz4 = |d: &[u8]| lz4_flex::block::compress(d);
         let data = framed(&[(a, vec![lz4(a)]), (b, vec![lz4(b)])]);
-        assert_eq!(Codec::Lz4.decompress(&data).unwrap(), [a, b].concat());
+        assert_eq!(
+            Codec::Lz4.decompress(&data, LIMIT).unwrap(),
+            [a, b].concat()
+        );
 
         let zstd_frame = |d: &[u8]| zstd::bulk::compress(d, 3).unwrap();
         let data = framed(&[(a, vec![zstd_frame(a)])]);
-        assert_eq!(Codec::Zstd.decompress(&data).unwrap(), a);
+        assert_eq!(Codec::Zstd.decompress(&data, LIMIT).unwrap(), a);
         // And the plain stream, as Hadoop's ZStandardCodec writes it.
-        assert_eq!(Codec::Zstd.decompress(&zstd_frame(a)).unwrap(), a);
+        assert_eq!(Codec::Zstd.decompress(&zstd_frame(a), LIMIT).unwrap(), a);
     }
 
     #[test]
@@ -216,7 +261,9 @@ mod tests {
         let one = Codec::Deflate.compress(b"abc").unwrap();
         let two = Codec::Deflate.compress(b"def").unwrap();
         assert_eq!(
-            Codec::Deflate.decompress(&[one, two].concat()).unwrap(),
+            Codec::Deflate
+                .decompress(&[one, two].concat(), LIMIT)
+                .unwrap(),
             b"abcdef"
         );
     }
@@ -227,13 +274,70 @@ mod tests {
             &b"abcdef"[..],
             vec![snap::raw::Encoder::new().compress_vec(b"abc").unwrap()],
         )]);
-        assert!(Codec::Snappy.decompress(&data).is_err());
-        assert!(Codec::Snappy.decompress(&data[..5]).is_err());
+        assert!(Codec::Snappy.decompress(&data, LIMIT).is_err());
+        assert!(Codec::Snappy.decompress(&data[..5], LIMIT).is_err());
     }
 
     #[test]
     fn unknown_codec_class_is_named() {
         let err = Codec::from_class("com.example.FancyCodec").unwrap_err();
         assert!(err.to_string().contains("com.example.FancyCodec"));
+    }
+
+    #[test]
+    fn no_codec_inflates_past_the_limit() {
+        let big = vec![0u8; LIMIT as usize + 1];
+        let exact = vec![0u8; LIMIT as usize];
+        let zstd = |d: &[u8]| zstd::bulk::compress(d, 3).unwrap();
+        let snappy = |d: &[u8]| snap::raw::Encoder::new().compress_vec(d).unwrap();
+        let lz4 = |d: &[u8]| lz4_flex::block::compress(d);
+        let bzip2 = |d: &[u8]| {
+            use std::io::Write;
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), Default::default());
+            e.write_all(d).unwrap();
+            e.finish().unwrap()
+        };
+        type Compress = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+        let cases: Vec<(Codec, Compress)> = vec![
+            (
+                Codec::Deflate,
+                Box::new(|d| Codec::Deflate.compress(d).unwrap()),
+            ),
+            (Codec::Gzip, Box::new(|d| Codec::Gzip.compress(d).unwrap())),
+            (Codec::Bzip2, Box::new(bzip2)),
+            (Codec::Zstd, Box::new(zstd)),
+            (
+                Codec::Snappy,
+                Box::new(move |d| framed(&[(d, vec![snappy(d)])])),
+            ),
+            (Codec::Lz4, Box::new(move |d| framed(&[(d, vec![lz4(d)])]))),
+        ];
+        for (codec, compress) in cases {
+            let name = codec.class_name();
+            assert_eq!(
+                codec.decompress(&compress(&exact), LIMIT).unwrap(),
+                exact,
+                "{name}"
+            );
+            let error = codec.decompress(&compress(&big), LIMIT).unwrap_err();
+            assert!(
+                format!("{error:#}").contains("more than 1MiB"),
+                "{name}: {error:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_framed_block_claiming_2_gib_is_refused_before_decompressing() {
+        let mut data = (i32::MAX as u32).to_be_bytes().to_vec();
+        data.extend_from_slice(&4u32.to_be_bytes());
+        data.extend_from_slice(&[0, 0, 0, 0]);
+        for codec in [Codec::Snappy, Codec::Lz4, Codec::Zstd] {
+            let error = codec.decompress(&data, LIMIT).unwrap_err();
+            assert!(
+                format!("{error:#}").contains("inflates to more than"),
+                "{error:#}"
+            );
+        }
     }
 }

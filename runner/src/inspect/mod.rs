@@ -15,6 +15,7 @@ use apache_avro::types::Value;
 use c2k_avro::{CompiledSchema, Validate};
 use serde_json::{Map, Number, Value as Json};
 
+use crate::source::codec::DEFAULT_MAX_BLOCK_BYTES;
 use crate::source::container::{ContainerReader, MAGIC};
 use crate::storage;
 
@@ -37,7 +38,8 @@ pub fn inspect(file: &str, out: &mut dyn Write) -> Result<()> {
 }
 
 fn inspect_avro(file: &str, input: Box<dyn Read + Send>, out: &mut dyn Write) -> Result<()> {
-    let mut reader = ContainerReader::open(file, input)?;
+    // No pipeline here: blocks are limited to the default of `source.max_block_bytes`.
+    let mut reader = ContainerReader::open(file, input, DEFAULT_MAX_BLOCK_BYTES)?;
     let schema = reader.header.schema.clone();
     let compiled = CompiledSchema::compile(&schema).map_err(|e| anyhow!("{file}: {e}"))?;
     let mut index = 0u64;

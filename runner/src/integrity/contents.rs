@@ -2,8 +2,8 @@
 //!
 //! - Whether each data file holds the records its name says ([`check_contents`]): every block of
 //!   every file is read (and decompressed, so a corrupt block is found too), its record counts
-//!   added up — records are never decoded. `c2k verify` does this unless `--names-only`; `c2k run`
-//!   checks the same as it reads, before anything is sent.
+//!   added up, and with `--records` every record walked ([`super::records`]). `c2k verify` does
+//!   this unless `--names-only`; `c2k run` checks the same as it reads, before anything is sent.
 //! - Whether files named for the same records are copies ([`digest_namesakes`]): a name and a size
 //!   can be equal while the bytes are not, and leaving such a "copy" out would drop its records
 //!   silently. Only files whose names collide are read (once each, in full, for a SHA-256), so the
@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::source::container::ContainerReader;
+use super::records::{read_file, Depth};
 use crate::source::SourceFile;
 use crate::storage::Storage;
 
@@ -28,20 +28,23 @@ pub(super) fn check_contents(
     storage: &dyn Storage,
     files: &[SourceFile],
     workers: usize,
+    depth: Depth,
 ) -> Vec<Damage> {
-    let found = in_parallel(files, workers, |file| match count_records(storage, file) {
-        Ok(count) => file
-            .name
-            .as_ref()
-            .filter(|name| name.count != count)
-            .map(|name| {
-                format!(
+    let found = in_parallel(files, workers, |file| {
+        match read_file(storage, file, depth) {
+            Ok(count) => file
+                .name
+                .as_ref()
+                .filter(|name| name.count != count)
+                .map(|name| {
+                    format!(
                     "its name says {} records but it holds {count}: it is truncated or was not \
                      written by Camus",
                     name.count
                 )
-            }),
-        Err(e) => Some(format!("{e:#}")),
+                }),
+            Err(e) => Some(format!("{e:#}")),
+        }
     });
     files
         .iter()
@@ -122,13 +125,4 @@ fn in_parallel<T: Sync, R: Send>(
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     done.sort_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, result)| result).collect()
-}
-
-fn count_records(storage: &dyn Storage, file: &SourceFile) -> Result<u64> {
-    let mut reader = ContainerReader::open(&file.url, storage.open(&file.url)?)?;
-    let mut total = 0u64;
-    while let Some(count) = reader.next_block()? {
-        total += count;
-    }
-    Ok(total)
 }

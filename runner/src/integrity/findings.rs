@@ -152,4 +152,10 @@ impl Report {
     pub(crate) fn is_consistent(&self) -> bool {
         self.count(Severity::Error) == 0 && self.count(Severity::Warning) == 0
     }
+
+    /// What `c2k run` refuses (`source.integrity: fail`) and `c2k verify` fails on: an error, or
+    /// a cut-off beyond the data. Warnings alone are what the run compensates for.
+    pub(crate) fn refused(&self) -> bool {
+        self.count(Severity::Error) > 0 || !self.cutoff_beyond_data.is_empty()
+    }
 }

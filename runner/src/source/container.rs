@@ -2,8 +2,11 @@
 //!
 //! A file is a header (magic `Obj\x01`, a metadata map holding `avro.schema` and `avro.codec`, a
 //! 16-byte sync marker) then blocks (record count, byte size, the records, possibly compressed,
-//! then the sync marker again). Only one block is held in memory, whatever the file size.
-//! Every error names the file and says where in it things went wrong.
+//! then the sync marker again). Only one block is held in memory, whatever the file size, and
+//! never more than `source.max_block_bytes` of it, stored or decompressed: a declared size or
+//! count is checked before it is trusted, and a block that inflates past the limit is refused as
+//! it inflates ([`super::codec`]). Every error names the file and says where in it things went
+//! wrong.
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read};
@@ -11,12 +14,19 @@ use std::io::{ErrorKind, Read};
 use anyhow::{anyhow, bail, Context, Result};
 use apache_avro::Schema;
 
-use super::codec::BlockCodec;
+use super::codec::{BlockCodec, InflateError};
+use crate::config::ByteSize;
 
 pub(crate) const MAGIC: [u8; 4] = *b"Obj\x01";
 
-/// Larger blocks than this are taken for corruption (Java's writer cannot produce them).
-const MAX_BLOCK_BYTES: u64 = i32::MAX as u64;
+/// The header's metadata (the schema, the codec, a writer's own entries), all entries together:
+/// a schema is kilobytes, so this is corruption, not a file to hold in memory.
+const MAX_HEADER_BYTES: u64 = 64 << 20;
+
+/// What a refused block's error says to do about it.
+const TOO_LARGE_ADVICE: &str =
+    "a decompression bomb or a corrupt size, or a writer whose blocks are \
+    far larger than Camus' (about 64 KB); raise source.max_block_bytes if the file is genuine";
 
 /// What a container file's header says.
 #[derive(Debug, Clone)]
@@ -35,15 +45,24 @@ pub(crate) struct ContainerReader {
     pub header: Header,
     /// The current block, decompressed.
     block: Vec<u8>,
+    /// The current block as stored; kept, like `block`, so that its room is reserved once.
+    stored: Vec<u8>,
     /// Index of the current block (0-based), for error messages.
     block_index: u64,
     /// Bytes of the file consumed so far, for error messages.
     position: u64,
+    /// The most bytes a block may take, stored or decompressed (`source.max_block_bytes`).
+    max_block_bytes: u64,
 }
 
 impl ContainerReader {
-    /// Reads the header. `input` is the file's content from its first byte.
-    pub(crate) fn open(url: &str, input: Box<dyn Read + Send>) -> Result<ContainerReader> {
+    /// Reads the header. `input` is the file's content from its first byte; a block larger than
+    /// `max_block_bytes`, stored or decompressed, is refused.
+    pub(crate) fn open(
+        url: &str,
+        input: Box<dyn Read + Send>,
+        max_block_bytes: u64,
+    ) -> Result<ContainerReader> {
         let mut reader = ContainerReader {
             url: url.to_string(),
             input,
@@ -54,8 +73,10 @@ impl ContainerReader {
                 sync: [0; 16],
             },
             block: Vec::new(),
+            stored: Vec::new(),
             block_index: 0,
             position: 0,
+            max_block_bytes,
         };
         reader.header = reader.read_header()?;
         Ok(reader)
@@ -76,6 +97,7 @@ impl ContainerReader {
             );
         }
         let mut metadata = BTreeMap::new();
+        let mut metadata_bytes = 0u64;
         loop {
             let mut count = self.read_long("the header's metadata map")?;
             if count == 0 {
@@ -90,6 +112,15 @@ impl ContainerReader {
             for _ in 0..count {
                 let key = self.read_bytes("a header metadata key")?;
                 let value = self.read_bytes("a header metadata value")?;
+                metadata_bytes += (key.len() + value.len()) as u64;
+                if metadata_bytes > MAX_HEADER_BYTES {
+                    bail!(
+                        "{}: corrupt header: its metadata exceeds {} (byte {})",
+                        self.url,
+                        ByteSize(MAX_HEADER_BYTES),
+                        self.position
+                    );
+                }
                 metadata.insert(String::from_utf8_lossy(&key).into_owned(), value);
             }
         }
@@ -143,21 +174,34 @@ impl ContainerReader {
                 }
             }
         }
+        let start = self.position;
         self.position += 1;
         let index = self.block_index;
+        let codec = self.header.codec.name();
         let count = self.read_long_from(first[0], "a block's record count")?;
         let size = self.read_long("a block's byte size")?;
-        if count < 0 || size < 0 || size as u64 > MAX_BLOCK_BYTES {
+        if count < 0 || size < 0 {
             bail!(
-                "{}: corrupt block {index} at byte {}: record count {count}, byte size {size}",
-                self.url,
-                self.position
+                "{}: corrupt block {index} at byte {start}: record count {count}, byte size {size}",
+                self.url
             );
         }
-        self.block.clear();
+        // Checked before reading: the declared size is a number the file chose.
+        if size as u64 > self.max_block_bytes {
+            bail!(
+                "{}: block {index} at byte {start} (codec {codec}) says it is {size} bytes, more \
+                 than {}: {}",
+                self.url,
+                ByteSize(self.max_block_bytes),
+                TOO_LARGE_ADVICE
+            );
+        }
+        // Reserved at once (within the limit): growing by doubling would leave copies behind.
+        self.stored.clear();
+        self.stored.reserve_exact(size as usize);
         let got = (&mut self.input)
             .take(size as u64)
-            .read_to_end(&mut self.block)
+            .read_to_end(&mut self.stored)
             .map_err(|e| anyhow!("{}: read failed in block {index}: {e}", self.url))?;
         self.position += got as u64;
         if got as u64 != size as u64 {
@@ -175,13 +219,32 @@ impl ContainerReader {
                 self.position - 16
             );
         }
-        self.header.codec.decompress(&mut self.block).map_err(|e| {
-            anyhow!(
-                "{}: block {index} does not decompress with codec {}: {e}",
+        let inflated =
+            self.header
+                .codec
+                .decompress(&mut self.stored, &mut self.block, self.max_block_bytes);
+        match inflated {
+            Ok(()) => {}
+            Err(InflateError::TooLarge) => bail!(
+                "{}: block {index} at byte {start} (codec {codec}) inflates to more than {}: {}",
                 self.url,
-                self.header.codec.name()
-            )
-        })?;
+                ByteSize(self.max_block_bytes),
+                TOO_LARGE_ADVICE
+            ),
+            Err(InflateError::Corrupt(e)) => bail!(
+                "{}: block {index} at byte {start} does not decompress with codec {codec}: {e}",
+                self.url
+            ),
+        }
+        // Every record takes at least a byte, unless the schema's records take none (then the
+        // block is empty): more records than bytes is a count no writer wrote.
+        if !self.block.is_empty() && count as u64 > self.block.len() as u64 {
+            bail!(
+                "{}: corrupt block {index} at byte {start}: {count} records in {} bytes",
+                self.url,
+                self.block.len()
+            );
+        }
         self.block_index += 1;
         Ok(Some(count as u64))
     }

@@ -16,6 +16,9 @@ use crate::storage::Storage;
 /// batch unbounded (and record ends, `u32`, cannot overflow).
 const MAX_BATCH_BYTES: usize = 64 << 20;
 
+/// The most records reserved for at once (`source.batch_size` is validated to this too).
+const MAX_BATCH_RECORDS: usize = 1 << 20;
+
 pub(crate) struct Events<'a> {
     source: &'a CamusSource,
     storage: Arc<dyn Storage>,
@@ -56,7 +59,11 @@ impl<'a> Events<'a> {
                 };
                 let id = self.next_file as FileId;
                 self.next_file += 1;
-                let reader = open_container(self.storage.as_ref(), &file.url)?;
+                let reader = open_container(
+                    self.storage.as_ref(),
+                    &file.url,
+                    self.source.max_block_bytes(),
+                )?;
                 let (schema_id, plan) = self.registry.plan_for(
                     &file.url,
                     &reader.header.schema,
@@ -96,9 +103,13 @@ impl Iterator for Events<'_> {
     }
 }
 
-/// Opens a file and reads its container header.
-pub(super) fn open_container(storage: &dyn Storage, url: &str) -> Result<ContainerReader> {
-    ContainerReader::open(url, storage.open(url)?)
+/// Opens a file and reads its container header; its blocks may take `max_block_bytes` each.
+pub(crate) fn open_container(
+    storage: &dyn Storage,
+    url: &str,
+    max_block_bytes: u64,
+) -> Result<ContainerReader> {
+    ContainerReader::open(url, storage.open(url)?, max_block_bytes)
 }
 
 /// One file being read.
@@ -174,9 +185,14 @@ impl OpenFile {
             partition: self.partition,
             first_offset: self.first_offset.map(|o| o + self.next_index),
             schema_id: self.schema_id,
-            // Sized like the previous batch: no regrowth on the pass-through path.
-            data: Vec::with_capacity(self.last_batch_bytes.max(batch_size * 64)),
-            ends: Vec::with_capacity(batch_size),
+            // Sized like the previous batch: no regrowth on the pass-through path. Never more
+            // than a full batch, whatever `batch_size` a caller gave.
+            data: Vec::with_capacity(
+                self.last_batch_bytes
+                    .max(batch_size.saturating_mul(64))
+                    .min(MAX_BATCH_BYTES),
+            ),
+            ends: Vec::with_capacity(batch_size.min(MAX_BATCH_RECORDS)),
         };
         while batch.len() < batch_size && batch.data.len() < MAX_BATCH_BYTES {
             if self.remaining == 0 {

@@ -68,6 +68,8 @@ pub struct CamusSource {
     storage: Arc<dyn Storage>,
     reader_schema: Option<ReaderSchema>,
     batch_size: usize,
+    /// The most bytes one block may take, stored or decompressed (`source.max_block_bytes`).
+    max_block_bytes: u64,
 }
 
 impl CamusSource {
@@ -97,10 +99,12 @@ impl CamusSource {
             storage,
             reader_schema,
             batch_size: pipeline.source.batch_size.max(1),
+            max_block_bytes: pipeline.source.max_block_bytes.0,
         })
     }
 
-    /// A source over files already chosen (tests, tools), with an optional reader schema.
+    /// A source over files already chosen (tests, tools), with an optional reader schema; blocks
+    /// are limited to the default `source.max_block_bytes`.
     pub fn from_files(
         files: Vec<SourceFile>,
         storage: Arc<dyn Storage>,
@@ -112,7 +116,13 @@ impl CamusSource {
             storage,
             reader_schema,
             batch_size: batch_size.max(1),
+            max_block_bytes: codec::DEFAULT_MAX_BLOCK_BYTES,
         }
+    }
+
+    /// The most bytes one block may take, stored or decompressed.
+    pub(crate) fn max_block_bytes(&self) -> u64 {
+        self.max_block_bytes
     }
 
     /// Leaves out the files whose URL is in `urls` (identical copies the integrity gate found).
@@ -156,6 +166,7 @@ impl CamusSource {
             storage: Arc::clone(&self.storage),
             reader_schema: self.reader_schema.clone(),
             batch_size: self.batch_size,
+            max_block_bytes: self.max_block_bytes,
         }
     }
 
@@ -192,6 +203,7 @@ impl CamusSource {
                 self.storage.clone(),
                 self.reader_schema.clone(),
                 self.batch_size,
+                self.max_block_bytes,
                 workers,
             ) {
                 return Box::new(events);

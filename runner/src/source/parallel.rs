@@ -66,6 +66,7 @@ struct Shared {
     storage: Arc<dyn Storage>,
     planner: Planner,
     batch_size: usize,
+    max_block_bytes: u64,
     cancelled: AtomicBool,
     /// The error of the lowest-numbered file that failed.
     error: Mutex<Option<(usize, anyhow::Error)>>,
@@ -117,6 +118,7 @@ impl ParallelEvents {
         storage: Arc<dyn Storage>,
         reader_schema: Option<ReaderSchema>,
         batch_size: usize,
+        max_block_bytes: u64,
         workers: usize,
     ) -> Result<ParallelEvents> {
         let shared = Arc::new(Shared {
@@ -124,6 +126,7 @@ impl ParallelEvents {
             storage,
             planner: Planner::new(reader_schema.clone()),
             batch_size: batch_size.max(1),
+            max_block_bytes,
             cancelled: AtomicBool::new(false),
             error: Mutex::new(None),
         });
@@ -293,7 +296,7 @@ fn work(shared: &Shared, jobs: &Receiver<Job>) {
 /// longer wants them (cancelled or dropped).
 fn decode(shared: &Shared, job: &Job) -> Result<()> {
     let file = &shared.files[job.index];
-    let reader = open_container(shared.storage.as_ref(), &file.url)?;
+    let reader = open_container(shared.storage.as_ref(), &file.url, shared.max_block_bytes)?;
     let canonical = reader.header.schema.canonical_form();
     let plan = shared
         .planner

@@ -17,7 +17,15 @@ pub struct SequenceFileReader<R: Read> {
     /// Records left in the current block, with the block's decoded buffers.
     block: Option<Block>,
     records: u64,
+    /// The most bytes one buffer may take, stored or decompressed.
+    max_buffer_bytes: u64,
 }
+
+/// The default of [`SequenceFileReader::with_max_buffer_bytes`]: Camus' offsets files hold
+/// records of ~100 bytes in blocks of a few kilobytes, so this (the default of
+/// `source.max_block_bytes` for data files) is only reached by a corrupt length or a
+/// decompression bomb.
+pub(crate) const DEFAULT_MAX_BUFFER_BYTES: u64 = 64 << 20;
 
 struct Block {
     key_lengths: Vec<u8>,
@@ -47,7 +55,15 @@ impl<R: Read> SequenceFileReader<R> {
             header,
             block: None,
             records: 0,
+            max_buffer_bytes: DEFAULT_MAX_BUFFER_BYTES,
         })
+    }
+
+    /// The same reader refusing any buffer (a record, a block's keys or values, ...) of more
+    /// than `max_buffer_bytes`, stored or decompressed.
+    pub fn with_max_buffer_bytes(mut self, max_buffer_bytes: u64) -> Self {
+        self.max_buffer_bytes = max_buffer_bytes;
+        self
     }
 
     pub fn header(&self) -> &Header {
@@ -106,6 +122,8 @@ impl<R: Read> SequenceFileReader<R> {
         if record_len < 0 || key_len < 0 || key_len > record_len {
             bail!("bad lengths at byte {at}: record {record_len}, key {key_len}");
         }
+        let limit = self.max_buffer_bytes;
+        check_length(record_len as u64, limit, "record", at)?;
         let key = self.input.read_vec(key_len as usize, "key")?;
         let value = self
             .input
@@ -113,7 +131,7 @@ impl<R: Read> SequenceFileReader<R> {
         let value = match codec {
             None => value,
             Some(codec) => codec
-                .decompress(&value)
+                .decompress(&value, limit)
                 .with_context(|| format!("value at byte {}", at + 4 + key_len as u64))?,
         };
         Ok(Some(Record { key, value }))
@@ -162,10 +180,16 @@ impl<R: Read> SequenceFileReader<R> {
             let len = self.input.read_vlong()?;
             let len = usize::try_from(len)
                 .map_err(|_| anyhow!("negative {name} buffer length {len} at byte {at}"))?;
+            check_length(len as u64, self.max_buffer_bytes, name, at)?;
             let compressed = self.input.read_vec(len, name)?;
             *buffer = codec
-                .decompress(&compressed)
-                .with_context(|| format!("block {name} buffer at byte {at}"))?;
+                .decompress(&compressed, self.max_buffer_bytes)
+                .with_context(|| {
+                    format!(
+                        "block {name} buffer at byte {at} (codec {})",
+                        codec.class_name()
+                    )
+                })?;
         }
         let [key_lengths, keys, value_lengths, values] = buffers;
         Ok(Some(Block {
@@ -185,6 +209,18 @@ impl<R: Read> Iterator for SequenceFileReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_record().transpose()
     }
+}
+
+/// A length the file declares, refused before anything of that size is read.
+fn check_length(len: u64, limit: u64, what: &str, at: u64) -> Result<()> {
+    if len > limit {
+        bail!(
+            "the {what} at byte {at} says it is {len} bytes, more than {}, the most c2k holds \
+             of one buffer: a corrupt length",
+            crate::config::ByteSize(limit)
+        );
+    }
+    Ok(())
 }
 
 fn next_vlen(buffer: &[u8], at: &mut usize, what: &'static str) -> Result<usize> {
