@@ -191,39 +191,72 @@ fn a_key_plugin_not_ordered_by_time_falls_back_to_the_whole_archive_sort_said_on
 /// with no slack at all, byte-identical to the whole-archive sort.
 #[test]
 fn a_sample_bucketed_by_event_time_reconciles_and_streams_without_slack() {
+    let (folder, files) = sample_streams_without_slack(60, 30, "1MiB");
+    assert!(folder.ends_with("hourly/2024/03/10/00"), "{folder:?}");
+    assert!(
+        files > 4,
+        "hour 00 holds its 4 partitions' files and the late events of hour 01: {files}"
+    );
+}
+
+/// The same in daily folders (`etl.output.file.time.partition.mins: 1440`, `daily/YYYY/MM/DD`):
+/// a day's files come from 24 pulls, the first ones of each day holding the late events of the
+/// day before; and in quarter-hour buckets, four to an hour folder.
+#[test]
+fn a_sample_in_daily_or_quarter_hour_buckets_streams_without_slack() {
+    let (daily, files) = sample_streams_without_slack(1440, 96, "4MiB");
+    assert!(daily.ends_with("daily/2024/03/10"), "{daily:?}");
+    assert!(
+        files > 24 * 4,
+        "a day holds 24 pulls of 4 partitions and the late events of the next day's first: {files}"
+    );
+    let (quarters, files) = sample_streams_without_slack(15, 30, "1MiB");
+    assert!(
+        quarters.ends_with("hourly/2024/03/10/00/00"),
+        "{quarters:?}"
+    );
+    assert_eq!(files, 4, "the first quarter holds its 4 partitions' files");
+}
+
+/// Writes a sample in `bucket_minutes` buckets by event time, checks it verifies, streams with
+/// `sort.bucket_slack: 0s` spilling nothing in `memory` (a few buckets, far less than the
+/// archive), and equals the external sort; returns the first bucket's folder and how many files
+/// it holds.
+fn sample_streams_without_slack(
+    bucket_minutes: u32,
+    hours: u32,
+    memory: &str,
+) -> (std::path::PathBuf, usize) {
     let dir = tempfile::tempdir().expect("temp dir");
+    let (minutes, hours) = (bucket_minutes.to_string(), hours.to_string());
     C2k::new(&[
         "sample",
         "tree",
         "--records",
         "12000",
         "--hours",
-        "8",
+        &hours,
         "--by-event-time",
+        "--bucket-minutes",
+        &minutes,
     ])
     .dir(dir.path())
     .run()
     .assert_ok();
-    let late_files = std::fs::read_dir(
-        dir.path()
-            .join("tree/destination/PAGE_VIEWS/hourly/2024/03/10/00"),
-    )
-    .expect("hour 00")
-    .count();
-    assert!(
-        late_files > 4,
-        "hour 00 holds its 4 partitions' files and the late events of hour 01: {late_files}"
-    );
+    let first = first_bucket_folder(&dir.path().join("tree/destination/PAGE_VIEWS"));
+    let files = std::fs::read_dir(&first).expect("first bucket").count();
     let pipeline = write_pipeline(
         dir.path(),
         "pipeline.yaml",
-        "topic: PAGE_VIEWS\n\
-         source: { dest_dir: tree/destination, schema: tree/page_view.avsc }\n\
-         key: { plugin: time-field, config: { field: header.time } }\n\
-         sort: { memory: 1MiB, tmp_dir: tmp, bucket_slack: 0s }\n\
-         format: { plugin: json }\n\
-         sink: { type: file, path: streamed.jsonl }\n\
-         offsets: { exec_dir: tree/execution, commit: none }\n",
+        &format!(
+            "topic: PAGE_VIEWS\n\
+             source: {{ dest_dir: tree/destination, schema: tree/page_view.avsc }}\n\
+             key: {{ plugin: time-field, config: {{ field: header.time }} }}\n\
+             sort: {{ memory: {memory}, tmp_dir: tmp, bucket_slack: 0s }}\n\
+             format: {{ plugin: json }}\n\
+             sink: {{ type: file, path: streamed.jsonl }}\n\
+             offsets: {{ exec_dir: tree/execution, commit: none }}\n"
+        ),
     );
     C2k::new(&["verify", &pipeline])
         .dir(dir.path())
@@ -236,7 +269,36 @@ fn a_sample_bucketed_by_event_time_reconciles_and_streams_without_slack() {
         "{}",
         streamed.stderr
     );
+    let external = run(
+        dir.path(),
+        &pipeline,
+        &["sort.mode=external", "sink.path=spilling.jsonl"],
+    );
+    external.assert_ok();
+    assert!(
+        !external.stderr.contains(" 0 B spilled"),
+        "the archive is larger than sort.memory: {}",
+        external.stderr
+    );
     assert_same_as_external(dir.path(), &pipeline, "streamed.jsonl");
+    let first = first
+        .strip_prefix(dir.path())
+        .expect("inside")
+        .to_path_buf();
+    (first, files)
+}
+
+/// The first folder, in name order, that holds files (the oldest bucket's).
+fn first_bucket_folder(dir: &Path) -> std::path::PathBuf {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("a folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    match entries.iter().find(|p| p.is_dir()) {
+        Some(sub) => first_bucket_folder(sub),
+        None => dir.to_path_buf(),
+    }
 }
 
 /// Streaming holds a window of buckets, not the archive: four times the history at the same rate

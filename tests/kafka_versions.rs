@@ -1,6 +1,7 @@
 //! The replay against each real Apache Kafka the team runs: 0.8.2.2 (the Kafka Camus fed: no
 //! headers, no idempotence, no CreateTopics), 2.1.1 (ZooKeeper mode) and 3.3.2 (KRaft). For each:
-//! a replay killed with `kill -9` mid-publish, a rerun refused, `--resume` completing it; a broker
+//! two runs of one replay at once, the second refused naming the first; a replay killed with
+//! `kill -9` mid-publish, a rerun refused, `--resume` completing it; a broker
 //! killed with `kill -9` mid-publish and restarted within `sink.delivery_timeout`; a broker that
 //! never comes back (the documented failure with the delivered count), then `--resume` once it
 //! is back. Every result is read back by a client that is not c2k's — Kafka's own
@@ -225,11 +226,38 @@ fn wait_for_messages(kafka: &ApacheKafka, topic: &str, count: i64, child: &mut R
     }
 }
 
+/// Two runs of one replay at once: the second, even with `--resume`, refuses (exit 4) before it
+/// sends anything, naming the first by its pid — through the lock group on 2.1 and 3.3, the
+/// ZooKeeper lock node on 0.8 — and the first completes exactly once.
+fn two_at_once_refused(kafka: &ApacheKafka, replay: &Replay) {
+    let topic = "TWICE_AT_ONCE";
+    let pipeline = replay.pipeline(kafka, topic, true);
+    // ~15 s of publishing: the second run surely meets it.
+    let mut first = replay.spawn(
+        &["run", &pipeline, "--set", "sink.max_messages_per_sec=400"],
+        RUN_TIMEOUT,
+    );
+    wait_for_messages(kafka, topic, 500, &mut first);
+    let second = replay.run(&["run", "--resume", &pipeline]);
+    assert_eq!(second.code, Some(4), "{}", second.stderr);
+    let pid = format!("pid={}", first.pid());
+    second.assert_failed_with(&[
+        "another c2k run is publishing this replay",
+        &pid,
+        "nothing was sent",
+    ]);
+    first.assert_running("after the second run was refused");
+    first.wait().assert_ok();
+    replay.assert_exactly_once(&read_back(kafka, topic));
+}
+
 /// The run killed with `kill -9` mid-publish: a rerun is refused (exit 4), `--resume` completes
-/// it exactly once, and a second `--resume` finds it complete.
+/// it exactly once, and a second `--resume` finds it complete. The killed run's lock lets go
+/// within its session: the rerun right after the kill gets past it.
 fn killed_refused_and_resumed(kafka: &ApacheKafka) {
     let started = Instant::now();
     let replay = Replay::new();
+    two_at_once_refused(kafka, &replay);
     let topic = "KILLED_REPLAY";
     let pipeline = replay.pipeline(kafka, topic, true);
     let mut child = replay.spawn(&["run", &pipeline, "--set", SLOW], RUN_TIMEOUT);

@@ -122,6 +122,10 @@ enum Command {
         /// of an hour's pull stays in that hour's folder.
         #[arg(long)]
         by_event_time: bool,
+        /// With --by-event-time: the bucket size in minutes (Camus'
+        /// etl.output.file.time.partition.mins); 1440 writes daily folders.
+        #[arg(long, default_value_t = 60)]
+        bucket_minutes: u32,
     },
 }
 
@@ -307,6 +311,7 @@ fn main() -> ExitCode {
             seed,
             codec,
             by_event_time,
+            bucket_minutes,
         } => camus2kafka::write_sample(
             &dir,
             &camus2kafka::SampleOptions {
@@ -317,6 +322,7 @@ fn main() -> ExitCode {
                 seed,
                 codec,
                 by_event_time,
+                bucket_minutes,
             },
         ),
     };

@@ -9,14 +9,13 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::config::{Pipeline, SortMode};
+use crate::config::Pipeline;
 use crate::plugin::pool::FormatPool;
 use crate::plugin::KeyPlugin;
 use crate::progress::{Progress, Summary};
 use crate::replay_plan::ReplayPlan;
 use crate::signals::{self, Stage};
 use crate::sink::{self, Opening, Sink};
-use crate::sort::buckets::{self, BucketOrder};
 use crate::stages;
 
 /// How `c2k run` was asked to run.
@@ -106,46 +105,29 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
         "sink open and plugins loaded"
     );
 
-    let (report, records_read, spilled) = match buckets_to_stream(pipeline, &replay, &mut key)? {
-        Some(order) => {
-            signals::stage(Stage::Writing);
-            progress.streaming(replay.facts.records.unwrap_or(0));
-            let (report, streamed) = stages::stream_and_write(
-                pipeline,
-                source,
-                &order,
-                &mut key,
-                &mut format,
-                sink,
-                &progress,
-            )?;
-            (report, streamed.records, streamed.spilled_bytes)
-        }
-        None => {
-            signals::stage(Stage::Sorting);
-            let mut register = |id, json: &str| format.register_schema(id, json);
-            let sorted =
-                stages::read_and_sort(pipeline, source, &mut key, &progress, None, &mut register)?;
-            let records_read = sorted.count;
-            let spilled = sorted.spilled_bytes;
-            tracing::debug!(
-                seconds = started.elapsed().as_secs_f64(),
-                records_read,
-                spilled,
-                "read, keyed and sorted"
-            );
-            signals::stage(Stage::Writing);
-            let report = stages::write_sorted(
+    let order = stages::choose_order(pipeline, &source.files, &mut key)?;
+    let (report, read) = stages::in_order(
+        pipeline,
+        source,
+        order.as_ref(),
+        &mut key,
+        &mut format,
+        &progress,
+        None,
+        replay.facts.records.unwrap_or(0),
+        |items, format, schemas| {
+            stages::write_items(
                 pipeline,
                 &source.files,
-                sorted,
-                &mut format,
+                items,
+                format,
                 sink,
                 &progress,
-            )?;
-            (report, records_read, spilled)
-        }
-    };
+                schemas,
+            )
+        },
+    )?;
+    let (records_read, spilled) = (read.records, read.spilled_bytes);
     tracing::debug!(
         seconds = started.elapsed().as_secs_f64(),
         "merged, formatted and written"
@@ -180,40 +162,6 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
     let committed = finish_with_offsets(pipeline, options, &replay, summary.report.delivered);
     summary.print();
     committed
-}
-
-/// Whether the replay streams Camus' time buckets (`sort.mode`), and in which order: when the key
-/// plugin gives key floors (its keys order records by event time first) and every file's name
-/// gives its bucket. `auto` says once why it sorts the whole archive instead; `buckets` refuses.
-fn buckets_to_stream(
-    pipeline: &Pipeline,
-    replay: &ReplayPlan,
-    key: &mut KeyPlugin,
-) -> Result<Option<BucketOrder>> {
-    let mode = pipeline.sort.mode;
-    if mode == SortMode::External {
-        return Ok(None);
-    }
-    let why_not = if key.key_floor(0)?.is_none() {
-        format!(
-            "key plugin {} does not say its keys order records by event time first (it gives \
-             no key floor: contract 0.1.2's key-floor)",
-            pipeline.key.plugin
-        )
-    } else {
-        match BucketOrder::of(&replay.source.files) {
-            Some(order) => {
-                tracing::debug!(buckets = order.buckets(), "streaming Camus' time buckets");
-                return Ok(Some(order));
-            }
-            None => "some file names give no Camus time bucket".to_string(),
-        }
-    };
-    if mode == SortMode::Buckets {
-        buckets::refuse(&why_not)?;
-    }
-    eprintln!("c2k: note: sorting the whole archive before sending (sort.mode: auto): {why_not}");
-    Ok(None)
 }
 
 /// What the plugins and the sink are once loaded and opened.

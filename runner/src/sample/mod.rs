@@ -3,7 +3,9 @@
 //! Written, deterministically for a seed:
 //! - `DIR/destination/<TOPIC>/hourly/YYYY/MM/DD/HH/<topic>.<leader>.<partition>.<count>.<next
 //!   offset>.<hour epoch ms>.avro`: one file per partition per hour, each a contiguous run of
-//!   offsets, named as Camus names them (the offset field is the last offset + 1);
+//!   offsets, named as Camus names them (the offset field is the last offset + 1); with
+//!   `by_event_time`, each record in the bucket of its own time (hours, days in
+//!   `daily/YYYY/MM/DD`, or parts of an hour), as Camus' partitioner writes them;
 //! - two writer schemas (v1 for the first half of the hours, then v2, see
 //!   [`page_view_schemas`]), the six Avro codecs in turn, several blocks per file;
 //! - late events (a record whose time lies in the previous hour: folders follow the time Camus
@@ -42,6 +44,10 @@ pub struct SampleOptions {
     /// file of the previous hour written by the later pull, beside that hour's own. Otherwise
     /// (the default) every record of a pull stays in the pull's hour.
     pub by_event_time: bool,
+    /// The bucket size of `by_event_time` (Camus' `etl.output.file.time.partition.mins`): 60 by
+    /// default; 1440 writes daily folders (`daily/YYYY/MM/DD`), sizes below an hour add the
+    /// minute to the hour folder. It divides a day, as Camus' partitioner needs.
+    pub bucket_minutes: u32,
 }
 
 /// The first hour of every sample: 2024-03-10T00:00:00Z (fixed, so that output never depends on
@@ -61,6 +67,20 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
             options.topic
         );
     }
+    if options.bucket_minutes == 0 || 1440 % options.bucket_minutes != 0 {
+        bail!(
+            "sample --bucket-minutes {} does not divide a day (1440 minutes) into buckets",
+            options.bucket_minutes
+        );
+    }
+    if options.bucket_minutes != 60 && !options.by_event_time {
+        bail!(
+            "sample --bucket-minutes {} needs --by-event-time: without it every pull stays in \
+             its own hour's folder",
+            options.bucket_minutes
+        );
+    }
+    let bucket_ms = i64::from(options.bucket_minutes) * 60_000;
     if let Some(name) = &options.codec {
         if !CODECS.contains(&name.as_str()) {
             bail!("sample codec `{name}` is not one of {}", CODECS.join(", "));
@@ -102,8 +122,10 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 let time = event_time(&mut rng, hour_start, i, count, hour > 0);
                 last_time = time;
                 let record = records::page_view(&mut rng, time, v2_file);
-                let bucket = if options.by_event_time && time < hour_start {
-                    hour_start - HOUR_MS
+                // Camus' partitioner: the bucket of the record's own time; the pull-time layout
+                // keeps a pull's records in the pull's hour.
+                let bucket = if options.by_event_time {
+                    time.div_euclid(bucket_ms) * bucket_ms
                 } else {
                     hour_start
                 };
@@ -141,7 +163,7 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                     marker,
                     records,
                 )?;
-                let folder = topic_dir.join(hour_folder(*bucket));
+                let folder = topic_dir.join(bucket_folder(*bucket, options.bucket_minutes));
                 std::fs::create_dir_all(&folder)
                     .with_context(|| format!("cannot create {}", folder.display()))?;
                 let path = folder.join(format!(
@@ -192,13 +214,20 @@ fn share(total: u64, parts: u32, index: u32) -> u64 {
     total / parts + u64::from(index < total % parts)
 }
 
-/// `hourly/YYYY/MM/DD/HH` of an hour's start (UTC), like Camus's default partitioner.
-fn hour_folder(hour_start_ms: i64) -> String {
-    let secs = hour_start_ms.div_euclid(1000);
+/// The folder of a bucket's start (UTC), like Camus's partitioner with its usual folder formats:
+/// `hourly/YYYY/MM/DD/HH` for hour buckets, `daily/YYYY/MM/DD` for day buckets, the minute added
+/// below an hour.
+fn bucket_folder(start_ms: i64, minutes: u32) -> String {
+    let secs = start_ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let hour = secs.rem_euclid(86_400) / 3600;
+    let minute = secs.rem_euclid(3600) / 60;
     let (y, m, d) = crate::utc::civil_from_days(days);
-    format!("hourly/{y:04}/{m:02}/{d:02}/{hour:02}")
+    match minutes {
+        1440 => format!("daily/{y:04}/{m:02}/{d:02}"),
+        m_ if m_ % 60 == 0 => format!("hourly/{y:04}/{m:02}/{d:02}/{hour:02}"),
+        _ => format!("hourly/{y:04}/{m:02}/{d:02}/{hour:02}/{minute:02}"),
+    }
 }
 
 fn codec(name: &str) -> Codec {
@@ -218,9 +247,24 @@ mod tests {
 
     #[test]
     fn hour_folders_are_utc_calendar_hours() {
-        assert_eq!(hour_folder(START_MS), "hourly/2024/03/10/00");
-        assert_eq!(hour_folder(START_MS + 23 * HOUR_MS), "hourly/2024/03/10/23");
-        assert_eq!(hour_folder(951_782_400_000), "hourly/2000/02/29/00");
+        assert_eq!(bucket_folder(START_MS, 60), "hourly/2024/03/10/00");
+        assert_eq!(
+            bucket_folder(START_MS + 23 * HOUR_MS, 60),
+            "hourly/2024/03/10/23"
+        );
+        assert_eq!(bucket_folder(951_782_400_000, 60), "hourly/2000/02/29/00");
+    }
+
+    #[test]
+    fn day_and_quarter_hour_folders() {
+        assert_eq!(
+            bucket_folder(START_MS + 23 * HOUR_MS, 1440),
+            "daily/2024/03/10"
+        );
+        assert_eq!(
+            bucket_folder(START_MS + 45 * 60_000, 15),
+            "hourly/2024/03/10/00/45"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The map stage of a sharded `partitioning: key` or `single` replay (`c2k run --plan PLAN.json
 //! --shard i --stage map --staging DIR`): shard `i` reads its planned files, keys, sorts and
-//! formats them exactly as the single-machine run does, and writes one sorted run per replay
+//! formats them exactly as the single-machine run does (streaming Camus' time buckets where the
+//! run would, so nothing is spilled locally), and writes one sorted run per replay
 //! partition to the staging area ([`super::staging`]), then its manifest. It sends nothing and
 //! commits nothing.
 //!
@@ -10,7 +11,7 @@
 //! meets the writer schemas, so only the process that decoded a record can format it. The
 //! format plugin is deterministic per record, so a message formatted here is byte for byte the
 //! one the single-machine run formats; the records keep the archive-wide file ids and input
-//! order (`stages::read_and_sort` with `global_ids`), so the sort positions are the single run's.
+//! order (`stages::in_order` with the archive ids), so the sort positions are the single run's.
 
 use std::collections::BTreeMap;
 
@@ -20,13 +21,13 @@ use super::plan::Plan;
 use super::staging::{Manifest, RunFacts, RunWriter, Staging};
 use crate::config::Pipeline;
 use crate::plugin::pool::FormatPool;
-use crate::plugin::{FormatPlugin, KeyPlugin};
+use crate::plugin::{FormatPlugin, KeyPlugin, SchemaLog};
 use crate::progress::Progress;
 use crate::record::{FileId, OutMessage};
 use crate::sink::kafka::partition_for;
-use crate::sort::{SortItem, Sorted};
+use crate::sort::SortItem;
 use crate::source::SourceFile;
-use crate::stages::{self, CHANNEL_DEPTH};
+use crate::stages::{self, Items, CHANNEL_DEPTH};
 
 /// Runs shard `index`'s map stage into `staging`.
 pub fn map(pipeline: &Pipeline, plan: &Plan, index: usize, staging: &Staging) -> Result<()> {
@@ -68,42 +69,43 @@ pub fn map(pipeline: &Pipeline, plan: &Plan, index: usize, staging: &Staging) ->
         .keep_positions(&shard.files)
         .with_context(|| format!("the plan's shard {index}: plan again"))?;
 
-    let runs = if source.files.is_empty() {
-        BTreeMap::new()
+    let (runs, spilled) = if source.files.is_empty() {
+        (BTreeMap::new(), 0)
     } else {
         let mut key = KeyPlugin::load(&pipeline.key)?;
         let mut format = FormatPool::load(&pipeline.format)?;
         let progress = Progress::new(source.files.iter().map(|f| f.size).sum());
-        let sorted = stages::read_and_sort(
+        let order = stages::choose_order(pipeline, &source.files, &mut key)?;
+        let target = Target {
+            staging,
+            shard: index,
+            partitions,
+        };
+        let (runs, read) = stages::in_order(
             pipeline,
             &source,
+            order.as_ref(),
             &mut key,
+            &mut format,
             &progress,
             Some(&global_ids),
-            &mut |id, json| format.register_schema(id, json),
+            shard.records,
+            |items, format, schemas| {
+                format_into_runs(
+                    pipeline, &all_files, items, schemas, format, &target, &progress,
+                )
+            },
         )?;
-        if sorted.count != shard.records {
+        if read.records != shard.records {
             bail!(
                 "map shard {index} read {} records, but its files' Camus names count {}: the \
-                 archive does not hold what its names say; nothing was staged",
-                sorted.count,
+                 archive does not hold what its names say; nothing is marked complete",
+                read.records,
                 shard.records
             );
         }
-        let runs = format_into_runs(
-            pipeline,
-            &all_files,
-            sorted,
-            &mut format,
-            &Target {
-                staging,
-                shard: index,
-                partitions,
-            },
-            &progress,
-        )?;
         progress.finish();
-        runs
+        (runs, read.spilled_bytes)
     };
     let manifest = Manifest {
         version: 1,
@@ -121,14 +123,15 @@ pub fn map(pipeline: &Pipeline, plan: &Plan, index: usize, staging: &Staging) ->
     staging.write_manifest(&manifest)?;
     eprintln!(
         "c2k: map shard {index} of {} is complete: {} messages from {} files in {} sorted runs \
-         under {} ({:.1} s); nothing sent or committed: once every map shard is complete, run \
+         under {} ({:.1} s, {} spilled locally); nothing sent or committed: once every map shard is complete, run \
          the reduce stage for each replay partition (--stage reduce --partition r)",
         plan.shards.len(),
         manifest.messages(),
         shard.files.len(),
         manifest.runs.len(),
         staging.url(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        crate::progress::human_bytes(spilled)
     );
     Ok(())
 }
@@ -145,17 +148,14 @@ struct Target<'a> {
 fn format_into_runs(
     pipeline: &Pipeline,
     files: &[SourceFile],
-    sorted: Sorted,
+    iter: Items,
+    schemas: Option<&SchemaLog>,
     format: &mut FormatPool,
     target: &Target<'_>,
     progress: &Progress,
 ) -> Result<BTreeMap<i32, RunFacts>> {
-    progress.writing(sorted.count);
     let partitioning = pipeline.kafka_sink()?.partitioning;
     let batch_size = pipeline.format.batch_size.max(1);
-    let Sorted {
-        iter, spill_dir, ..
-    } = sorted;
     let mut writers: BTreeMap<i32, RunWriter> = BTreeMap::new();
     let mut failure: Option<anyhow::Error> = None;
     let formatted = std::thread::scope(|scope| -> Result<()> {
@@ -174,6 +174,9 @@ fn format_into_runs(
             })
         })?;
         let format_one = |instance: &mut FormatPlugin, items: Vec<SortItem>| {
+            if let Some(log) = schemas {
+                instance.catch_up(log)?;
+            }
             stages::format_batch(pipeline, files, instance, &items, progress)
         };
         let deliver = |messages: Vec<OutMessage>| {
@@ -202,7 +205,6 @@ fn format_into_runs(
         return Err(e);
     }
     formatted?;
-    drop(spill_dir);
     let mut runs = BTreeMap::new();
     for (partition, writer) in writers {
         runs.insert(partition, writer.finish()?);

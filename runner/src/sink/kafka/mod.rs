@@ -38,6 +38,7 @@ pub(crate) mod produce_errors;
 pub(crate) mod proof;
 pub(crate) mod provenance;
 pub(crate) mod rate;
+pub(crate) mod run_lock;
 pub(crate) mod topic;
 pub(crate) mod zookeeper;
 
@@ -84,6 +85,9 @@ const BROKER_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct KafkaSink {
     producer: BaseProducer<DeliveryContext>,
+    /// This run's hold on the replay (`None` on old brokers without `sink.zookeeper`): no other
+    /// run publishes the same partitions while it is held.
+    lock: Option<run_lock::RunLock>,
     topic: String,
     destination: String,
     partitioning: Partitioning,
@@ -171,6 +175,8 @@ impl KafkaSink {
         let legacy = legacy::detect(sink);
         announce_brokers(sink, legacy.as_ref())?;
         let checked = prepare_topic(sink, facts, &plan, legacy.as_ref())?;
+        // Before what the topic holds is read: another run publishing now would make it stale.
+        let lock = run_lock::take(sink, &plan.topic, facts, legacy.is_some())?;
         let partitions = checked.partitions;
         let identity =
             crate::identity::replay_identity(&facts.content, sink.partitioning, partitions);
@@ -198,6 +204,7 @@ impl KafkaSink {
         };
         Ok(KafkaSink {
             producer,
+            lock,
             destination: format!("kafka {}@{brokers}", plan.topic),
             topic: plan.topic,
             partitioning: sink.partitioning,
@@ -1072,6 +1079,9 @@ impl Sink for KafkaSink {
     }
 
     fn send(&mut self, batch: Vec<OutMessage>) -> Result<()> {
+        if let Some(lock) = &self.lock {
+            lock.check()?;
+        }
         for message in batch {
             self.send_one(message)?;
         }

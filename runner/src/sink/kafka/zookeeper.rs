@@ -20,7 +20,7 @@ use super::admin::TopicPlan;
 use crate::zookeeper::{connect_client_compatible, run_bounded, split_connect_string, ZkAuth};
 
 /// How long one ZooKeeper conversation may take.
-const TIMEOUT: Duration = Duration::from_secs(15);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What c2k records of a replay it publishes into a topic of an old cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,7 @@ pub(crate) fn record_path(topic: &str) -> String {
     format!("/c2k/replays/{topic}")
 }
 
-async fn client(connect: &str) -> Result<Client> {
+pub(super) async fn client(connect: &str) -> Result<Client> {
     let client = connect_client_compatible(connect, &ZkAuth::default(), TIMEOUT)
         .await
         .context("sink.zookeeper")?;
