@@ -97,6 +97,39 @@ fn set_overrides_are_validated_like_the_file() {
 }
 
 #[test]
+fn librdkafka_properties_take_yaml_numbers_and_a_bad_one_is_named_with_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write_pipeline(
+        dir.path(),
+        "ok.yaml",
+        "topic: T\nsource: {dest_dir: /d}\nkey: {config: {field: header.time}}\n\
+         sink: {brokers: 'b:9092', producer: {linger.ms: 5, enable.idempotence: true}}\n\
+         offsets: {consumer: {fetch.wait.max.ms: 100}}\n",
+    );
+    C2k::new(&["validate", &ok])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_ok();
+    let bad = write_pipeline(
+        dir.path(),
+        "bad.yaml",
+        "topic: T\nsource: {dest_dir: /d}\nsort: {memory: lots}\n\
+         sink: {brokers: 'b:9092', producer: {linger.ms: [5], no.such.property: 1}}\n",
+    );
+    C2k::new(&["validate", &bad])
+        .dir(dir.path())
+        .timeout(T)
+        .run()
+        .assert_failed_with(&[
+            "3 problems",
+            "sort.memory",
+            "sink.producer.linger.ms: expected text, a number or true/false, got a list",
+            "sink.producer.no.such.property: librdkafka refuses it",
+        ]);
+}
+
+#[test]
 fn a_pipeline_that_is_not_yaml_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = write_pipeline(dir.path(), "broken.yaml", "topic: [unclosed\n");

@@ -70,8 +70,40 @@ fn problems_on(doc: &Value, machine_memory: Option<u64>) -> Vec<Problem> {
         }
     }
     requirements(doc, &mut found);
+    passthrough_values(doc, sink_type, &mut found);
     librdkafka_properties(doc, sink_type, &mut found);
     found
+}
+
+/// Every property of a passed-through map (`sink.producer`, `sink.topic_config`,
+/// `offsets.consumer`) must be a scalar: librdkafka and Kafka take text, and a YAML number or
+/// flag (`linger.ms: 5`) is read as its text. Anything else is its own problem, named in full
+/// (`sink.producer.linger.ms`).
+fn passthrough_values(doc: &Value, sink_type: &str, found: &mut Vec<Problem>) {
+    let passthrough = |k: &&Key| matches!(k.kind, Kind::Properties | Kind::TopicConfigs);
+    for key in KEYS
+        .iter()
+        .filter(|k| passthrough(k) && k.applies_to_sink(sink_type))
+    {
+        let Some(Value::Mapping(map)) = keys::lookup(doc, key.path) else {
+            continue;
+        };
+        for (name, value) in map {
+            let path = format!("{}.{}", key.path, plain(name));
+            if !name.is_string() {
+                found.push(Problem::new(path, "a property's name must be text"));
+            } else if scalar_text(value).is_none() {
+                found.push(Problem::new(
+                    path,
+                    // Not a scalar, so `describe` shows no content.
+                    format!(
+                        "expected text, a number or true/false, got {}",
+                        describe(value)
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// librdkafka's own check of every passed-through property (`sink.producer.*`,
@@ -86,7 +118,7 @@ fn librdkafka_properties(doc: &Value, sink_type: &str, found: &mut Vec<Problem>)
             continue;
         };
         for (name, value) in map {
-            // Values that are not text were reported by `check_kind`.
+            // Values that are not scalars were reported by `passthrough_values`.
             let (Value::String(name), Some(value)) = (name, scalar_text(value)) else {
                 continue;
             };
@@ -168,16 +200,9 @@ pub(crate) fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
                 words.join(", ")
             )),
         },
+        // Each property is checked on its own by `passthrough_values`, named in full.
         Kind::Properties | Kind::TopicConfigs => match value {
-            Value::Mapping(map) => map
-                .iter()
-                .find(|(k, v)| !k.is_string() || v.is_mapping() || v.is_sequence() || v.is_null())
-                .map_or(Ok(()), |(k, _)| {
-                    Err(format!(
-                        "property `{}` must be a text, a number or true/false",
-                        plain(k)
-                    ))
-                }),
+            Value::Mapping(_) => Ok(()),
             // Not `describe(value)`: the text may be a secret (`sasl.password=...` on one line).
             Value::String(_) => {
                 Err("expected a mapping of properties (name: value, one per line), got text".into())
@@ -467,6 +492,54 @@ mod tests {
             problems_of("topic: T\nsource: {dest_dir: /d}\nsink: {brokers: b, producer: 'sasl.password=hunter22'}");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(!found[0].message.contains("hunter22"), "{found:?}");
+    }
+
+    #[test]
+    fn passthrough_maps_take_numbers_and_flags_and_name_any_other_value_in_full() {
+        let text = "topic: T\nsource: {dest_dir: /d, batch_size: -1}\n\
+             sink: {brokers: b, producer: {linger.ms: 5, enable.idempotence: true, acks: [all]},\
+             topic_config: {retention.ms: -1, cleanup.policy: ~}}\n\
+             offsets: {consumer: {fetch.wait.max.ms: 100, sasl.password: {x: hunter22}}}";
+        let found = problems_of(text);
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "source.batch_size",
+                "sink.producer.acks",
+                "sink.topic_config.cleanup.policy",
+                "offsets.consumer.sasl.password"
+            ],
+            "every problem at once, each named in full: {found:?}"
+        );
+        assert!(found[1].message.contains("got a list"), "{found:?}");
+        assert!(!report(Path::new("p.yaml"), &found).contains("hunter22"));
+
+        let fine = text
+            .replace("batch_size: -1", "batch_size: 1")
+            .replace("acks: [all]", "acks: all")
+            .replace("cleanup.policy: ~", "cleanup.policy: delete")
+            .replace("{x: hunter22}", "hunter22");
+        assert_eq!(problems_of(&fine), vec![]);
+        let pipeline =
+            super::super::Pipeline::from_document(&serde_yaml::from_str(&fine).unwrap()).unwrap();
+        let sink = pipeline.kafka_sink().unwrap();
+        assert_eq!(
+            sink.producer.get("linger.ms").map(String::as_str),
+            Some("5")
+        );
+        assert_eq!(
+            sink.producer.get("enable.idempotence").map(String::as_str),
+            Some("true")
+        );
+        assert_eq!(
+            pipeline
+                .offsets
+                .consumer
+                .get("fetch.wait.max.ms")
+                .map(String::as_str),
+            Some("100")
+        );
     }
 
     #[test]
