@@ -4,7 +4,9 @@
 //! and `plugin test`, with its peak memory (measured by the kernel) within `sort.memory` plus the
 //! overhead `docs/pipeline.md` documents; a size or count out of range is refused by `validate`
 //! and `run` alike before anything is allocated; and `c2k verify --records` finds the record
-//! damage `c2k run` refuses, while warnings alone exit 0.
+//! damage `c2k run` refuses, while warnings alone exit 0. Hostile trees too: an hour folder no
+//! one may read is named where it is; a file named with a newline or a terminal escape is
+//! printed escaped by every command. And the file sink's output gets the mode the umask leaves.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -494,4 +496,86 @@ fn an_archive_whose_only_finding_is_a_warning_verifies_with_exit_0() {
     assert_exit(&run, 0, &["read once"]);
     let written = std::fs::read_to_string(tree.dir.path().join("out.jsonl")).unwrap();
     assert_eq!(written.lines().count(), 5);
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn an_unreadable_hour_folder_is_named_not_its_topic_folder() {
+    let tree = Tree::new(&container("deflate", &[(2, deflated(&records(5, 2)))]), 2);
+    let hour = tree.hostile.parent().unwrap().to_path_buf();
+    // Anyone may read down to the hour folder, which no one may read.
+    set_mode(tree.dir.path(), 0o755);
+    set_mode(&tree.dir.path().join("tmp"), 0o777);
+    set_mode(&hour, 0o000);
+    let topic = tree.dir.path().join("destination").join(TOPIC);
+    for command in ["verify", "run"] {
+        let run = C2k::new(&[command, &tree.pipeline])
+            .dir(tree.dir.path())
+            .timeout(LIMIT)
+            .unprivileged()
+            .run();
+        assert_exit(
+            &run,
+            1,
+            &[&format!(
+                "cannot list {}: Permission denied",
+                hour.display()
+            )],
+        );
+        let topic_named = format!("cannot list {}:", topic.display());
+        assert!(!run.stderr.contains(&topic_named), "{}", run.stderr);
+    }
+    set_mode(&hour, 0o755);
+    tree.assert_nothing_left();
+}
+
+#[test]
+fn a_file_named_with_a_newline_or_an_escape_is_printed_escaped_everywhere() {
+    let tree = Tree::new(&container("deflate", &[(2, deflated(&records(5, 2)))]), 2);
+    // Damaged, so that every command that reads it has something to say about it.
+    let mut damaged = container("deflate", &[(2, deflated(&records(5, 2)))]);
+    damaged.truncate(damaged.len() - 20);
+    let raw = "late\nc2k: all good \u{1b}[31m.avro";
+    let escaped = "late\\nc2k: all good \\u{1b}[31m.avro";
+    // JSON has escapes of its own.
+    let in_json = "late\\nc2k: all good \\u001b[31m.avro";
+    let path = tree.hostile.with_file_name(raw);
+    std::fs::write(&path, damaged).unwrap();
+    let runs = [
+        tree.c2k(&["verify", &tree.pipeline]),
+        tree.c2k(&["verify", &tree.pipeline, "--format", "json"]),
+        tree.c2k(&["run", &tree.pipeline]),
+        tree.c2k(&["inspect", path.to_str().unwrap()]),
+    ];
+    for (run, (code, shown)) in
+        runs.iter()
+            .zip([(5, escaped), (5, in_json), (5, escaped), (1, escaped)])
+    {
+        assert_exit(run, code, &[shown]);
+        let all = run.stdout_and_stderr();
+        assert!(!all.contains("\nc2k: all good"), "{all}");
+        assert!(!all.contains('\u{1b}'), "{all}");
+    }
+    tree.assert_nothing_left();
+}
+
+#[test]
+fn the_file_sink_creates_its_output_with_the_mode_the_umask_leaves() {
+    let tree = Tree::new(&container("deflate", &[(2, deflated(&records(5, 2)))]), 2);
+    let out = tree.dir.path().join("out.jsonl");
+    for (umask, mode) in [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)] {
+        C2k::new(&["run", &tree.pipeline])
+            .dir(tree.dir.path())
+            .timeout(LIMIT)
+            .umask(umask)
+            .run()
+            .assert_ok();
+        use std::os::unix::fs::PermissionsExt;
+        let got = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(got, mode, "umask {umask:o}: mode {got:o}");
+    }
 }

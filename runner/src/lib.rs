@@ -48,6 +48,7 @@ pub use plugin::contract::VERSION_TEXT;
 pub use progress::init_logging;
 pub use refusal::exit_code;
 pub use signals::{install as install_signal_handlers, stop_with_parent};
+pub use storage::shown::printable;
 
 // One entry point per command.
 pub use inspect::inspect;

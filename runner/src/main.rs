@@ -337,9 +337,11 @@ fn exit(result: anyhow::Result<()>) -> ExitCode {
         // `c2k inspect FILE | head`: the reader has seen enough; that is not a failure.
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            // The last line of defence: no secret of the pipeline in what is printed.
+            // The last line of defence: no secret of the pipeline in what is printed, and no
+            // path whose name holds a newline or a control character printed raw.
             let text = format!("{error:#}");
-            eprintln!("c2k: error: {}", camus2kafka::scrub(&text));
+            let text = camus2kafka::scrub(&text);
+            eprintln!("c2k: error: {}", camus2kafka::printable(&text));
             ExitCode::from(camus2kafka::exit_code(&error))
         }
     }

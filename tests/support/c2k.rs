@@ -52,6 +52,32 @@ impl C2k {
         self
     }
 
+    /// Runs it with this umask, set in the child alone: the tests may be threads of one process,
+    /// whose umask they share.
+    pub fn umask(mut self, mask: u32) -> C2k {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: umask is async-signal-safe, and changes only the child's own state.
+        unsafe {
+            self.command.pre_exec(move || {
+                libc::umask(mask as libc::mode_t);
+                Ok(())
+            });
+        }
+        self
+    }
+
+    /// Runs it as an unprivileged user (`nobody`) when the test runs as root, whom no file mode
+    /// stops: for the tests of what c2k says about a folder it cannot read. The files it needs
+    /// must be readable by anyone.
+    pub fn unprivileged(mut self) -> C2k {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            self.command.uid(65534).gid(65534);
+        }
+        self
+    }
+
     /// The run is killed, and the test fails, after `timeout` ([`DEFAULT_TIMEOUT`] otherwise).
     pub fn timeout(mut self, timeout: Duration) -> C2k {
         self.timeout = timeout;

@@ -184,14 +184,17 @@ pub(crate) fn scrub_with<'a, 't>(
     out
 }
 
-/// stderr, with remembered secrets scrubbed from every write: the log writer of `c2k`
+/// stderr, with remembered secrets scrubbed from every write (and remembered paths escaped,
+/// [`crate::storage::shown`]): the log writer of `c2k`
 /// ([`crate::progress::init_logging`]). The log formatter writes each event in one call.
 pub(crate) struct ScrubbedStderr;
 
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(scrub(&text).as_bytes())?;
+        let text = scrub(&text);
+        // Paths named with control characters escaped too, as in every message.
+        std::io::stderr().write_all(crate::storage::shown::printable(&text).as_bytes())?;
         Ok(buf.len())
     }
 

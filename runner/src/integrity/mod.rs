@@ -188,7 +188,10 @@ pub(crate) fn gate(
         .iter()
         .filter(|f| f.severity == Severity::Warning)
     {
-        eprintln!("c2k: warning: {}", finding.message);
+        eprintln!(
+            "c2k: warning: {}",
+            crate::storage::shown::printable(&finding.message)
+        );
     }
     Ok(Gate {
         copies: report.copies_to_skip,

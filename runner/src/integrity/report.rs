@@ -6,8 +6,18 @@ use anyhow::Result;
 
 use super::findings::{Report, Severity};
 
-/// Prints the whole report: what was read, the table, the findings and the verdict.
+/// Prints the whole report: what was read, the table, the findings and the verdict; a path
+/// named with a newline or another control character is printed escaped
+/// ([`crate::storage::shown`]).
 pub(crate) fn print(report: &Report, out: &mut dyn Write) -> Result<()> {
+    let mut text = Vec::new();
+    print_raw(report, &mut text)?;
+    let text = String::from_utf8_lossy(&text);
+    out.write_all(crate::storage::shown::printable(&text).as_bytes())?;
+    Ok(())
+}
+
+fn print_raw(report: &Report, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "archive: {} ({} data files, {} records)",

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -69,9 +70,12 @@ impl FileSink {
         })?;
         crate::cleanup::remove_stale(&dir);
         let (prefix, suffix) = crate::cleanup::partial_affixes(&file_name(&path));
+        // The mode any Unix tool gives a new file, 0666 less the umask: tempfile's own 0600
+        // would leave the replay readable by its writer alone.
         let temp = tempfile::Builder::new()
             .prefix(&prefix)
             .suffix(suffix)
+            .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(&dir)
             .with_context(|| {
                 format!(

@@ -19,9 +19,9 @@ pub(crate) fn local_path(url: &str) -> PathBuf {
 impl Storage for LocalStorage {
     fn list_files(&self, dir: &str) -> Result<Vec<FileEntry>> {
         let root = local_path(dir);
-        let mut found = Vec::new();
-        walk(&root, &mut found).with_context(|| format!("cannot list {dir}"))?;
         let prefix = dir.strip_suffix('/').unwrap_or(dir);
+        let mut found = Vec::new();
+        walk(&root, prefix, &mut found)?;
         let mut entries: Vec<FileEntry> = found
             .into_iter()
             .map(|(path, size, not_regular)| {
@@ -30,8 +30,10 @@ impl Storage for LocalStorage {
                     .unwrap_or(&path)
                     .to_string_lossy()
                     .into_owned();
+                let url = format!("{prefix}/{relative}");
+                super::shown::remember(&url);
                 FileEntry {
-                    url: format!("{prefix}/{relative}"),
+                    url,
                     size,
                     not_regular,
                 }
@@ -48,7 +50,9 @@ impl Storage for LocalStorage {
         {
             let entry = entry.with_context(|| format!("cannot list {dir}"))?;
             if entry.file_type()?.is_dir() {
-                names.push(entry.file_name().to_string_lossy().into_owned());
+                let name = entry.file_name().to_string_lossy().into_owned();
+                super::shown::remember(&format!("{}/{name}", dir.trim_end_matches('/')));
+                names.push(name);
             }
         }
         names.sort();
@@ -102,12 +106,24 @@ impl FileWrite for File {
 /// One listed entry: path, size, and what it is when not a regular file.
 type Found = (PathBuf, u64, Option<&'static str>);
 
-fn walk(dir: &Path, found: &mut Vec<Found>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
+/// Lists `dir` (shown as `shown`, the URL it has in messages) into `found`, recursively. A folder
+/// that cannot be read is an error naming that folder, not the root of the walk: an unreadable
+/// hour folder deep in a topic is found where it is.
+fn walk(dir: &Path, shown: &str, found: &mut Vec<Found>) -> Result<()> {
+    super::shown::remember(shown);
+    let cannot_list = || format!("cannot list {shown}");
+    for entry in std::fs::read_dir(dir).with_context(cannot_list)? {
+        let entry = entry.with_context(cannot_list)?;
+        let kind = entry.file_type().with_context(|| {
+            format!(
+                "cannot read what {shown}/{} is",
+                entry.file_name().to_string_lossy()
+            )
+        })?;
         if kind.is_dir() {
-            walk(&entry.path(), found)?;
+            let name = entry.file_name();
+            let below = format!("{shown}/{}", name.to_string_lossy());
+            walk(&entry.path(), &below, found)?;
         } else if kind.is_symlink() {
             // A link is what it points to: its target's size and kind (a link into a directory
             // is not followed, so a loop cannot make the walk endless).
@@ -122,7 +138,13 @@ fn walk(dir: &Path, found: &mut Vec<Found>) -> std::io::Result<()> {
                 Err(_) => found.push((entry.path(), 0, Some("a broken symbolic link"))),
             }
         } else if kind.is_file() {
-            found.push((entry.path(), entry.metadata()?.len(), None));
+            let metadata = entry.metadata().with_context(|| {
+                format!(
+                    "cannot read the size of {shown}/{}",
+                    entry.file_name().to_string_lossy()
+                )
+            })?;
+            found.push((entry.path(), metadata.len(), None));
         } else {
             found.push((entry.path(), 0, Some(special_kind(&kind))));
         }

@@ -7,6 +7,7 @@
 
 pub(crate) mod hdfs;
 pub(crate) mod local;
+pub(crate) mod shown;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -64,6 +65,7 @@ pub trait Storage: Send + Sync {
 
 /// The storage backend for a path or URL.
 pub fn for_url(url: &str) -> Result<Arc<dyn Storage>> {
+    shown::remember(url);
     match url.split_once("://").map(|(scheme, _)| scheme) {
         None | Some("file") => Ok(Arc::new(local::LocalStorage)),
         Some("hdfs") | Some("viewfs") => Ok(Arc::new(hdfs::HdfsStorage::connect(url)?)),

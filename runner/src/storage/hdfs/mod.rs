@@ -155,7 +155,9 @@ impl Storage for HdfsStorage {
                     for entry in entries {
                         let name = name_of(&entry.path);
                         if entry.isdir {
-                            pending.push((url_join(&url, name), url_join(&path, name)));
+                            let folder = url_join(&url, name);
+                            super::shown::remember(&folder);
+                            pending.push((folder, url_join(&path, name)));
                         } else {
                             found.push(FileEntry {
                                 url: url_join(&url, name),
@@ -169,6 +171,9 @@ impl Storage for HdfsStorage {
             Ok::<_, anyhow::Error>(found)
         };
         let mut found = runtime::block_on(walk)??;
+        for entry in &found {
+            super::shown::remember(&entry.url);
+        }
         found.sort_by(|a, b| a.url.cmp(&b.url));
         Ok(found)
     }
@@ -189,6 +194,9 @@ impl Storage for HdfsStorage {
             .filter(|entry| entry.isdir)
             .map(|entry| name_of(&entry.path).to_string())
             .collect();
+        for name in &names {
+            super::shown::remember(&url_join(dir, name));
+        }
         names.sort();
         Ok(names)
     }
