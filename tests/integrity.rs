@@ -262,13 +262,20 @@ fn a_missing_file_of_the_newest_run_stops_the_run_before_anything_is_sent() {
     assert_eq!(tree.published(), None);
     assert!(committed(&zk).is_empty());
 
-    // warn publishes what there is, but never commits a cut-off past it.
+    // warn publishes what there is, but never commits a cut-off past it; and says where it
+    // wrote: into the file, not a topic.
     let warned = tree.c2k(&["run", &pipeline, "--set", "source.integrity=warn"]);
+    let into_the_file = format!("messages in file {})", tree.out().display());
     assert_exit(
         &warned,
         5,
-        &["publishing anyway", "no offsets were committed"],
+        &[
+            "publishing anyway",
+            "no offsets were committed",
+            &into_the_file,
+        ],
     );
+    assert!(!warned.stderr.contains("_REPLAY"), "{}", warned.stderr);
     assert!(tree.published().is_some_and(|n| n < tree.records as usize));
     assert!(committed(&zk).is_empty());
 

@@ -86,7 +86,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<()> {
         eprintln!(
             "c2k: the replay is already complete: {present} messages in {} ({} records archived); \
              nothing to send",
-            pipeline.replay_topic(),
+            pipeline.destination(),
             present
         );
         if let Some(shard) = &options.shard {
@@ -227,7 +227,7 @@ fn finish_with_offsets(
                 "the replay is published ({messages} messages in {}), but {why}: no offsets \
                  were committed (source.integrity: warn publishes a damaged archive, never a \
                  cut-off past it)",
-                pipeline.replay_topic()
+                pipeline.destination()
             ))
             .into());
         }
@@ -238,11 +238,15 @@ fn finish_with_offsets(
                 .pipeline_file
                 .as_ref()
                 .map_or("PIPELINE".to_string(), |f| f.display().to_string());
+            // Only a Kafka replay is resumed; a file or stdout would be written whole again.
+            let resume = match pipeline.kafka_sink() {
+                Ok(_) => format!(" (and `c2k run --resume {file}` would also just commit)"),
+                Err(_) => String::new(),
+            };
             format!(
                 "the replay is complete ({messages} messages in {}), but the offsets step failed; \
-             `c2k offsets commit {file}` finishes the job (and `c2k run --resume {file}` would \
-             also just commit)",
-                pipeline.replay_topic()
+                 `c2k offsets commit {file}` finishes the job{resume}",
+                pipeline.destination()
             )
         })
 }

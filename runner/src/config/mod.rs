@@ -324,6 +324,16 @@ impl Pipeline {
         }
     }
 
+    /// Where the replay is written, as messages name it: the replay topic, `file PATH` or
+    /// `stdout`. A file-sink run sends nothing to a topic, and must not say it did.
+    pub fn destination(&self) -> String {
+        match &self.sink {
+            SinkConfig::Kafka(_) => self.replay_topic(),
+            SinkConfig::File(file) => format!("file {}", file.path.as_deref().unwrap_or("?")),
+            SinkConfig::Stdout(_) => "stdout".to_string(),
+        }
+    }
+
     /// The Kafka sink's keys, or an error naming the sink type this pipeline has instead.
     pub fn kafka_sink(&self) -> Result<&KafkaSinkConfig> {
         match &self.sink {
@@ -483,6 +493,8 @@ mod tests {
             panic!("{:?}", file.sink)
         };
         assert_eq!(sink.framing, Framing::Lines);
+        assert_eq!(kafka.destination(), "T_REPLAY");
+        assert_eq!(file.destination(), "file /o", "a file sink names no topic");
         assert!(file
             .kafka_sink()
             .unwrap_err()

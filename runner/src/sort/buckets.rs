@@ -187,9 +187,10 @@ impl Window {
             "{}: record {} ({time}) sorts before records already sent: its file is in the Camus \
              time bucket of {}, and with sort.bucket_slack {} every record read from there on was \
              promised to be at or after {}. Streaming Camus' buckets (sort.mode: {}) sent {} \
-             records in order and nothing out of order; the replay is incomplete. Run again \
-             with --resume and {}, or delete the replay topic and run with sort.mode: external \
-             (which sorts the whole archive first)",
+             records in order and nothing out of order; the replay is incomplete (a file sink \
+             left no file). Run again with {} (and --resume, into Kafka), or with sort.mode: \
+             external, which sorts the whole archive first (into Kafka, after deleting the \
+             replay topic)",
             file.url,
             item.index(),
             crate::utc::text(promise.bucket_ms),
