@@ -6,7 +6,8 @@
 //! and `run` alike before anything is allocated; and `c2k verify --records` finds the record
 //! damage `c2k run` refuses, while warnings alone exit 0. Hostile trees too: an hour folder no
 //! one may read is named where it is; a file named with a newline or a terminal escape is
-//! printed escaped by every command. And the file sink's output gets the mode the umask leaves.
+//! printed escaped by every command; a schema 100 records deep is read, one 300 deep refused
+//! naming the file. And the file sink's output gets the mode the umask leaves.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -63,9 +64,14 @@ fn records(from: i64, count: i64) -> Vec<u8> {
 
 /// A container file of `codec` whose blocks are `(record count, bytes as stored)`.
 fn container(codec: &str, blocks: &[(i64, Vec<u8>)]) -> Vec<u8> {
+    container_of(SCHEMA, codec, blocks)
+}
+
+/// [`container`] with a writer schema of its own.
+fn container_of(schema: &str, codec: &str, blocks: &[(i64, Vec<u8>)]) -> Vec<u8> {
     let mut out = b"Obj\x01".to_vec();
     long(&mut out, 2);
-    for (key, value) in [("avro.schema", SCHEMA), ("avro.codec", codec)] {
+    for (key, value) in [("avro.schema", schema), ("avro.codec", codec)] {
         long(&mut out, key.len() as i64);
         out.extend_from_slice(key.as_bytes());
         long(&mut out, value.len() as i64);
@@ -578,4 +584,45 @@ fn the_file_sink_creates_its_output_with_the_mode_the_umask_leaves() {
         let got = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
         assert_eq!(got, mode, "umask {umask:o}: mode {got:o}");
     }
+}
+
+/// A writer schema of `levels` records, each the type of the one field of the record around it;
+/// its datum is the innermost long.
+fn nested_schema(levels: usize) -> String {
+    let mut text = r#""long""#.to_string();
+    for i in (0..levels).rev() {
+        text =
+            format!(r#"{{"type":"record","name":"R{i}","fields":[{{"name":"f","type":{text}}}]}}"#);
+    }
+    text
+}
+
+#[test]
+fn a_schema_100_records_deep_is_read_and_one_300_deep_is_refused_naming_the_file() {
+    let mut datum = Vec::new();
+    long(&mut datum, 7);
+    let deep = |levels| container_of(&nested_schema(levels), "deflate", &[(1, deflated(&datum))]);
+
+    let tree = Tree::new(&deep(100), 1);
+    let inspect = tree.c2k(&["inspect", tree.hostile.to_str().unwrap()]);
+    assert_exit(&inspect, 0, &[]);
+    let want = format!("{}7{}", r#"{"f":"#.repeat(100), "}".repeat(100));
+    assert_eq!(inspect.stdout.trim(), want);
+    assert_exit(
+        &tree.c2k(&["verify", &tree.pipeline, "--records"]),
+        0,
+        &["consistent"],
+    );
+
+    let tree = Tree::new(&deep(300), 1);
+    let file = tree.hostile_name();
+    let why = "nests 300 levels deep";
+    assert_exit(
+        &tree.c2k(&["inspect", tree.hostile.to_str().unwrap()]),
+        1,
+        &[&file, why, "256"],
+    );
+    assert_exit(&tree.c2k(&["verify", &tree.pipeline]), 5, &[&file, why]);
+    assert_exit(&tree.c2k(&["run", &tree.pipeline]), 1, &[&file, why]);
+    tree.assert_nothing_left();
 }

@@ -6,6 +6,7 @@
 //! - datum boundaries without decoding, so records pass through as bytes, come from
 //!   `camus2kafka-avro` (the walker the plugins use too);
 //! - [`schemas`]: schema ids, and resolution to the reader schema when it differs;
+//!   [`schema_depth`]: schemas nested as deep as Avro data may be, parsed without overflowing;
 //! - [`transcode`]: that resolution compiled into a byte-to-byte rewrite, for the pairs it is
 //!   sure of;
 //! - [`events`]: all of it as one lazy stream of schemas and batches;
@@ -18,6 +19,7 @@ pub(crate) mod container;
 pub(crate) mod events;
 pub(crate) mod names;
 pub(crate) mod parallel;
+pub(crate) mod schema_depth;
 pub(crate) mod schemas;
 pub(crate) mod transcode;
 
