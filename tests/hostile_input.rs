@@ -600,19 +600,33 @@ fn nested_schema(levels: usize) -> String {
 #[test]
 fn a_schema_100_records_deep_is_read_and_one_300_deep_is_refused_naming_the_file() {
     let mut datum = Vec::new();
-    long(&mut datum, 7);
+    long(&mut datum, 1_710_072_000_000);
     let deep = |levels| container_of(&nested_schema(levels), "deflate", &[(1, deflated(&datum))]);
 
-    let tree = Tree::new(&deep(100), 1);
-    let inspect = tree.c2k(&["inspect", tree.hostile.to_str().unwrap()]);
-    assert_exit(&inspect, 0, &[]);
-    let want = format!("{}7{}", r#"{"f":"#.repeat(100), "}".repeat(100));
-    assert_eq!(inspect.stdout.trim(), want);
-    assert_exit(
-        &tree.c2k(&["verify", &tree.pipeline, "--records"]),
-        0,
-        &["consistent"],
-    );
+    // 100 levels, and Avro's limit itself: read by inspect and verify --records, and replayed
+    // through both plugins (keyed by the innermost long), without overflowing any stack.
+    for levels in [100, 256] {
+        let tree = Tree::new(&deep(levels), 1);
+        std::fs::remove_file(tree.hostile.with_file_name(name(0, 3))).unwrap();
+        let inspect = tree.c2k(&["inspect", tree.hostile.to_str().unwrap()]);
+        assert_exit(&inspect, 0, &[]);
+        let value = format!(
+            "{}1710072000000{}",
+            r#"{"f":"#.repeat(levels),
+            "}".repeat(levels)
+        );
+        assert_eq!(inspect.stdout.trim(), value);
+        assert_exit(
+            &tree.c2k(&["verify", &tree.pipeline, "--records"]),
+            0,
+            &["consistent"],
+        );
+        let field = vec!["f"; levels].join(".");
+        let key = format!("key.config={{field: {field}}}");
+        assert_exit(&tree.c2k(&["run", &tree.pipeline, "--set", &key]), 0, &[]);
+        let written = std::fs::read_to_string(tree.dir.path().join("out.jsonl")).unwrap();
+        assert_eq!(written.trim(), value);
+    }
 
     let tree = Tree::new(&deep(300), 1);
     let file = tree.hostile_name();

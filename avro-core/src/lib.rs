@@ -6,6 +6,8 @@
 //!   and the one error type of malformed data ([`DecodeError`]);
 //! - [`schema`]: an `apache_avro::Schema` compiled once into a flat table of nodes
 //!   ([`CompiledSchema`]), named and recursive types resolved to node ids;
+//! - [`schema_text`]: schema text parsed as deep as Avro data may nest, not as serde_json's
+//!   default recursion limit allows;
 //! - [`skip`]: where one datum ends without decoding it, either validating every value the host
 //!   must not pass on corrupt ([`Validate::Strict`]) or as fast as the bytes allow
 //!   ([`Validate::Fast`]).
@@ -15,6 +17,7 @@
 
 pub mod binary;
 pub mod schema;
+pub mod schema_text;
 pub mod skip;
 
 pub use binary::{Block, Cursor, DecodeError, Malformed};

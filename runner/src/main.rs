@@ -301,7 +301,7 @@ fn main() -> ExitCode {
         Command::Validate { pipeline } => validate(&pipeline),
         Command::Offsets { action } => offsets(action),
         Command::Plugin { action } => plugin(action),
-        Command::Inspect { file } => camus2kafka::inspect(&file, &mut std::io::stdout().lock()),
+        Command::Inspect { file } => camus2kafka::inspect(&file, &mut std::io::stdout()),
         Command::Sample {
             dir,
             records,

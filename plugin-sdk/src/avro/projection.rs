@@ -62,8 +62,8 @@ impl Projection {
 
     /// Parses, compiles and plans a schema under `id` (replacing any schema registered there).
     pub fn register(&mut self, id: u32, json: &str) -> Result<(), String> {
-        let schema =
-            Schema::parse_str(json).map_err(|e| format!("schema {id} does not parse: {e}"))?;
+        let schema = c2k_avro::schema_text::parse_schema(json)
+            .map_err(|e| format!("schema {id} does not parse: {e}"))?;
         let compiled = CompiledSchema::compile(&schema).map_err(|e| format!("schema {id}: {e}"))?;
         let steps: Vec<Vec<&str>> = self
             .paths

@@ -22,7 +22,13 @@ use crate::storage;
 /// Hadoop SequenceFiles (Camus's offset files) start with these bytes.
 const SEQUENCE_FILE_MAGIC: &[u8; 3] = b"SEQ";
 
-pub fn inspect(file: &str, out: &mut dyn Write) -> Result<()> {
+/// Prints `file`'s records to `out`, on a thread whose stack holds apache-avro's decoding of a
+/// datum nested as deep as Avro data may be ([`crate::source::schema_depth::STACK_BYTES`]).
+pub fn inspect(file: &str, out: &mut (dyn Write + Send)) -> Result<()> {
+    crate::source::schema_depth::on_large_stack(|| inspect_here(file, out))
+}
+
+fn inspect_here(file: &str, out: &mut dyn Write) -> Result<()> {
     let mut input = storage::for_url(file)?.open(file)?;
     let mut magic = [0u8; 4];
     let got = read_up_to(&mut input, &mut magic).with_context(|| format!("cannot read {file}"))?;

@@ -6,7 +6,8 @@
 //! - datum boundaries without decoding, so records pass through as bytes, come from
 //!   `camus2kafka-avro` (the walker the plugins use too);
 //! - [`schemas`]: schema ids, and resolution to the reader schema when it differs;
-//!   [`schema_depth`]: schemas nested as deep as Avro data may be, parsed without overflowing;
+//!   [`schema_depth`]: schemas nested as deep as Avro data may be, parsed without overflowing
+//!   (the checks are `c2k_avro::schema_text`'s, which the plugins share);
 //! - [`transcode`]: that resolution compiled into a byte-to-byte rewrite, for the pairs it is
 //!   sure of;
 //! - [`events`]: all of it as one lazy stream of schemas and batches;

@@ -137,6 +137,8 @@ impl ParallelEvents {
             let job_queue = job_queue.clone();
             match std::thread::Builder::new()
                 .name(format!("c2k-source-{n}"))
+                // Resolution decodes datums with apache-avro, as deep as a schema may nest.
+                .stack_size(super::schema_depth::STACK_BYTES)
                 .spawn(move || work(&shared, &job_queue))
             {
                 Ok(handle) => handles.push(handle),

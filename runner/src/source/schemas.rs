@@ -15,6 +15,7 @@ use anyhow::{anyhow, Context, Result};
 use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::types::Value;
 use apache_avro::Schema;
+use c2k_avro::schema_text;
 
 use super::schema_depth;
 use super::transcode::Transcoder;
@@ -278,19 +279,19 @@ impl Registry {
 
 /// Parses schema text that may be damaged (it comes from a file header).
 ///
-/// The nesting allowed is Avro's as c2k reads it, not serde_json's ([`schema_depth`]): the text's
-/// JSON nesting is bounded first, then parsed on a stack sized for it, and a schema deeper than
-/// [`c2k_avro::MAX_DEPTH`] is refused saying how deep it is.
+/// The nesting allowed is Avro's as c2k reads it, not serde_json's ([`schema_text`]): the text's
+/// JSON nesting is bounded first, then parsed on a stack sized for it ([`schema_depth`]), and a
+/// schema deeper than [`c2k_avro::MAX_DEPTH`] is refused saying how deep it is.
 ///
 /// apache-avro 0.21 unwraps its own name validation in places (a malformed `name`, `type`
 /// reference or alias panics instead of returning an error), so names are checked here first,
 /// and as a last resort a panic inside the parser is turned into an error.
 pub(crate) fn parse_schema(text: &str) -> Result<Schema> {
-    schema_depth::check_json_nesting(text)?;
+    schema_text::check_json_nesting(text)?;
     schema_depth::on_large_stack(|| {
-        let json = schema_depth::parse_json(text)?;
+        let json = schema_text::parse_json(text)?;
         check_names(&json)?;
-        schema_depth::check_avro_depth(&json)?;
+        schema_text::check_avro_depth(&json)?;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Schema::parse(&json))) {
             Ok(parsed) => Ok(parsed?),
             Err(_) => Err(anyhow!("the Avro schema parser rejected it")),
