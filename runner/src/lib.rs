@@ -16,6 +16,7 @@
 mod bundled;
 mod cleanup;
 mod config;
+mod fuzz;
 mod hadoop;
 mod identity;
 mod inspect;
@@ -95,4 +96,9 @@ pub mod testing {
     pub use crate::storage::local::LocalStorage;
     pub use crate::storage::{for_url, FileEntry, FileWrite, Storage};
     pub use crate::utc::now_ms;
+
+    /// One entry point per parser of untrusted bytes, for the fuzz targets (`fuzz/`).
+    pub mod fuzz {
+        pub use crate::fuzz::*;
+    }
 }

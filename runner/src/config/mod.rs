@@ -365,10 +365,20 @@ impl Pipeline {
 pub(crate) fn load_document(path: &Path, sets: &[String]) -> Result<serde_yaml::Value> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read pipeline {}", path.display()))?;
+    parse_document(&text, path, sets)
+}
+
+/// The document of a pipeline file's `text` with `--set` overrides applied; `path` is where the
+/// text was read from (relative paths in it are relative to its folder).
+pub(crate) fn parse_document(
+    text: &str,
+    path: &Path,
+    sets: &[String],
+) -> Result<serde_yaml::Value> {
     let mut doc: serde_yaml::Value = if text.trim().is_empty() {
         serde_yaml::Value::Mapping(Default::default())
     } else {
-        serde_yaml::from_str(&text)
+        serde_yaml::from_str(text)
             .with_context(|| format!("pipeline {} is not valid YAML", path.display()))?
     };
     if doc.is_null() {

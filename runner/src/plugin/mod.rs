@@ -17,6 +17,8 @@ mod sandbox;
 mod sandbox_call;
 mod unflat;
 
+pub(crate) use unflat::split_flat_answer_bytes;
+
 use anyhow::Result;
 
 use crate::config::PluginConfig;

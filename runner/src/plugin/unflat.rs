@@ -107,6 +107,52 @@ pub(super) fn messages(mut flat: Messages, records: usize) -> Result<Vec<OutMess
     Ok(out)
 }
 
+/// A flat answer whose columns are cut from arbitrary bytes, split: the fuzz target's way in
+/// (`testing::fuzz::format_answer`). The first byte is the batch's record count; then each
+/// column in the record's order is a length byte and that many items (a byte each: an end, a
+/// flag, a timestamp with 0 for none, or a byte of a buffer).
+pub(crate) fn split_flat_answer_bytes(data: &[u8]) -> Result<Vec<OutMessage>, String> {
+    let mut rest = data;
+    let mut column = || -> &[u8] {
+        let (len, tail) = rest
+            .split_first()
+            .map_or((0, rest), |(&n, t)| (n as usize, t));
+        let (items, tail) = tail.split_at(len.min(tail.len()));
+        rest = tail;
+        items
+    };
+    let records = column().len();
+    let ends = |items: &[u8]| items.iter().map(|&b| u32::from(b)).collect::<Vec<_>>();
+    let values = column().to_vec();
+    let value_ends = ends(column());
+    let keyed = column().iter().map(|b| b & 1 == 1).collect();
+    let keys = column().to_vec();
+    let key_ends = ends(column());
+    let header_ends = ends(column());
+    let header_names = String::from_utf8_lossy(column()).into_owned();
+    let header_name_ends = ends(column());
+    let header_values = column().to_vec();
+    let header_value_ends = ends(column());
+    let timestamps_ms = column()
+        .iter()
+        .map(|&b| (b != 0).then_some(i64::from(b)))
+        .collect();
+    let flat = Messages {
+        values,
+        value_ends,
+        keyed,
+        keys,
+        key_ends,
+        header_ends,
+        header_names,
+        header_name_ends,
+        header_values,
+        header_value_ends,
+        timestamps_ms,
+    };
+    messages(flat, records)
+}
+
 /// Items laid out as a buffer and the end of each, checked once: item `i` is
 /// `data[ends[i-1]..ends[i]]`.
 struct Spans<'a> {

@@ -113,7 +113,7 @@ pub(crate) fn open_container(
 }
 
 /// One file being read.
-pub(super) struct OpenFile {
+pub(crate) struct OpenFile {
     file: FileId,
     reader: ContainerReader,
     /// The writer schema, walked strictly: a record passes on as bytes only once every value in
@@ -138,7 +138,7 @@ pub(super) struct OpenFile {
 impl OpenFile {
     /// Starts reading `file` (the `id`-th of the source) whose header `reader` has read; its
     /// records are read according to `plan` and tagged `schema_id`.
-    pub(super) fn new(
+    pub(crate) fn new(
         id: FileId,
         file: &SourceFile,
         reader: ContainerReader,
@@ -166,7 +166,7 @@ impl OpenFile {
 
     /// The next batch of at most `batch_size` records, or `None` at the end of the file. Once
     /// the end is reached ([`OpenFile::done`]) the record count has been checked against the name.
-    pub(super) fn next_checked(&mut self, batch_size: usize) -> Result<Option<SourceBatch>> {
+    pub(crate) fn next_checked(&mut self, batch_size: usize) -> Result<Option<SourceBatch>> {
         if self.done {
             return Ok(None);
         }
