@@ -119,12 +119,13 @@ impl DatumWalk {
             "the fast walk ends elsewhere than the strict one"
         );
         let mut rest = &datum[..end];
-        let decoded = apache_avro::from_avro_datum(&self.schema, &mut rest, None);
-        assert!(
-            decoded.is_ok(),
-            "the strict walk accepted what apache-avro cannot read: {decoded:?}"
-        );
-        assert!(rest.is_empty(), "apache-avro left {} bytes", rest.len());
+        match apache_avro::from_avro_datum(&self.schema, &mut rest, None) {
+            Ok(_) => assert!(rest.is_empty(), "apache-avro left {} bytes", rest.len()),
+            // The strict walk does not check that strings are UTF-8 (`Validate::Strict` lists
+            // what it checks); apache-avro does.
+            Err(e) if e.to_string().contains("utf-8") => {}
+            Err(e) => panic!("the strict walk accepted what apache-avro cannot read: {e}"),
+        }
     }
 }
 

@@ -188,8 +188,10 @@ impl Compiler<'_> {
             (Float, Float) => Step::Float,
             (Double, Double) => Step::Double,
             (Float, Double) => Step::FloatToDouble,
-            (String, String) | (Bytes, String) => Step::String,
-            (Bytes, Bytes) | (String, Bytes) => Step::Bytes,
+            // A writer's string is UTF-8 whatever the reader reads it as (apache-avro refuses
+            // it otherwise); both are written as a length and the bytes.
+            (String, String) | (Bytes, String) | (String, Bytes) => Step::String,
+            (Bytes, Bytes) => Step::Bytes,
             (ws, rs) => return Err(format!("{ws:?} cannot be read as {rs:?}")),
         };
         Ok(self.push(step))

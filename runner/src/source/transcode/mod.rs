@@ -48,9 +48,10 @@ enum Step {
     Float,
     Double,
     FloatToDouble,
-    /// `string`, or `bytes` read as `string`: the bytes must be UTF-8.
+    /// `string`, read as `string` or `bytes`, or `bytes` read as `string`: the bytes must be
+    /// UTF-8.
     String,
-    /// `bytes`, or `string` read as `bytes`.
+    /// `bytes` read as `bytes`.
     Bytes,
     Fixed(usize),
     /// Writer symbol index → reader symbol index (`None`: not in the reader and no default).

@@ -340,3 +340,20 @@ fn the_apache_avro_path_gives_the_same_bytes_every_time() {
     write_long(&mut expected, 7);
     assert_eq!(first, expected, "map entries in key order, then a");
 }
+
+/// Found by the `transcode` fuzz target: a writer string that is not UTF-8, read as `bytes`,
+/// went through, where apache-avro (and the string → string path) refuse it.
+#[test]
+fn a_writer_string_read_as_bytes_must_be_utf8_as_apache_avro_says() {
+    let writer =
+        parse(r#"{"type": "record", "name": "R", "fields": [{"name": "h", "type": "string"}]}"#);
+    let reader =
+        parse(r#"{"type": "record", "name": "R", "fields": [{"name": "h", "type": "bytes"}]}"#);
+    let transcoder = Transcoder::compile(&writer, &reader).unwrap();
+    let not_utf8 = [4, 0xf4, 0x3f];
+    let mut out = Vec::new();
+    assert!(transcoder.transcode(&not_utf8, &mut out).is_err());
+    assert!(Plan::resolve(&writer, &reader, &not_utf8).is_err());
+    let utf8 = [4, b'o', b'k'];
+    assert_same_as_apache_avro(&writer, &reader, &utf8);
+}
