@@ -200,6 +200,11 @@ pub(crate) fn insert(doc: &mut Value, path: &str, value: Value) {
     let mut node = doc;
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
+        // A tagged section (`sink: !t {...}`) is its value: `is_mapping` sees through tags.
+        while let Value::Tagged(tagged) = node {
+            let inner = std::mem::take(&mut tagged.value);
+            *node = inner;
+        }
         if !node.is_mapping() {
             *node = Value::Mapping(Mapping::new());
         }

@@ -98,6 +98,19 @@ mod tests {
         assert_eq!(keys::lookup(&d, "topic").unwrap(), &Value::from("0123"));
     }
 
+    /// Found by the `pipeline` fuzz target: `--set` under a tagged section panicked
+    /// ("entered unreachable code").
+    #[test]
+    fn set_under_a_tagged_section_sets_the_key_in_it() {
+        let mut d = doc("topic: A\nsink: !kafka {topic: B}");
+        apply(&mut d, "sink.partitions=4").unwrap();
+        assert_eq!(
+            keys::lookup(&d, "sink.partitions").unwrap(),
+            &Value::from(4)
+        );
+        assert_eq!(keys::lookup(&d, "sink.topic").unwrap(), &Value::from("B"));
+    }
+
     #[test]
     fn set_without_equals_is_an_error_naming_the_argument() {
         let err = apply(&mut doc("{}"), "sort.memory")
