@@ -10,9 +10,17 @@
 //! Walking never allocates and never panics on bad bytes. It does not decode values: readers
 //! that need them use [`Cursor`] directly.
 
+use std::cell::Cell;
+
 use crate::binary::{Cursor, DecodeError, Malformed, INT_BYTES};
 use crate::schema::{CompiledSchema, Kind, NodeId};
 use crate::MAX_DEPTH;
+
+/// The most items that take no bytes (nulls, empty records) one datum may hold, checked by the
+/// strict walk. Their number is not bounded by the data's length, and a reader that makes a
+/// value of each (apache-avro reserves a block's count at once) would run out of memory on a
+/// few bytes declaring billions of them.
+pub const MAX_EMPTY_ITEMS: u64 = 1 << 20;
 
 /// How much a walk checks besides lengths, varints, union indexes and depth (always checked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +49,7 @@ impl CompiledSchema {
 
     /// Skips one value of node `id`, as fast as the bytes allow ([`Validate::Fast`]).
     pub fn skip(&self, id: NodeId, c: &mut Cursor<'_>) -> Result<(), DecodeError> {
-        self.walk::<false>(id, c, 0)
+        self.walk::<false>(id, c, 0, &Cell::new(0))
     }
 
     /// Skips one value of node `id`, checking as much as `validate` says.
@@ -51,9 +59,10 @@ impl CompiledSchema {
         c: &mut Cursor<'_>,
         validate: Validate,
     ) -> Result<(), DecodeError> {
+        let empty = Cell::new(0);
         match validate {
-            Validate::Strict => self.walk::<true>(id, c, 0),
-            Validate::Fast => self.walk::<false>(id, c, 0),
+            Validate::Strict => self.walk::<true>(id, c, 0, &empty),
+            Validate::Fast => self.walk::<false>(id, c, 0, &empty),
         }
     }
 
@@ -67,6 +76,7 @@ impl CompiledSchema {
         id: NodeId,
         c: &mut Cursor<'_>,
         depth: u32,
+        empty: &Cell<u64>,
     ) -> Result<(), DecodeError> {
         if depth > MAX_DEPTH {
             return Err(c.error(Malformed::TooDeep));
@@ -104,21 +114,21 @@ impl CompiledSchema {
                 let n = c.length()?;
                 c.skip(n)
             }
-            Kind::Array(item) => {
-                self.blocks::<STRICT>(c, |c| self.walk::<STRICT>(*item, c, depth + 1))
-            }
-            Kind::Map(value) => self.blocks::<STRICT>(c, |c| {
+            Kind::Array(item) => self.blocks::<STRICT>(c, empty, |c| {
+                self.walk::<STRICT>(*item, c, depth + 1, empty)
+            }),
+            Kind::Map(value) => self.blocks::<STRICT>(c, empty, |c| {
                 let n = c.length()?;
                 c.skip(n)?;
-                self.walk::<STRICT>(*value, c, depth + 1)
+                self.walk::<STRICT>(*value, c, depth + 1, empty)
             }),
             Kind::Union(branches) => {
                 let branch = self.branch(branches, c)?;
-                self.walk::<STRICT>(branch, c, depth + 1)
+                self.walk::<STRICT>(branch, c, depth + 1, empty)
             }
             Kind::Record { fields } => fields
                 .iter()
-                .try_for_each(|(_, field)| self.walk::<STRICT>(*field, c, depth + 1)),
+                .try_for_each(|(_, field)| self.walk::<STRICT>(*field, c, depth + 1, empty)),
         }
     }
 
@@ -127,6 +137,7 @@ impl CompiledSchema {
     fn blocks<const STRICT: bool>(
         &self,
         c: &mut Cursor<'_>,
+        empty: &Cell<u64>,
         mut item: impl FnMut(&mut Cursor<'_>) -> Result<(), DecodeError>,
     ) -> Result<(), DecodeError> {
         loop {
@@ -143,7 +154,13 @@ impl CompiledSchema {
                 item(c)?;
                 if c.position() == before {
                     // An item that takes no bytes (null, an empty record) takes none for every
-                    // item: no need to loop over a count that corrupt data may have made huge.
+                    // item: no need to loop over a count that corrupt data may have made huge,
+                    // but a strict walk counts them against the datum's bound.
+                    let count = empty.get().saturating_add(block.count);
+                    if STRICT && count > MAX_EMPTY_ITEMS {
+                        return Err(c.error(Malformed::TooManyItems(MAX_EMPTY_ITEMS)));
+                    }
+                    empty.set(count);
                     break;
                 }
             }

@@ -205,7 +205,36 @@ fn zero_sized_items_do_not_spin_on_a_huge_count() {
     let mut datum = Vec::new();
     write_long(&mut datum, i64::MAX);
     datum.push(0);
-    for validate in BOTH {
-        assert_eq!(compiled.datum_end(&datum, 0, validate), Ok(datum.len()));
-    }
+    assert_eq!(
+        compiled.datum_end(&datum, 0, Validate::Fast),
+        Ok(datum.len())
+    );
+    // The strict walk bounds them (a decoder that makes a value of each would not stop).
+    let refused = compiled.datum_end(&datum, 0, Validate::Strict).unwrap_err();
+    assert_eq!(
+        refused.what,
+        crate::binary::Malformed::TooManyItems(crate::skip::MAX_EMPTY_ITEMS)
+    );
+}
+
+#[test]
+fn the_bound_on_empty_items_counts_every_block_of_a_datum() {
+    let schema = Schema::parse_str(r#"{"type":"array","items":"null"}"#).unwrap();
+    let compiled = compiled(&schema);
+    let half = (crate::skip::MAX_EMPTY_ITEMS / 2) as i64;
+    let blocks = |counts: &[i64]| {
+        let mut datum = Vec::new();
+        for &count in counts {
+            write_long(&mut datum, count);
+        }
+        datum.push(0);
+        datum
+    };
+    let at_the_bound = blocks(&[half, half]);
+    assert_eq!(
+        compiled.datum_end(&at_the_bound, 0, Validate::Strict),
+        Ok(at_the_bound.len())
+    );
+    let past_it = blocks(&[half, half, 1]);
+    assert!(compiled.datum_end(&past_it, 0, Validate::Strict).is_err());
 }
