@@ -190,19 +190,15 @@ fn spawn_reader<'scope>(
     source: &'scope CamusSource,
 ) -> Result<Reader<'scope>> {
     let (sender, receiver) = crossbeam_channel::bounded(CHANNEL_DEPTH);
-    // With one file or one worker, the source decodes on this thread (resolution with
-    // apache-avro included), as deep as a schema may nest.
-    let reader = named("c2k-read")
-        .stack_size(crate::source::schema_depth::STACK_BYTES)
-        .spawn_scoped(scope, move || {
-            for event in source.events() {
-                let failed = event.is_err();
-                // A closed channel means the keying side stopped on an error of its own.
-                if sender.send(event).is_err() || failed {
-                    break;
-                }
+    let reader = named("c2k-read").spawn_scoped(scope, move || {
+        for event in source.events() {
+            let failed = event.is_err();
+            // A closed channel means the keying side stopped on an error of its own.
+            if sender.send(event).is_err() || failed {
+                break;
             }
-        })?;
+        }
+    })?;
     Ok((reader, receiver))
 }
 
