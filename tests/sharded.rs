@@ -4,7 +4,7 @@
 //! single-machine run, and the group gets the same offsets, committed only once every partition
 //! is complete; a shard rerun adds nothing; an archive changed after the plan is refused by the
 //! shard and by the commit. `partitioning: key` and `single` go through the map and reduce
-//! stages (local staging, and HDFS staging for `key`) and equal the single-machine run too;
+//! stages (local staging, and HDFS and S3 staging for `key`) and equal the single-machine run too;
 //! killed map and reduce tasks rerun without duplicates; a reduce before every map is done
 //! refuses.
 
@@ -858,6 +858,55 @@ fn key_partitioning_staged_on_hdfs_equals_the_single_machine_run_and_survives_a_
         reduce(&tree, &plan, partition, &staging, mode, topic).assert_ok();
     }
     staged_commit(&tree, &plan, &staging, mode, topic).assert_ok();
+    assert_same_replay(&brokers, topic, &reference);
+    assert_eq!(committed(&zookeeper, topic), reference_offsets);
+}
+
+/// `partitioning: key` with 3 map shards staged on a real S3 server (SeaweedFS) and 4 reduces
+/// equals the single-machine run partition by partition, its offsets too: the map stage's runs and
+/// manifests are objects there, and no partial object is left.
+#[test]
+fn key_partitioning_staged_on_s3_equals_the_single_machine_run() {
+    let Some(s3) = crate::support::s3::S3Server::start() else {
+        return;
+    };
+    s3.create_bucket("staging");
+    // Every c2k this test starts (and its own storage calls) reaches the server through AWS's
+    // environment; nextest runs each test in a process of its own.
+    for (key, value) in s3.env() {
+        std::env::set_var(key, value);
+    }
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let (brokers, zookeeper) = (tansu.brokers(), zk.connect_string());
+    let tree = Tree::new(&brokers, &zookeeper);
+    let mode = "key";
+    let (reference, reference_offsets) = staged_reference(&tree, &brokers, &zookeeper, mode);
+
+    let topic = "S3_STAGED_KEY";
+    let staging = "s3://staging/replays/area";
+    let plan = staged_plan(&tree, 3, mode, topic, topic);
+    for index in 0..3 {
+        map_shard(&tree, &plan, index, staging, mode, topic).assert_ok();
+        assert!(partials(staging, index).is_empty());
+    }
+    let staged = s3.list("staging", "replays/area/");
+    assert_eq!(
+        staged
+            .iter()
+            .filter(|key| key.ends_with("/done.json"))
+            .count(),
+        3,
+        "a manifest per map shard on S3: {staged:?}"
+    );
+    assert!(
+        staged.iter().any(|key| key.ends_with(".c2k")),
+        "the map stage's runs are on S3: {staged:?}"
+    );
+    for partition in 0..PARTITIONS as i32 {
+        reduce(&tree, &plan, partition, staging, mode, topic).assert_ok();
+    }
+    staged_commit(&tree, &plan, staging, mode, topic).assert_ok();
     assert_same_replay(&brokers, topic, &reference);
     assert_eq!(committed(&zookeeper, topic), reference_offsets);
 }

@@ -91,7 +91,7 @@ enum Command {
     },
     /// Print the records of an Avro container file or a Hadoop SequenceFile as JSON lines.
     Inspect {
-        /// A path, file:// or hdfs:// URL.
+        /// A path, or a file://, hdfs://, s3://, gs:// or az:// URL.
         file: String,
     },
     /// Write a realistic Camus tree (data and execution history) for demos and tests.
@@ -214,7 +214,7 @@ enum PluginAction {
     Test {
         /// A bundled plugin's name or a path to a .wasm component.
         plugin: String,
-        /// An Avro file, or a folder of them (a path, file:// or hdfs:// URL).
+        /// An Avro file, or a folder of them (a path, or a file://, hdfs:// or object-store URL).
         #[arg(long)]
         input: String,
         /// The plugin's configuration as JSON (`{}` by default).

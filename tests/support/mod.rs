@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: running `c2k` and other programs (always with a
 //! timeout), writing Camus trees and offsets files with independent implementations, and starting
 //! real servers on loopback ports (ZooKeeper, HDFS, tansu, Apache Kafka 3.3.2, 2.1.1 and 0.8.2.2, a
-//! Kerberos KDC) and making TLS certificates.
+//! Kerberos KDC, an S3 server: SeaweedFS) and making TLS certificates.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ pub mod live;
 pub mod offsets;
 pub mod plugins;
 pub mod process;
+pub mod s3;
 pub mod servers;
 pub mod tls;
 pub mod topics;

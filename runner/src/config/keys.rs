@@ -9,7 +9,8 @@ use serde_yaml::{Mapping, Value};
 pub(crate) enum Kind {
     /// Free text.
     Text,
-    /// A local path, `file://` or `hdfs://` URL (relative paths are relative to the pipeline file).
+    /// A local path, or a `file://`, `hdfs://` or object-store URL (relative paths are relative to
+    /// the pipeline file).
     Path,
     /// A byte size such as `512MiB`.
     Size,
@@ -44,8 +45,9 @@ pub(crate) struct Key {
     /// types are rejected, so `sink: {type: file, partitioning: key}` is an error naming the key.
     pub sinks: &'static [&'static str],
     /// The smallest and largest value a size or count may take, for the keys whose value is
-    /// memory reserved or allocated: a value out of range is refused by `c2k validate` and every
-    /// command alike, before anything is allocated from it.
+    /// memory reserved or allocated (and a duration's, in seconds, where one out of range makes
+    /// no sense): a value out of range is refused by `c2k validate` and every command alike,
+    /// before anything is allocated from it.
     pub range: Option<(u64, u64)>,
 }
 
@@ -108,11 +110,13 @@ const TIB: u64 = 1 << 40;
 const MAX_BATCH: u64 = 1_000_000;
 
 /// Sections: a key whose value is a mapping of other keys.
-pub(crate) const SECTIONS: &[&str] = &["source", "key", "sort", "format", "sink", "offsets"];
+pub(crate) const SECTIONS: &[&str] = &[
+    "source", "storage", "key", "sort", "format", "sink", "offsets",
+];
 
 pub(crate) static KEYS: &[Key] = &[
     required("topic", Kind::Text, "the original Kafka topic that Camus read"),
-    required("source.dest_dir", Kind::Path, "the Camus destination directory: a path, file:// or hdfs:// URL"),
+    required("source.dest_dir", Kind::Path, "the Camus destination directory: a path, a file://, hdfs:// or viewfs:// URL, or an object store's: s3://bucket/prefix, gs://bucket/prefix, az://container/prefix (abfs[s]:// too)"),
     key("source.input_dir", Kind::Path, None, "where the topic's Avro files are; <dest_dir>/<topic> by default"),
     key("source.schema", Kind::Path, None, "reader schema (.avsc) every record is resolved to; without it plugins see each file's writer schema"),
     key("source.batch_size", Kind::Count, Some("3000"), "records per batch read from a file").within(1, MAX_BATCH),
@@ -123,6 +127,12 @@ pub(crate) static KEYS: &[Key] = &[
     key("key.max_memory", Kind::Size, Some("256MiB"), "the most memory the key plugin may use").within(MIB, 4 * GIB),
     key("key.call_timeout", Kind::Duration, Some("30s"), "the longest one call of the key plugin may run"),
     key("key.batch_size", Kind::Count, Some("3000"), "records per call of the key plugin").within(1, MAX_BATCH),
+    key("storage.endpoint", Kind::Text, None, "object stores: the S3-compatible endpoint (MinIO, Ceph, SeaweedFS...), e.g. http://s3.local:9000; AWS_ENDPOINT_URL by default, as AWS's own tools; an http:// endpoint is allowed as such"),
+    key("storage.region", Kind::Text, None, "object stores: the S3 region; AWS_REGION, then the profile's region, then us-east-1 by default"),
+    key("storage.path_style", Kind::Flag, None, "object stores: S3 path-style addressing (endpoint/bucket/key) instead of virtual-hosted (bucket.endpoint/key); true by default when storage.endpoint or AWS_ENDPOINT_URL is set (on-premises stores), false on AWS"),
+    key("storage.profile", Kind::Text, None, "object stores: the profile of the AWS shared config and credentials files (~/.aws/config, ~/.aws/credentials) whose keys and region to use; AWS_PROFILE, then default, by default"),
+    key("storage.options", Kind::Properties, Some("{}"), "object stores: object_store configuration keys for the URL's cloud, passed through (aws_access_key_id, aws_secret_access_key, google_service_account_path, azure_storage_account_name, azure_storage_account_key, azure_client_id...): only where the cloud's own credential chain does not apply; secret values are shown as ***"),
+    key("storage.retry_timeout", Kind::Duration, Some("60s"), "object stores: how long a request is retried (throttling, 5xx, timeouts, connections refused or reset) before the run fails naming the object").within(1, 300),
     key("sort.memory", Kind::Size, Some("512MiB"), "memory the external sort may hold before it spills to disk (at most the machine's memory)").within(64 * KIB, TIB),
     key("sort.tmp_dir", Kind::Path, Some("/var/tmp"), "where the sort's spill files go (removed when the run ends)"),
     key("sort.mode", Kind::Choice(&["auto", "buckets", "external"]), Some("auto"), "auto (stream Camus' time buckets in order when the key plugin's keys order records by event time, else sort the whole archive), buckets (stream, or refuse when the key plugin or the file names cannot tell) or external (sort the whole archive, spilling what does not fit sort.memory); the output is the same"),

@@ -27,6 +27,7 @@ pub struct Pipeline {
     /// The original topic Camus read.
     pub topic: String,
     pub source: SourceConfig,
+    pub storage: StorageConfig,
     pub key: PluginConfig,
     pub sort: SortConfig,
     pub format: PluginConfig,
@@ -37,7 +38,7 @@ pub struct Pipeline {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// Camus destination directory: a path, `file://` or `hdfs://` URL.
+    /// Camus destination directory: a path, or a `file://`, `hdfs://` or object-store URL.
     pub dest_dir: String,
     /// Where this topic's files are; `<dest_dir>/<topic>` when unset.
     pub input_dir: Option<String>,
@@ -49,6 +50,38 @@ pub struct SourceConfig {
     pub max_block_bytes: ByteSize,
     /// What a finding of the archive's reconciliation does to a run.
     pub integrity: Integrity,
+}
+
+/// `storage.*`: how object stores (`s3://`, `gs://`, `az://`) are reached; local disk and HDFS
+/// ignore it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub path_style: Option<bool>,
+    pub profile: Option<String>,
+    /// object_store configuration keys, passed through; shown only redacted ([`secrets`]).
+    pub options: Properties,
+    pub retry_timeout: Seconds,
+}
+
+impl StorageConfig {
+    /// What the object-store clients are given.
+    pub(crate) fn settings(&self) -> crate::storage::ObjectSettings {
+        crate::storage::ObjectSettings {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            path_style: self.path_style,
+            profile: self.profile.clone(),
+            options: self
+                .options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            retry_timeout: self.retry_timeout.duration(),
+        }
+    }
 }
 
 /// `source.integrity`: what a duplicate, a gap or a stray does to `c2k run`.
@@ -282,6 +315,7 @@ impl Pipeline {
         let pipeline = Pipeline::from_document(&doc)
             .with_context(|| format!("pipeline {}", path.display()))?;
         secrets::remember(pipeline.secret_values());
+        crate::storage::configure(pipeline.storage.settings());
         Ok(pipeline)
     }
 
@@ -294,7 +328,7 @@ impl Pipeline {
         };
         producer
             .into_iter()
-            .chain([&self.offsets.consumer])
+            .chain([&self.offsets.consumer, &self.storage.options])
             .flat_map(Properties::secret_values)
             .chain(self.offsets.zookeeper_password.as_deref())
             .collect()

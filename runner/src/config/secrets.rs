@@ -32,6 +32,10 @@ const SECRET_WORDS: &[&str] = &[
     "credential",
     "oauthbearer.config",
     "ssl_key",
+    // Object stores' (storage.options): azure_storage_account_key, google_service_account_key,
+    // azure_storage_sas_key.
+    "account_key",
+    "sas_key",
 ];
 
 /// Secret values shorter than this are not scrubbed from free text ([`scrub`]): replacing every

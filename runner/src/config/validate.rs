@@ -106,14 +106,29 @@ fn passthrough_values(doc: &Value, sink_type: &str, found: &mut Vec<Problem>) {
     }
 }
 
+/// The passed-through properties that are object_store's, not librdkafka's.
+const OBJECT_STORE_OPTIONS: &str = "storage.options";
+
 /// librdkafka's own check of every passed-through property (`sink.producer.*`,
 /// `offsets.consumer.*`): unknown names and values it refuses, each its own problem, a secret's
-/// value never shown ([`super::secrets`]).
+/// value never shown ([`super::secrets`]). `storage.options.*` names must be object_store's.
 fn librdkafka_properties(doc: &Value, sink_type: &str, found: &mut Vec<Problem>) {
-    for key in KEYS
-        .iter()
-        .filter(|k| k.kind == Kind::Properties && k.applies_to_sink(sink_type))
-    {
+    if let Some(Value::Mapping(map)) = keys::lookup(doc, OBJECT_STORE_OPTIONS) {
+        for name in map.keys().filter_map(Value::as_str) {
+            if !crate::storage::is_object_store_option(name) {
+                found.push(Problem::new(
+                    format!("{OBJECT_STORE_OPTIONS}.{name}"),
+                    "not a configuration key of object_store's S3, Google Cloud Storage or \
+                     Azure client (aws_access_key_id, google_service_account_path, \
+                     azure_storage_account_key, ...)"
+                        .to_string(),
+                ));
+            }
+        }
+    }
+    for key in KEYS.iter().filter(|k| {
+        k.kind == Kind::Properties && k.applies_to_sink(sink_type) && k.path != OBJECT_STORE_OPTIONS
+    }) {
         let Some(Value::Mapping(map)) = keys::lookup(doc, key.path) else {
             continue;
         };
@@ -233,6 +248,16 @@ fn check_range(key: &Key, value: &Value, machine_memory: Option<u64>) -> Result<
             };
             let size = text.parse::<super::ByteSize>()?;
             (size.0, |n| super::ByteSize(n).to_string())
+        }
+        Kind::Duration => {
+            let seconds = plain(value).parse::<super::Seconds>()?;
+            if seconds.0 < min as f64 || seconds.0 > max as f64 {
+                return Err(format!(
+                    "`{}` is out of range: from {min}s to {max}s",
+                    plain(value)
+                ));
+            }
+            return Ok(());
         }
         _ => (value.as_u64().unwrap_or(0), |n| n.to_string()),
     };
@@ -492,6 +517,28 @@ mod tests {
             problems_of("topic: T\nsource: {dest_dir: /d}\nsink: {brokers: b, producer: 'sasl.password=hunter22'}");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(!found[0].message.contains("hunter22"), "{found:?}");
+    }
+
+    #[test]
+    fn storage_options_are_object_store_keys_and_the_retry_timeout_is_ranged() {
+        let found = problems_of(
+            "topic: T\nsource: {dest_dir: s3://b/p}\nsink: {type: file, path: o}\n\
+             storage: {retry_timeout: 10m, options: {aws_access_key_id: k, \
+             aws_secret_access_key: hunter22, google_service_account_path: /k.json, \
+             azure_storage_account_key: hunter33, linger.ms: 5}}",
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["storage.retry_timeout", "storage.options.linger.ms"],
+            "{found:?}"
+        );
+        let report = report(Path::new("p.yaml"), &found);
+        assert!(report.contains("from 1s to 300s"), "{report}");
+        assert!(
+            !report.contains("hunter22") && !report.contains("hunter33"),
+            "{report}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! `offsets*` file of that folder and, per partition, resumes at the largest `EtlKey.offset` —
 //! already "next offset to read" (see [`super::etlkey`]). This module does exactly that.
 //!
-//! Files are read through [`crate::storage`], so local paths, `file://` and `hdfs://` all work.
+//! Files are read through [`crate::storage`], so local paths, HDFS and object stores all work.
 
 use std::collections::BTreeMap;
 

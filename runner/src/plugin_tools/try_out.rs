@@ -20,7 +20,7 @@ use crate::storage;
 pub struct TryOut<'a> {
     /// A bundled name or a `.wasm` path.
     pub plugin: &'a str,
-    /// An Avro file or a folder of them (a path, `file://` or `hdfs://` URL).
+    /// An Avro file or a folder of them (a path, or a `file://`, `hdfs://` or object-store URL).
     pub input: &'a str,
     /// The plugin's config as JSON; `{}` when not given.
     pub config: Option<&'a str>,

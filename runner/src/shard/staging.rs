@@ -26,7 +26,8 @@
 //! item's metadata, and the message (key, value, headers) as its datum. The reduce stage merges
 //! runs by that same order.
 //!
-//! The area is any [`Storage`]: a local path, `file://` or `hdfs://` URL, one code path for all.
+//! The area is any [`Storage`]: a local path, an `hdfs://` or an object store's URL, one code
+//! path for all.
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Read, Write};
@@ -82,8 +83,8 @@ impl Manifest {
 }
 
 impl Staging {
-    /// The staging area at `url` (a local path, `file://` or `hdfs://` URL); an HDFS cluster is
-    /// checked to be reachable.
+    /// The staging area at `url` (a local path, an `hdfs://` or an object store's URL); an HDFS
+    /// cluster or an object store is checked to be reachable.
     pub fn open(url: &str) -> Result<Staging> {
         let storage = crate::storage::for_url(url).with_context(|| format!("--staging {url}"))?;
         Ok(Staging {

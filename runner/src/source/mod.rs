@@ -13,7 +13,7 @@
 //! - [`events`]: all of it as one lazy stream of schemas and batches;
 //! - [`parallel`]: the same stream with several files decoded at once, merged back in file order.
 //!
-//! Everything goes through [`crate::storage`], so local paths, `file://` and `hdfs://` all work.
+//! Everything goes through [`crate::storage`], so local paths, HDFS and object stores all work.
 
 pub(crate) mod codec;
 pub(crate) mod container;

@@ -1,18 +1,25 @@
-//! Where Camus trees live: one trait over local disk and HDFS, so the source and the offsets step
-//! never care which. Paths are given as text: a local path, a `file://` URL or an `hdfs://` URL.
+//! Where Camus trees live: one trait over local disk, HDFS and object stores, so the source and
+//! the offsets step never care which. Paths are given as text: a local path, a `file://`,
+//! `hdfs://` or `viewfs://` URL, or an object store's (`s3://`, `gs://`, `az://`, `abfs[s]://`).
 //!
 //! The write half (create, rename, delete, make directories) serves the staging area of the map
 //! and reduce stages: a file is written under a temporary name, made durable by
-//! [`FileWrite::finish`], and renamed into place, which both backends do atomically.
+//! [`FileWrite::finish`], and renamed into place. Local disk and HDFS rename atomically; an
+//! object store's object appears whole when its upload completes, and a rename is a copy (whole
+//! too) and a delete ([`object`]).
 
 pub(crate) mod hdfs;
 pub(crate) mod local;
+pub(crate) mod object;
+mod runtime;
 pub(crate) mod shown;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
+
+pub(crate) use object::{configure, is_object_store_option, ObjectSettings};
 
 /// A file found by [`Storage::list_files`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +76,10 @@ pub fn for_url(url: &str) -> Result<Arc<dyn Storage>> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
         None | Some("file") => Ok(Arc::new(local::LocalStorage)),
         Some("hdfs") | Some("viewfs") => Ok(Arc::new(hdfs::HdfsStorage::connect(url)?)),
-        Some(other) => {
-            bail!("{url}: unsupported scheme `{other}://` (use a path, file:// or hdfs://)")
-        }
+        Some(scheme) if object::SCHEMES.contains(&scheme) => object::connect(url),
+        Some(other) => bail!(
+            "{url}: unsupported scheme `{other}://` (use a path, file://, hdfs://, viewfs://, \
+             s3://, gs://, az:// or abfs[s]://)"
+        ),
     }
 }

@@ -13,7 +13,6 @@ mod clients;
 mod errors;
 mod options;
 mod reader;
-mod runtime;
 mod url;
 mod writer;
 
@@ -31,7 +30,7 @@ pub(crate) use reader::HdfsReader;
 pub(crate) use url::HdfsUrl;
 pub(crate) use writer::HdfsWriter;
 
-use super::{FileEntry, FileWrite, Storage};
+use super::{runtime, FileEntry, FileWrite, Storage};
 
 /// How many directories are listed concurrently by [`Storage::list_files`] (a Camus tree has one
 /// directory per hour: listing them one by one would cost a namenode round trip each).

@@ -1,9 +1,9 @@
-//! The one tokio runtime behind every HDFS call, and the bridge from the synchronous
-//! [`crate::storage::Storage`] trait into it.
+//! The one tokio runtime behind every HDFS and object-store call, and the bridge from the
+//! synchronous [`crate::storage::Storage`] trait into it.
 //!
-//! `hdfs-native` is async while the source runs on plain threads. One small process-wide runtime
-//! (two workers: the work is network waiting, not computing) serves every client and every open
-//! file, so that opening files from many threads costs no extra threads.
+//! `hdfs-native` and `object_store` are async while the source runs on plain threads. One small
+//! process-wide runtime (two workers: the work is network waiting, not computing) serves every
+//! client and every open file, so that opening files from many threads costs no extra threads.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -19,14 +19,16 @@ pub(super) fn handle() -> Result<Handle> {
     let runtime = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .thread_name("c2k-hdfs")
+            .thread_name("c2k-storage")
             .enable_all()
             .build()
             .map_err(|e| e.to_string())
     });
     match runtime {
         Ok(runtime) => Ok(runtime.handle().clone()),
-        Err(e) => Err(anyhow!("cannot start the HDFS client's I/O runtime: {e}")),
+        Err(e) => Err(anyhow!(
+            "cannot start the storage clients' I/O runtime: {e}"
+        )),
     }
 }
 
@@ -46,7 +48,7 @@ where
         scope
             .spawn(move || handle.block_on(future))
             .join()
-            .map_err(|_| anyhow!("an HDFS call panicked"))
+            .map_err(|_| anyhow!("a storage call panicked"))
     })
 }
 
