@@ -456,6 +456,35 @@ fn found_only_by_decoding(tree: &Tree, needles: &[&str]) {
     tree.assert_nothing_left();
 }
 
+/// A record whose array of `null` declares 2^33 items, each of no bytes: the walk that checks
+/// every record before apache-avro decodes it refuses it (items of no bytes are bounded to 2^20 a
+/// record), so neither `inspect`, `verify --records` nor `run` reserves 2^33 values (the
+/// out-of-memory the avro_datum fuzz target found). Each names the file and the record, in
+/// bounded memory.
+#[test]
+fn an_array_of_nulls_declaring_billions_of_items_is_refused_before_it_is_decoded() {
+    let schema = r#"{"type":"record","name":"Event","fields":[
+        {"name":"header","type":{"type":"record","name":"Header","fields":[{"name":"time","type":"long"}]}},
+        {"name":"nulls","type":{"type":"array","items":"null"}}]}"#;
+    let mut datum = Vec::new();
+    long(&mut datum, 1_710_072_000_000);
+    long(&mut datum, 1 << 33);
+    long(&mut datum, 0);
+    let tree = Tree::new(&container_of(schema, "null", &[(1, datum)]), 1);
+    let file = tree.hostile_name();
+    let hostile = tree.hostile.to_str().unwrap().to_string();
+    for (args, code) in [
+        (vec!["inspect", hostile.as_str()], 1),
+        (vec!["verify", &tree.pipeline, "--records"], 5),
+        (vec!["run", &tree.pipeline], 1),
+    ] {
+        let run = tree.c2k(&args);
+        assert_exit(&run, code, &[file.as_str(), "record 0"]);
+        assert_bounded(&run);
+    }
+    tree.assert_nothing_left();
+}
+
 #[test]
 fn bytes_after_a_blocks_records_are_found_by_verify_records_as_run_finds_them() {
     let mut second = records(2, 2);
