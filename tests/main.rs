@@ -26,6 +26,7 @@ mod kafka_sink;
 mod kafka_topic;
 mod kafka_versions;
 mod object_stores;
+mod object_stores_azure;
 mod offsets_hadoop_files;
 mod offsets_hdfs;
 mod offsets_kafka;

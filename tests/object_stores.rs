@@ -17,7 +17,7 @@ use crate::support::s3::{S3Server, ACCESS_KEY, SECRET_KEY};
 const T: Duration = Duration::from_secs(300);
 
 /// `c2k sample` into `dir/camus`.
-fn sample(dir: &Path, records: u64, hours: u32, partitions: u32) {
+pub(crate) fn sample(dir: &Path, records: u64, hours: u32, partitions: u32) {
     let camus = dir.join("camus");
     C2k::new(&[
         "sample",
@@ -37,7 +37,7 @@ fn sample(dir: &Path, records: u64, hours: u32, partitions: u32) {
 
 /// A file-sink pipeline over the tree at `root` (`camus` on disk, or an `s3://` URL), with its
 /// history, writing plain JSON lines to `out`.
-fn pipeline(dir: &Path, name: &str, root: &str, out: &str) -> String {
+pub(crate) fn pipeline(dir: &Path, name: &str, root: &str, out: &str) -> String {
     write_pipeline(
         dir,
         name,
@@ -54,7 +54,7 @@ fn pipeline(dir: &Path, name: &str, root: &str, out: &str) -> String {
 }
 
 /// `c2k ARGS` in `dir` with `env`.
-fn c2k(dir: &Path, args: &[&str], env: &[(String, String)]) -> C2k {
+pub(crate) fn c2k(dir: &Path, args: &[&str], env: &[(String, String)]) -> C2k {
     let mut command = C2k::new(args).dir(dir).timeout(T);
     for (key, value) in env {
         command = command.env(key, value);
@@ -229,7 +229,7 @@ fn wrong_credentials_and_a_missing_bucket_fail_before_anything_is_read_naming_th
 }
 
 /// Nothing under `out.jsonl`, partial or whole.
-fn assert_nothing_written(dir: &Path) {
+pub(crate) fn assert_nothing_written(dir: &Path) {
     let written: Vec<String> = std::fs::read_dir(dir)
         .expect("read the test folder")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

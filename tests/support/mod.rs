@@ -1,12 +1,13 @@
 //! Helpers shared by the integration tests: running `c2k` and other programs (always with a
 //! timeout), writing Camus trees and offsets files with independent implementations, and starting
 //! real servers on loopback ports (ZooKeeper, HDFS, tansu, Apache Kafka 3.3.2, 2.1.1 and 0.8.2.2, a
-//! Kerberos KDC, an S3 server: SeaweedFS) and making TLS certificates.
+//! Kerberos KDC, an S3 server: SeaweedFS, Azure Blob Storage: Azurite) and making TLS certificates.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub mod apache_kafka;
+pub mod azurite;
 pub mod c2k;
 pub mod camus;
 pub mod hdfs;

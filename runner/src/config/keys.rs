@@ -127,7 +127,7 @@ pub(crate) static KEYS: &[Key] = &[
     key("key.max_memory", Kind::Size, Some("256MiB"), "the most memory the key plugin may use").within(MIB, 4 * GIB),
     key("key.call_timeout", Kind::Duration, Some("30s"), "the longest one call of the key plugin may run"),
     key("key.batch_size", Kind::Count, Some("3000"), "records per call of the key plugin").within(1, MAX_BATCH),
-    key("storage.endpoint", Kind::Text, None, "object stores: the S3-compatible endpoint (MinIO, Ceph, SeaweedFS...), e.g. http://s3.local:9000; AWS_ENDPOINT_URL by default, as AWS's own tools; an http:// endpoint is allowed as such"),
+    key("storage.endpoint", Kind::Text, None, "object stores: the S3-compatible endpoint (MinIO, Ceph, SeaweedFS...), e.g. http://s3.local:9000, AWS_ENDPOINT_URL by default, as AWS's own tools; or an Azure endpoint (Azurite, Azure Stack); an http:// endpoint is allowed as such"),
     key("storage.region", Kind::Text, None, "object stores: the S3 region; AWS_REGION, then the profile's region, then us-east-1 by default"),
     key("storage.path_style", Kind::Flag, None, "object stores: S3 path-style addressing (endpoint/bucket/key) instead of virtual-hosted (bucket.endpoint/key); true by default when storage.endpoint or AWS_ENDPOINT_URL is set (on-premises stores), false on AWS"),
     key("storage.profile", Kind::Text, None, "object stores: the profile of the AWS shared config and credentials files (~/.aws/config, ~/.aws/credentials) whose keys and region to use; AWS_PROFILE, then default, by default"),

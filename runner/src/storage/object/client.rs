@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use object_store::{ClientConfigKey, ObjectStore, RetryConfig};
 
 use super::credentials::{self, aws_profile};
 use super::location::{Cloud, ObjectUrl};
@@ -30,17 +30,30 @@ pub(super) fn build(url: &ObjectUrl, settings: &ObjectSettings) -> Result<Client
         max_retries: 100_000,
         ..RetryConfig::default()
     };
-    let options = ClientOptions::new()
-        .with_connect_timeout(CONNECT_TIMEOUT)
-        .with_timeout(REQUEST_TIMEOUT);
+    // Set as configuration keys, not as whole `ClientOptions`, which would drop what the
+    // environment set (AZURE_ALLOW_HTTP, a proxy, ...).
+    let timeouts = [
+        (ClientConfigKey::ConnectTimeout, CONNECT_TIMEOUT),
+        (ClientConfigKey::Timeout, REQUEST_TIMEOUT),
+    ]
+    .map(|(key, limit)| (key, format!("{}s", limit.as_secs())));
     let shown = url.url();
+    warn_of_s3_only_keys(url, settings);
     let (store, credentials, endpoint): (Arc<dyn ObjectStore>, String, String) = match url.cloud {
-        Cloud::S3 => s3(url, settings, &env, retry.clone(), options)?,
+        Cloud::S3 => s3(url, settings, &env, retry.clone(), &timeouts)?,
         Cloud::Gcs => {
+            if let Some(endpoint) = &settings.endpoint {
+                bail!(
+                    "{shown}: storage.endpoint ({endpoint}) applies to S3 and Azure; a Google \
+                     Cloud Storage endpoint is given by the service account file's gcs_base_url"
+                );
+            }
             let mut builder = GoogleCloudStorageBuilder::from_env()
                 .with_url(&url.base)
-                .with_retry(retry.clone())
-                .with_client_options(options);
+                .with_retry(retry.clone());
+            for (key, value) in &timeouts {
+                builder = builder.with_config(GoogleConfigKey::Client(*key), value);
+            }
             for (key, value) in &settings.options {
                 let key: GoogleConfigKey = key.parse().map_err(|_| unknown(key, url))?;
                 builder = builder.with_config(key, value);
@@ -58,17 +71,32 @@ pub(super) fn build(url: &ObjectUrl, settings: &ObjectSettings) -> Result<Client
         Cloud::Azure => {
             let mut builder = MicrosoftAzureBuilder::from_env()
                 .with_url(&url.base)
-                .with_retry(retry.clone())
-                .with_client_options(options);
+                .with_retry(retry.clone());
+            for (key, value) in &timeouts {
+                builder = builder.with_config(AzureConfigKey::Client(*key), value);
+            }
+            if let Some(endpoint) = &settings.endpoint {
+                builder = builder.with_config(AzureConfigKey::Endpoint, endpoint);
+                if endpoint.starts_with("http://") {
+                    builder = builder.with_allow_http(true);
+                }
+            }
             for (key, value) in &settings.options {
                 let key: AzureConfigKey = key.parse().map_err(|_| unknown(key, url))?;
                 builder = builder.with_config(key, value);
             }
             let described = credentials::describe_azure(&settings.options, &env);
+            let endpoint = settings
+                .endpoint
+                .clone()
+                .or_else(|| settings.options.get("azure_storage_endpoint").cloned())
+                .or_else(|| env.get("AZURE_STORAGE_ENDPOINT").cloned())
+                .or_else(|| env.get("AZURITE_BLOB_STORAGE_URL").cloned())
+                .unwrap_or_else(|| "Azure Blob Storage".to_string());
             let store = builder
                 .build()
                 .map_err(|e| anyhow!("{shown}: {e} (credentials of {described})"))?;
-            (Arc::new(store), described, "Azure Blob Storage".to_string())
+            (Arc::new(store), described, endpoint)
         }
     };
     Ok(Client {
@@ -79,6 +107,22 @@ pub(super) fn build(url: &ObjectUrl, settings: &ObjectSettings) -> Result<Client
         retries: retry.max_retries > 0,
         retry_timeout: retry.retry_timeout,
     })
+}
+
+/// `storage.region`, `storage.path_style` and `storage.profile` mean nothing to another cloud:
+/// said, not silently dropped.
+fn warn_of_s3_only_keys(url: &ObjectUrl, settings: &ObjectSettings) {
+    if url.cloud == Cloud::S3 {
+        return;
+    }
+    let set = [
+        ("storage.region", settings.region.is_some()),
+        ("storage.path_style", settings.path_style.is_some()),
+        ("storage.profile", settings.profile.is_some()),
+    ];
+    for (key, _) in set.iter().filter(|(_, set)| *set) {
+        tracing::warn!("{key} applies to S3 only: not used for {}", url.url());
+    }
 }
 
 fn unknown(key: &str, url: &ObjectUrl) -> anyhow::Error {
@@ -96,12 +140,14 @@ fn s3(
     settings: &ObjectSettings,
     env: &BTreeMap<String, String>,
     retry: RetryConfig,
-    options: ClientOptions,
+    timeouts: &[(ClientConfigKey, String)],
 ) -> Result<(Arc<dyn ObjectStore>, String, String)> {
     let mut builder = AmazonS3Builder::from_env()
         .with_url(&url.base)
-        .with_retry(retry)
-        .with_client_options(options);
+        .with_retry(retry);
+    for (key, value) in timeouts {
+        builder = builder.with_config(AmazonS3ConfigKey::Client(*key), value);
+    }
     for (key, value) in &settings.options {
         let key: AmazonS3ConfigKey = key.parse().map_err(|_| unknown(key, url))?;
         builder = builder.with_config(key, value);

@@ -251,6 +251,10 @@ pub(super) fn describe_azure(
             "workload identity (a federated token)",
         ),
         (&["azure_use_azure_cli"], "the Azure CLI's login"),
+        (
+            &["azure_storage_use_emulator"],
+            "the emulator's well-known account key",
+        ),
     ];
     for (names, what) in chain {
         if let Some((source, _)) = first_set(names, options, env) {

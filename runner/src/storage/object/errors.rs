@@ -13,6 +13,7 @@ pub(super) fn describe(client: &Client, url: &str, operation: &str, error: Error
     let detail = chain(&error);
     let cloud = client.url.cloud.name();
     let bucket = &client.url.bucket;
+    let container = client.url.cloud.container();
     let credentials = &client.credentials;
     let refused = matches!(
         error,
@@ -30,13 +31,13 @@ pub(super) fn describe(client: &Client, url: &str, operation: &str, error: Error
     .any(|marker| detail.contains(marker));
     if refused {
         return anyhow!(
-            "{url}: {cloud} refused {operation} in bucket `{bucket}` to the credentials of \
+            "{url}: {cloud} refused {operation} in {container} `{bucket}` to the credentials of \
              {credentials}: {detail}"
         );
     }
     if detail.contains("NoSuchBucket") || detail.contains("ContainerNotFound") {
         return anyhow!(
-            "{url}: bucket `{bucket}` does not exist at {} ({operation}; credentials of \
+            "{url}: {container} `{bucket}` does not exist at {} ({operation}; credentials of \
              {credentials})",
             client.endpoint
         );
@@ -45,7 +46,8 @@ pub(super) fn describe(client: &Client, url: &str, operation: &str, error: Error
         Error::NotFound { .. } => anyhow!("{url}: no such object ({operation})"),
         _ => anyhow!(
             "{url}: {operation} failed{}: {detail}",
-            if client.retries {
+            // object_store says "after N retries" when it retried; a refusal it does not retry.
+            if client.retries && detail.contains(" retries") {
                 format!(
                     " (retried for up to {}s; storage.retry_timeout)",
                     client.retry_timeout.as_secs()
@@ -73,6 +75,8 @@ fn chain(error: &Error) -> String {
     match (between(&text, "<Code>", "</Code>"), text.find("<?xml")) {
         (Some(code), Some(start)) => {
             let message = between(&text, "<Message>", "</Message>").unwrap_or_default();
+            // Azure's message goes on with RequestId and Time lines: one line is enough.
+            let message = message.lines().next().unwrap_or_default();
             format!("{}{code}: {message}", &text[..start])
         }
         _ => text,

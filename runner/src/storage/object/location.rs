@@ -26,6 +26,14 @@ impl Cloud {
             Cloud::Azure => "Azure Blob Storage",
         }
     }
+
+    /// What the top level of a store is called there.
+    pub(super) fn container(self) -> &'static str {
+        match self {
+            Cloud::Azure => "container",
+            Cloud::S3 | Cloud::Gcs => "bucket",
+        }
+    }
 }
 
 /// `s3://bucket/a/b` as the store (`s3://bucket`) and the key (`a/b`).

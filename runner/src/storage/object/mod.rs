@@ -162,7 +162,8 @@ impl Storage for ObjectStorage {
         let (mut files, marked) = listing::list_files(&self.client, dir, &prefix)?;
         if files.is_empty() && !marked {
             anyhow::bail!(
-                "{dir}: no such folder (no object below it in bucket `{}`)",
+                "{dir}: no such folder (no object below it in {} `{}`)",
+                self.client.url.cloud.container(),
                 self.client.url.bucket
             );
         }
@@ -175,7 +176,8 @@ impl Storage for ObjectStorage {
         let (dirs, anything) = listing::list_dirs(&self.client, dir, &prefix)?;
         if !anything {
             anyhow::bail!(
-                "{dir}: no such folder (no object below it in bucket `{}`)",
+                "{dir}: no such folder (no object below it in {} `{}`)",
+                self.client.url.cloud.container(),
                 self.client.url.bucket
             );
         }
