@@ -864,9 +864,11 @@ fn key_partitioning_staged_on_hdfs_equals_the_single_machine_run_and_survives_a_
 
 /// `partitioning: key` with 3 map shards staged on a real S3 server (SeaweedFS) and 4 reduces
 /// equals the single-machine run partition by partition, its offsets too: the map stage's runs and
-/// manifests are objects there, and no partial object is left.
+/// manifests are objects there, and no partial object is left. Then the archive itself on S3:
+/// a data file grown there after the plan is refused by every shard, as on any store.
 #[test]
-fn key_partitioning_staged_on_s3_equals_the_single_machine_run() {
+fn key_partitioning_staged_on_s3_equals_the_single_machine_run_and_an_archive_on_s3_changed_after_its_plan_is_refused(
+) {
     let Some(s3) = crate::support::s3::S3Server::start() else {
         return;
     };
@@ -909,6 +911,34 @@ fn key_partitioning_staged_on_s3_equals_the_single_machine_run() {
     staged_commit(&tree, &plan, staging, mode, topic).assert_ok();
     assert_same_replay(&brokers, topic, &reference);
     assert_eq!(committed(&zookeeper, topic), reference_offsets);
+
+    // The archive itself on S3, planned, then a data file grown there: every shard refuses.
+    s3.create_bucket("archive");
+    let root = tree.dir.path();
+    for part in ["destination", "execution"] {
+        s3.upload_dir(&root.join(part), "archive", &format!("tree/{part}"));
+    }
+    let schema = std::fs::read(root.join("page_view.avsc")).expect("the schema");
+    s3.put("archive", "tree/page_view.avsc", &schema);
+    let on_s3 = pipeline_yaml("s3://archive/tree", &brokers, &zookeeper);
+    std::fs::write(&tree.pipeline, on_s3).expect("the pipeline over S3");
+    let plan = self::plan(&tree, 2, "S3_CHANGED", "s3-changed");
+    let grown = first_avro(&root.join("destination"));
+    let key = format!(
+        "tree/{}",
+        grown.strip_prefix(root).expect("in the tree").display()
+    );
+    let mut bytes = std::fs::read(&grown).expect("read a data file");
+    bytes.extend_from_slice(b"late bytes");
+    s3.put("archive", &key, &bytes);
+    let name = grown.file_name().unwrap().to_string_lossy().into_owned();
+    for index in [0, 1] {
+        shard(&tree, &plan, index, "S3_CHANGED", "s3-changed").assert_failed_with(&[
+            "changed since the plan was made",
+            &name,
+            &format!("shard {index} sent nothing"),
+        ]);
+    }
 }
 
 /// The archive changed between the plan and the map stage: the map refuses and stages nothing.
