@@ -42,6 +42,10 @@ pub enum Malformed {
     /// loops over them bounds their number itself.
     #[error("more than {0} array or map items")]
     TooManyItems(u64),
+    /// A block's declared byte size is what a reader that jumps over blocks trusts: items that
+    /// end elsewhere would be read differently by it.
+    #[error("array or map block declares {declared} bytes but its items take {walked}")]
+    BlockSizeMismatch { declared: usize, walked: usize },
 }
 
 /// The most bytes a zig-zag varint `long` takes.

@@ -149,6 +149,7 @@ impl CompiledSchema {
                 c.skip(size)?;
                 continue;
             }
+            let start = c.position();
             for _ in 0..block.count {
                 let before = c.position();
                 item(c)?;
@@ -162,6 +163,14 @@ impl CompiledSchema {
                     }
                     empty.set(count);
                     break;
+                }
+            }
+            // A strict walk holds the items to the size the block declares, which the fast walk
+            // (and Java's reader) jump by: both must end the datum at the same byte.
+            if let (true, Some(declared)) = (STRICT, block.byte_size) {
+                let walked = c.position() - start;
+                if walked != declared {
+                    return Err(c.error(Malformed::BlockSizeMismatch { declared, walked }));
                 }
             }
         }

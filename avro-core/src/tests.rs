@@ -238,3 +238,33 @@ fn the_bound_on_empty_items_counts_every_block_of_a_datum() {
     let past_it = blocks(&[half, half, 1]);
     assert!(compiled.datum_end(&past_it, 0, Validate::Strict).is_err());
 }
+
+#[test]
+fn a_sized_block_whose_items_end_elsewhere_is_refused_by_the_strict_walk() {
+    // Found by the avro_datum fuzz target: the fast walk jumps by the declared size, so a strict
+    // walk that accepted other items would end the datum where the fast walk does not.
+    let schema = Schema::parse_str(r#"{"type":"array","items":"long"}"#).unwrap();
+    let compiled = compiled(&schema);
+    let sized = |declared: i64| {
+        let mut datum = Vec::new();
+        write_long(&mut datum, -2);
+        write_long(&mut datum, declared);
+        write_long(&mut datum, 1);
+        write_long(&mut datum, 2);
+        datum.push(0);
+        datum
+    };
+    let right = sized(2);
+    for validate in [Validate::Strict, Validate::Fast] {
+        assert_eq!(compiled.datum_end(&right, 0, validate), Ok(right.len()));
+    }
+    let wrong = sized(3);
+    let refused = compiled.datum_end(&wrong, 0, Validate::Strict).unwrap_err();
+    assert_eq!(
+        refused.what,
+        crate::binary::Malformed::BlockSizeMismatch {
+            declared: 3,
+            walked: 2
+        }
+    );
+}
