@@ -294,3 +294,102 @@ fn a_server_killed_mid_read_is_waited_for_and_past_the_retry_timeout_fails_namin
     );
     assert_nothing_written(dir);
 }
+
+/// Objects of every size around the reads' boundaries (empty, around the first bytes fetched
+/// ahead, across 4 MiB ranges) read back whole through c2k's storage layer, whether they were
+/// read ahead in order, out of order or not at all; the write half (create, finish, rename,
+/// delete, a folder made) as the staging area uses it.
+#[test]
+fn objects_of_every_size_read_back_whole_read_ahead_or_not() {
+    let Some(s3) = S3Server::start() else {
+        return;
+    };
+    s3.create_bucket("sizes");
+    // c2k's storage layer runs in this process here: it reads AWS's environment as c2k does.
+    for (key, value) in s3.env() {
+        std::env::set_var(key, value);
+    }
+    const MIB: usize = 1 << 20;
+    let sizes = [0, 1, MIB - 1, MIB, MIB + 1, 5 * MIB + 3, 13 * MIB];
+    let content = |size: usize| -> Vec<u8> { (0..size).map(|i| (i % 251) as u8).collect() };
+    let urls: Vec<String> = sizes
+        .iter()
+        .map(|size| {
+            s3.put("sizes", &format!("f/{size}"), &content(*size));
+            format!("s3://sizes/f/{size}")
+        })
+        .collect();
+    let storage = camus2kafka::testing::for_url("s3://sizes/f").expect("the S3 storage");
+    let read = |url: &str| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut storage.open(url).expect("open"), &mut bytes)
+            .expect("read");
+        bytes
+    };
+    let check = |order: &[usize]| {
+        for &i in order {
+            assert!(read(&urls[i]) == content(sizes[i]), "{} differs", urls[i]);
+        }
+    };
+    check(&[0, 1, 2, 3, 4, 5, 6]);
+    storage.read_ahead(&urls);
+    check(&[0, 1, 2, 3, 4, 5, 6]);
+    storage.read_ahead(&urls);
+    check(&[5, 1, 6, 0, 3]);
+    let listed = storage.list_files("s3://sizes/f").expect("list");
+    let listed: Vec<(String, u64)> = listed.into_iter().map(|f| (f.url, f.size)).collect();
+    let mut expected: Vec<(String, u64)> = urls
+        .iter()
+        .cloned()
+        .zip(sizes.iter().map(|s| *s as u64))
+        .collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    // The write half: a file appears whole only when finished and renamed; a folder made is
+    // listed empty; a missing one is an error.
+    storage
+        .create_dir_all("s3://sizes/staging/shard-0")
+        .expect("make a folder");
+    assert!(storage
+        .list_files("s3://sizes/staging/shard-0")
+        .expect("an empty folder lists")
+        .is_empty());
+    assert!(storage.list_files("s3://sizes/nothing-here").is_err());
+    let big = content(9 * MIB + 7);
+    let mut file = storage
+        .create("s3://sizes/staging/shard-0/.run.partial")
+        .expect("create");
+    std::io::Write::write_all(&mut file, &big).expect("write");
+    file.finish().expect("finish");
+    storage
+        .rename(
+            "s3://sizes/staging/shard-0/.run.partial",
+            "s3://sizes/staging/shard-0/run",
+        )
+        .expect("rename");
+    assert!(read("s3://sizes/staging/shard-0/run") == big);
+    assert_eq!(
+        storage
+            .file_size("s3://sizes/staging/shard-0/.run.partial")
+            .expect("size"),
+        None
+    );
+    let abandoned = storage
+        .create("s3://sizes/staging/shard-0/.abandoned")
+        .expect("create");
+    drop(abandoned);
+    assert_eq!(
+        storage
+            .file_size("s3://sizes/staging/shard-0/.abandoned")
+            .expect("size"),
+        None,
+        "an unfinished upload never appears"
+    );
+    storage
+        .delete("s3://sizes/staging/shard-0/run")
+        .expect("delete");
+    storage
+        .delete("s3://sizes/staging/shard-0/run")
+        .expect("delete again: no error");
+}

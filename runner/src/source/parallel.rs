@@ -121,6 +121,8 @@ impl ParallelEvents {
         max_block_bytes: u64,
         workers: usize,
     ) -> Result<ParallelEvents> {
+        // A store a round trip away fetches the next files' first bytes while these decode.
+        storage.read_ahead(&files.iter().map(|f| f.url.clone()).collect::<Vec<_>>());
         let shared = Arc::new(Shared {
             files,
             storage,

@@ -50,6 +50,9 @@ pub trait Storage: Send + Sync {
     fn list_dirs(&self, dir: &str) -> Result<Vec<String>>;
     /// Opens a file as a stream, read in chunks: never held whole in memory.
     fn open(&self, url: &str) -> Result<Box<dyn Read + Send>>;
+    /// Says which files will be opened next, in order, so that a store a round trip away can
+    /// fetch their first bytes ahead (object stores); nothing for local disk and HDFS.
+    fn read_ahead(&self, _urls: &[String]) {}
     /// Reads a small file (a schema, an offsets file) whole.
     fn read_all(&self, url: &str) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();

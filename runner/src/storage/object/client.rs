@@ -106,6 +106,7 @@ pub(super) fn build(url: &ObjectUrl, settings: &ObjectSettings) -> Result<Client
         endpoint,
         retries: retry.max_retries > 0,
         retry_timeout: retry.retry_timeout,
+        prefetch: Default::default(),
     })
 }
 

@@ -1,11 +1,13 @@
 //! Listing a Camus tree on an object store, fast at a year of hourly folders.
 //!
 //! A flat listing of a prefix is paginated (1,000 keys a page on S3) and each page waits for the
-//! one before it: 140,000 files would be 140 round trips in a row. So the tree is first walked
-//! folder by folder (listings with a delimiter, [`CONCURRENCY`] at once) until there are
-//! [`ENOUGH_PREFIXES`] folders to split the work, or [`MAX_DEPTH`] levels; then each of those is
-//! listed flat, again [`CONCURRENCY`] at once. A Camus tree (`topic/hourly/YYYY/MM/DD/HH`)
-//! splits at its days: a year is ~400 listings, ~25 rounds.
+//! one before it: a year of hourly folders of 16 partitions, 140,000 files, would be 140 round
+//! trips in a row. So the tree is first walked folder by folder (listings with a delimiter,
+//! [`CONCURRENCY`] at once) until there are [`ENOUGH_PREFIXES`] folders to split the work, or
+//! [`MAX_DEPTH`] levels; then each of those is listed flat, again [`CONCURRENCY`] at once. Split
+//! no finer than that: every listing is a round trip, and a folder of a few files costs as much
+//! as a page of 1,000. A Camus tree (`topic/hourly/YYYY/MM/DD/HH`) splits at its months (a year:
+//! 12 flat listings of ~12 pages side by side) or, for a month or less, at its days.
 
 use anyhow::Result;
 use futures::{StreamExt, TryStreamExt};
@@ -18,7 +20,7 @@ use crate::storage::FileEntry;
 /// Listings in flight at once.
 const CONCURRENCY: usize = 16;
 /// Folders enough to list flat in parallel.
-const ENOUGH_PREFIXES: usize = 64;
+const ENOUGH_PREFIXES: usize = 8;
 /// Levels walked folder by folder at most.
 const MAX_DEPTH: usize = 5;
 

@@ -20,6 +20,7 @@ mod credentials;
 mod errors;
 mod listing;
 mod location;
+mod prefetch;
 mod reader;
 mod writer;
 
@@ -103,6 +104,8 @@ pub(super) struct Client {
     endpoint: String,
     retries: bool,
     retry_timeout: Duration,
+    /// The first bytes of the files about to be read ([`prefetch`]).
+    prefetch: prefetch::Prefetch,
 }
 
 /// The storage for an object-store URL: its store's client, built and checked on first use.
@@ -186,13 +189,30 @@ impl Storage for ObjectStorage {
 
     fn open(&self, url: &str) -> Result<Box<dyn Read + Send>> {
         let key = self.key(url)?;
-        let meta = self.call(url, "reading", self.client.store.head(&key))?;
+        // One request for a small file: its first bytes carry its size (no HEAD first).
+        let first = match self.client.prefetch.take(url) {
+            Some(fetch) => runtime::block_on(fetch)?
+                .map_err(|e| anyhow::anyhow!("{url}: reading ahead failed: {e}"))?,
+            None => runtime::block_on(prefetch::first(self.client.store.as_ref(), &key))?,
+        }
+        .map_err(|e| errors::describe(&self.client, url, "reading", e))?;
         Ok(Box::new(reader::ObjectReader::open(
             self.client.clone(),
             url.to_string(),
             key,
-            meta.size,
+            first,
         )?))
+    }
+
+    fn read_ahead(&self, urls: &[String]) {
+        let files = urls
+            .iter()
+            .filter_map(|url| {
+                let key = self.key(url).ok()?;
+                Some((url.clone(), key))
+            })
+            .collect();
+        self.client.prefetch.start(self.client.store.clone(), files);
     }
 
     fn file_size(&self, url: &str) -> Result<Option<u64>> {

@@ -13,6 +13,7 @@ use object_store::path::Path;
 use object_store::ObjectStoreExt as _;
 use tokio::task::JoinHandle;
 
+use super::prefetch::First;
 use super::{errors, runtime, Client};
 
 /// Bytes a ranged request fetches.
@@ -32,20 +33,22 @@ pub(super) struct ObjectReader {
 }
 
 impl ObjectReader {
+    /// The reader of `key`, whose first bytes (and size) are `first`: the rest is fetched from
+    /// there on.
     pub(super) fn open(
         client: Arc<Client>,
         url: String,
         key: Path,
-        size: u64,
+        first: First,
     ) -> anyhow::Result<ObjectReader> {
         let mut reader = ObjectReader {
             client,
             url,
             key,
-            size,
-            next: 0,
+            size: first.size,
+            next: first.bytes.len() as u64,
             pending: VecDeque::new(),
-            current: Bytes::new(),
+            current: first.bytes,
         };
         reader.fetch_ahead()?;
         Ok(reader)
