@@ -173,6 +173,11 @@ impl<R: Read> SequenceFileReader<R> {
             Some(n) => usize::try_from(n)
                 .map_err(|_| anyhow!("negative record count {n} in the block at byte {at}"))?,
         };
+        // Hadoop's writer never writes an empty block (found by the sequence_file fuzz target:
+        // one was taken for a block of records and its first record's count went below zero).
+        if count == 0 {
+            bail!("a block of 0 records at byte {at}: Hadoop's writer writes none");
+        }
         let mut buffers: [Vec<u8>; 4] = Default::default();
         let names = ["key lengths", "keys", "value lengths", "values"];
         for (buffer, name) in buffers.iter_mut().zip(names) {

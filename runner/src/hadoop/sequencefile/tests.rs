@@ -181,6 +181,18 @@ fn block_compressed_files_for_every_codec_with_two_blocks() {
 }
 
 #[test]
+fn a_block_of_no_records_is_refused_not_read_as_records() {
+    // Found by the sequence_file fuzz target: the empty block's count went below zero.
+    let all = expected();
+    let (codec, compress) = all_codecs().remove(0);
+    let mut file = header(Some(codec.class_name()), true);
+    file.extend(block(&all, compress));
+    file.extend(block(&[], compress));
+    let error = format!("{:#}", read_all(&file).unwrap_err());
+    assert!(error.contains("a block of 0 records at byte"), "{error}");
+}
+
+#[test]
 fn block_with_empty_values_as_null_writable_values_are() {
     let records = vec![
         Record {
