@@ -268,3 +268,24 @@ fn a_sized_block_whose_items_end_elsewhere_is_refused_by_the_strict_walk() {
         }
     );
 }
+
+#[test]
+fn an_int_of_five_bytes_past_32_bits_is_refused_by_the_strict_walk() {
+    // Found by the avro_datum fuzz target: 5 varint bytes hold 35 bits.
+    let schema = Schema::parse_str(r#""int""#).unwrap();
+    let compiled = compiled(&schema);
+    let mut datum = Vec::new();
+    write_long(&mut datum, 11_718_750_000);
+    assert_eq!(datum.len(), 5);
+    let refused = compiled.datum_end(&datum, 0, Validate::Strict).unwrap_err();
+    assert_eq!(
+        refused.what,
+        crate::binary::Malformed::IntOutOfRange(11_718_750_000)
+    );
+    let mut fits = Vec::new();
+    write_long(&mut fits, i64::from(i32::MIN));
+    assert_eq!(
+        compiled.datum_end(&fits, 0, Validate::Strict),
+        Ok(fits.len())
+    );
+}
