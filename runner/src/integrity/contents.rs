@@ -30,6 +30,8 @@ pub(super) fn check_contents(
     workers: usize,
     depth: Depth,
 ) -> Vec<Damage> {
+    // Read in this order: a store a round trip away fetches the next files ahead.
+    storage.read_ahead(&files.iter().map(|f| f.url.clone()).collect::<Vec<_>>());
     let found = in_parallel(files, workers, |file| {
         match read_file(storage, file, depth) {
             Ok(count) => file
