@@ -66,19 +66,34 @@ pub(crate) fn c2k(dir: &Path, args: &[&str], env: &[(String, String)]) -> C2k {
 /// same tree replayed from disk into `dir/local.jsonl`; `None` when the server cannot run here.
 fn archive_on_s3(dir: &Path, records: u64, hours: u32, partitions: u32) -> Option<S3Server> {
     let s3 = S3Server::start()?;
-    sample(dir, records, hours, partitions);
-    std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
-    s3.create_bucket("archive");
-    let uploaded = s3.upload_dir(&dir.join("camus"), "archive", "camus");
-    assert!(uploaded.len() > 10, "the tree was uploaded: {uploaded:?}");
-    let local = pipeline(dir, "local.yaml", "camus", "local.jsonl");
-    c2k(dir, &["run", &local], &[]).run().assert_ok();
+    sample_replayed_from_disk(dir, records, hours, partitions, |tree| {
+        s3.create_bucket("archive");
+        s3.upload_dir(tree, "archive", "camus")
+    });
     Some(s3)
 }
 
-fn assert_same_output(dir: &Path, replayed: &str) {
+/// The sample tree in `dir/camus`, handed to `upload` (which returns what it uploaded), and
+/// replayed from disk into `dir/local.jsonl`, the output every store's replay must equal.
+pub(crate) fn sample_replayed_from_disk(
+    dir: &Path,
+    records: u64,
+    hours: u32,
+    partitions: u32,
+    upload: impl FnOnce(&Path) -> Vec<String>,
+) {
+    sample(dir, records, hours, partitions);
+    std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
+    let uploaded = upload(&dir.join("camus"));
+    assert!(uploaded.len() > 10, "the tree was uploaded: {uploaded:?}");
+    let local = pipeline(dir, "local.yaml", "camus", "local.jsonl");
+    c2k(dir, &["run", &local], &[]).run().assert_ok();
+}
+
+/// `dir/replayed` is byte for byte the replay of the same tree from disk.
+pub(crate) fn assert_same_output(dir: &Path, replayed: &str) {
     let local = std::fs::read(dir.join("local.jsonl")).expect("the local replay");
-    let remote = std::fs::read(dir.join(replayed)).expect("the replay from S3");
+    let remote = std::fs::read(dir.join(replayed)).expect("the replay from the store");
     assert!(!local.is_empty());
     assert!(
         local == remote,

@@ -10,33 +10,20 @@
 
 use std::path::Path;
 
-use crate::object_stores::{assert_nothing_written, c2k, pipeline, sample};
+use crate::object_stores::{
+    assert_nothing_written, assert_same_output, c2k, pipeline, sample_replayed_from_disk,
+};
 use crate::support::azurite::{Azurite, ACCOUNT, ACCOUNT_KEY};
 
 /// Azurite, a container `archive` holding the sample tree of `dir/camus` under `camus/`, and
 /// the same tree replayed from disk into `dir/local.jsonl`; `None` when Azurite cannot run here.
 fn archive_on_azure(dir: &Path, records: u64, hours: u32, partitions: u32) -> Option<Azurite> {
     let azurite = Azurite::start()?;
-    sample(dir, records, hours, partitions);
-    std::fs::create_dir_all(dir.join("tmp")).expect("tmp");
-    azurite.create_container("archive");
-    let uploaded = azurite.upload_dir(&dir.join("camus"), "archive", "camus");
-    assert!(uploaded.len() > 10, "the tree was uploaded: {uploaded:?}");
-    let local = pipeline(dir, "local.yaml", "camus", "local.jsonl");
-    c2k(dir, &["run", &local], &[]).run().assert_ok();
+    sample_replayed_from_disk(dir, records, hours, partitions, |tree| {
+        azurite.create_container("archive");
+        azurite.upload_dir(tree, "archive", "camus")
+    });
     Some(azurite)
-}
-
-fn assert_same_output(dir: &Path, replayed: &str) {
-    let local = std::fs::read(dir.join("local.jsonl")).expect("the local replay");
-    let remote = std::fs::read(dir.join(replayed)).expect("the replay from Azure");
-    assert!(!local.is_empty());
-    assert!(
-        local == remote,
-        "{replayed} ({} bytes) differs from the replay of the same tree on disk ({} bytes)",
-        remote.len(),
-        local.len()
-    );
 }
 
 /// `--set storage.options.KEY=VALUE` for each of `options`.

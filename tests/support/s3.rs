@@ -173,6 +173,7 @@ impl S3Response {
 
 /// One request to be sent by `curl --aws-sigv4`: [`S3Server::request`], then `.query(..)`,
 /// `.header(..)`, `.body(..)`, `.credentials(..)` or `.anonymous()`, then [`S3Request::send`].
+#[derive(Clone)]
 pub struct S3Request<'a> {
     server: &'a S3Server,
     method: String,
@@ -226,6 +227,21 @@ impl S3Request<'_> {
             .parse()
             .ok()
             .filter(|&status| status != 0)
+    }
+
+    /// Sends it, and again while the server answers 500 or 503, for up to 15 s, as an S3 client
+    /// does: SeaweedFS answers `InternalError` for a few seconds after a restart, until its
+    /// volume server has registered again.
+    #[track_caller]
+    pub fn send_retrying(self) -> S3Response {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let response = self.clone().send();
+            if !matches!(response.status, 500 | 503) || Instant::now() > deadline {
+                return response;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Sends it (one curl, bounded in time) and returns the response, whatever its status.
@@ -628,7 +644,7 @@ impl S3Server {
     #[track_caller]
     pub fn create_bucket(&self, bucket: &str) {
         self.request("PUT", bucket)
-            .send()
+            .send_retrying()
             .expect(200, &format!("create bucket {bucket}"));
     }
 
@@ -638,14 +654,16 @@ impl S3Server {
         self.request("PUT", &format!("{bucket}/{key}"))
             .header("Content-Type", "application/octet-stream")
             .body(bytes)
-            .send()
+            .send_retrying()
             .expect(200, &format!("put {bucket}/{key}"));
     }
 
     /// The object `bucket/key`, or `None` when there is none.
     #[track_caller]
     pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        let response = self.request("GET", &format!("{bucket}/{key}")).send();
+        let response = self
+            .request("GET", &format!("{bucket}/{key}"))
+            .send_retrying();
         match response.status {
             404 => None,
             _ => Some(
@@ -671,7 +689,7 @@ impl S3Server {
             if let Some(token) = &token {
                 request = request.query("continuation-token", token);
             }
-            let response = request.send();
+            let response = request.send_retrying();
             let xml = response
                 .expect(200, &format!("list {bucket}/{prefix}"))
                 .text();
