@@ -104,7 +104,6 @@ pub(super) fn build(url: &ObjectUrl, settings: &ObjectSettings) -> Result<Client
         url: url.clone(),
         credentials,
         endpoint,
-        retries: retry.max_retries > 0,
         retry_timeout: retry.retry_timeout,
         prefetch: Default::default(),
     })

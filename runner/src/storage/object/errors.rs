@@ -47,7 +47,7 @@ pub(super) fn describe(client: &Client, url: &str, operation: &str, error: Error
         _ => anyhow!(
             "{url}: {operation} failed{}: {detail}",
             // object_store says "after N retries" when it retried; a refusal it does not retry.
-            if client.retries && detail.contains(" retries") {
+            if detail.contains(" retries") {
                 format!(
                     " (retried for up to {}s; storage.retry_timeout)",
                     client.retry_timeout.as_secs()

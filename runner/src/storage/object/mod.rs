@@ -76,13 +76,19 @@ fn clients() -> &'static Mutex<BTreeMap<String, Arc<Client>>> {
     CLIENTS.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
+/// The value behind `mutex`, even if a thread panicked holding it (what it guards stays whole:
+/// settings, a map of clients or fetches).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Sets how object stores are reached (the loaded pipeline's `storage.*`); the clients built
 /// before are dropped when the settings change.
 pub(crate) fn configure(new: ObjectSettings) {
-    let mut current = settings().lock().unwrap_or_else(|e| e.into_inner());
+    let mut current = lock(settings());
     if *current != new {
         *current = new;
-        clients().lock().unwrap_or_else(|e| e.into_inner()).clear();
+        lock(clients()).clear();
     }
 }
 
@@ -102,7 +108,6 @@ pub(super) struct Client {
     credentials: String,
     /// Where it sends requests, in words.
     endpoint: String,
-    retries: bool,
     retry_timeout: Duration,
     /// The first bytes of the files about to be read ([`prefetch`]).
     prefetch: prefetch::Prefetch,
@@ -111,21 +116,14 @@ pub(super) struct Client {
 /// The storage for an object-store URL: its store's client, built and checked on first use.
 pub(crate) fn connect(url: &str) -> Result<Arc<dyn Storage>> {
     let parsed = ObjectUrl::parse(url)?;
-    let existing = clients()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&parsed.base)
-        .cloned();
+    let existing = lock(clients()).get(&parsed.base).cloned();
     let client = match existing {
         Some(client) => client,
         None => {
-            let settings = settings().lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let settings = lock(settings()).clone();
             let client = Arc::new(client::build(&parsed, &settings)?);
             client.check(&parsed)?;
-            clients()
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(parsed.base.clone(), client.clone());
+            lock(clients()).insert(parsed.base.clone(), client.clone());
             client
         }
     };

@@ -18,7 +18,7 @@ use object_store::{GetOptions, GetRange, ObjectStore};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::runtime;
+use super::{lock, runtime};
 
 /// Files fetched ahead of the reader.
 pub(super) const FILES_AHEAD: usize = 16;
@@ -71,7 +71,7 @@ impl Prefetch {
                 lock(&ahead).insert(url, entry);
             }
         });
-        if let Some(previous) = lock_walker(&self.walker).replace(walker) {
+        if let Some(previous) = lock(&self.walker).replace(walker) {
             previous.abort();
         }
     }
@@ -95,7 +95,7 @@ impl Prefetch {
 
 impl Drop for Prefetch {
     fn drop(&mut self) {
-        if let Some(walker) = lock_walker(&self.walker).take() {
+        if let Some(walker) = lock(&self.walker).take() {
             walker.abort();
         }
         for (_, ahead) in std::mem::take(&mut *lock(&self.ahead)) {
@@ -133,14 +133,4 @@ pub(super) async fn first(store: &dyn ObjectStore, key: &Path) -> object_store::
         }
         Err(e) => Err(e),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn lock_walker(
-    walker: &Mutex<Option<JoinHandle<()>>>,
-) -> std::sync::MutexGuard<'_, Option<JoinHandle<()>>> {
-    lock(walker)
 }
