@@ -31,6 +31,7 @@ use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
 use object_store::ObjectStoreExt as _;
 use sha2::{Digest as _, Sha256};
 
+use super::files_below;
 use super::process::tail;
 use super::servers::free_port;
 
@@ -474,26 +475,4 @@ fn http_date(time: SystemTime) -> String {
         of_day % 3_600 / 60,
         of_day % 60
     )
-}
-
-/// Every file below `dir`, as paths relative to it, sorted.
-fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![PathBuf::new()];
-    while let Some(relative) = pending.pop() {
-        let entries = std::fs::read_dir(dir.join(&relative))
-            .unwrap_or_else(|e| panic!("read {}: {e}", dir.join(&relative).display()));
-        for entry in entries {
-            let entry = entry.expect("a directory entry");
-            let path = relative.join(entry.file_name());
-            // Through symbolic links, as a copy would.
-            if std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()) {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }

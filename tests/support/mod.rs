@@ -69,3 +69,26 @@ fn test_name() -> String {
         _ => std::env::var("NEXTEST_TEST_NAME").unwrap_or_else(|_| "a test".to_string()),
     }
 }
+
+/// Every file below `dir` (through symbolic links), as paths relative to it, sorted: what the
+/// object-store servers' `upload_dir` upload.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let entries = std::fs::read_dir(dir.join(&relative))
+            .unwrap_or_else(|e| panic!("read {}: {e}", dir.join(&relative).display()));
+        for entry in entries {
+            let entry = entry.expect("a directory entry");
+            let path = relative.join(entry.file_name());
+            // Through symbolic links, as a copy would.
+            if std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()) {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}

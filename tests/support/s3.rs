@@ -23,6 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use super::files_below;
 use super::process::{describe, run_with_timeout, tail};
 use super::servers::free_port;
 
@@ -384,28 +385,6 @@ fn xml_unescape(text: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// Every file below `dir`, as paths relative to it, sorted.
-fn files_below(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![PathBuf::new()];
-    while let Some(relative) = pending.pop() {
-        let entries = std::fs::read_dir(dir.join(&relative))
-            .unwrap_or_else(|e| panic!("read {}: {e}", dir.join(&relative).display()));
-        for entry in entries {
-            let entry = entry.expect("a directory entry");
-            let path = relative.join(entry.file_name());
-            // Through symbolic links, as a copy would.
-            if std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()) {
-                pending.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// A string in a curl config file.
