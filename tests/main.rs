@@ -11,6 +11,7 @@
 mod support;
 
 mod buckets;
+mod camus_text;
 mod exactly_once;
 mod hdfs_kerberos;
 mod hdfs_replay;

@@ -210,8 +210,8 @@ fn a_plugin_built_against_another_contract_version_is_refused_naming_both_versio
         text.contains("future_contract.wasm")
             && text.contains("built against the plugin contract camus2kafka:plugin@9.0.0")
             && text.contains(
-                "loads camus2kafka:plugin@0.1.2, camus2kafka:plugin@0.1.1, \
-                 camus2kafka:plugin@0.1.0 only"
+                "loads camus2kafka:plugin@0.1.3, camus2kafka:plugin@0.1.2, \
+                 camus2kafka:plugin@0.1.1, camus2kafka:plugin@0.1.0 only"
             ),
         "{text}"
     );
@@ -224,8 +224,8 @@ fn a_plugin_built_against_another_contract_version_is_refused_naming_both_versio
     version.assert_ok();
     assert!(
         version.stdout.contains(
-            "plugin contract (WIT package): camus2kafka:plugin@0.1.2, camus2kafka:plugin@0.1.1, \
-             camus2kafka:plugin@0.1.0"
+            "plugin contract (WIT package): camus2kafka:plugin@0.1.3, camus2kafka:plugin@0.1.2, \
+             camus2kafka:plugin@0.1.1, camus2kafka:plugin@0.1.0"
         ),
         "{}",
         version.stdout
@@ -243,7 +243,7 @@ fn a_plugin_built_against_another_contract_version_is_refused_naming_both_versio
     .dir(dir.path())
     .timeout(Duration::from_secs(60))
     .run()
-    .assert_failed_with(&["camus2kafka:plugin@9.0.0", "camus2kafka:plugin@0.1.2"]);
+    .assert_failed_with(&["camus2kafka:plugin@9.0.0", "camus2kafka:plugin@0.1.3"]);
 }
 
 /// A format plugin of the older minor contract 0.1.0 (`format` returning `list<message>`, no

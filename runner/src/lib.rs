@@ -58,7 +58,7 @@ pub use offsets::{commit_step, read_history, show as show_offsets, StepOptions};
 pub use plugin_tools::scaffold::{new_plugin, Kind as PluginKind};
 pub use plugin_tools::try_out::{try_out, TryOut};
 pub use run::{run, RunOptions, ShardRun};
-pub use sample::{write_sample, SampleOptions};
+pub use sample::{write_sample, SampleLayout, SampleOptions};
 pub use shard::complete::commit as commit_sharded;
 pub use shard::map::map as map_stage;
 pub use shard::reduce::reduce as reduce_stage;

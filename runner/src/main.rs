@@ -126,6 +126,12 @@ enum Command {
         /// etl.output.file.time.partition.mins); 1440 writes daily folders.
         #[arg(long, default_value_t = 60)]
         bucket_minutes: u32,
+        /// Which of Camus' record writers the files imitate: avro (AvroRecordWriterProvider),
+        /// text, text-gzip, text-deflate, text-snappy (StringRecordWriterProvider: JSON lines,
+        /// uncompressed or through the Hadoop codec), sequencefile
+        /// (SequenceFileRecordWriterProvider: LongWritable event time → Text).
+        #[arg(long, value_enum, default_value_t = camus2kafka::SampleLayout::Avro)]
+        layout: camus2kafka::SampleLayout,
     },
 }
 
@@ -312,6 +318,7 @@ fn main() -> ExitCode {
             codec,
             by_event_time,
             bucket_minutes,
+            layout,
         } => camus2kafka::write_sample(
             &dir,
             &camus2kafka::SampleOptions {
@@ -323,6 +330,7 @@ fn main() -> ExitCode {
                 codec,
                 by_event_time,
                 bucket_minutes,
+                layout,
             },
         ),
     };

@@ -4,6 +4,7 @@
 //! walk Avro with the same code and the same limits).
 
 pub mod datum;
+mod json_path;
 pub mod projection;
 
 pub use c2k_avro::binary;
@@ -13,7 +14,7 @@ pub use c2k_avro::{
     Validate, MAX_DEPTH,
 };
 pub use datum::Datum;
-pub use projection::{read_leaf, Projection, Record, Registered};
+pub use projection::{read_leaf, Projection, Record, Registered, TEXT_ENCODING};
 
 #[cfg(test)]
 mod tests;

@@ -37,7 +37,15 @@ pub struct Registered {
     access: Vec<Access>,
     /// Per path: the schema has no such field at all (not merely a nullable one).
     not_in_schema: Vec<bool>,
+    /// Records in this "schema" are text, not Avro (contract 0.1.3: the host registers
+    /// [`TEXT_ENCODING`]); fields are read from them as JSON.
+    text: bool,
 }
+
+/// What the host registers, instead of an Avro schema, for records that are the bytes of a
+/// text message (a JSON topic archived by Camus' text or SequenceFile writer): a JSON string no
+/// Avro schema can be.
+pub const TEXT_ENCODING: &str = "\"c2k:text\"";
 
 /// The fields a plugin reads, and their plans for every registered schema.
 #[derive(Debug, Default)]
@@ -62,6 +70,19 @@ impl Projection {
 
     /// Parses, compiles and plans a schema under `id` (replacing any schema registered there).
     pub fn register(&mut self, id: u32, json: &str) -> Result<(), String> {
+        if json.trim() == TEXT_ENCODING {
+            let schema = Schema::Bytes;
+            let compiled = CompiledSchema::compile(&schema).map_err(|e| e.to_string())?;
+            let registered = Registered {
+                schema,
+                compiled,
+                access: Vec::new(),
+                not_in_schema: vec![false; self.paths.len()],
+                text: true,
+            };
+            self.schemas.insert(id, registered);
+            return Ok(());
+        }
         let schema = c2k_avro::schema_text::parse_schema(json)
             .map_err(|e| format!("schema {id} does not parse: {e}"))?;
         let compiled = CompiledSchema::compile(&schema).map_err(|e| format!("schema {id}: {e}"))?;
@@ -85,6 +106,7 @@ impl Projection {
                 compiled,
                 access,
                 not_in_schema,
+                text: false,
             },
         );
         Ok(())
@@ -175,6 +197,12 @@ impl<'a> Record<'a> {
     /// The value at the projection's path `i` (`fields()[i]`); `None` when the schema has no
     /// such field or a nullable union on the way holds `null`.
     pub fn get(&self, i: usize) -> Result<Option<Datum<'a>>, String> {
+        if self.registered.text {
+            if let Some(path) = self.paths.get(i) {
+                return super::json_path::read(self.datum, path)
+                    .map_err(|e| format!("reading field `{path}` of a text record: {e}"));
+            }
+        }
         let Some(access) = self.registered.access.get(i) else {
             return Err(if self.paths.is_empty() {
                 format!(
@@ -253,6 +281,9 @@ impl<'a> Record<'a> {
     /// The full name of the record's schema (`com.example.PageView`), or its type for a schema
     /// that is not a named type.
     pub fn schema_name(&self) -> String {
+        if self.registered.text {
+            return "text (not Avro)".into();
+        }
         match self.registered.schema.name() {
             Some(name) => name.fullname(None),
             None => format!(
@@ -279,9 +310,18 @@ impl<'a> Record<'a> {
         self.paths.get(i).map_or("", String::as_str)
     }
 
-    /// The record's Avro binary encoding.
+    /// The record's bytes: its Avro binary encoding or, for a text record
+    /// ([`is_text`](Self::is_text)), the message's bytes as archived.
     pub fn datum(&self) -> &'a [u8] {
         self.datum
+    }
+
+    /// Whether the record is a text message (a JSON topic archived by Camus' text or
+    /// SequenceFile writer) rather than an Avro datum: [`get`](Self::get) and
+    /// [`field`](Self::field) then read its fields as JSON, and [`datum`](Self::datum) is the
+    /// text as the live topic carried it.
+    pub fn is_text(&self) -> bool {
+        self.registered.text
     }
 
     pub fn schema_id(&self) -> u32 {

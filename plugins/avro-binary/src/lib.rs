@@ -2,6 +2,9 @@
 //! already resolved it to the reader schema). Optionally a message key from one field
 //! (`key_field`) and the Confluent wire header (`confluent_schema_id`: magic byte 0, then the
 //! schema id as 4 big-endian bytes).
+//!
+//! A text record (a JSON topic archived by Camus' text or SequenceFile writer, contract 0.1.3)
+//! passes through the same way: the message's bytes as the live topic carried them.
 
 use c2k_plugin_sdk::prelude::*;
 
@@ -38,6 +41,11 @@ impl OutputFormat for AvroBinary {
 
     fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), Error> {
         if let Some(header) = &self.header {
+            if record.is_text() {
+                return Err("confluent_schema_id frames Avro records, and this archive's \
+                            records are text: unset it"
+                    .into());
+            }
             message.value.extend_from_slice(header);
         }
         message.value.extend_from_slice(record.datum());

@@ -7,7 +7,13 @@
 //!
 //! The JSON is written straight from the binary datum by a plan compiled once per schema
 //! (`plan.rs`): no value tree is built.
+//!
+//! A text record (a JSON topic archived by Camus' text or SequenceFile writer, contract 0.1.3)
+//! is already JSON: `text: as_is` (default) passes its bytes through unchanged, what the live
+//! topic carried; `text: compact` checks that it is JSON and writes it again without
+//! insignificant whitespace, members in their order.
 
+mod compact;
 mod numbers;
 mod plan;
 mod text;
@@ -29,17 +35,29 @@ pub enum Encoding {
     Plain,
 }
 
+/// What becomes of a text record.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TextRecords {
+    #[default]
+    AsIs,
+    Compact,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
     encoding: Encoding,
     #[serde(default)]
+    text: TextRecords,
+    #[serde(default)]
     key_field: Option<String>,
 }
 
 pub struct Json {
     encoding: Encoding,
+    text: TextRecords,
     key_field: Option<String>,
     /// Each schema's plan, compiled the first time one of its records comes (by schema id).
     plans: RefCell<HashMap<u32, Rc<Plan>>>,
@@ -73,6 +91,7 @@ impl OutputFormat for Json {
     fn new(config: Config) -> Result<Self, Error> {
         Ok(Json {
             encoding: config.encoding,
+            text: config.text,
             key_field: config.key_field,
             plans: RefCell::default(),
             last: RefCell::default(),
@@ -84,6 +103,16 @@ impl OutputFormat for Json {
     }
 
     fn format(&self, record: &Record<'_>, message: &mut Message) -> Result<(), Error> {
+        if record.is_text() {
+            match self.text {
+                TextRecords::AsIs => message.value.extend_from_slice(record.datum()),
+                TextRecords::Compact => compact::compact(record.datum(), &mut message.value)?,
+            }
+            if self.key_field.is_some() {
+                message.key = record.get(0)?.and_then(|d| d.to_key_bytes());
+            }
+            return Ok(());
+        }
         // JSON of a binary datum is rarely more than twice its size: one allocation, not many.
         message.value.reserve(record.datum().len() * 2 + 16);
         let plan = self.plan(record);

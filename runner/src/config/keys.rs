@@ -9,6 +9,8 @@ use serde_yaml::{Mapping, Value};
 pub(crate) enum Kind {
     /// Free text.
     Text,
+    /// Text that may be all whitespace, but not empty (a record delimiter).
+    Delimiter,
     /// A local path, or a `file://`, `hdfs://` or object-store URL (relative paths are relative to
     /// the pipeline file).
     Path,
@@ -121,6 +123,8 @@ pub(crate) static KEYS: &[Key] = &[
     key("source.schema", Kind::Path, None, "reader schema (.avsc) every record is resolved to; without it plugins see each file's writer schema"),
     key("source.batch_size", Kind::Count, Some("3000"), "records per batch read from a file").within(1, MAX_BATCH),
     key("source.max_block_bytes", Kind::Size, Some("64MiB"), "the most one block of a data file (or a buffer of a Camus offsets file) may take, stored or decompressed: a larger block is refused, naming the file, the block and the codec, as it inflates (Camus writes blocks of about 64 KB, so only a decompression bomb or a corrupt size reaches it); each decoding thread holds at most two such blocks").within(64 * KIB, 2 * GIB),
+    key("source.format", Kind::Choice(&["auto", "avro", "text", "sequencefile"]), Some("auto"), "which of Camus' record writers made the archive: avro (AvroRecordWriterProvider, *.avro), text (StringRecordWriterProvider: each message's text then source.text_delimiter, uncompressed with no extension or .gz, .deflate, .snappy from Hadoop's codecs), sequencefile (SequenceFileRecordWriterProvider: LongWritable → Text), or auto (told from the file names and, for files with no extension, the first file's magic); a tree mixing them is refused, naming a file of each"),
+    key("source.text_delimiter", Kind::Delimiter, Some("\"\\n\""), "what follows every record of a text archive: Camus' etl.output.record.delimiter (a newline by default); a file whose record count disagrees with its name (a record that held the delimiter) is refused"),
     key("source.integrity", Kind::Choice(&["fail", "warn"]), Some("fail"), "what a duplicate, a gap or a stray file found by reconciling the archive with the Camus history does to a run: fail (stop before sending anything, with the table of c2k verify) or warn (publish and report; offsets are still never committed past the data)"),
     key("key.plugin", Kind::Path, Some("time-field"), "the key-extractor plugin: a bundled name (time-field), a path to a .wasm component, or native:time-field (compiled in, for benchmarks)"),
     key("key.config", Kind::Any, Some("{}"), "configuration given to the key plugin (time-field: field, on_missing)"),

@@ -50,6 +50,10 @@ pub struct SourceConfig {
     pub max_block_bytes: ByteSize,
     /// What a finding of the archive's reconciliation does to a run.
     pub integrity: Integrity,
+    /// Which of Camus' record writers made the files (`auto`: told from the files).
+    pub format: crate::source::FormatChoice,
+    /// What follows every record of a text archive (`etl.output.record.delimiter`).
+    pub text_delimiter: String,
 }
 
 /// `storage.*`: how object stores (`s3://`, `gs://`, `az://`) are reached; local disk and HDFS

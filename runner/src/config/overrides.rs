@@ -20,9 +20,10 @@ pub(crate) fn apply(doc: &mut Value, assignment: &str) -> Result<String> {
         serde_yaml::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
     // Text-valued keys keep the text as written (`--set topic=0123` stays "0123").
     let value = match (keys::find(path).map(|k| k.kind), &value) {
-        (Some(keys::Kind::Text | keys::Kind::Path), Value::Number(_) | Value::Bool(_)) => {
-            Value::String(text.to_owned())
-        }
+        (
+            Some(keys::Kind::Text | keys::Kind::Path | keys::Kind::Delimiter),
+            Value::Number(_) | Value::Bool(_),
+        ) => Value::String(text.to_owned()),
         _ => value,
     };
     if let Some((map_key, property)) = passthrough_property(path) {

@@ -179,6 +179,11 @@ pub(crate) fn check_kind(key: &Key, value: &Value) -> Result<(), String> {
         _ => None,
     };
     match key.kind {
+        Kind::Delimiter => match value {
+            Value::String(s) if !s.is_empty() => Ok(()),
+            Value::String(_) => Err("is empty: records could not be told apart".into()),
+            _ => Err(format!("expected text, got {}", describe(value))),
+        },
         Kind::Text | Kind::Path => match value {
             Value::String(s) if !s.trim().is_empty() => Ok(()),
             Value::String(_) => Err("is empty".into()),

@@ -4,4 +4,5 @@
 
 pub(crate) mod compression;
 pub(crate) mod sequencefile;
+pub(crate) mod stream;
 pub(crate) mod writable;

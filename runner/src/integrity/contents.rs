@@ -33,7 +33,7 @@ pub(super) fn check_contents(
     // Read in this order: a store a round trip away fetches the next files ahead.
     storage.read_ahead(&files.iter().map(|f| f.url.clone()).collect::<Vec<_>>());
     let found = in_parallel(files, workers, |file| {
-        match read_file(storage, file, depth) {
+        match read_file(storage, file, &depth) {
             Ok(count) => file
                 .name
                 .as_ref()

@@ -86,6 +86,7 @@ pub fn verify(pipeline: &Pipeline, json: bool, depth: VerifyDepth) -> Result<()>
         let storage = storage::for_url(&input_dir)?;
         let workers = crate::source::parallel::default_workers();
         let reading = records::Depth {
+            format: source::SourceFormat::of_pipeline(pipeline, &listing.files, storage.as_ref())?,
             max_block_bytes: pipeline.source.max_block_bytes.0,
             records: depth == VerifyDepth::Records,
         };

@@ -9,12 +9,16 @@ use anyhow::{anyhow, bail, Result};
 use c2k_avro::{CompiledSchema, Validate};
 
 use crate::source::container::ContainerReader;
-use crate::source::SourceFile;
+use crate::source::text::count_records;
+use crate::source::{SourceFile, SourceFormat};
 use crate::storage::Storage;
 
 /// How much of each file to read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Depth {
+    /// How the archive's records are written (Camus' text and SequenceFile writers' files are
+    /// read record by record either way: they have no blocks to count).
+    pub format: SourceFormat,
     /// The most bytes one block may take, stored or decompressed.
     pub max_block_bytes: u64,
     /// Walk every record too, not only the blocks.
@@ -22,7 +26,10 @@ pub(crate) struct Depth {
 }
 
 /// Reads `file` to its end; its record count, or the first thing `c2k run` would refuse in it.
-pub(super) fn read_file(storage: &dyn Storage, file: &SourceFile, depth: Depth) -> Result<u64> {
+pub(super) fn read_file(storage: &dyn Storage, file: &SourceFile, depth: &Depth) -> Result<u64> {
+    if depth.format != SourceFormat::Avro {
+        return count_records(storage, file, &depth.format, depth.max_block_bytes);
+    }
     let mut reader =
         ContainerReader::open(&file.url, storage.open(&file.url)?, depth.max_block_bytes)?;
     let writer = match depth.records {
@@ -137,10 +144,11 @@ mod tests {
             name: None,
         };
         let depth = Depth {
+            format: SourceFormat::Avro,
             max_block_bytes: 1 << 20,
             records,
         };
-        read_file(storage.as_ref(), &file, depth)
+        read_file(storage.as_ref(), &file, &depth)
     }
 
     #[test]

@@ -216,8 +216,31 @@ impl ComponentPlugin {
             .map_err(|e| not_this_role(&self.loaded, role, format!("{e:#}")))
     }
 
-    /// Tells the plugin about a schema later batches refer to by `id`.
+    /// Tells the plugin about a schema later batches refer to by `id`. Text records go only to
+    /// a component that knows them (contract 0.1.3): an older one would take their bytes for
+    /// Avro, so it is refused, naming its version.
     pub(super) fn register_schema(&mut self, id: u32, json: &str) -> Result<()> {
+        if json == crate::source::format::TEXT_ENCODING
+            && contract::is_older(self.version, contract::TEXT_RECORDS_SINCE)
+        {
+            return Err(self
+                .loaded
+                .error(
+                    None,
+                    format!(
+                        "was built against the plugin contract {}@{}, which carries Avro \
+                         records only, and this archive's records are text (Camus' text or \
+                         SequenceFile writer): rebuild the plugin with a \
+                         camus2kafka-plugin-sdk for {}@{} or later (see the compatibility \
+                         table in plugin-sdk/README.md)",
+                        contract::PACKAGE,
+                        self.version,
+                        contract::PACKAGE,
+                        contract::TEXT_RECORDS_SINCE
+                    ),
+                )
+                .into());
+        }
         let func = self.register_schema;
         let (result,) = self.loaded.call("register-schema", |store| {
             func.typed::<(BorrowedSchema<'_>,), Accepted>(&*store)?

@@ -5,6 +5,8 @@
 //! 0.1.1 added `format-flat` to the output format; a 0.1.0 format plugin is called with `format`.
 //! 0.1.2 added `key-floor` to the key extractor; a key extractor of 0.1.1 or 0.1.0 has none, and
 //! its keys are taken as not ordered by time (the archive is sorted whole).
+//! 0.1.3 added text records (the schema `"c2k:text"`); a component older than 0.1.3 is given
+//! Avro records only, and an archive of text records refuses it, naming both versions.
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -14,13 +16,16 @@ pub(crate) const PACKAGE: &str = "camus2kafka:plugin";
 
 /// The package versions this host loads, newest first: the WIT in `plugin-sdk/wit/` (what the
 /// SDK builds and `c2k plugin new` scaffolds) and the older minor versions of its major version.
-pub(crate) const LOADS: &[&str] = &["0.1.2", "0.1.1", "0.1.0"];
+pub(crate) const LOADS: &[&str] = &["0.1.3", "0.1.2", "0.1.1", "0.1.0"];
+
+/// The contract version that added text records (the schema `"c2k:text"`).
+pub(crate) const TEXT_RECORDS_SINCE: &str = "0.1.3";
 
 /// What `c2k --version` prints: the host's version and the contract versions it loads.
 pub const VERSION_TEXT: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    "\nplugin contract (WIT package): camus2kafka:plugin@0.1.2, camus2kafka:plugin@0.1.1, \
-     camus2kafka:plugin@0.1.0"
+    "\nplugin contract (WIT package): camus2kafka:plugin@0.1.3, camus2kafka:plugin@0.1.2, \
+     camus2kafka:plugin@0.1.1, camus2kafka:plugin@0.1.0"
 );
 
 /// The contract names a component exports or imports, with the version each carries (`None`:

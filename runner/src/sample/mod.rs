@@ -19,6 +19,9 @@ mod container_writer;
 pub(crate) mod history;
 pub(crate) mod page_view_schemas;
 mod records;
+mod text_files;
+
+pub use text_files::SampleLayout;
 
 use std::path::Path;
 
@@ -48,6 +51,8 @@ pub struct SampleOptions {
     /// default; 1440 writes daily folders (`daily/YYYY/MM/DD`), sizes below an hour add the
     /// minute to the hour folder. It divides a day, as Camus' partitioner needs.
     pub bucket_minutes: u32,
+    /// Which of Camus' record writers the files imitate.
+    pub layout: SampleLayout,
 }
 
 /// The first hour of every sample: 2024-03-10T00:00:00Z (fixed, so that output never depends on
@@ -155,22 +160,35 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 file_number += 1;
                 let mut marker = [0u8; 16];
                 rng.fill(&mut marker);
-                let bytes = container_writer::container_bytes(
-                    schema,
-                    json,
-                    codec(codec_name),
-                    codec_name,
-                    marker,
-                    records,
-                )?;
+                let bytes = if options.layout == SampleLayout::Avro {
+                    container_writer::container_bytes(
+                        schema,
+                        json,
+                        codec(codec_name),
+                        codec_name,
+                        marker,
+                        records,
+                    )?
+                } else {
+                    let texts = records
+                        .iter()
+                        .map(|record| {
+                            let json = crate::inspect::value_to_json(record.clone());
+                            let time = json["header"]["time"].as_i64().unwrap_or(0);
+                            (time, json.to_string())
+                        })
+                        .collect::<Vec<_>>();
+                    text_files::file_bytes(options.layout, &texts)?
+                };
                 let folder = topic_dir.join(bucket_folder(*bucket, options.bucket_minutes));
                 std::fs::create_dir_all(&folder)
                     .with_context(|| format!("cannot create {}", folder.display()))?;
                 let path = folder.join(format!(
-                    "{}.{leader}.{partition}.{}.{}.{bucket}.avro",
+                    "{}.{leader}.{partition}.{}.{}.{bucket}{}",
                     options.topic,
                     records.len(),
-                    last + 1
+                    last + 1,
+                    options.layout.extension()
                 ));
                 std::fs::write(&path, bytes)
                     .with_context(|| format!("cannot write {}", path.display()))?;

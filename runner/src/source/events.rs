@@ -8,6 +8,7 @@ use c2k_avro::{CompiledSchema, Validate};
 
 use super::container::ContainerReader;
 use super::schemas::{Plan, Registry};
+use super::text::{open_records, PlainFile};
 use super::{CamusSource, SourceEvent, SourceFile};
 use crate::record::{FileId, SourceBatch};
 use crate::storage::Storage;
@@ -24,7 +25,7 @@ pub(crate) struct Events<'a> {
     storage: Arc<dyn Storage>,
     registry: Registry,
     next_file: usize,
-    current: Option<OpenFile>,
+    current: Option<Reading>,
     /// A batch waiting behind the schema announcement that must precede it.
     pending: Option<SourceBatch>,
     /// After an error the stream ends: the caller fails the run.
@@ -59,23 +60,36 @@ impl<'a> Events<'a> {
                 };
                 let id = self.next_file as FileId;
                 self.next_file += 1;
-                let reader = open_container(
-                    self.storage.as_ref(),
-                    &file.url,
-                    self.source.max_block_bytes(),
-                )?;
-                let (schema_id, plan) = self.registry.plan_for(
-                    &file.url,
-                    &reader.header.schema,
-                    &reader.header.schema_json,
-                )?;
-                self.current = Some(OpenFile::new(id, file, reader, plan, schema_id)?);
+                let storage = self.storage.as_ref();
+                let reading = match self.source.format.encoding() {
+                    None => {
+                        let reader =
+                            open_container(storage, &file.url, self.source.max_block_bytes())?;
+                        let (schema_id, plan) = self.registry.plan_for(
+                            &file.url,
+                            &reader.header.schema,
+                            &reader.header.schema_json,
+                        )?;
+                        Reading::Avro(Box::new(OpenFile::new(id, file, reader, plan, schema_id)?))
+                    }
+                    Some(encoding) => {
+                        let records = open_records(
+                            storage,
+                            file,
+                            &self.source.format,
+                            self.source.max_block_bytes(),
+                        )?;
+                        let schema_id = self.registry.id_for(encoding, encoding);
+                        Reading::Plain(PlainFile::open(id, file, records, schema_id))
+                    }
+                };
+                self.current = Some(reading);
             }
             let Some(open) = self.current.as_mut() else {
                 continue;
             };
             let batch = open.next_checked(self.source.batch_size)?;
-            if open.done {
+            if open.done() {
                 self.current = None;
             }
             if let Some(batch) = batch {
@@ -112,7 +126,33 @@ pub(crate) fn open_container(
     ContainerReader::open(url, storage.open(url)?, max_block_bytes)
 }
 
-/// One file being read.
+/// One file being read, whatever Camus writer made it.
+pub(crate) enum Reading {
+    /// Boxed: a file is opened once, and the Avro state is several times the text one.
+    Avro(Box<OpenFile>),
+    /// Text or SequenceFile records.
+    Plain(PlainFile),
+}
+
+impl Reading {
+    /// The next batch of at most `batch_size` records, or `None` at the end of the file (the
+    /// record count then checked against the name).
+    pub(crate) fn next_checked(&mut self, batch_size: usize) -> Result<Option<SourceBatch>> {
+        match self {
+            Reading::Avro(open) => open.next_checked(batch_size),
+            Reading::Plain(open) => open.next_checked(batch_size),
+        }
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        match self {
+            Reading::Avro(open) => open.done,
+            Reading::Plain(open) => open.done,
+        }
+    }
+}
+
+/// One Avro file being read.
 pub(crate) struct OpenFile {
     file: FileId,
     reader: ContainerReader,

@@ -18,10 +18,12 @@
 pub(crate) mod codec;
 pub(crate) mod container;
 pub(crate) mod events;
+pub(crate) mod format;
 pub(crate) mod names;
 pub(crate) mod parallel;
 pub(crate) mod schema_depth;
 pub(crate) mod schemas;
+pub(crate) mod text;
 pub(crate) mod transcode;
 
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use anyhow::{bail, Context, Result};
 use crate::config::Pipeline;
 use crate::record::SourceBatch;
 use crate::storage::{self, Storage};
+pub(crate) use format::{FormatChoice, SourceFormat};
 use schemas::{ReaderSchema, Registry};
 
 /// What a Camus file name (`<topic>.<leader>.<partition>.<count>.<offset>...avro`) tells.
@@ -70,6 +73,8 @@ pub struct CamusSource {
     pub files: Vec<SourceFile>,
     storage: Arc<dyn Storage>,
     reader_schema: Option<ReaderSchema>,
+    /// Which of Camus' writers made the files (`source.format`).
+    pub format: SourceFormat,
     batch_size: usize,
     /// The most bytes one block may take, stored or decompressed (`source.max_block_bytes`).
     max_block_bytes: u64,
@@ -87,7 +92,16 @@ impl CamusSource {
         let files = listing.files;
         if files.is_empty() {
             bail!(
-                "no Avro files (*.avro) under {input_dir}: check source.dest_dir, source.input_dir and topic"
+                "no data files under {input_dir} (Avro files, or files Camus' text and \
+                 SequenceFile writers named): check source.dest_dir, source.input_dir and topic"
+            );
+        }
+        let format = SourceFormat::of_pipeline(pipeline, &files, storage.as_ref())?;
+        if format != SourceFormat::Avro && pipeline.source.schema.is_some() {
+            bail!(
+                "source.schema is set, but the archive holds {} records, not Avro: a reader \
+                 schema applies to Avro files only (unset it)",
+                format.describe()
             );
         }
         let reader_schema = match &pipeline.source.schema {
@@ -101,6 +115,7 @@ impl CamusSource {
             files,
             storage,
             reader_schema,
+            format,
             batch_size: pipeline.source.batch_size.max(1),
             max_block_bytes: pipeline.source.max_block_bytes.0,
         })
@@ -118,6 +133,7 @@ impl CamusSource {
             files,
             storage,
             reader_schema,
+            format: SourceFormat::Avro,
             batch_size: batch_size.max(1),
             max_block_bytes: codec::DEFAULT_MAX_BLOCK_BYTES,
         }
@@ -168,6 +184,7 @@ impl CamusSource {
             files: positions.iter().map(|&i| self.files[i].clone()).collect(),
             storage: Arc::clone(&self.storage),
             reader_schema: self.reader_schema.clone(),
+            format: self.format.clone(),
             batch_size: self.batch_size,
             max_block_bytes: self.max_block_bytes,
         }
@@ -205,6 +222,7 @@ impl CamusSource {
                 self.files.clone(),
                 self.storage.clone(),
                 self.reader_schema.clone(),
+                self.format.clone(),
                 self.batch_size,
                 self.max_block_bytes,
                 workers,

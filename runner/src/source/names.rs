@@ -9,16 +9,32 @@
 
 use super::CamusFileName;
 
-/// Whether a path (relative to the topic directory) is a data file to read: a `.avro` file with no
-/// hidden (`.`) or Hadoop-private (`_`) component, so `.crc` checksums, `_SUCCESS` markers and
-/// `_temporary` work folders are skipped.
+/// Whether a path (relative to the topic directory) is a data file to read, with no hidden (`.`)
+/// or Hadoop-private (`_`) component, so `.crc` checksums, `_SUCCESS` markers and `_temporary`
+/// work folders are skipped: a `.avro` file, or a file Camus' text or SequenceFile writers named
+/// (a Camus name with no extension or a codec's: `.gz`, `.deflate`, `.snappy`).
 ///
-/// Files are chosen by name, not by sniffing for the Avro magic: Camus's Avro writer always names
-/// its files `*.avro`, and opening every stray file on HDFS to look at four bytes would cost a
-/// round trip each and could pull in files that merely look like Avro.
+/// Files are chosen by name, not by sniffing for a magic: Camus names every file it writes, and
+/// opening every stray file on HDFS to look at four bytes would cost a round trip each and could
+/// pull in files that merely look like data.
 pub(crate) fn is_data_file(relative_path: &str) -> bool {
     let name = relative_path.rsplit('/').next().unwrap_or(relative_path);
-    name.ends_with(".avro") && is_visible(relative_path)
+    is_visible(relative_path)
+        && (name.ends_with(".avro") || CamusFileName::parse(name, None).is_some())
+}
+
+/// The name without the extension of Camus' writer (`.avro`, or a codec's), and whether it was
+/// `.avro` (whose names may be Camus' older four-field ones).
+fn stem(file_name: &str) -> (&str, bool) {
+    if let Some(stem) = file_name.strip_suffix(".avro") {
+        return (stem, true);
+    }
+    for codec in [".gz", ".deflate", ".snappy"] {
+        if let Some(stem) = file_name.strip_suffix(codec) {
+            return (stem, false);
+        }
+    }
+    (file_name, false)
 }
 
 /// Whether no component of a path (relative to the topic directory) is hidden (`.`) or
@@ -36,17 +52,20 @@ impl CamusFileName {
     /// dots, so when the name starts with `<topic>.` the rest is read after it; otherwise the
     /// topic is whatever precedes the last five (or, for older Camus, four) numeric fields.
     pub fn parse(file_name: &str, topic: Option<&str>) -> Option<CamusFileName> {
-        let stem = file_name.strip_suffix(".avro")?;
+        let (stem, avro) = stem(file_name);
+        // Without `.avro` the name is Camus' only if all five fields are numbers (its text and
+        // SequenceFile writers came after the four-field names): `notes.txt` is not one.
+        let strict = !avro;
         if let Some(rest) = topic.and_then(|t| stem.strip_prefix(t)?.strip_prefix('.')) {
-            if let Some(name) = fields(topic?, &rest.split('.').collect::<Vec<_>>()) {
+            if let Some(name) = fields(topic?, &rest.split('.').collect::<Vec<_>>(), strict) {
                 return Some(name);
             }
         }
         let parts: Vec<&str> = stem.split('.').collect();
-        for numeric in [5, 4] {
-            if parts.len() > numeric {
+        for numeric in if strict { &[5][..] } else { &[5, 4][..] } {
+            if parts.len() > *numeric {
                 let (topic_parts, rest) = parts.split_at(parts.len() - numeric);
-                if let Some(name) = fields(&topic_parts.join("."), rest) {
+                if let Some(name) = fields(&topic_parts.join("."), rest, strict) {
                     return Some(name);
                 }
             }
@@ -66,8 +85,11 @@ impl CamusFileName {
 }
 
 /// `<leader>.<partition>.<count>.<offset>[.<encoded partition>]`.
-fn fields(topic: &str, rest: &[&str]) -> Option<CamusFileName> {
+fn fields(topic: &str, rest: &[&str], strict: bool) -> Option<CamusFileName> {
     if topic.is_empty() || !(rest.len() == 4 || rest.len() == 5) {
+        return None;
+    }
+    if strict && (rest.len() != 5 || rest[4].parse::<i64>().is_err()) {
         return None;
     }
     let leader = rest[0];
@@ -130,6 +152,10 @@ mod tests {
         assert_eq!(CamusFileName::parse("part-00000.avro", Some("T")), None);
         assert_eq!(CamusFileName::parse("T.x.1.2.3.avro", Some("T")), None);
         assert_eq!(CamusFileName::parse("T.1.2.3.4.txt", Some("T")), None);
+        assert_eq!(CamusFileName::parse("T.1.2.3.4", Some("T")), None);
+        let text = CamusFileName::parse("T.1.2.3.4.1700000000000.deflate", Some("T")).unwrap();
+        assert_eq!((text.partition, text.count, text.last_offset), (2, 3, 3));
+        assert_eq!(text.bucket_start_ms, Some(1_700_000_000_000));
         // An offset of 0 cannot be a next offset.
         assert_eq!(CamusFileName::parse("T.1.2.0.0.avro", Some("T")), None);
     }
@@ -141,5 +167,19 @@ mod tests {
         assert!(!is_data_file("hourly/_temporary/T.1.0.1.1.avro"));
         assert!(!is_data_file("_SUCCESS"));
         assert!(!is_data_file("hourly/x.json"));
+        // Camus' text and SequenceFile writers: a Camus name, no extension or a codec's.
+        assert!(is_data_file("hourly/2024/01/01/00/T.1.0.1.1.1704067200000"));
+        assert!(is_data_file(
+            "hourly/2024/01/01/00/T.1.0.1.1.1704067200000.snappy"
+        ));
+        assert!(is_data_file(
+            "hourly/2024/01/01/00/T.1.0.1.1.1704067200000.gz"
+        ));
+        assert!(!is_data_file(
+            "hourly/2024/01/01/00/T.1.0.1.1.1704067200000.txt"
+        ));
+        assert!(!is_data_file("hourly/2024/01/01/00/T.1.2.3.4.txt"));
+        assert!(!is_data_file("hourly/2024/01/01/00/README"));
+        assert!(!is_data_file("hourly/.T.1.0.1.1.1704067200000.gz.crc"));
     }
 }

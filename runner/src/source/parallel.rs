@@ -21,8 +21,10 @@ use std::thread::JoinHandle;
 use anyhow::{anyhow, Result};
 use crossbeam_channel::{Receiver, Sender};
 
-use super::events::{open_container, OpenFile};
+use super::events::{open_container, OpenFile, Reading};
+use super::format::SourceFormat;
 use super::schemas::{Planner, ReaderSchema, Registry};
+use super::text::{open_records, PlainFile};
 use super::{SourceEvent, SourceFile};
 use crate::record::{FileId, SourceBatch};
 use crate::storage::Storage;
@@ -65,6 +67,7 @@ struct Shared {
     files: Vec<SourceFile>,
     storage: Arc<dyn Storage>,
     planner: Planner,
+    format: SourceFormat,
     batch_size: usize,
     max_block_bytes: u64,
     cancelled: AtomicBool,
@@ -117,6 +120,7 @@ impl ParallelEvents {
         files: Vec<SourceFile>,
         storage: Arc<dyn Storage>,
         reader_schema: Option<ReaderSchema>,
+        format: SourceFormat,
         batch_size: usize,
         max_block_bytes: u64,
         workers: usize,
@@ -127,6 +131,7 @@ impl ParallelEvents {
             files,
             storage,
             planner: Planner::new(reader_schema.clone()),
+            format,
             batch_size: batch_size.max(1),
             max_block_bytes,
             cancelled: AtomicBool::new(false),
@@ -300,13 +305,29 @@ fn work(shared: &Shared, jobs: &Receiver<Job>) {
 /// longer wants them (cancelled or dropped).
 fn decode(shared: &Shared, job: &Job) -> Result<()> {
     let file = &shared.files[job.index];
-    let reader = open_container(shared.storage.as_ref(), &file.url, shared.max_block_bytes)?;
-    let canonical = reader.header.schema.canonical_form();
-    let plan = shared
-        .planner
-        .plan(&file.url, &reader.header.schema, &canonical)?;
-    let json = reader.header.schema_json.clone();
-    let mut open = OpenFile::new(job.index as FileId, file, reader, plan, 0)?;
+    let id = job.index as FileId;
+    let storage = shared.storage.as_ref();
+    let (canonical, json, mut open) = match shared.format.encoding() {
+        None => {
+            let reader = open_container(storage, &file.url, shared.max_block_bytes)?;
+            let canonical = reader.header.schema.canonical_form();
+            let plan = shared
+                .planner
+                .plan(&file.url, &reader.header.schema, &canonical)?;
+            let json = reader.header.schema_json.clone();
+            let open = OpenFile::new(id, file, reader, plan, 0)?;
+            (canonical, json, Reading::Avro(Box::new(open)))
+        }
+        Some(encoding) => {
+            let records = open_records(storage, file, &shared.format, shared.max_block_bytes)?;
+            let open = PlainFile::open(id, file, records, 0);
+            (
+                encoding.to_string(),
+                encoding.to_string(),
+                Reading::Plain(open),
+            )
+        }
+    };
     if job.pieces.send(Piece::Schema { canonical, json }).is_err() {
         return Ok(());
     }
