@@ -19,6 +19,7 @@ use serde_json::Value as Json;
 
 use crate::support::c2k::{write_pipeline, C2k};
 use crate::support::hdfs::hadoop_jars;
+use crate::support::offsets::compile_java;
 use crate::support::process::run_with_timeout;
 
 const TOPIC: &str = "PAGE_VIEWS";
@@ -131,26 +132,7 @@ const LAYOUTS: &[Layout] = &[
 fn java_classes() -> PathBuf {
     static CLASSES: OnceLock<PathBuf> = OnceLock::new();
     CLASSES
-        .get_or_init(|| {
-            let out = std::env::temp_dir().join(format!("c2k-camus-java-{}", std::process::id()));
-            std::fs::create_dir_all(&out).expect("classes dir");
-            let source = crate::support::repo().join("tests/fixtures/java/WriteCamusFiles.java");
-            let output = run_with_timeout(
-                Command::new("javac")
-                    .args(["-nowarn", "-cp"])
-                    .arg(format!("{}/*", hadoop_jars().display()))
-                    .arg("-d")
-                    .arg(&out)
-                    .arg(source),
-                Duration::from_secs(120),
-            );
-            assert!(
-                output.status.success(),
-                "javac failed (a JDK is needed: CI installs openjdk): {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            out
-        })
+        .get_or_init(|| compile_java("camus", &["WriteCamusFiles.java"]))
         .clone()
 }
 

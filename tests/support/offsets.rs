@@ -54,28 +54,38 @@ fn java_classes() -> PathBuf {
     static CLASSES: OnceLock<PathBuf> = OnceLock::new();
     CLASSES
         .get_or_init(|| {
-            let jars = hadoop_jars();
-            let out = std::env::temp_dir().join(format!("c2k-offsets-java-{}", std::process::id()));
-            std::fs::create_dir_all(&out).expect("classes dir");
-            let src = super::repo().join("tests/fixtures/java");
-            let output = run_with_timeout(
-                Command::new("javac")
-                    .args(["-nowarn", "-cp"])
-                    .arg(format!("{}/*", jars.display()))
-                    .arg("-d")
-                    .arg(&out)
-                    .arg(src.join("WriteOffsets.java"))
-                    .arg(src.join("com/linkedin/camus/etl/kafka/common/EtlKey.java")),
-                Duration::from_secs(120),
-            );
-            assert!(
-                output.status.success(),
-                "javac failed (a JDK is needed: CI installs openjdk): {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            out
+            compile_java(
+                "offsets",
+                &[
+                    "WriteOffsets.java",
+                    "com/linkedin/camus/etl/kafka/common/EtlKey.java",
+                ],
+            )
         })
         .clone()
+}
+
+/// Compiles `sources` (under `tests/fixtures/java`) against the Hadoop jars into a folder of its
+/// own (`c2k-<what>-java-<pid>`); its path.
+pub fn compile_java(what: &str, sources: &[&str]) -> PathBuf {
+    let out = std::env::temp_dir().join(format!("c2k-{what}-java-{}", std::process::id()));
+    std::fs::create_dir_all(&out).expect("classes dir");
+    let src = super::repo().join("tests/fixtures/java");
+    let output = run_with_timeout(
+        Command::new("javac")
+            .args(["-nowarn", "-cp"])
+            .arg(format!("{}/*", hadoop_jars().display()))
+            .arg("-d")
+            .arg(&out)
+            .args(sources.iter().map(|s| src.join(s))),
+        Duration::from_secs(120),
+    );
+    assert!(
+        output.status.success(),
+        "javac failed (a JDK is needed: CI installs openjdk): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
 }
 
 /// Writes the files with Hadoop's SequenceFile.Writer.
