@@ -43,7 +43,10 @@ impl ReplayPlan {
 
     fn assemble(pipeline: &Pipeline, preflight: Option<StepOptions>) -> Result<ReplayPlan> {
         let mut source = CamusSource::open(pipeline)?;
-        let history = offsets::read_history(pipeline)?;
+        let history = match offsets::history_of_names(pipeline, &source.files) {
+            Some(names) => Some(names),
+            None => offsets::read_history(pipeline)?,
+        };
         if let Some(step) = preflight {
             offsets::preflight(pipeline, history.as_ref(), step)?;
         }

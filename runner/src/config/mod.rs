@@ -38,6 +38,9 @@ pub struct Pipeline {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
+    /// Who wrote the archive (`source.type`).
+    #[serde(rename = "type")]
+    pub kind: SourceType,
     /// Camus destination directory: a path, or a `file://`, `hdfs://` or object-store URL.
     pub dest_dir: String,
     /// Where this topic's files are; `<dest_dir>/<topic>` when unset.
@@ -54,6 +57,26 @@ pub struct SourceConfig {
     pub format: crate::source::FormatChoice,
     /// What follows every record of a text archive (`etl.output.record.delimiter`).
     pub text_delimiter: String,
+    /// Whether camus-sweeper's daily folders are replayed (an opt-in: they prove less).
+    pub swept_days: SweptDays,
+}
+
+/// `source.type`: who wrote the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceType {
+    /// Camus' hourly folders and execution history.
+    Camus,
+    /// Confluent's Kafka Connect HDFS or S3 sink: offsets in every file name.
+    KafkaConnect,
+}
+
+/// `source.swept_days`: camus-sweeper's daily folders, refused or replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SweptDays {
+    Refuse,
+    Replay,
 }
 
 /// `storage.*`: how object stores (`s3://`, `gs://`, `az://`) are reached; local disk and HDFS

@@ -381,7 +381,27 @@ fn requirements(doc: &Value, found: &mut Vec<Problem>) {
         }
         _ => {}
     }
-    if text("offsets.commit").is_some_and(|c| c != "none")
+    let connect = text("source.type").as_deref() == Some("kafka-connect");
+    if connect {
+        for key in ["offsets.exec_dir", "offsets.history_dir"] {
+            if get(key).is_some() {
+                found.push(Problem::new(
+                    key,
+                    "set, but source.type is kafka-connect: a Kafka Connect archive has no Camus \
+                     history; its cut-off comes from its file names (unset it)",
+                ));
+            }
+        }
+        if text("source.format").is_some_and(|f| f == "sequencefile") {
+            found.push(Problem::new(
+                "source.format",
+                "sequencefile, but source.type is kafka-connect: Kafka Connect's sinks write \
+                 Avro (.avro), JSON (.json) or bytes (.bin), never SequenceFiles",
+            ));
+        }
+    }
+    if !connect
+        && text("offsets.commit").is_some_and(|c| c != "none")
         && get("offsets.exec_dir").is_none()
         && get("offsets.history_dir").is_none()
     {

@@ -121,6 +121,8 @@ pub(crate) struct PartitionRow {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Report {
     pub topic: String,
+    /// Who wrote the archive (`source.type`): `camus` or `kafka-connect`.
+    pub layout: &'static str,
     pub input_dir: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history_dir: Option<String>,

@@ -9,6 +9,7 @@
 //! or is reported (`warn`), byte-identical copies are read once in every mode, and the offsets
 //! step never commits a cut-off beyond what the archive holds.
 
+mod connect;
 mod contents;
 pub(crate) mod findings;
 mod reconcile;
@@ -17,7 +18,7 @@ pub(crate) mod report;
 
 use anyhow::Result;
 
-use crate::config::{Integrity, Pipeline};
+use crate::config::{Integrity, Pipeline, SourceType};
 use crate::offsets::history::History;
 use crate::source::{self, Listing, SourceFile};
 use crate::storage;
@@ -42,6 +43,15 @@ pub(crate) fn check(
         let workers = crate::source::parallel::default_workers();
         contents::digest_namesakes(storage.as_ref(), &namesakes, workers)
     };
+    if pipeline.source.kind == SourceType::KafkaConnect {
+        return Ok(connect::reconcile(
+            &pipeline.topic,
+            &input_dir,
+            &listing.files,
+            &listing.not_regular,
+            &digests,
+        ));
+    }
     let mut report = reconcile::reconcile(
         &pipeline.topic,
         &input_dir,
@@ -56,9 +66,7 @@ pub(crate) fn check(
 
 /// The archive of the pipeline, as listed (non-regular entries included, as findings).
 pub(crate) fn list(pipeline: &Pipeline) -> Result<Listing> {
-    let input_dir = pipeline.input_dir();
-    let storage = storage::for_url(&input_dir)?;
-    source::list_archive(storage.as_ref(), &input_dir, Some(&pipeline.topic))
+    Ok(source::list_pipeline(pipeline)?.0)
 }
 
 /// What `c2k verify` reads of the data files, beyond their names.
@@ -79,14 +87,14 @@ pub enum VerifyDepth {
 pub fn verify(pipeline: &Pipeline, json: bool, depth: VerifyDepth) -> Result<()> {
     // A history that cannot be read is the first thing to say.
     let history = crate::offsets::read_history(pipeline)?;
-    let listing = list(pipeline)?;
+    let (listing, format) = source::list_pipeline(pipeline)?;
     let mut report = check(pipeline, history.as_ref(), &listing)?;
     if depth != VerifyDepth::NamesOnly {
         let input_dir = pipeline.input_dir();
         let storage = storage::for_url(&input_dir)?;
         let workers = crate::source::parallel::default_workers();
         let reading = records::Depth {
-            format: source::SourceFormat::of_pipeline(pipeline, &listing.files, storage.as_ref())?,
+            format,
             max_block_bytes: pipeline.source.max_block_bytes.0,
             records: depth == VerifyDepth::Records,
         };
@@ -168,9 +176,13 @@ pub(crate) fn gate(
         eprint!("{}", String::from_utf8_lossy(&table));
         if pipeline.source.integrity == Integrity::Fail {
             return Err(Inconsistent(format!(
-                "the archive is not consistent with the Camus history ({}; the table above \
-                 says where): nothing was sent. Fix the archive, or set source.integrity: warn \
+                "the archive is not consistent with {} ({}; the table above says where): \
+                 nothing was sent. Fix the archive, or set source.integrity: warn \
                  to publish it as it is (offsets are never committed past the data){}",
+                match pipeline.source.kind {
+                    SourceType::Camus => "the Camus history",
+                    SourceType::KafkaConnect => "its file names' offsets",
+                },
                 report::verdict(&report),
                 match &beyond {
                     Some(why) => format!("; and {why}"),

@@ -21,19 +21,19 @@ use crate::offsets::history::RunRecord;
 use crate::source::{CamusFileName, SourceFile};
 
 /// A data file with a Camus name of the topic.
-struct Named<'a> {
-    relative: String,
-    url: &'a str,
-    size: u64,
-    name: &'a CamusFileName,
+pub(super) struct Named<'a> {
+    pub(super) relative: String,
+    pub(super) url: &'a str,
+    pub(super) size: u64,
+    pub(super) name: &'a CamusFileName,
 }
 
 impl Named<'_> {
-    fn last(&self) -> i64 {
+    pub(super) fn last(&self) -> i64 {
         self.name.last_offset as i64
     }
     /// The first offset if the file held one contiguous range (see the module comment).
-    fn first(&self) -> i64 {
+    pub(super) fn first(&self) -> i64 {
         self.last() + 1 - self.name.count as i64
     }
 }
@@ -59,6 +59,7 @@ pub(super) fn reconcile(
 ) -> Report {
     let mut report = Report {
         topic: topic.to_string(),
+        layout: "camus",
         input_dir: input_dir.to_string(),
         history_dir: None,
         runs: runs.map_or_else(Vec::new, |r| r.iter().map(|r| r.name.clone()).collect()),
@@ -142,7 +143,7 @@ pub(super) fn reconcile(
 /// Files sharing a partition and a last offset: the same offsets twice. Copies (same count and
 /// size, and the same bytes) are read once and reported; the same name over other bytes is a
 /// conflict; anything else is a duplicate. Returns the indexes of the files to count.
-fn drop_copies(
+pub(super) fn drop_copies(
     partition: u32,
     named: &[Named<'_>],
     digests: &Digests,
@@ -943,7 +944,7 @@ fn unreconciled_row(partition: u32, named: &[Named<'_>], unique: &[usize]) -> Pa
 }
 
 /// The partition's status: the worst of its runs' and of its findings'.
-fn worst(run_statuses: &[&'static str], findings: &[Finding], partition: u32) -> &'static str {
+pub(super) fn worst(run_statuses: &[&'static str], findings: &[Finding], partition: u32) -> &'static str {
     let mine = || {
         findings
             .iter()
@@ -996,7 +997,7 @@ fn unparseable(topic: &str, relative: &str) -> Finding {
     .files(vec![relative.to_string()])
 }
 
-fn finding(severity: Severity, kind: Kind, message: String) -> Finding {
+pub(super) fn finding(severity: Severity, kind: Kind, message: String) -> Finding {
     Finding {
         severity,
         kind,
@@ -1010,23 +1011,23 @@ fn finding(severity: Severity, kind: Kind, message: String) -> Finding {
 }
 
 impl Finding {
-    fn partition(mut self, partition: u32) -> Self {
+    pub(super) fn partition(mut self, partition: u32) -> Self {
         self.partition = Some(partition);
         self
     }
-    fn run(mut self, run: &str) -> Self {
+    pub(super) fn run(mut self, run: &str) -> Self {
         self.run = Some(run.to_string());
         self
     }
-    fn offsets(mut self, from: i64, to: i64) -> Self {
+    pub(super) fn offsets(mut self, from: i64, to: i64) -> Self {
         self.offsets = Some([from, to]);
         self
     }
-    fn records(mut self, records: u64) -> Self {
+    pub(super) fn records(mut self, records: u64) -> Self {
         self.records = Some(records);
         self
     }
-    fn files(mut self, files: Vec<String>) -> Self {
+    pub(super) fn files(mut self, files: Vec<String>) -> Self {
         self.files = files;
         self
     }

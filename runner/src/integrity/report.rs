@@ -24,6 +24,11 @@ fn print_raw(report: &Report, out: &mut dyn Write) -> Result<()> {
         report.input_dir, report.files, report.records
     )?;
     match (&report.history_dir, report.runs.last()) {
+        _ if report.layout == "kafka-connect" => writeln!(
+            out,
+            "offsets: from the file names (Kafka Connect: each file holds its name's offsets, \
+             one contiguous run)"
+        )?,
         (Some(dir), Some(newest)) => writeln!(
             out,
             "history: {dir} ({} runs, newest {newest})",
@@ -45,7 +50,12 @@ pub(crate) fn verdict(report: &Report) -> String {
         report.count(Severity::Warning),
         report.count(Severity::Note),
     );
-    if report.is_consistent() {
+    if report.is_consistent() && report.layout == "kafka-connect" {
+        format!(
+            "consistent: every offset from each partition's first file to its last is in the \
+             archive once ({notes} notes)"
+        )
+    } else if report.is_consistent() {
         format!("consistent: every offset the runs advanced is in the archive once ({notes} notes)")
     } else if !report.refused() {
         format!(

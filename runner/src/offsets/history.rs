@@ -37,6 +37,8 @@ pub struct RunOffsets {
     pub run_dir: String,
     /// One entry per partition, by partition.
     pub partitions: Vec<PartitionOffset>,
+    /// Read from a Kafka Connect archive's file names (`run_dir` is the archive).
+    pub from_names: bool,
 }
 
 /// The newest run folder under `history_dir` and the topic's offsets in it.
@@ -144,6 +146,7 @@ pub(crate) fn read_run(storage: &dyn Storage, run_dir: &str, topic: &str) -> Res
     Ok(RunOffsets {
         run_dir: run_dir.to_string(),
         partitions: best.into_values().collect(),
+        from_names: false,
     })
 }
 
@@ -158,6 +161,8 @@ pub struct History {
     pub runs: Vec<RunRecord>,
     /// The folder's other entries (not named like runs), for the error that finds no run.
     others: Vec<String>,
+    /// Made from a Kafka Connect archive's file names: its one run is `dir` itself.
+    from_names: bool,
 }
 
 impl History {
@@ -179,7 +184,49 @@ impl History {
             dir: history_dir.to_string(),
             runs,
             others,
+            from_names: false,
         })
+    }
+
+    /// The one "run" a Kafka Connect archive's file names make (`spans`: per partition, the
+    /// first offset, the offset after the last and the file holding the last): it started each
+    /// partition at its first file and stopped after its last, where the consumers resume.
+    pub(crate) fn of_connect_names(
+        input_dir: &str,
+        spans: &BTreeMap<u32, (u64, u64, String)>,
+    ) -> History {
+        let mut run = RunRecord {
+            name: "kafka-connect file names".to_string(),
+            offsets_files: spans.len(),
+            ..RunRecord::default()
+        };
+        for (&partition, (first, next, file)) in spans {
+            // Kafka partitions are i32 and offsets i64: names that overflow them parse to none.
+            let (Ok(partition), Ok(first), Ok(next)) = (
+                i32::try_from(partition),
+                i64::try_from(*first),
+                i64::try_from(*next),
+            ) else {
+                continue;
+            };
+            run.started.insert(partition, first);
+            run.stopped.insert(partition, next);
+            run.resume.insert(
+                partition,
+                PartitionOffset {
+                    partition,
+                    offset: next,
+                    node: String::new(),
+                    file: file.clone(),
+                },
+            );
+        }
+        History {
+            dir: input_dir.to_string(),
+            runs: vec![run],
+            others: Vec::new(),
+            from_names: true,
+        }
     }
 
     /// Where the newest run left each partition of the topic: what the next Camus run resumes
@@ -198,7 +245,10 @@ impl History {
                 }
             );
         };
-        let run_dir = join_url(&self.dir, &newest.name);
+        let run_dir = match self.from_names {
+            true => self.dir.clone(),
+            false => join_url(&self.dir, &newest.name),
+        };
         if newest.offsets_files == 0 {
             bail!(
                 "the Camus run folder {run_dir} has no offsets files (offsets-m-* or \
@@ -228,6 +278,7 @@ impl History {
         Ok(RunOffsets {
             run_dir,
             partitions: newest.resume.values().cloned().collect(),
+            from_names: self.from_names,
         })
     }
 }

@@ -19,7 +19,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use crate::config::{CommitMode, LiveCheck, Pipeline};
+use crate::config::{CommitMode, LiveCheck, Pipeline, SourceType};
 pub(crate) use crate::refusal::{AlreadyCommitted, HandOffRefused};
 use handoff::Decision;
 use history::{History, PartitionOffset, RunOffsets};
@@ -75,7 +75,10 @@ pub(crate) fn print_table(
     live: Option<&live::Snapshot>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    writeln!(out, "# latest Camus run: {}", run.run_dir)?;
+    match run.from_names {
+        true => writeln!(out, "# cut-off from the file names below: {}", run.run_dir)?,
+        false => writeln!(out, "# latest Camus run: {}", run.run_dir)?,
+    }
     let watermarks: &[live::Watermarks] = match live {
         Some(snapshot) => {
             writeln!(out, "# live topic on {}", snapshot.cluster)?;
@@ -142,13 +145,21 @@ const NO_HISTORY: &str = "offsets.exec_dir (or offsets.history_dir) is not set: 
 
 /// The offsets of the configured topic in the newest Camus run, read alone (`c2k offsets show`).
 fn latest_run(pipeline: &Pipeline) -> Result<RunOffsets> {
+    if pipeline.source.kind == SourceType::KafkaConnect {
+        return cutoff(pipeline, read_history(pipeline)?.as_ref());
+    }
     let history_dir = pipeline.history_dir().context(NO_HISTORY)?;
     history::latest_run(&history_dir, &pipeline.topic)
 }
 
 /// The pipeline's Camus history, every run of it, when the pipeline names one: read once per
-/// command, for the integrity check and the offsets step alike.
+/// command, for the integrity check and the offsets step alike. A Kafka Connect archive's
+/// history is what its file names say ([`History::of_connect_names`]), so it is listed.
 pub fn read_history(pipeline: &Pipeline) -> Result<Option<History>> {
+    if pipeline.source.kind == SourceType::KafkaConnect {
+        let (listing, _) = crate::source::list_pipeline(pipeline)?;
+        return Ok(history_of_names(pipeline, &listing.files));
+    }
     pipeline
         .history_dir()
         .map(|dir| {
@@ -156,6 +167,22 @@ pub fn read_history(pipeline: &Pipeline) -> Result<Option<History>> {
                 .with_context(|| format!("cannot read the Camus history {dir}"))
         })
         .transpose()
+}
+
+/// A Kafka Connect archive's history, from the names of its `files` (already listed); `None`
+/// for a Camus archive, whose history is its own ([`read_history`]).
+pub(crate) fn history_of_names(
+    pipeline: &Pipeline,
+    files: &[crate::source::SourceFile],
+) -> Option<History> {
+    (pipeline.source.kind == SourceType::KafkaConnect).then(|| {
+        let mine: Vec<_> = files
+            .iter()
+            .filter(|f| f.name.as_ref().is_some_and(|n| n.topic == pipeline.topic))
+            .cloned()
+            .collect();
+        History::of_connect_names(&pipeline.input_dir(), &crate::source::connect::spans(&mine))
+    })
 }
 
 /// The cut-off the offsets step commits: the newest run's resume points in `history`.

@@ -85,6 +85,12 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
             options.bucket_minutes
         );
     }
+    if options.layout.is_connect() && options.by_event_time {
+        bail!(
+            "sample --by-event-time is Camus' partitioner: Kafka Connect's layouts keep each \
+             file one contiguous run of offsets (drop --by-event-time)"
+        );
+    }
     let bucket_ms = i64::from(options.bucket_minutes) * 60_000;
     if let Some(name) = &options.codec {
         if !CODECS.contains(&name.as_str()) {
@@ -160,7 +166,7 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 file_number += 1;
                 let mut marker = [0u8; 16];
                 rng.fill(&mut marker);
-                let bytes = if options.layout == SampleLayout::Avro {
+                let bytes = if options.layout.is_avro() {
                     container_writer::container_bytes(
                         schema,
                         json,
@@ -180,16 +186,30 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                         .collect::<Vec<_>>();
                     text_files::file_bytes(options.layout, &texts)?
                 };
-                let folder = topic_dir.join(bucket_folder(*bucket, options.bucket_minutes));
+                let (folder, name) = match options.layout {
+                    // Kafka Connect's DefaultPartitioner and its zero-padded names.
+                    SampleLayout::ConnectHdfs => (
+                        format!("partition={partition}"),
+                        format!("{}+{partition}+{:010}+{last:010}", options.topic, offsets[0]),
+                    ),
+                    SampleLayout::ConnectS3 => (
+                        format!("partition={partition}"),
+                        format!("{}+{partition}+{:010}", options.topic, offsets[0]),
+                    ),
+                    _ => (
+                        bucket_folder(*bucket, options.bucket_minutes),
+                        format!(
+                            "{}.{leader}.{partition}.{}.{}.{bucket}",
+                            options.topic,
+                            records.len(),
+                            last + 1,
+                        ),
+                    ),
+                };
+                let folder = topic_dir.join(folder);
                 std::fs::create_dir_all(&folder)
                     .with_context(|| format!("cannot create {}", folder.display()))?;
-                let path = folder.join(format!(
-                    "{}.{leader}.{partition}.{}.{}.{bucket}{}",
-                    options.topic,
-                    records.len(),
-                    last + 1,
-                    options.layout.extension()
-                ));
+                let path = folder.join(format!("{name}{}", options.layout.extension()));
                 std::fs::write(&path, bytes)
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
@@ -206,6 +226,10 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 file_ends,
             });
         }
+    }
+    if options.layout.is_connect() {
+        // Kafka Connect keeps no history: its names are the offsets.
+        return Ok(());
     }
     history::write(&dir.join("execution"), &options.topic, &cutoffs)
 }

@@ -25,13 +25,29 @@ pub enum SampleLayout {
     TextSnappy,
     /// SequenceFileRecordWriterProvider: LongWritable → Text, block-compressed with zlib.
     Sequencefile,
+    /// Kafka Connect's HDFS sink with AvroFormat: `partition=<p>/<topic>+<p>+<start>+<end>.avro`,
+    /// no Camus history.
+    ConnectHdfs,
+    /// Kafka Connect's S3 sink with JsonFormat: `partition=<p>/<topic>+<p>+<start>.json`.
+    ConnectS3,
 }
 
 impl SampleLayout {
+    /// Whether the files are Kafka Connect's (offsets in the names, no Camus history).
+    pub(crate) fn is_connect(self) -> bool {
+        matches!(self, SampleLayout::ConnectHdfs | SampleLayout::ConnectS3)
+    }
+
+    /// Whether the files are Avro containers.
+    pub(crate) fn is_avro(self) -> bool {
+        matches!(self, SampleLayout::Avro | SampleLayout::ConnectHdfs)
+    }
+
     /// The file name's extension, with its dot.
     pub(crate) fn extension(self) -> &'static str {
         match self {
-            SampleLayout::Avro => ".avro",
+            SampleLayout::Avro | SampleLayout::ConnectHdfs => ".avro",
+            SampleLayout::ConnectS3 => ".json",
             SampleLayout::Text | SampleLayout::Sequencefile => "",
             SampleLayout::TextGzip => ".gz",
             SampleLayout::TextDeflate => ".deflate",

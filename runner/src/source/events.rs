@@ -300,13 +300,6 @@ impl OpenFile {
     /// the file was cut at a block boundary (which the container format cannot otherwise detect)
     /// and records would silently be lost, so it is an error, as is more.
     fn check_count(&self) -> Result<()> {
-        match self.expected_count {
-            Some(expected) if expected != self.next_index => anyhow::bail!(
-                "{}: the Camus file name says {expected} records but the file holds {}: it is truncated or was not written by Camus",
-                self.reader.url(),
-                self.next_index
-            ),
-            _ => Ok(()),
-        }
+        super::check_count(self.reader.url(), self.expected_count, self.next_index, false)
     }
 }

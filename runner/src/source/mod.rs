@@ -16,6 +16,7 @@
 //! Everything goes through [`crate::storage`], so local paths, HDFS and object stores all work.
 
 pub(crate) mod codec;
+pub(crate) mod connect;
 pub(crate) mod container;
 pub(crate) mod events;
 pub(crate) mod format;
@@ -30,7 +31,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
-use crate::config::Pipeline;
+use crate::config::{Pipeline, SourceType};
 use crate::record::SourceBatch;
 use crate::storage::{self, Storage};
 pub(crate) use format::{FormatChoice, SourceFormat};
@@ -87,16 +88,21 @@ impl CamusSource {
     pub fn open(pipeline: &Pipeline) -> Result<Self> {
         let input_dir = pipeline.input_dir();
         let storage = storage::for_url(&input_dir)?;
-        let listing = list_archive(storage.as_ref(), &input_dir, Some(&pipeline.topic))?;
+        let (listing, format) = list_pipeline(pipeline)?;
         listing.refuse_not_regular()?;
         let files = listing.files;
         if files.is_empty() {
             bail!(
-                "no data files under {input_dir} (Avro files, or files Camus' text and \
-                 SequenceFile writers named): check source.dest_dir, source.input_dir and topic"
+                "no data files under {input_dir} ({}): check source.dest_dir, source.input_dir \
+                 and topic",
+                match pipeline.source.kind {
+                    SourceType::Camus => "Avro files, or files Camus' text and SequenceFile \
+                                          writers named",
+                    SourceType::KafkaConnect => "files Kafka Connect's sinks named \
+                                                 <topic>+<partition>+<offset>….avro|json|bin",
+                }
             );
         }
-        let format = SourceFormat::of_pipeline(pipeline, &files, storage.as_ref())?;
         if format != SourceFormat::Avro && pipeline.source.schema.is_some() {
             bail!(
                 "source.schema is set, but the archive holds {} records, not Avro: a reader \
@@ -238,6 +244,25 @@ impl CamusSource {
     }
 }
 
+/// The refusal of a file (`text`: of Camus' text writer) whose record count, read to its end,
+/// disagrees with what its name says (`expected`, when it has such a name).
+pub(crate) fn check_count(url: &str, expected: Option<u64>, held: u64, text: bool) -> Result<()> {
+    match expected {
+        Some(expected) if expected != held => bail!(
+            "{url}: its name says {expected} records but the file holds {held}: it is \
+             truncated{}, or it was not written as its name says (Kafka Connect skips the \
+             offsets of a compacted topic and of transaction markers, which c2k cannot prove \
+             complete)",
+            if text {
+                ", a record held the delimiter (source.text_delimiter)"
+            } else {
+                ""
+            }
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// What is below a topic's directory: the data files, and the entries where data files would be
 /// that are not regular files.
 #[derive(Debug, Clone, Default)]
@@ -275,6 +300,19 @@ impl Listing {
 /// The data files below `dir`, sorted by URL, with what their names tell, and the entries that
 /// are not regular files.
 pub fn list_archive(storage: &dyn Storage, dir: &str, topic: Option<&str>) -> Result<Listing> {
+    list_with(storage, dir, names::is_data_file, |file_name| {
+        CamusFileName::parse(file_name, topic)
+    })
+}
+
+/// The data files below `dir` (relative paths `is_data` accepts), sorted by URL, each named as
+/// `name_of` reads its file name, and the entries that are not regular files.
+pub(crate) fn list_with(
+    storage: &dyn Storage,
+    dir: &str,
+    is_data: fn(&str) -> bool,
+    name_of: impl Fn(&str) -> Option<CamusFileName>,
+) -> Result<Listing> {
     let prefix = dir.trim_end_matches('/');
     let mut listing = Listing::default();
     for entry in storage.list_files(dir)? {
@@ -284,22 +322,36 @@ pub fn list_archive(storage: &dyn Storage, dir: &str, topic: Option<&str>) -> Re
             .unwrap_or(&entry.url)
             .trim_start_matches('/');
         if let Some(kind) = entry.not_regular {
-            // Whatever its name: a pipe named `x.avro` or not, it is no file Camus wrote.
+            // Whatever its name: a pipe named `x.avro` or not, it is no file a writer made.
             if names::is_visible(relative) {
                 listing.not_regular.push((entry.url, kind));
             }
             continue;
         }
-        if !names::is_data_file(relative) {
+        if !is_data(relative) {
             continue;
         }
         let file_name = relative.rsplit('/').next().unwrap_or(relative);
         listing.files.push(SourceFile {
-            name: CamusFileName::parse(file_name, topic),
+            name: name_of(file_name),
             url: entry.url,
             size: entry.size,
         });
     }
     listing.files.sort_by(|a, b| a.url.cmp(&b.url));
     Ok(listing)
+}
+
+/// The archive of `pipeline` as its `source.type` lists it, and how its records are written.
+pub(crate) fn list_pipeline(pipeline: &Pipeline) -> Result<(Listing, SourceFormat)> {
+    let input_dir = pipeline.input_dir();
+    let storage = storage::for_url(&input_dir)?;
+    match pipeline.source.kind {
+        SourceType::KafkaConnect => connect::list(pipeline, storage.as_ref(), &input_dir),
+        SourceType::Camus => {
+            let listing = list_archive(storage.as_ref(), &input_dir, Some(&pipeline.topic))?;
+            let format = SourceFormat::of_pipeline(pipeline, &listing.files, storage.as_ref())?;
+            Ok((listing, format))
+        }
+    }
 }

@@ -257,16 +257,7 @@ impl PlainFile {
     }
 
     fn check_count(&self) -> Result<()> {
-        match self.expected_count {
-            Some(expected) if expected != self.next_index => bail!(
-                "{}: the Camus file name says {expected} records but the file holds {}: it is \
-                 truncated, a record held the delimiter (source.text_delimiter), or it was not \
-                 written by Camus",
-                self.url,
-                self.next_index
-            ),
-            _ => Ok(()),
-        }
+        super::check_count(&self.url, self.expected_count, self.next_index, true)
     }
 }
 

@@ -121,7 +121,9 @@ pub(crate) fn choose_order(
                 tracing::debug!(buckets = order.buckets(), "streaming Camus' time buckets");
                 return Ok(Some(order));
             }
-            None => "some file names give no Camus time bucket".to_string(),
+            None => "some file names give no Camus time bucket (Kafka Connect's and \
+                     camus-sweeper's never do)"
+                .to_string(),
         }
     };
     if mode == SortMode::Buckets {
