@@ -12,6 +12,7 @@ mod support;
 
 mod buckets;
 mod camus_text;
+mod connect_sinks;
 mod exactly_once;
 mod hdfs_kerberos;
 mod hdfs_replay;

@@ -76,9 +76,8 @@ pub(super) fn reconcile(
             }
         };
         report.findings.push(
-            finding(Severity::Error, Kind::Stray, stray).files(vec![relative_path(
-                input_dir, &file.url,
-            )]),
+            finding(Severity::Error, Kind::Stray, stray)
+                .files(vec![relative_path(input_dir, &file.url)]),
         );
     }
     for (partition, named) in &by_partition {

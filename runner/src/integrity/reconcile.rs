@@ -944,7 +944,11 @@ fn unreconciled_row(partition: u32, named: &[Named<'_>], unique: &[usize]) -> Pa
 }
 
 /// The partition's status: the worst of its runs' and of its findings'.
-pub(super) fn worst(run_statuses: &[&'static str], findings: &[Finding], partition: u32) -> &'static str {
+pub(super) fn worst(
+    run_statuses: &[&'static str],
+    findings: &[Finding],
+    partition: u32,
+) -> &'static str {
     let mine = || {
         findings
             .iter()

@@ -190,7 +190,10 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                     // Kafka Connect's DefaultPartitioner and its zero-padded names.
                     SampleLayout::ConnectHdfs => (
                         format!("partition={partition}"),
-                        format!("{}+{partition}+{:010}+{last:010}", options.topic, offsets[0]),
+                        format!(
+                            "{}+{partition}+{:010}+{last:010}",
+                            options.topic, offsets[0]
+                        ),
                     ),
                     SampleLayout::ConnectS3 => (
                         format!("partition={partition}"),

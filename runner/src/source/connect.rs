@@ -90,7 +90,10 @@ pub(crate) fn settle_names(
     for (i, file) in listing.files.iter().enumerate() {
         let file_name = file.url.rsplit('/').next().unwrap_or(&file.url);
         if let Some(name) = ConnectName::parse(file_name).filter(|n| n.topic == topic) {
-            by_partition.entry(name.partition).or_default().push((i, name));
+            by_partition
+                .entry(name.partition)
+                .or_default()
+                .push((i, name));
         }
     }
     for files in by_partition.values_mut() {
@@ -215,7 +218,8 @@ fn count_records(
     if *format != SourceFormat::Avro {
         return super::text::count_records(storage, file, format, limit);
     }
-    let mut reader = super::container::ContainerReader::open(&file.url, storage.open(&file.url)?, limit)?;
+    let mut reader =
+        super::container::ContainerReader::open(&file.url, storage.open(&file.url)?, limit)?;
     let mut total = 0u64;
     while let Some(count) = reader.next_block()? {
         total = total.saturating_add(count);
@@ -239,7 +243,10 @@ mod tests {
             })
         );
         let s3 = ConnectName::parse("page.views+0+0000004200.json.gz").unwrap();
-        assert_eq!((s3.topic.as_str(), s3.start, s3.end), ("page.views", 4200, None));
+        assert_eq!(
+            (s3.topic.as_str(), s3.start, s3.end),
+            ("page.views", 4200, None)
+        );
         assert!(ConnectName::parse("t+0+0000000005+0000000004.avro").is_none());
         assert!(ConnectName::parse("t+0+-1.avro").is_none());
         assert!(ConnectName::parse("t+0.avro").is_none());
@@ -277,7 +284,11 @@ mod tests {
         let got: Vec<Option<(u32, u64, u64)>> = listing
             .files
             .iter()
-            .map(|f| f.name.as_ref().map(|n| (n.partition, n.count, n.last_offset)))
+            .map(|f| {
+                f.name
+                    .as_ref()
+                    .map(|n| (n.partition, n.count, n.last_offset))
+            })
             .collect();
         assert_eq!(
             got,

@@ -300,6 +300,11 @@ impl OpenFile {
     /// the file was cut at a block boundary (which the container format cannot otherwise detect)
     /// and records would silently be lost, so it is an error, as is more.
     fn check_count(&self) -> Result<()> {
-        super::check_count(self.reader.url(), self.expected_count, self.next_index, false)
+        super::check_count(
+            self.reader.url(),
+            self.expected_count,
+            self.next_index,
+            false,
+        )
     }
 }

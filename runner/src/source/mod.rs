@@ -96,9 +96,11 @@ impl CamusSource {
                 "no data files under {input_dir} ({}): check source.dest_dir, source.input_dir \
                  and topic",
                 match pipeline.source.kind {
-                    SourceType::Camus => "Avro files, or files Camus' text and SequenceFile \
+                    SourceType::Camus =>
+                        "Avro files, or files Camus' text and SequenceFile \
                                           writers named",
-                    SourceType::KafkaConnect => "files Kafka Connect's sinks named \
+                    SourceType::KafkaConnect =>
+                        "files Kafka Connect's sinks named \
                                                  <topic>+<partition>+<offset>….avro|json|bin",
                 }
             );
