@@ -11,6 +11,7 @@
 mod support;
 
 mod buckets;
+mod camus_swept;
 mod camus_text;
 mod connect_sinks;
 mod exactly_once;

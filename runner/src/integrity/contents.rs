@@ -105,7 +105,7 @@ fn sha256(storage: &dyn Storage, url: &str) -> Result<[u8; 32]> {
 }
 
 /// `work` applied to every item on `workers` threads; the results in the items' order.
-fn in_parallel<T: Sync, R: Send>(
+pub(super) fn in_parallel<T: Sync, R: Send>(
     items: &[T],
     workers: usize,
     work: impl Fn(&T) -> R + Sync,

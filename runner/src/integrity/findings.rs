@@ -37,6 +37,8 @@ pub(crate) enum Kind {
     Damaged,
     /// Messages Camus read and recorded as undecodable (`errors-m-*`): not in the archive.
     Skipped,
+    /// camus-sweeper's daily folders: refused, or what their count against the history says.
+    Swept,
     /// What could not be reconciled, said plainly (no history, a run's start unknown, files
     /// older than the oldest run kept in the history).
     Unreconciled,
@@ -52,6 +54,7 @@ impl Kind {
             Kind::Stray => "stray",
             Kind::Damaged => "damaged",
             Kind::Skipped => "skipped",
+            Kind::Swept => "swept",
             Kind::Unreconciled => "unreconciled",
         }
     }

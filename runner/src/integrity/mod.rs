@@ -15,10 +15,11 @@ pub(crate) mod findings;
 mod reconcile;
 mod records;
 pub(crate) mod report;
+mod swept;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use crate::config::{Integrity, Pipeline, SourceType};
+use crate::config::{Integrity, Pipeline, SourceType, SweptDays};
 use crate::offsets::history::History;
 use crate::source::{self, Listing, SourceFile};
 use crate::storage;
@@ -52,16 +53,51 @@ pub(crate) fn check(
             &digests,
         ));
     }
+    let (hourly, swept) = swept::split(&input_dir, &listing.files);
     let mut report = reconcile::reconcile(
         &pipeline.topic,
         &input_dir,
-        &listing.files,
+        &hourly,
         &listing.not_regular,
         history.map(|h| h.runs.as_slice()),
         &digests,
     );
     report.history_dir = history.map(|h| h.dir.clone());
+    if !swept.is_empty() {
+        report.files = listing.files.len();
+        report
+            .findings
+            .extend(swept::days_twice(&input_dir, &hourly, &swept));
+        match pipeline.source.swept_days {
+            SweptDays::Refuse => report.findings.push(swept::refused(&input_dir, &swept)),
+            SweptDays::Replay => {
+                let records = count_swept(pipeline, &input_dir, &swept)?;
+                swept::account(&mut report, &swept, records);
+            }
+        }
+        report.findings.sort_by_key(|f| f.severity);
+    }
     Ok(report)
+}
+
+/// The records of the swept files (their Avro blocks' counts, read in parallel); a file that
+/// cannot be read is an error naming it.
+fn count_swept(
+    pipeline: &Pipeline,
+    input_dir: &str,
+    swept: &[(&SourceFile, String)],
+) -> Result<u64> {
+    let storage = storage::for_url(input_dir)?;
+    let depth = records::Depth {
+        format: source::SourceFormat::Avro,
+        max_block_bytes: pipeline.source.max_block_bytes.0,
+        records: false,
+    };
+    let counts = contents::in_parallel(swept, crate::source::parallel::default_workers(), |(f, _)| {
+        records::read_file(storage.as_ref(), f, &depth)
+            .with_context(|| format!("counting the records of the swept file {}", f.url))
+    });
+    counts.into_iter().sum()
 }
 
 /// The archive of the pipeline, as listed (non-regular entries included, as findings).
@@ -174,16 +210,27 @@ pub(crate) fn gate(
         let mut table = Vec::new();
         report::print(&report, &mut table)?;
         eprint!("{}", String::from_utf8_lossy(&table));
-        if pipeline.source.integrity == Integrity::Fail {
+        // Swept days refused (or a day both swept and hourly) are never published: warn is
+        // for what the archive holds once, and these would be unproven or twice.
+        let swept = report
+            .findings
+            .iter()
+            .any(|f| f.kind == Kind::Swept && f.severity == Severity::Error);
+        if pipeline.source.integrity == Integrity::Fail || swept {
             return Err(Inconsistent(format!(
                 "the archive is not consistent with {} ({}; the table above says where): \
-                 nothing was sent. Fix the archive, or set source.integrity: warn \
-                 to publish it as it is (offsets are never committed past the data){}",
+                 nothing was sent. {}{}",
                 match pipeline.source.kind {
                     SourceType::Camus => "the Camus history",
                     SourceType::KafkaConnect => "its file names' offsets",
                 },
                 report::verdict(&report),
+                match swept {
+                    true => "camus-sweeper's daily folders are refused whatever \
+                             source.integrity says (see the swept findings)",
+                    false => "Fix the archive, or set source.integrity: warn to publish it as \
+                              it is (offsets are never committed past the data)",
+                },
                 match &beyond {
                     Some(why) => format!("; and {why}"),
                     None => String::new(),

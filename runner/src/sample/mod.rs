@@ -59,6 +59,7 @@ pub struct SampleOptions {
 /// the clock).
 const START_MS: i64 = 1_710_028_800_000;
 const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
 
 const CODECS: [&str; 6] = ["null", "deflate", "snappy", "zstandard", "bzip2", "xz"];
 
@@ -91,6 +92,18 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
              file one contiguous run of offsets (drop --by-event-time)"
         );
     }
+    let swept_before = match options.layout {
+        // The sweeper leaves the newest day hourly (camus.sweeper.min.days.ago).
+        SampleLayout::CamusSwept if options.hours <= 24 || options.by_event_time => bail!(
+            "sample --layout camus-swept needs --hours above 24 (the sweeper leaves the newest \
+             day hourly) and no --by-event-time"
+        ),
+        SampleLayout::CamusSwept => Some(START_MS + i64::from((options.hours - 1) / 24) * DAY_MS),
+        _ => None,
+    };
+    // A swept day's records, by (day start, schema is v2).
+    let mut swept: std::collections::BTreeMap<(i64, bool), Vec<apache_avro::types::Value>> =
+        std::collections::BTreeMap::new();
     let bucket_ms = i64::from(options.bucket_minutes) * 60_000;
     if let Some(name) = &options.codec {
         if !CODECS.contains(&name.as_str()) {
@@ -159,6 +172,14 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 let Some(last) = offsets.last() else {
                     continue;
                 };
+                if swept_before.is_some_and(|newest_day| *bucket < newest_day) {
+                    let day = bucket - bucket.rem_euclid(DAY_MS);
+                    swept
+                        .entry((day, v2_file))
+                        .or_default()
+                        .extend(records.iter().cloned());
+                    continue;
+                }
                 let codec_name = options
                     .codec
                     .as_deref()
@@ -229,6 +250,31 @@ pub fn write_sample(dir: &Path, options: &SampleOptions) -> Result<()> {
                 file_ends,
             });
         }
+    }
+    let mut parts_of_day: std::collections::BTreeMap<i64, usize> = Default::default();
+    for ((day, is_v2), records) in &swept {
+        let part = parts_of_day.entry(*day).or_default();
+        *part += 1;
+        let (schema, json) = match is_v2 {
+            true => (&v2, page_view_schemas::PAGE_VIEW_V2),
+            false => (&v1, page_view_schemas::PAGE_VIEW_V1),
+        };
+        let mut marker = [0u8; 16];
+        rng.fill(&mut marker);
+        // What the sweeper's defaults write: deflate (mapred.output.compression.codec).
+        let bytes = container_writer::container_bytes(
+            schema,
+            json,
+            codec("deflate"),
+            "deflate",
+            marker,
+            records,
+        )?;
+        let folder = topic_dir.join(bucket_folder(*day, 1440));
+        std::fs::create_dir_all(&folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+        let path = folder.join(format!("part-r-{:05}.avro", *part - 1));
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
     if options.layout.is_connect() {
         // Kafka Connect keeps no history: its names are the offsets.

@@ -25,6 +25,9 @@ pub enum SampleLayout {
     TextSnappy,
     /// SequenceFileRecordWriterProvider: LongWritable → Text, block-compressed with zlib.
     Sequencefile,
+    /// AvroRecordWriterProvider, every day but the newest swept by camus-sweeper into
+    /// `daily/YYYY/MM/dd/part-r-NNNNN.avro` (one part file per schema), its hourly folders gone.
+    CamusSwept,
     /// Kafka Connect's HDFS sink with AvroFormat: `partition=<p>/<topic>+<p>+<start>+<end>.avro`,
     /// no Camus history.
     ConnectHdfs,
@@ -40,13 +43,16 @@ impl SampleLayout {
 
     /// Whether the files are Avro containers.
     pub(crate) fn is_avro(self) -> bool {
-        matches!(self, SampleLayout::Avro | SampleLayout::ConnectHdfs)
+        matches!(
+            self,
+            SampleLayout::Avro | SampleLayout::ConnectHdfs | SampleLayout::CamusSwept
+        )
     }
 
     /// The file name's extension, with its dot.
     pub(crate) fn extension(self) -> &'static str {
         match self {
-            SampleLayout::Avro | SampleLayout::ConnectHdfs => ".avro",
+            SampleLayout::Avro | SampleLayout::ConnectHdfs | SampleLayout::CamusSwept => ".avro",
             SampleLayout::ConnectS3 => ".json",
             SampleLayout::Text | SampleLayout::Sequencefile => "",
             SampleLayout::TextGzip => ".gz",
