@@ -94,7 +94,10 @@ fn lines(dir: &Path, name: &str) -> Vec<String> {
 fn refused(run: &Run, dir: &Path, name: &str, needles: &[&str]) {
     assert_eq!(run.code, Some(5), "{}", run.stderr);
     run.assert_failed_with(needles);
-    assert!(!dir.join(name).join("out.jsonl").exists(), "nothing written");
+    assert!(
+        !dir.join(name).join("out.jsonl").exists(),
+        "nothing written"
+    );
 }
 
 #[test]
@@ -106,7 +109,11 @@ fn a_swept_day_is_replayed_only_when_asked_and_then_into_the_same_messages() {
     assert_eq!(want.len() as u64, RECORDS);
 
     let swept = tree(dir.path(), "swept");
-    assert_eq!(sweep(dir.path(), "swept", &[]), 2400, "the day's records, each once");
+    assert_eq!(
+        sweep(dir.path(), "swept", &[]),
+        2400,
+        "the day's records, each once"
+    );
     let part = format!("daily/{DAY}/part-r-00000.avro");
     refused(
         &run(dir.path(), &["run", &swept]),
@@ -116,7 +123,10 @@ fn a_swept_day_is_replayed_only_when_asked_and_then_into_the_same_messages() {
     );
     // `source.integrity: warn` publishes what it can prove once; not swept days.
     refused(
-        &run(dir.path(), &["run", &swept, "--set", "source.integrity=warn"]),
+        &run(
+            dir.path(),
+            &["run", &swept, "--set", "source.integrity=warn"],
+        ),
         dir.path(),
         "swept",
         &["whatever source.integrity says"],
@@ -171,7 +181,10 @@ fn swept_days_short_doubled_or_beside_their_hours_are_said_or_refused() {
     // every mode.
     let both = tree(dir.path(), "both");
     sweep(dir.path(), "both", &["--keep-hourly"]);
-    for extra in [&asked[..], &[&asked[..], &["--set", "source.integrity=warn"]].concat()] {
+    for extra in [
+        &asked[..],
+        &[&asked[..], &["--set", "source.integrity=warn"]].concat(),
+    ] {
         refused(
             &run(dir.path(), &[&["run", &both][..], extra].concat()),
             dir.path(),

@@ -93,10 +93,14 @@ fn count_swept(
         max_block_bytes: pipeline.source.max_block_bytes.0,
         records: false,
     };
-    let counts = contents::in_parallel(swept, crate::source::parallel::default_workers(), |(f, _)| {
-        records::read_file(storage.as_ref(), f, &depth)
-            .with_context(|| format!("counting the records of the swept file {}", f.url))
-    });
+    let counts = contents::in_parallel(
+        swept,
+        crate::source::parallel::default_workers(),
+        |(f, _)| {
+            records::read_file(storage.as_ref(), f, &depth)
+                .with_context(|| format!("counting the records of the swept file {}", f.url))
+        },
+    );
     counts.into_iter().sum()
 }
 
@@ -226,9 +230,11 @@ pub(crate) fn gate(
                 },
                 report::verdict(&report),
                 match swept {
-                    true => "camus-sweeper's daily folders are refused whatever \
+                    true =>
+                        "camus-sweeper's daily folders are refused whatever \
                              source.integrity says (see the swept findings)",
-                    false => "Fix the archive, or set source.integrity: warn to publish it as \
+                    false =>
+                        "Fix the archive, or set source.integrity: warn to publish it as \
                               it is (offsets are never committed past the data)",
                 },
                 match &beyond {
