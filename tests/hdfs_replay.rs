@@ -192,6 +192,48 @@ fn a_camus_tree_on_hdfs_replays_exactly_like_the_same_tree_on_local_disk() {
         local == from_hdfs,
         "the replay from HDFS differs from the replay from local disk"
     );
+
+    // The same cluster: a Kafka Connect HDFS sink's layout (`partition=<p>/` folders, `+` in the
+    // names) reads from HDFS as from local disk, its cut-off from the names alike.
+    let connect = dir.path().join("connect");
+    C2k::new(&[
+        "sample",
+        connect.to_str().unwrap(),
+        "--records",
+        "5000",
+        "--layout",
+        "connect-hdfs",
+    ])
+    .dir(dir.path())
+    .timeout(T)
+    .run()
+    .assert_ok();
+    let connect_run = |dest: &str, out: &str| {
+        let run = C2k::new(&[
+            "run",
+            &p,
+            "--set",
+            "source.type=kafka-connect",
+            "--set",
+            &format!("source.dest_dir={dest}"),
+            "--set",
+            "source.schema=connect/page_view.avsc",
+            "--set",
+            &format!("sink.path={out}"),
+        ])
+        .dir(dir.path())
+        .timeout(T)
+        .run();
+        run.assert_ok();
+        assert!(run.stderr.contains("5000 records in"), "{}", run.stderr);
+        std::fs::read(dir.path().join(out)).unwrap()
+    };
+    let on_disk = connect_run("connect/destination", "connect-local.jsonl");
+    let dest = target.upload_tree(&connect.join("destination"), "connect/destination");
+    assert!(
+        on_disk == connect_run(&dest, "connect-hdfs.jsonl"),
+        "the Kafka Connect archive replays from HDFS as from local disk"
+    );
 }
 
 /// `path` with the leader id of its Camus name replaced by `leader`.
