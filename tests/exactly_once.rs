@@ -407,6 +407,91 @@ fn topics_c2k_cannot_account_for_are_refused_even_with_resume() {
     );
 }
 
+/// A Kafka Connect S3 sink's archive of JSON lines (`c2k sample --layout connect-s3`: no Camus
+/// history, offsets in the names, text records) killed half-way with `kill -9` and resumed: each
+/// record once, in the uninterrupted run's order, and the group at each partition's last offset
+/// + 1 from the names.
+#[test]
+fn a_kafka_connect_text_archive_killed_half_way_resumes_exactly_once() {
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let brokers = tansu.brokers();
+    let dir = tempfile::tempdir().expect("temp dir");
+    C2k::new(&[
+        "sample",
+        dir.path().to_str().expect("utf-8"),
+        "--records",
+        &RECORDS.to_string(),
+        "--partitions",
+        &PARTITIONS.to_string(),
+        "--layout",
+        "connect-s3",
+    ])
+    .run()
+    .assert_ok();
+    let yaml = format!(
+        "topic: PAGE_VIEWS
+\
+         source:\n  type: kafka-connect\n  dest_dir: {d}/destination\n\
+         key:\n  config: {{ field: header.time }}\n\
+         sort:\n  memory: 64MiB\n  tmp_dir: {d}/tmp\n\
+         format:\n  plugin: json\n\
+         sink:\n  type: kafka\n  brokers: '{brokers}'\n\
+         offsets:\n  commit: zookeeper\n  zookeeper: '{zookeeper}'\n  live_check: warn\n",
+        d = dir.path().display(),
+        zookeeper = zk.connect_string()
+    );
+    std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp");
+    let pipeline = dir.path().join("replay.yaml");
+    std::fs::write(&pipeline, yaml).expect("write the pipeline");
+    let setup = Setup { dir, pipeline };
+
+    let (code, output) = run(&setup, "CONNECT_REFERENCE", "connect-reference", &[FAST]);
+    assert_eq!(code, Some(0), "{output}");
+    let reference = values_by_partition(&kafka::read_topic(
+        &brokers,
+        "CONNECT_REFERENCE",
+        RECORDS as usize,
+        LIMIT,
+    ));
+    // `c2k sample` starts partition p at offset 1000 * (p + 1), 5,000 records each.
+    let cutoffs: Vec<(String, String)> = (0..PARTITIONS)
+        .map(|p| (p.to_string(), (1000 * (p + 1) + 5000).to_string()))
+        .collect();
+    assert_eq!(
+        committed_offsets(&zk.connect_string(), "connect-reference"),
+        cutoffs
+    );
+
+    let at_kill = kill_at(
+        &setup,
+        &brokers,
+        "CONNECT_KILLED",
+        "connect-killed",
+        Moment::HalfWay,
+    );
+    assert!(committed_offsets(&zk.connect_string(), "connect-killed").is_empty());
+    let (code, output) = run(&setup, "CONNECT_KILLED", "connect-killed", &[FAST]);
+    assert_eq!(code, Some(4), "a rerun without --resume: {output}");
+    let (code, output) = run(
+        &setup,
+        "CONNECT_KILLED",
+        "connect-killed",
+        &[FAST, "--resume"],
+    );
+    assert_eq!(code, Some(0), "c2k run --resume: {output}");
+    let received = kafka::read_topic(&brokers, "CONNECT_KILLED", RECORDS as usize, LIMIT);
+    assert_exactly_once(&received, &reference, "kafka-connect, killed half-way");
+    assert_eq!(
+        committed_offsets(&zk.connect_string(), "connect-killed"),
+        cutoffs
+    );
+    eprintln!(
+        "kafka-connect: {at_kill} in the topic at the kill, {} after --resume",
+        received.len()
+    );
+}
+
 /// A replay found complete by `--resume` goes straight to the offsets step.
 #[test]
 fn resuming_a_complete_replay_only_commits_the_offsets() {
