@@ -520,6 +520,12 @@ fn damaged_connect_archives_are_refused_naming_the_offsets_or_the_file() {
         copied.stderr
     );
     assert_same(hdfs, &replayed(root.path(), "copy"), &expected(&files));
+
+    // A Connect archive read as a Camus one is refused, saying which source.type it needs.
+    c2k(root.path(), &["run", &run, "--set", "source.type=camus"]).assert_failed_with(&[
+        "PAGE_VIEWS+0+0000001000+0000001024.avro: not a Camus data file name",
+        "set source.type: kafka-connect",
+    ]);
 }
 
 /// The S3 sink's layout on a real S3 server, replayed into a real Kafka broker with the group's

@@ -59,7 +59,14 @@ pub(super) fn reconcile(
         let stray = match &file.name {
             None => format!(
                 "{relative}: not a Kafka Connect file name ({topic}+<partition>+<start \
-                 offset>[+<end offset>].avro|json|bin), so which offsets it holds is unknown"
+                 offset>[+<end offset>].avro|json|bin), so which offsets it holds is unknown{}",
+                match crate::source::CamusFileName::parse(
+                    relative.rsplit('/').next().unwrap_or(&relative),
+                    Some(topic)
+                ) {
+                    Some(_) => " — it is named as Camus names its files: set source.type: camus",
+                    None => "",
+                }
             ),
             Some(name) if name.topic != topic => format!(
                 "{relative} is named for topic {}, not {topic}: its records are not this topic's",

@@ -988,13 +988,15 @@ fn unparseable(topic: &str, relative: &str) -> Finding {
         Kind::Stray,
         format!(
             "{relative}: not a Camus data file name ({topic}.<leader>.<partition>.<count>.<next \
-             offset>[.<bucket>].avro){}, so its records cannot be accounted for against the \
-             history",
+             offset>[.<bucket>].avro){}",
             if grouping {
                 " — its offset field is 0, as Camus's TopicGroupingPartitioner writes: such \
                  trees carry no offsets to check (source.integrity: warn replays them)"
+            } else if crate::source::connect::ConnectName::parse(file_name).is_some() {
+                ", but named as Kafka Connect's sinks name their files: set source.type: \
+                 kafka-connect"
             } else {
-                ""
+                ", so its records cannot be accounted for against the history"
             }
         ),
     )
