@@ -504,6 +504,12 @@ fn damaged_connect_archives_are_refused_naming_the_offsets_or_the_file() {
     let copy = root.path().join("copy/topics").join(TOPIC).join("backup");
     std::fs::create_dir_all(&copy).unwrap();
     std::fs::copy(&paths[2], copy.join(paths[2].file_name().unwrap())).unwrap();
+    // The S3 sink's keys file beside a data file (store.kafka.keys): said, not replayed.
+    std::fs::copy(
+        &paths[0],
+        paths[0].with_file_name(format!("{TOPIC}+0+0000001000.keys.avro")),
+    )
+    .unwrap();
     let dest = root.path().join("copy/topics");
     let run = pipeline(
         root.path(),
@@ -516,6 +522,14 @@ fn damaged_connect_archives_are_refused_naming_the_offsets_or_the_file() {
     copied.assert_ok();
     assert!(
         copied.stderr.contains("identical copies"),
+        "{}",
+        copied.stderr
+    );
+    assert!(
+        copied
+            .stderr
+            .contains("1 file of Kafka Connect's record keys or headers")
+            && copied.stderr.contains("PAGE_VIEWS+0+0000001000.keys.avro"),
         "{}",
         copied.stderr
     );

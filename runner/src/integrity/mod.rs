@@ -45,13 +45,31 @@ pub(crate) fn check(
         contents::digest_namesakes(storage.as_ref(), &namesakes, workers)
     };
     if pipeline.source.kind == SourceType::KafkaConnect {
-        return Ok(connect::reconcile(
+        let mut report = connect::reconcile(
             &pipeline.topic,
             &input_dir,
             &listing.files,
             &listing.not_regular,
             &digests,
-        ));
+        );
+        if let Some(said) = listing.side_files_said() {
+            report.findings.push(Finding {
+                severity: Severity::Warning,
+                kind: Kind::Stray,
+                partition: None,
+                run: None,
+                offsets: None,
+                records: None,
+                files: listing
+                    .side_files
+                    .iter()
+                    .map(|url| crate::identity::relative_path(&input_dir, url))
+                    .collect(),
+                message: said,
+            });
+            report.findings.sort_by_key(|f| f.severity);
+        }
+        return Ok(report);
     }
     let (hourly, swept) = swept::split(&input_dir, &listing.files);
     let mut report = reconcile::reconcile(
@@ -206,7 +224,7 @@ pub(crate) fn gate(
 ) -> Result<Gate> {
     let listing = Listing {
         files: files.to_vec(),
-        not_regular: Vec::new(),
+        ..Listing::default()
     };
     let report = check(pipeline, history, &listing)?;
     let beyond = cutoff_beyond(&report);

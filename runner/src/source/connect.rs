@@ -78,6 +78,21 @@ pub(crate) fn is_data_file(relative_path: &str) -> bool {
         && EXTENSIONS.iter().any(|ext| name.ends_with(ext))
 }
 
+/// Whether a file is the S3 sink's keys or headers file of a data file
+/// (`<topic>+<partition>+<start>.keys.avro`, `....headers.json`).
+fn is_side_file(url: &str) -> bool {
+    let name = url.rsplit('/').next().unwrap_or(url);
+    EXTENSIONS
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .is_some_and(|stem| {
+            [".keys", ".headers"].iter().any(|side| {
+                stem.strip_suffix(side)
+                    .is_some_and(|data| ConnectName::parse(&format!("{data}.avro")).is_some())
+            })
+        })
+}
+
 /// Gives each file of `topic` with a Connect name its offsets ([`CamusFileName`]: the count and
 /// the last offset), counting the last file of each partition whose name has no end (S3).
 /// `count` reads one file's records.
@@ -200,6 +215,11 @@ pub(crate) fn list(
     dir: &str,
 ) -> Result<(Listing, SourceFormat)> {
     let mut listing = super::list_with(storage, dir, is_data_file, |_| None)?;
+    let (side, data): (Vec<SourceFile>, Vec<SourceFile>) = std::mem::take(&mut listing.files)
+        .into_iter()
+        .partition(|f| is_side_file(&f.url));
+    listing.files = data;
+    listing.side_files = side.into_iter().map(|f| f.url).collect();
     let format = format(pipeline, &listing.files)?;
     let limit = pipeline.source.max_block_bytes.0;
     settle_names(&mut listing, &pipeline.topic, &|file| {
@@ -255,6 +275,9 @@ mod tests {
         assert!(is_data_file("year=2024/month=01/t+0+1.bin"));
         assert!(!is_data_file("+tmp/t+0+1.bin"));
         assert!(!is_data_file("_logs/t+0+1.bin"));
+        assert!(is_side_file("/a/t+0+0000000005.keys.avro"));
+        assert!(is_side_file("/a/t+0+0000000005.headers.json.gz"));
+        assert!(!is_side_file("/a/t+0+0000000005.avro"));
     }
 
     fn file(name: &str) -> SourceFile {
@@ -274,7 +297,7 @@ mod tests {
                 file("t+1+0000000000+0000000004.avro"),
                 file("u+0+0000000000.avro"),
             ],
-            not_regular: Vec::new(),
+            ..Listing::default()
         };
         settle_names(&mut listing, "t", &|f: &SourceFile| {
             assert!(f.url.ends_with("t+0+0000000010.avro"), "{}", f.url);

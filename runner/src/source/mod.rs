@@ -90,6 +90,9 @@ impl CamusSource {
         let storage = storage::for_url(&input_dir)?;
         let (listing, format) = list_pipeline(pipeline)?;
         listing.refuse_not_regular()?;
+        if let Some(said) = listing.side_files_said() {
+            eprintln!("c2k: warning: {}", crate::storage::shown::printable(&said));
+        }
         let files = listing.files;
         if files.is_empty() {
             bail!(
@@ -273,6 +276,30 @@ pub struct Listing {
     pub files: Vec<SourceFile>,
     /// `(url, what it is)` of each FIFO, socket, device or broken link among the data.
     pub not_regular: Vec<(String, &'static str)>,
+    /// Files beside the data that are not replayed: the Kafka Connect S3 sink's keys and
+    /// headers files (`store.kafka.keys`, `store.kafka.headers`).
+    pub side_files: Vec<String>,
+}
+
+impl Listing {
+    /// What is said of [`Listing::side_files`], if there are any.
+    pub(crate) fn side_files_said(&self) -> Option<String> {
+        let first = self.side_files.first()?;
+        Some(format!(
+            "{} of Kafka Connect's record keys or headers (the S3 sink's store.kafka.keys \
+             and store.kafka.headers, e.g. {first}) {} not replayed: each message carries the \
+             key and headers the format plugin gives it",
+            match self.side_files.len() {
+                1 => "1 file".to_string(),
+                n => format!("{n} files"),
+            },
+            if self.side_files.len() == 1 {
+                "is"
+            } else {
+                "are"
+            }
+        ))
+    }
 }
 
 impl Listing {
