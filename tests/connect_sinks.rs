@@ -121,6 +121,15 @@ const LAYOUTS: &[Layout] = &[
         extension: ".json",
         hourly: false,
     },
+    // StringFormat: each value's text then a line separator, as the bytes writer writes them.
+    Layout {
+        name: "hdfs-txt",
+        sink: Sink::Hdfs,
+        writer: "bin",
+        codec: "none",
+        extension: ".txt",
+        hourly: false,
+    },
     Layout {
         name: "s3-avro-snappy",
         sink: Sink::S3,
@@ -345,7 +354,7 @@ fn every_connect_layout_replays_the_topic_once_in_time_order() {
         names.lines().collect::<Vec<_>>(),
         vec![
             connect_name(&LAYOUTS[0], &files[4]),
-            connect_name(&LAYOUTS[4], &files[2])
+            connect_name(&LAYOUTS[5], &files[2])
         ]
     );
     for layout in LAYOUTS {
@@ -481,7 +490,7 @@ fn damaged_connect_archives_are_refused_naming_the_offsets_or_the_file() {
 
     // An S3 archive missing a file: the file before it ends where the next one starts, so its
     // count is short, found as it is read, before anything is sent.
-    let s3 = &LAYOUTS[4];
+    let s3 = &LAYOUTS[5];
     let paths = write_layout(root.path(), "s3-missing", s3, &files);
     std::fs::remove_file(&paths[1]).unwrap();
     let (run, _) = refused(
@@ -535,6 +544,15 @@ fn damaged_connect_archives_are_refused_naming_the_offsets_or_the_file() {
     );
     assert_same(hdfs, &replayed(root.path(), "copy"), &expected(&files));
 
+    // A file in a format c2k does not read (Parquet) is refused, never passed over.
+    let parquet = paths[3].with_file_name(format!("{TOPIC}+1+0000002075+0000002099.parquet"));
+    std::fs::copy(&paths[3], &parquet).unwrap();
+    c2k(root.path(), &["run", &run]).assert_failed_with(&[
+        "PAGE_VIEWS+1+0000002075+0000002099.parquet",
+        "in a format c2k does not read (.parquet)",
+    ]);
+    std::fs::remove_file(&parquet).unwrap();
+
     // A Connect archive read as a Camus one is refused, saying which source.type it needs.
     c2k(root.path(), &["run", &run, "--set", "source.type=camus"]).assert_failed_with(&[
         "PAGE_VIEWS+0+0000001000+0000001024.avro: not a Camus data file name",
@@ -567,7 +585,7 @@ fn a_connect_archive_on_s3_replays_into_kafka_and_hands_off_at_its_last_offsets(
 
     let root = tempfile::tempdir().unwrap();
     let files = topic();
-    let layout = &LAYOUTS[4];
+    let layout = &LAYOUTS[5];
     write_layout(root.path(), "s3", layout, &files);
     s3.create_bucket("archive");
     s3.upload_dir(&root.path().join("s3"), "archive", "connect");

@@ -7,7 +7,8 @@
 //! folders (`partition=0/`, `year=2024/month=01/...`, `<field>=<value>/`), so the names alone
 //! tell where every offset is. Extensions: `.avro` (AvroFormat), `.json` (JsonFormat, one value a
 //! line), `.bin` (ByteArrayFormat, each value then a separator), the last two `.gz` when the S3
-//! sink compresses them.
+//! sink compresses them, `.txt` (the HDFS sink's StringFormat, one value a line). Files named
+//! for offsets in another format (Parquet, ORC) are refused, never passed over.
 //!
 //! An S3 name has no end: a file ends where the next one of its partition starts, and the last
 //! one where its records do, so the last file of each partition is counted when the archive is
@@ -24,7 +25,7 @@ use crate::config::Pipeline;
 use crate::storage::Storage;
 
 /// The extensions the sinks write, longest first (`.json.gz` before `.json`).
-const EXTENSIONS: &[&str] = &[".json.gz", ".bin.gz", ".avro", ".json", ".bin"];
+const EXTENSIONS: &[&str] = &[".json.gz", ".bin.gz", ".avro", ".json", ".bin", ".txt"];
 
 /// What a Kafka Connect file name tells.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +76,22 @@ pub(crate) fn is_data_file(relative_path: &str) -> bool {
     let name = relative_path.rsplit('/').next().unwrap_or(relative_path);
     names::is_visible(relative_path)
         && !relative_path.split('/').any(|c| c.starts_with('+'))
-        && EXTENSIONS.iter().any(|ext| name.ends_with(ext))
+        && (EXTENSIONS.iter().any(|ext| name.ends_with(ext)) || other_format(name).is_some())
+}
+
+/// The extension of a file named for offsets (`<topic>+<partition>+<start>...`) in a format c2k
+/// does not read (`.parquet`, `.snappy.parquet`, `.orc`).
+fn other_format(name: &str) -> Option<&str> {
+    if EXTENSIONS.iter().any(|ext| name.ends_with(ext)) {
+        return None;
+    }
+    let (head, tail) = name.rsplit_once('+')?;
+    let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+    let extension = &tail[digits..];
+    (digits > 0 && extension.starts_with('.'))
+        .then(|| ConnectName::parse(&format!("{head}+{}.avro", &tail[..digits])))
+        .flatten()
+        .map(|_| extension)
 }
 
 /// Whether a file is the S3 sink's keys or headers file of a data file
@@ -220,6 +236,20 @@ pub(crate) fn list(
         .partition(|f| is_side_file(&f.url));
     listing.files = data;
     listing.side_files = side.into_iter().map(|f| f.url).collect();
+    let name_of = |f: &SourceFile| f.url.rsplit('/').next().unwrap_or(&f.url).to_string();
+    if let Some(file) = listing
+        .files
+        .iter()
+        .find(|f| other_format(&name_of(f)).is_some())
+    {
+        bail!(
+            "{} is named for Kafka offsets by a Kafka Connect sink, in a format c2k does not read \
+             ({}): only AvroFormat (.avro), JsonFormat (.json), ByteArrayFormat (.bin) and \
+             StringFormat (.txt) archives replay; nothing was read",
+            file.url,
+            other_format(&name_of(file)).unwrap_or_default()
+        );
+    }
     let format = format(pipeline, &listing.files)?;
     let limit = pipeline.source.max_block_bytes.0;
     settle_names(&mut listing, &pipeline.topic, &|file| {
@@ -278,6 +308,14 @@ mod tests {
         assert!(is_side_file("/a/t+0+0000000005.keys.avro"));
         assert!(is_side_file("/a/t+0+0000000005.headers.json.gz"));
         assert!(!is_side_file("/a/t+0+0000000005.avro"));
+        assert_eq!(
+            other_format("t+0+0000000005+0000000009.snappy.parquet"),
+            Some(".snappy.parquet")
+        );
+        assert_eq!(other_format("t+0+0000000005.orc"), Some(".orc"));
+        assert_eq!(other_format("t+0+0000000005.avro"), None);
+        assert_eq!(other_format("notes.parquet"), None);
+        assert!(is_data_file("partition=0/t+0+0000000005.parquet"));
     }
 
     fn file(name: &str) -> SourceFile {
