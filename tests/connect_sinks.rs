@@ -47,6 +47,11 @@ struct Message {
 /// Partition `p`'s offsets start at `1000 * (p + 1)`; three files of 25 each. Times interleave
 /// across partitions and files, with ties.
 fn topic() -> Vec<Vec<Message>> {
+    topic_timed(|offset| T0 + 1_000 * ((offset * 7919) % 61) as i64)
+}
+
+/// [`topic`] with each message's time `time(offset)`.
+fn topic_timed(time: impl Fn(u64) -> i64) -> Vec<Vec<Message>> {
     let mut files = Vec::new();
     for partition in 0..2u32 {
         for file in 0..FILES {
@@ -55,7 +60,7 @@ fn topic() -> Vec<Vec<Message>> {
                 (0..PER_FILE)
                     .map(|i| {
                         let offset = first + i;
-                        let time = T0 + 1_000 * ((offset * 7919) % 61) as i64;
+                        let time = time(offset);
                         Message {
                             partition,
                             offset,
@@ -453,26 +458,6 @@ fn damaged_connect_archives_are_refused_naming_the_offsets_or_the_file() {
         ],
     );
 
-    // Interleaved folders (a field partitioner's alternating values): refused, said as such.
-    let mut even: Vec<Message> = files[0].iter().step_by(2).cloned().collect();
-    let odd: Vec<Message> = files[0].iter().skip(1).step_by(2).cloned().collect();
-    even.truncate(odd.len() + 1);
-    let dir = root.path().join("interleaved/topics").join(TOPIC);
-    write_files(
-        hdfs,
-        &[
-            (
-                dir.join("page=a").join(connect_name(hdfs, &even)),
-                even.clone(),
-            ),
-            (dir.join("page=b").join(connect_name(hdfs, &odd)), odd),
-        ],
-    );
-    refused(
-        "interleaved",
-        &["are in two files", "interleave", "page=a/"],
-    );
-
     // A file holding fewer records than its offsets (a compacted or transactional topic).
     let mut short = files.clone();
     let last = short[0].pop().unwrap();
@@ -646,4 +631,97 @@ fn a_connect_archive_on_s3_replays_into_kafka_and_hands_off_at_its_last_offsets(
         let times: Vec<i64> = partition.iter().map(|m| m.timestamp_ms.unwrap()).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]), "time order");
     }
+}
+
+/// `messages` split into two files as a field partitioner alternating between two values writes
+/// them within one rotation: even positions in `page=a/`, odd ones in `page=b/`.
+fn interleaved(dir: &Path, layout: &Layout, messages: &[Message]) -> Vec<(PathBuf, Vec<Message>)> {
+    let even: Vec<Message> = messages.iter().step_by(2).cloned().collect();
+    let odd: Vec<Message> = messages.iter().skip(1).step_by(2).cloned().collect();
+    vec![
+        (dir.join("page=a").join(connect_name(layout, &even)), even),
+        (dir.join("page=b").join(connect_name(layout, &odd)), odd),
+    ]
+}
+
+/// Files whose offsets interleave across folders (Kafka Connect's field partitioner) are one
+/// unit: their records are counted together and must add up to their offsets; then they replay
+/// like any other. A record short is refused as they are read, nothing sent.
+#[test]
+fn interleaved_folders_are_counted_together_and_replay_once() {
+    if skip_without_java() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    // No two records of a partition at the same time: interleaved files carry no offsets to
+    // order ties by (they come in the archive's order), and this test checks the counting.
+    let files = topic_timed(|offset| T0 + 1_000 * ((offset * 7919) % 1009) as i64);
+    let hdfs = &LAYOUTS[0];
+    let write = |name: &str, drop_one: bool| {
+        let dir = root.path().join(name).join("topics").join(TOPIC);
+        let mut jobs = Vec::new();
+        for (n, messages) in files.iter().enumerate() {
+            match n as u64 % FILES {
+                // The first and last file of each partition interleaved, the middle one whole.
+                0 | 2 => jobs.extend(interleaved(&dir, hdfs, messages)),
+                _ => jobs.push((
+                    dir.join("page=a").join(connect_name(hdfs, messages)),
+                    messages.clone(),
+                )),
+            }
+        }
+        if drop_one {
+            // The name still says offsets 1001 to 1023; one record of them is not there.
+            jobs[1].1.remove(3);
+        }
+        write_files(hdfs, &jobs);
+        let dest = root.path().join(name).join("topics");
+        pipeline(
+            root.path(),
+            name,
+            &dest.display().to_string(),
+            None,
+            NO_COMMIT,
+        )
+    };
+
+    let run = write("interleaved", false);
+    let verified = c2k(root.path(), &["verify", &run]);
+    verified.assert_ok();
+    assert!(
+        verified
+            .stdout
+            .contains("partition 0: offsets 1000 to 1024 are interleaved over 2 files")
+            && verified.stdout.contains("(cut-off 1075)"),
+        "{}",
+        verified.stdout
+    );
+    c2k(root.path(), &["run", &run]).assert_ok();
+    assert_same(
+        hdfs,
+        &replayed(root.path(), "interleaved"),
+        &expected(&files),
+    );
+
+    let run = write("short", true);
+    let failed = c2k(root.path(), &["run", &run]);
+    failed.assert_failed_with(&[
+        "partition 0: the 2 files whose offsets interleave over 1000 to 1024",
+        "page=b/PAGE_VIEWS+0+0000001001+0000001023.avro",
+        "hold 24 records, not the 25 their offsets span",
+        "nothing was sent",
+    ]);
+    assert!(
+        !root.path().join("short/out.jsonl").exists(),
+        "nothing written"
+    );
+    let verified = c2k(root.path(), &["verify", &run]);
+    verified.assert_failed_with(&["NOT consistent"]);
+    assert!(
+        verified
+            .stdout
+            .contains("hold 24 records together, not the 25"),
+        "{}",
+        verified.stdout
+    );
 }

@@ -71,11 +71,7 @@ impl ReplayPlan {
 /// replay's content identity and, when every file has a Camus name, how many records there are.
 fn source_facts(pipeline: &Pipeline, source: &CamusSource) -> Result<SourceFacts> {
     let input_dir = pipeline.input_dir();
-    let records = source
-        .files
-        .iter()
-        .map(|file| file.name.as_ref().map(|name| name.count))
-        .sum::<Option<u64>>();
+    let records = crate::source::shared::records_named(&source.files);
     Ok(SourceFacts {
         partitions: source.partitions(),
         files: source

@@ -7,6 +7,10 @@
 //! Byte-identical files named for the same offsets are copies, read once; the same name over
 //! other bytes is a conflict (the Camus check's rules, [`super::reconcile::drop_copies`]).
 //!
+//! Files whose offsets interleave, each in its own folder (a field or record-time partitioner;
+//! [`crate::source::SharedCount`]), are one unit here: their span must join the files around
+//! it, and their records are counted together as they are read ([`crate::source::shared`]).
+//!
 //! What it cannot prove: the offsets before each partition's first file (the connector may have
 //! started at the end of the topic, or retention deleted them before it ran). The cut-off the
 //! offsets step commits is each partition's last offset + 1, which the names give exactly.
@@ -121,7 +125,7 @@ fn check_partition(
         if let Some((next, before)) = reached {
             if file.first() > next {
                 findings.push(gap(partition, named, before, i, next));
-            } else if file.first() < next {
+            } else if file.first() < next && !same_group(&named[before], file) {
                 findings.push(overlap(partition, named, before, i, next));
             }
         }
@@ -129,14 +133,53 @@ fn check_partition(
             reached = Some((file.last() + 1, i));
         }
     }
+    // Interleaved files hold their span together: it is counted once, and said.
+    let mut groups = std::collections::BTreeMap::new();
+    for &i in &unique {
+        if let Some(shared) = &named[i].name.shared {
+            groups
+                .entry(shared.first)
+                .or_insert_with(|| (shared, Vec::new()))
+                .1
+                .push(named[i].relative.clone());
+        }
+    }
+    for (shared, files) in groups.values() {
+        findings.push(
+            finding(
+                Severity::Note,
+                Kind::Unreconciled,
+                format!(
+                    "partition {partition}: offsets {} to {} are interleaved over {} files in {}                      folders (a field or record-time partitioner writes them so): each file's                      count is unknown, so their records are counted together as they are read,                      and must add up to the {} offsets",
+                    shared.first,
+                    shared.next - 1,
+                    shared.files,
+                    shared.files,
+                    shared.next - shared.first
+                ),
+            )
+            .partition(partition)
+            .offsets(shared.first as i64, shared.next as i64)
+            .files(files.clone()),
+        );
+    }
     let first = unique.iter().map(|&i| named[i].first()).min();
     let last = unique.iter().map(|&i| named[i].last()).max();
+    let records = unique
+        .iter()
+        .filter(|&&i| named[i].name.shared.is_none())
+        .map(|&i| named[i].name.count)
+        .sum::<u64>()
+        + groups
+            .values()
+            .map(|(shared, _)| shared.next - shared.first)
+            .sum::<u64>();
     PartitionRow {
         partition,
         first,
         last,
         files: named.len(),
-        records: unique.iter().map(|&i| named[i].name.count).sum(),
+        records,
         advanced: first.zip(last).map(|(a, b)| (b + 1 - a) as u64),
         cutoff: last.map(|l| l + 1),
         status: worst(&[], findings, partition),
@@ -186,10 +229,10 @@ fn overlap(partition: u32, named: &[Named<'_>], before: usize, after: usize, nex
             after.first(),
             after.last(),
             if folder(&before.relative) != folder(&after.relative) {
-                ". Files in different folders whose offsets interleave are what Connect's field \
-                 or time-based partitioner (with record time) writes when one partition's \
-                 records alternate between folders before a rotation: c2k cannot prove from \
-                 such names that each offset is held once, and refuses them"
+". Files whose offsets interleave, each in its own folder, are what Connect's field \
+                 or record-time partitioner writes, and are counted together; these cannot be \
+                 (two of the overlapping files share a folder, or start or end at the same \
+                 offset: records twice)"
             } else {
                 ""
             }
@@ -204,4 +247,12 @@ fn overlap(partition: u32, named: &[Named<'_>], before: usize, after: usize, nex
 /// The folder part of a relative path.
 fn folder(relative: &str) -> &str {
     relative.rsplit_once('/').map_or("", |(folder, _)| folder)
+}
+
+/// Whether two files are of one group of interleaved files.
+fn same_group(a: &Named<'_>, b: &Named<'_>) -> bool {
+    match (&a.name.shared, &b.name.shared) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }

@@ -32,27 +32,47 @@ pub(super) fn check_contents(
 ) -> Vec<Damage> {
     // Read in this order: a store a round trip away fetches the next files ahead.
     storage.read_ahead(&files.iter().map(|f| f.url.clone()).collect::<Vec<_>>());
-    let found = in_parallel(files, workers, |file| {
-        match read_file(storage, file, &depth) {
-            Ok(count) => file
-                .name
-                .as_ref()
-                .filter(|name| name.count != count)
-                .map(|name| {
-                    format!(
-                    "its name says {} records but it holds {count}: it is truncated or was not \
-                     written by Camus",
-                    name.count
-                )
-                }),
-            Err(e) => Some(format!("{e:#}")),
+    let counts = in_parallel(files, workers, |file| read_file(storage, file, &depth));
+    let mut shared: BTreeMap<(u32, u64), (u64, u64, Vec<String>)> = BTreeMap::new();
+    let mut damaged = Vec::new();
+    for (file, count) in files.iter().zip(counts) {
+        let problem = match (count, &file.name) {
+            (Err(e), _) => Some(format!("{e:#}")),
+            // Interleaved files: only their sum is known (below).
+            (Ok(count), Some(name)) if name.shared.is_some() => {
+                let group = name.shared.as_ref().expect("matched");
+                let entry = shared
+                    .entry((name.partition, group.first))
+                    .or_insert_with(|| (group.next - group.first, 0, Vec::new()));
+                entry.1 += count;
+                entry.2.push(file.url.clone());
+                None
+            }
+            (Ok(count), Some(name)) if name.count != count => Some(format!(
+                "its name says {} records but it holds {count}: it is truncated or was not \
+                 written as its name says",
+                name.count
+            )),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            damaged.push((file.url.clone(), problem));
         }
-    });
-    files
-        .iter()
-        .zip(found)
-        .filter_map(|(file, problem)| Some((file.url.clone(), problem?)))
-        .collect()
+    }
+    for ((partition, first), (span, held, urls)) in shared {
+        if held != span {
+            for url in urls {
+                damaged.push((
+                    url,
+                    format!(
+                        "partition {partition}: the files whose offsets interleave from {first} \
+                         hold {held} records together, not the {span} their offsets span"
+                    ),
+                ));
+            }
+        }
+    }
+    damaged
 }
 
 /// A file's SHA-256, or why it could not be read, by URL.

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 
-use super::{names, CamusFileName, Listing, SourceFile, SourceFormat};
+use super::{names, CamusFileName, Listing, SharedCount, SourceFile, SourceFormat};
 use crate::config::Pipeline;
 use crate::storage::Storage;
 
@@ -163,10 +163,75 @@ pub(crate) fn settle_names(
                 count: end - name.start + 1,
                 last_offset: end,
                 bucket_start_ms: None,
+                shared: None,
             });
         }
+        let hdfs: Vec<usize> = files
+            .iter()
+            .filter(|(_, name)| name.end.is_some())
+            .map(|(i, _)| *i)
+            .collect();
+        share_interleaved(&mut listing.files, &hdfs);
     }
     Ok(())
+}
+
+/// Marks the groups of `candidates` (positions in `files`, one partition's files named with
+/// both ends) whose offsets interleave as a field or record-time partitioner writes them: ranges
+/// that overlap, each file in its own folder, no two starting or ending at the same offset (one
+/// offset is one record in one file). Other overlaps stay unmarked: the integrity check refuses
+/// them.
+fn share_interleaved(files: &mut [SourceFile], candidates: &[usize]) {
+    let range = |f: &SourceFile| {
+        let name = f.name.as_ref().expect("named above");
+        (name.last_offset + 1 - name.count, name.last_offset)
+    };
+    let mut sorted: Vec<usize> = candidates.to_vec();
+    sorted.sort_by_key(|&i| (range(&files[i]), i));
+    let mut group: Vec<usize> = Vec::new();
+    let mut reach = 0u64;
+    for i in sorted.into_iter().chain([usize::MAX]) {
+        let overlaps = i != usize::MAX && !group.is_empty() && range(&files[i]).0 <= reach;
+        if overlaps {
+            reach = reach.max(range(&files[i]).1);
+            group.push(i);
+            continue;
+        }
+        if group.len() > 1 {
+            let distinct = |values: Vec<&str>| {
+                let n = values.len();
+                values
+                    .into_iter()
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+                    == n
+            };
+            let folders: Vec<&str> = group
+                .iter()
+                .map(|&g| files[g].url.rsplit_once('/').map_or("", |(d, _)| d))
+                .collect();
+            let starts: std::collections::BTreeSet<u64> =
+                group.iter().map(|&g| range(&files[g]).0).collect();
+            let ends: std::collections::BTreeSet<u64> =
+                group.iter().map(|&g| range(&files[g]).1).collect();
+            if distinct(folders) && starts.len() == group.len() && ends.len() == group.len() {
+                let shared = SharedCount {
+                    first: *starts.first().expect("a group"),
+                    next: ends.last().expect("a group") + 1,
+                    files: group.len(),
+                };
+                for &g in &group {
+                    if let Some(name) = files[g].name.as_mut() {
+                        name.shared = Some(shared.clone());
+                    }
+                }
+            }
+        }
+        if i != usize::MAX {
+            reach = range(&files[i]).1;
+            group = vec![i];
+        }
+    }
 }
 
 /// How the archive's records are written, from the extensions (one format per connector:

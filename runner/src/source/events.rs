@@ -195,7 +195,7 @@ impl OpenFile {
             schema_id,
             partition: file.name.as_ref().map(|n| n.partition),
             first_offset: file.name.as_ref().and_then(|n| n.first_offset()),
-            expected_count: file.name.as_ref().map(|n| n.count),
+            expected_count: file.name.as_ref().and_then(|n| n.expected_count()),
             next_index: 0,
             pos: 0,
             remaining: 0,

@@ -24,6 +24,7 @@ pub(crate) mod names;
 pub(crate) mod parallel;
 pub(crate) mod schema_depth;
 pub(crate) mod schemas;
+pub(crate) mod shared;
 pub(crate) mod text;
 pub(crate) mod transcode;
 
@@ -50,6 +51,22 @@ pub struct CamusFileName {
     /// The start of the time bucket the file's records were written into, in epoch milliseconds
     /// (the name's last field, whatever the folder's time zone), when the name has one.
     pub bucket_start_ms: Option<i64>,
+    /// Set when the file's offsets interleave with other files' (see [`SharedCount`]): its own
+    /// record count is then unknown, and `count` is its name's range.
+    pub shared: Option<SharedCount>,
+}
+
+/// Kafka Connect files of one partition whose offset ranges interleave, each in its own folder
+/// (a field partitioner, or a time partitioner on record time, writing several folders at once
+/// until a rotation commits them all): together they hold every offset of `[first, next)` once,
+/// none of them a contiguous part. Their records are counted together as they are read
+/// ([`shared::SharedCounts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedCount {
+    pub first: u64,
+    pub next: u64,
+    /// How many files share it.
+    pub files: usize,
 }
 
 /// One input file.
@@ -224,6 +241,18 @@ impl CamusSource {
     /// files are read on the caller's thread, one at a time, as the iteration reaches them: the
     /// reference the parallel stream must equal.
     pub fn events_with_workers(
+        &self,
+        workers: usize,
+    ) -> Box<dyn Iterator<Item = Result<SourceEvent>> + Send + '_> {
+        let events = self.events_unchecked(workers);
+        match shared::any(&self.files) {
+            true => Box::new(shared::SharedCheck::new(events, &self.files)),
+            false => events,
+        }
+    }
+
+    /// [`CamusSource::events_with_workers`] without the check of interleaved files' counts.
+    fn events_unchecked(
         &self,
         workers: usize,
     ) -> Box<dyn Iterator<Item = Result<SourceEvent>> + Send + '_> {

@@ -78,9 +78,18 @@ impl CamusFileName {
         self.last_offset
     }
 
-    /// The offset of the file's first record, assuming the file holds a contiguous run.
+    /// The offset of the file's first record, assuming the file holds a contiguous run (never
+    /// for files whose offsets interleave with others').
     pub fn first_offset(&self) -> Option<u64> {
+        if self.shared.is_some() {
+            return None;
+        }
         (self.last_offset + 1).checked_sub(self.count)
+    }
+
+    /// How many records the file must hold, when its name alone tells.
+    pub fn expected_count(&self) -> Option<u64> {
+        self.shared.is_none().then_some(self.count)
     }
 }
 
@@ -109,6 +118,7 @@ fn fields(topic: &str, rest: &[&str], strict: bool) -> Option<CamusFileName> {
         count,
         last_offset: next_offset.checked_sub(1)?,
         bucket_start_ms: rest.get(4).and_then(|field| field.parse().ok()),
+        shared: None,
     })
 }
 

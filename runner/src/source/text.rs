@@ -222,7 +222,7 @@ impl PlainFile {
             schema_id,
             partition: file.name.as_ref().map(|n| n.partition),
             first_offset: file.name.as_ref().and_then(|n| n.first_offset()),
-            expected_count: file.name.as_ref().map(|n| n.count),
+            expected_count: file.name.as_ref().and_then(|n| n.expected_count()),
             next_index: 0,
             done: false,
         }
