@@ -200,6 +200,50 @@ fn commit(tree: &Tree, plan: &str, topic: &str, group: &str) -> Run {
     )
 }
 
+/// A Kafka Connect archive (HDFS sink layout: offsets in the names, no Camus history) sharded by
+/// partition: the same replay as the single-machine run, and one commit of the names' cut-offs.
+#[test]
+fn a_kafka_connect_archive_sharded_equals_the_single_machine_run() {
+    let tansu = servers::Tansu::start();
+    let zk = servers::ZooKeeper::start();
+    let (brokers, zookeeper) = (tansu.brokers(), zk.connect_string());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().to_str().expect("utf-8 temp dir").to_string();
+    C2k::new(&[
+        "sample",
+        &root,
+        "--records",
+        &RECORDS.to_string(),
+        "--partitions",
+        &PARTITIONS.to_string(),
+        "--layout",
+        "connect-hdfs",
+    ])
+    .run()
+    .assert_ok();
+    let pipeline = dir.path().join("replay.yaml");
+    let yaml = pipeline_yaml(&root, &brokers, &zookeeper)
+        .replace("source:\n", "source:\n  type: kafka-connect\n")
+        .replace(&format!("  exec_dir: {root}/execution\n"), "");
+    std::fs::write(&pipeline, yaml).expect("pipeline");
+    let tree = Tree { dir, pipeline };
+    let (reference, reference_offsets) = reference(&tree, &brokers, &zookeeper);
+    // `c2k sample` starts partition p at 1000 * (p + 1), 500 records each.
+    let cutoffs: Vec<(String, String)> = (0..PARTITIONS)
+        .map(|p| (p.to_string(), (1000 * (p + 1) + 500).to_string()))
+        .collect();
+    assert_eq!(reference_offsets, cutoffs);
+
+    let plan = plan(&tree, 2, "CONNECT_SHARDED", "connect-sharded");
+    for index in 0..2 {
+        shard(&tree, &plan, index, "CONNECT_SHARDED", "connect-sharded").assert_ok();
+        assert!(committed(&zookeeper, "connect-sharded").is_empty());
+    }
+    commit(&tree, &plan, "CONNECT_SHARDED", "connect-sharded").assert_ok();
+    assert_same_replay(&brokers, "CONNECT_SHARDED", &reference);
+    assert_eq!(committed(&zookeeper, "connect-sharded"), cutoffs);
+}
+
 #[test]
 fn sharded_replays_of_1_3_and_4_shards_equal_the_single_machine_run_and_commit_once() {
     let tansu = servers::Tansu::start();
