@@ -482,10 +482,23 @@ fn damaged_connect_archives_are_refused_naming_the_offsets_or_the_file() {
         "s3-missing",
         &[
             "PAGE_VIEWS+0+0000001000.json.gz",
-            "says 50 records but the file holds 25",
+            "it holds 25 records, but its name (a Kafka Connect S3 sink's, with no end offset) \
+             makes it end where its partition's next file starts, 50 offsets on: a file between \
+             them is missing",
         ],
     );
     c2k(root.path(), &["verify", &run]).assert_failed_with(&["NOT consistent"]);
+
+    // Interleaved folders with S3 names (no end offsets): refused as they are read, said so.
+    let dir = root.path().join("s3-interleaved/topics").join(TOPIC);
+    write_files(s3, &interleaved(&dir, s3, &files[0]));
+    refused(
+        "s3-interleaved",
+        &[
+            "page=a/PAGE_VIEWS+0+0000001000.json.gz",
+            "files in several folders interleave their offsets",
+        ],
+    );
 
     // A cut gzip stream: refused, never read as a shorter file.
     let paths = write_layout(root.path(), "s3-cut", s3, &files);

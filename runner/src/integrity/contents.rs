@@ -48,11 +48,15 @@ pub(super) fn check_contents(
                 entry.2.push(file.url.clone());
                 None
             }
-            (Ok(count), Some(name)) if name.count != count => Some(format!(
-                "its name says {} records but it holds {count}: it is truncated or was not \
-                 written as its name says",
-                name.count
-            )),
+            (Ok(count), Some(name)) => crate::source::check_count(
+                &file.url,
+                Some(name.count),
+                count,
+                depth.format != crate::source::SourceFormat::Avro,
+                name.end_from_next,
+            )
+            .err()
+            .map(|e| format!("{e:#}")),
             _ => None,
         };
         if let Some(problem) = problem {

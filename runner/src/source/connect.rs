@@ -164,6 +164,7 @@ pub(crate) fn settle_names(
                 last_offset: end,
                 bucket_start_ms: None,
                 shared: None,
+                end_from_next: name.end.is_none() && starts.iter().any(|&s| s > name.start),
             });
         }
         let hdfs: Vec<usize> = files

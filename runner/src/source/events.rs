@@ -164,6 +164,8 @@ pub(crate) struct OpenFile {
     partition: Option<u32>,
     first_offset: Option<u64>,
     expected_count: Option<u64>,
+    /// The name has no end: the expected count runs to the next file's start.
+    end_from_next: bool,
     /// Index in the file of the next record.
     next_index: u64,
     /// Where the next record starts in the current block.
@@ -196,6 +198,7 @@ impl OpenFile {
             partition: file.name.as_ref().map(|n| n.partition),
             first_offset: file.name.as_ref().and_then(|n| n.first_offset()),
             expected_count: file.name.as_ref().and_then(|n| n.expected_count()),
+            end_from_next: file.name.as_ref().is_some_and(|n| n.end_from_next),
             next_index: 0,
             pos: 0,
             remaining: 0,
@@ -305,6 +308,7 @@ impl OpenFile {
             self.expected_count,
             self.next_index,
             false,
+            self.end_from_next,
         )
     }
 }

@@ -54,6 +54,9 @@ pub struct CamusFileName {
     /// Set when the file's offsets interleave with other files' (see [`SharedCount`]): its own
     /// record count is then unknown, and `count` is its name's range.
     pub shared: Option<SharedCount>,
+    /// The name gives no end (a Kafka Connect S3 sink's): `count` runs to where the partition's
+    /// next file starts.
+    pub end_from_next: bool,
 }
 
 /// Kafka Connect files of one partition whose offset ranges interleave, each in its own folder
@@ -279,9 +282,28 @@ impl CamusSource {
 }
 
 /// The refusal of a file (`text`: of Camus' text writer) whose record count, read to its end,
-/// disagrees with what its name says (`expected`, when it has such a name).
-pub(crate) fn check_count(url: &str, expected: Option<u64>, held: u64, text: bool) -> Result<()> {
+/// disagrees with what its name says (`expected`, when it has such a name; `end_from_next`:
+/// the name has no end, the count runs to the next file's start).
+pub(crate) fn check_count(
+    url: &str,
+    expected: Option<u64>,
+    held: u64,
+    text: bool,
+    end_from_next: bool,
+) -> Result<()> {
     match expected {
+        Some(expected) if expected != held && end_from_next => bail!(
+            "{url}: it holds {held} records, but its name (a Kafka Connect S3 sink's, with no \
+             end offset) makes it end where its partition's next file starts, {expected} \
+             offsets on: a file between them is missing, or files in several folders interleave \
+             their offsets (a field or record-time partitioner), which names without an end \
+             cannot prove{}",
+            if held < expected {
+                ""
+            } else {
+                " (or it holds records twice)"
+            }
+        ),
         Some(expected) if expected != held => bail!(
             "{url}: its name says {expected} records but the file holds {held}: it is \
              truncated{}, or it was not written as its name says (Kafka Connect skips the \

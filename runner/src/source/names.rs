@@ -119,6 +119,7 @@ fn fields(topic: &str, rest: &[&str], strict: bool) -> Option<CamusFileName> {
         last_offset: next_offset.checked_sub(1)?,
         bucket_start_ms: rest.get(4).and_then(|field| field.parse().ok()),
         shared: None,
+        end_from_next: false,
     })
 }
 

@@ -201,6 +201,8 @@ pub(crate) struct PlainFile {
     partition: Option<u32>,
     first_offset: Option<u64>,
     expected_count: Option<u64>,
+    /// The name has no end: the expected count runs to the next file's start.
+    end_from_next: bool,
     next_index: u64,
     pub(super) done: bool,
 }
@@ -223,6 +225,7 @@ impl PlainFile {
             partition: file.name.as_ref().map(|n| n.partition),
             first_offset: file.name.as_ref().and_then(|n| n.first_offset()),
             expected_count: file.name.as_ref().and_then(|n| n.expected_count()),
+            end_from_next: file.name.as_ref().is_some_and(|n| n.end_from_next),
             next_index: 0,
             done: false,
         }
@@ -257,7 +260,13 @@ impl PlainFile {
     }
 
     fn check_count(&self) -> Result<()> {
-        super::check_count(&self.url, self.expected_count, self.next_index, true)
+        super::check_count(
+            &self.url,
+            self.expected_count,
+            self.next_index,
+            true,
+            self.end_from_next,
+        )
     }
 }
 
