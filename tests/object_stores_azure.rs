@@ -110,6 +110,56 @@ fn a_tree_on_azure_blob_replays_byte_identical_to_the_same_tree_on_disk() {
         .run()
         .assert_ok();
     assert_same_output(dir, "endpoint.jsonl");
+
+    // The same emulator: a Kafka Connect S3-sink layout (`+` and `=` in every blob name, no
+    // history) replays from Azure exactly as from local disk, its cut-offs from the names.
+    let connect = dir.join("connect");
+    c2k(
+        dir,
+        &[
+            "sample",
+            connect.to_str().expect("utf-8"),
+            "--records",
+            "4000",
+            "--layout",
+            "connect-s3",
+        ],
+        &[],
+    )
+    .run()
+    .assert_ok();
+    azurite.upload_dir(&connect, "archive", "connect");
+    let replay = |root: &str, out: &str| {
+        let yaml = crate::support::c2k::write_pipeline(
+            dir,
+            &format!("{out}.yaml"),
+            &format!(
+                "topic: PAGE_VIEWS\n\
+                 source: {{type: kafka-connect, dest_dir: {root}/destination}}\n\
+                 key: {{plugin: time-field, config: {{field: header.time}}}}\n\
+                 sort: {{memory: 16MiB, tmp_dir: tmp}}\n\
+                 format: {{plugin: json}}\n\
+                 sink: {{type: file, path: {out}}}\n\
+                 offsets: {{group: g, commit: none}}\n"
+            ),
+        );
+        let run = c2k(dir, &["run", &yaml], &azurite.env()).run();
+        run.assert_ok();
+        assert!(run.stderr.contains("4000 records in"), "{}", run.stderr);
+        let shown = c2k(dir, &["offsets", "show", &yaml], &azurite.env()).run();
+        shown.assert_ok();
+        assert!(
+            shown.stdout.contains("cut-off from the file names"),
+            "{}",
+            shown.stdout
+        );
+        std::fs::read(dir.join(out)).expect("the replay")
+    };
+    let local = replay(connect.to_str().expect("utf-8"), "connect-local.jsonl");
+    assert!(
+        local == replay("az://archive/connect", "connect-azure.jsonl"),
+        "the Kafka Connect archive replays from Azure as from local disk"
+    );
 }
 
 #[test]
