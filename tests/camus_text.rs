@@ -258,7 +258,22 @@ fn every_camus_writer_and_codec_replays_the_archived_texts_in_time_order() {
     let files = topic();
     let want = expected(&files);
     for layout in LAYOUTS {
-        write_layout(root.path(), layout, &files);
+        let paths = write_layout(root.path(), layout, &files);
+        if layout.args[0] == "text" {
+            // `c2k inspect` shows a text file's records through its codec, as JSON strings.
+            let shown = C2k::new(&["inspect", paths[0].to_str().unwrap()])
+                .dir(root.path())
+                .timeout(Duration::from_secs(60))
+                .run();
+            shown.assert_ok();
+            let texts: Vec<String> = shown
+                .stdout
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("a JSON string"))
+                .collect();
+            let archived: Vec<String> = files[0].iter().map(|m| m.text.clone()).collect();
+            assert_eq!(texts, archived, "{}: inspect", layout.name);
+        }
         let run = pipeline(root.path(), layout.name, "{}", "");
         let got = replay(root.path(), layout.name, &run);
         assert_eq!(got.len(), want.len(), "{}: every record once", layout.name);

@@ -363,7 +363,19 @@ fn every_connect_layout_replays_the_topic_once_in_time_order() {
         ]
     );
     for layout in LAYOUTS {
-        write_layout(root.path(), layout.name, layout, &files);
+        let paths = write_layout(root.path(), layout.name, layout, &files);
+        if layout.writer != "avro" {
+            // `c2k inspect` shows a text file's records, each as a JSON string.
+            let shown = c2k(root.path(), &["inspect", paths[0].to_str().unwrap()]);
+            shown.assert_ok();
+            let texts: Vec<String> = shown
+                .stdout
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("a JSON string"))
+                .collect();
+            let want: Vec<&String> = files[0].iter().map(|m| &m.text).collect();
+            assert_eq!(texts.iter().collect::<Vec<_>>(), want, "{}", layout.name);
+        }
         let dest = root.path().join(layout.name).join("topics");
         let run = pipeline(
             root.path(),

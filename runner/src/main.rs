@@ -89,7 +89,9 @@ enum Command {
         #[command(subcommand)]
         action: PluginAction,
     },
-    /// Print the records of an Avro container file or a Hadoop SequenceFile as JSON lines.
+    /// Print the records of an Avro container file or a Hadoop SequenceFile as JSON lines, or
+    /// those of a text file of an archive (Camus' text writer with its codecs, a Kafka Connect
+    /// sink's .json, .bin, .txt) as one JSON string a line.
     Inspect {
         /// A path, or a file://, hdfs://, s3://, gs:// or az:// URL.
         file: String,

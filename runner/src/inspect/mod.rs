@@ -1,4 +1,6 @@
-//! `c2k inspect FILE`: an Avro container file's (or SequenceFile's) records as JSON lines.
+//! `c2k inspect FILE`: an Avro container file's (or SequenceFile's) records as JSON lines; a text
+//! file's (Camus' text writer, with any of its codecs, or a Kafka Connect sink's JSON, bytes or
+//! strings) as one JSON string a line.
 //!
 //! Records are printed as plain JSON ([`value_to_json`]): records and maps as objects, unions as
 //! their branch's value (not Avro's `{"type": value}` wrapping), logical types as their underlying
@@ -38,9 +40,64 @@ fn inspect_here(file: &str, out: &mut dyn Write) -> Result<()> {
         inspect_avro(file, rest, out)
     } else if head.starts_with(SEQUENCE_FILE_MAGIC) {
         sequence_file::json_lines(rest, file, out)
+    } else if is_text_file(file) {
+        text_lines(file, out)
     } else {
-        bail!("{file}: neither an Avro container file (Obj\\x01) nor a SequenceFile (SEQ)")
+        bail!(
+            "{file}: neither an Avro container file (Obj\\x01) nor a SequenceFile (SEQ), nor \
+             named as Camus' text writer or a Kafka Connect sink names text files"
+        )
     }
+}
+
+/// Whether `file` is named as a text file of an archive: a codec's extension (Camus' text
+/// writer), a Camus name with no extension, or a Kafka Connect sink's `.json`, `.bin`, `.txt`.
+fn is_text_file(file: &str) -> bool {
+    let name = file.rsplit('/').next().unwrap_or(file);
+    !name.ends_with(".avro")
+        && (matches!(
+            crate::source::format::Written::of(file),
+            crate::source::format::Written::Compressed(_)
+        ) || crate::source::CamusFileName::parse(name, None).is_some()
+            || crate::source::connect::is_data_file(name))
+}
+
+/// A text file's records (each followed by a newline), each printed as a JSON string: its text,
+/// or, where it is not UTF-8, its bytes as code points 0–255.
+fn text_lines(file: &str, out: &mut dyn Write) -> Result<()> {
+    let storage = storage::for_url(file)?;
+    let source_file = crate::source::SourceFile {
+        url: file.to_string(),
+        size: 0,
+        name: None,
+    };
+    let format = crate::source::SourceFormat::Text {
+        delimiter: b"\n".to_vec(),
+    };
+    let mut records = crate::source::text::open_records(
+        storage.as_ref(),
+        &source_file,
+        &format,
+        DEFAULT_MAX_BLOCK_BYTES,
+    )?;
+    let mut record = Vec::new();
+    let mut line = Vec::new();
+    while records.next_into(&mut record)? {
+        let text = match std::str::from_utf8(&record) {
+            Ok(text) => text.to_string(),
+            Err(_) => record.iter().map(|&b| char::from(b)).collect(),
+        };
+        line.clear();
+        serde_json::to_writer(&mut line, &text)?;
+        line.push(b'\n');
+        record.clear();
+        match out.write_all(&line) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(anyhow!("cannot write to the output: {e}")),
+        }
+    }
+    Ok(())
 }
 
 fn inspect_avro(file: &str, input: Box<dyn Read + Send>, out: &mut dyn Write) -> Result<()> {
