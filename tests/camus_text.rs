@@ -9,7 +9,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -17,23 +16,15 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value as Json;
 
+use crate::support::archived::{
+    by_time, envelope_lines, run_java_spec, skip_without_javac, Message,
+};
 use crate::support::c2k::{write_pipeline, C2k};
-use crate::support::hdfs::hadoop_jars;
 use crate::support::offsets::compile_java;
-use crate::support::process::run_with_timeout;
 
 const TOPIC: &str = "PAGE_VIEWS";
 const HOUR: &str = "hourly/2024/03/10/00";
 const BUCKET: i64 = 1_710_028_800_000;
-
-/// One archived message: partition, offset, event time, text.
-#[derive(Debug, Clone)]
-struct Message {
-    partition: u32,
-    offset: u64,
-    time: i64,
-    text: String,
-}
 
 /// Two partitions of two files each; times interleave across partitions, with ties; texts hold
 /// escapes, non-ASCII and spacing a re-serialiser would change.
@@ -154,26 +145,7 @@ fn write_with_hadoop(jobs: &[(PathBuf, &[&str], &[Message])]) {
         fields.push(records.display().to_string());
         writeln!(spec, "{}", fields.join("\t")).unwrap();
     }
-    let spec_path = classes.join(format!("spec-{}", std::process::id()));
-    std::fs::write(&spec_path, spec).expect("spec");
-    let output = run_with_timeout(
-        Command::new("java")
-            .arg("-cp")
-            .arg(format!(
-                "{}:{}/*",
-                classes.display(),
-                hadoop_jars().display()
-            ))
-            .arg("WriteCamusFiles")
-            .arg("spec")
-            .arg(&spec_path),
-        Duration::from_secs(180),
-    );
-    assert!(
-        output.status.success(),
-        "WriteCamusFiles failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_java_spec(&classes, "WriteCamusFiles", &spec);
 }
 
 /// The topic in `layout` under `root/<layout>/destination/PAGE_VIEWS`; the files' paths.
@@ -220,33 +192,11 @@ fn replay(root: &Path, name: &str, pipeline: &str) -> Vec<(String, i64)> {
         .timeout(Duration::from_secs(120))
         .run()
         .assert_ok();
-    let out = std::fs::read_to_string(root.join(name).join("out.jsonl")).expect("output");
-    out.lines()
-        .map(|line| {
-            let message: Json = serde_json::from_str(line).expect("an envelope line");
-            (
-                message["value"].as_str().expect("a text value").to_string(),
-                message["timestamp_ms"].as_i64().expect("a timestamp"),
-            )
-        })
-        .collect()
-}
-
-/// What the replay must be: every message once, by (time, partition, offset) — the order of
-/// time-field's keys, ties broken by the archive's order.
-fn expected(files: &[Vec<Message>]) -> Vec<(String, i64)> {
-    let mut all: Vec<&Message> = files.iter().flatten().collect();
-    all.sort_by_key(|m| (m.time, m.partition, m.offset));
-    all.iter().map(|m| (m.text.clone(), m.time)).collect()
+    envelope_lines(&root.join(name).join("out.jsonl"))
 }
 
 fn skip_without_java() -> bool {
-    let java = Command::new("javac").arg("-version").output();
-    if java.is_ok_and(|o| o.status.success()) {
-        return false;
-    }
-    crate::support::missing("javac (a JDK), to run Hadoop's writers");
-    true
+    skip_without_javac("Hadoop's writers")
 }
 
 #[test]
@@ -256,7 +206,7 @@ fn every_camus_writer_and_codec_replays_the_archived_texts_in_time_order() {
     }
     let root = tempfile::tempdir().unwrap();
     let files = topic();
-    let want = expected(&files);
+    let want = by_time(&files);
     for layout in LAYOUTS {
         let paths = write_layout(root.path(), layout, &files);
         if layout.args[0] == "text" {

@@ -12,7 +12,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -22,10 +21,11 @@ use rdkafka::Offset;
 use serde_json::Value as Json;
 
 use crate::support::apache_kafka::{ApacheKafka, Version};
+use crate::support::archived::{
+    by_time, envelope_lines, run_java_spec, skip_without_javac, Message,
+};
 use crate::support::c2k::{write_pipeline, C2k};
-use crate::support::hdfs::hadoop_jars;
 use crate::support::offsets::compile_java;
-use crate::support::process::run_with_timeout;
 use crate::support::s3::S3Server;
 use crate::support::{kafka, live, topics};
 
@@ -33,16 +33,6 @@ const TOPIC: &str = "PAGE_VIEWS";
 const T0: i64 = 1_710_028_800_000;
 const PER_FILE: u64 = 25;
 const FILES: u64 = 3;
-
-/// One archived message.
-#[derive(Debug, Clone)]
-struct Message {
-    partition: u32,
-    offset: u64,
-    time: i64,
-    /// Compact JSON, as the JSON format writes it (and the Avro record's fields, in order).
-    text: String,
-}
 
 /// Partition `p`'s offsets start at `1000 * (p + 1)`; three files of 25 each. Times interleave
 /// across partitions and files, with ties.
@@ -196,27 +186,7 @@ fn java_classes() -> PathBuf {
 
 /// Runs WriteConnectFiles over `spec` lines (tab-separated); its standard output.
 fn java(spec: &str) -> String {
-    let classes = java_classes();
-    let spec_path = classes.join(format!("spec-{}-{}", std::process::id(), spec.len()));
-    std::fs::write(&spec_path, spec).expect("spec");
-    let output = run_with_timeout(
-        Command::new("java")
-            .arg("-cp")
-            .arg(format!(
-                "{}:{}/*",
-                classes.display(),
-                hadoop_jars().display()
-            ))
-            .args(["WriteConnectFiles", "spec"])
-            .arg(&spec_path),
-        Duration::from_secs(180),
-    );
-    assert!(
-        output.status.success(),
-        "WriteConnectFiles failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
+    run_java_spec(&java_classes(), "WriteConnectFiles", spec)
 }
 
 /// Writes `files` at `paths` as `layout`'s writer does, in one JVM.
@@ -293,23 +263,7 @@ fn c2k(root: &Path, args: &[&str]) -> crate::support::process::Run {
 
 /// The values and timestamps of the envelope lines `c2k run` wrote.
 fn replayed(root: &Path, name: &str) -> Vec<(String, i64)> {
-    let out = std::fs::read_to_string(root.join(name).join("out.jsonl")).expect("output");
-    out.lines()
-        .map(|line| {
-            let message: Json = serde_json::from_str(line).expect("an envelope line");
-            (
-                message["value"].as_str().expect("a text value").to_string(),
-                message["timestamp_ms"].as_i64().expect("a timestamp"),
-            )
-        })
-        .collect()
-}
-
-/// Every message once, by (time, partition, offset): time-field's keys, ties in archive order.
-fn expected(files: &[Vec<Message>]) -> Vec<(String, i64)> {
-    let mut all: Vec<&Message> = files.iter().flatten().collect();
-    all.sort_by_key(|m| (m.time, m.partition, m.offset));
-    all.iter().map(|m| (m.text.clone(), m.time)).collect()
+    envelope_lines(&root.join(name).join("out.jsonl"))
 }
 
 /// The replay equals `want`: text archives byte for byte, Avro ones as the same JSON values
@@ -333,12 +287,7 @@ fn assert_same(layout: &Layout, got: &[(String, i64)], want: &[(String, i64)]) {
 }
 
 fn skip_without_java() -> bool {
-    let java = Command::new("javac").arg("-version").output();
-    if java.is_ok_and(|o| o.status.success()) {
-        return false;
-    }
-    crate::support::missing("javac (a JDK), to run Avro's and the Connect formats' writers");
-    true
+    skip_without_javac("Avro's and the Connect formats' writers")
 }
 
 const NO_COMMIT: &str = "  group: replayers\n  commit: none\n";
@@ -350,7 +299,7 @@ fn every_connect_layout_replays_the_topic_once_in_time_order() {
     }
     let root = tempfile::tempdir().unwrap();
     let files = topic();
-    let want = expected(&files);
+    let want = by_time(&files);
     // The names are the sinks' own: the Java side formats them as the sinks' code does.
     let names = java(
         "name\thdfs\tPAGE_VIEWS\t1\t2025\t2049\t.avro\nname\ts3\tPAGE_VIEWS\t0\t1050\t.json.gz\n",
@@ -552,7 +501,7 @@ fn damaged_connect_archives_are_refused_naming_the_offsets_or_the_file() {
         "{}",
         copied.stderr
     );
-    assert_same(hdfs, &replayed(root.path(), "copy"), &expected(&files));
+    assert_same(hdfs, &replayed(root.path(), "copy"), &by_time(&files));
 
     // A file in a format c2k does not read (Parquet) is refused, never passed over.
     let parquet = paths[3].with_file_name(format!("{TOPIC}+1+0000002075+0000002099.parquet"));
@@ -630,7 +579,7 @@ fn a_connect_archive_on_s3_replays_into_kafka_and_hands_off_at_its_last_offsets(
 
     topics::wait_for_retention(&brokers, "CONTROL", Duration::from_secs(120));
     std::thread::sleep(Duration::from_secs(2));
-    let want = expected(&files);
+    let want = by_time(&files);
     let got = kafka::read_topic(
         &brokers,
         "PAGE_VIEWS_REPLAY",
@@ -725,7 +674,7 @@ fn interleaved_folders_are_counted_together_and_replay_once() {
     assert_same(
         hdfs,
         &replayed(root.path(), "interleaved"),
-        &expected(&files),
+        &by_time(&files),
     );
 
     let run = write("short", true);

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub mod apache_kafka;
+pub mod archived;
 pub mod azurite;
 pub mod c2k;
 pub mod camus;

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use super::contents::Digests;
 use super::findings::{Finding, Kind, PartitionRow, Report, Severity};
-use super::reconcile::{drop_copies, finding, worst, Named};
+use super::reconcile::{drop_copies, empty_report, finding, worst, Named};
 use crate::identity::relative_path;
 use crate::source::SourceFile;
 
@@ -32,31 +32,7 @@ pub(super) fn reconcile(
     not_regular: &[(String, &'static str)],
     digests: &Digests,
 ) -> Report {
-    let mut report = Report {
-        topic: topic.to_string(),
-        layout: "kafka-connect",
-        input_dir: input_dir.to_string(),
-        history_dir: None,
-        runs: Vec::new(),
-        files: files.len(),
-        records: 0,
-        partitions: Vec::new(),
-        run_rows: Vec::new(),
-        findings: Vec::new(),
-        cutoff_beyond_data: Vec::new(),
-        copies_to_skip: Vec::new(),
-    };
-    for (url, kind) in not_regular {
-        let relative = relative_path(input_dir, url);
-        report.findings.push(
-            finding(
-                Severity::Error,
-                Kind::Stray,
-                format!("{relative} is {kind}: no data file can be read from it"),
-            )
-            .files(vec![relative]),
-        );
-    }
+    let mut report = empty_report(topic, "kafka-connect", input_dir, files.len(), not_regular);
     let mut by_partition: BTreeMap<u32, Vec<Named<'_>>> = BTreeMap::new();
     for file in files {
         let relative = relative_path(input_dir, &file.url);

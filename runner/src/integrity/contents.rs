@@ -50,10 +50,9 @@ pub(super) fn check_contents(
             }
             (Ok(count), Some(name)) => crate::source::check_count(
                 &file.url,
-                Some(name.count),
+                Some(name),
                 count,
                 depth.format != crate::source::SourceFormat::Avro,
-                name.end_from_next,
             )
             .err()
             .map(|e| format!("{e:#}")),

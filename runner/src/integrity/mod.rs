@@ -143,9 +143,19 @@ pub enum VerifyDepth {
 /// refuse (an error finding, or a cut-off beyond the data) is an [`Inconsistent`] error after
 /// the report is printed, warnings alone are not. The data files are read as `depth` says.
 pub fn verify(pipeline: &Pipeline, json: bool, depth: VerifyDepth) -> Result<()> {
-    // A history that cannot be read is the first thing to say.
-    let history = crate::offsets::read_history(pipeline)?;
-    let (listing, format) = source::list_pipeline(pipeline)?;
+    let (history, (listing, format)) = match pipeline.source.kind {
+        // The history is the names: one listing gives both.
+        SourceType::KafkaConnect => {
+            let listed = source::list_pipeline(pipeline)?;
+            let history = crate::offsets::history_of_names(pipeline, &listed.0.files);
+            (history, listed)
+        }
+        // A history that cannot be read is the first thing to say.
+        SourceType::Camus => (
+            crate::offsets::read_history(pipeline)?,
+            source::list_pipeline(pipeline)?,
+        ),
+    };
     let mut report = check(pipeline, history.as_ref(), &listing)?;
     if depth != VerifyDepth::NamesOnly {
         let input_dir = pipeline.input_dir();
@@ -312,6 +322,10 @@ pub(crate) fn cutoff_beyond(report: &Report) -> Option<String> {
 
 /// For `c2k offsets commit`: refuses a cut-off beyond what the archive holds.
 pub fn check_cutoff(pipeline: &Pipeline, history: Option<&History>) -> Result<()> {
+    if pipeline.source.kind == SourceType::KafkaConnect {
+        // The cut-off is made from the archive's own names: it ends where the data does.
+        return Ok(());
+    }
     let report = check(pipeline, history, &list(pipeline)?)?;
     match cutoff_beyond(&report) {
         None => Ok(()),

@@ -57,33 +57,8 @@ pub(super) fn reconcile(
     runs: Option<&[RunRecord]>,
     digests: &Digests,
 ) -> Report {
-    let mut report = Report {
-        topic: topic.to_string(),
-        layout: "camus",
-        input_dir: input_dir.to_string(),
-        history_dir: None,
-        runs: runs.map_or_else(Vec::new, |r| r.iter().map(|r| r.name.clone()).collect()),
-        files: files.len(),
-        records: 0,
-        partitions: Vec::new(),
-        run_rows: Vec::new(),
-        findings: Vec::new(),
-        cutoff_beyond_data: Vec::new(),
-        copies_to_skip: Vec::new(),
-    };
-    for (url, kind) in not_regular {
-        report.findings.push(
-            finding(
-                Severity::Error,
-                Kind::Stray,
-                format!(
-                    "{} is {kind}: no data file can be read from it",
-                    relative_path(input_dir, url)
-                ),
-            )
-            .files(vec![relative_path(input_dir, url)]),
-        );
-    }
+    let mut report = empty_report(topic, "camus", input_dir, files.len(), not_regular);
+    report.runs = runs.map_or_else(Vec::new, |r| r.iter().map(|r| r.name.clone()).collect());
     let mut by_partition: BTreeMap<u32, Vec<Named<'_>>> = BTreeMap::new();
     for file in files {
         let relative = relative_path(input_dir, &file.url);
@@ -137,6 +112,43 @@ pub(super) fn reconcile(
         report.partitions.push(row);
     }
     report.findings.sort_by_key(|f| f.severity);
+    report
+}
+
+/// A report of `files` data files below `input_dir` (written by `layout`) with nothing found
+/// yet but the entries that are not regular files, each an error.
+pub(super) fn empty_report(
+    topic: &str,
+    layout: &'static str,
+    input_dir: &str,
+    files: usize,
+    not_regular: &[(String, &'static str)],
+) -> Report {
+    let mut report = Report {
+        topic: topic.to_string(),
+        layout,
+        input_dir: input_dir.to_string(),
+        history_dir: None,
+        runs: Vec::new(),
+        files,
+        records: 0,
+        partitions: Vec::new(),
+        run_rows: Vec::new(),
+        findings: Vec::new(),
+        cutoff_beyond_data: Vec::new(),
+        copies_to_skip: Vec::new(),
+    };
+    for (url, kind) in not_regular {
+        let relative = relative_path(input_dir, url);
+        report.findings.push(
+            finding(
+                Severity::Error,
+                Kind::Stray,
+                format!("{relative} is {kind}: no data file can be read from it"),
+            )
+            .files(vec![relative]),
+        );
+    }
     report
 }
 

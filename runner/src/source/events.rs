@@ -161,11 +161,8 @@ pub(crate) struct OpenFile {
     writer: CompiledSchema,
     plan: Plan,
     schema_id: u32,
-    partition: Option<u32>,
-    first_offset: Option<u64>,
-    expected_count: Option<u64>,
-    /// The name has no end: the expected count runs to the next file's start.
-    end_from_next: bool,
+    /// What the file's name tells (partition, offsets, count), when it has such a name.
+    name: Option<super::CamusFileName>,
     /// Index in the file of the next record.
     next_index: u64,
     /// Where the next record starts in the current block.
@@ -195,10 +192,7 @@ impl OpenFile {
             writer,
             plan,
             schema_id,
-            partition: file.name.as_ref().map(|n| n.partition),
-            first_offset: file.name.as_ref().and_then(|n| n.first_offset()),
-            expected_count: file.name.as_ref().and_then(|n| n.expected_count()),
-            end_from_next: file.name.as_ref().is_some_and(|n| n.end_from_next),
+            name: file.name.clone(),
             next_index: 0,
             pos: 0,
             remaining: 0,
@@ -225,8 +219,12 @@ impl OpenFile {
         let mut batch = SourceBatch {
             file: self.file,
             first_index: self.next_index,
-            partition: self.partition,
-            first_offset: self.first_offset.map(|o| o + self.next_index),
+            partition: self.name.as_ref().map(|n| n.partition),
+            first_offset: self
+                .name
+                .as_ref()
+                .and_then(|n| n.first_offset())
+                .map(|o| o + self.next_index),
             schema_id: self.schema_id,
             // Sized like the previous batch: no regrowth on the pass-through path. Never more
             // than a full batch, whatever `batch_size` a caller gave.
@@ -305,10 +303,9 @@ impl OpenFile {
     fn check_count(&self) -> Result<()> {
         super::check_count(
             self.reader.url(),
-            self.expected_count,
+            self.name.as_ref(),
             self.next_index,
             false,
-            self.end_from_next,
         )
     }
 }

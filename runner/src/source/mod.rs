@@ -281,17 +281,16 @@ impl CamusSource {
     }
 }
 
-/// The refusal of a file (`text`: of Camus' text writer) whose record count, read to its end,
-/// disagrees with what its name says (`expected`, when it has such a name; `end_from_next`:
-/// the name has no end, the count runs to the next file's start).
+/// The refusal of a file (`text`: of Camus' text writer) whose record count, read to its end
+/// (`held`), disagrees with what its `name` says, when it has a name that tells.
 pub(crate) fn check_count(
     url: &str,
-    expected: Option<u64>,
+    name: Option<&CamusFileName>,
     held: u64,
     text: bool,
-    end_from_next: bool,
 ) -> Result<()> {
-    match expected {
+    let end_from_next = name.is_some_and(|n| n.end_from_next);
+    match name.and_then(CamusFileName::expected_count) {
         Some(expected) if expected != held && end_from_next => bail!(
             "{url}: it holds {held} records, but its name (a Kafka Connect S3 sink's, with no \
              end offset) makes it end where its partition's next file starts, {expected} \

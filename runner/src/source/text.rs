@@ -198,11 +198,8 @@ pub(crate) struct PlainFile {
     url: String,
     records: Box<dyn Records>,
     schema_id: u32,
-    partition: Option<u32>,
-    first_offset: Option<u64>,
-    expected_count: Option<u64>,
-    /// The name has no end: the expected count runs to the next file's start.
-    end_from_next: bool,
+    /// What the file's name tells (partition, offsets, count), when it has such a name.
+    name: Option<super::CamusFileName>,
     next_index: u64,
     pub(super) done: bool,
 }
@@ -222,10 +219,7 @@ impl PlainFile {
             url: file.url.clone(),
             records,
             schema_id,
-            partition: file.name.as_ref().map(|n| n.partition),
-            first_offset: file.name.as_ref().and_then(|n| n.first_offset()),
-            expected_count: file.name.as_ref().and_then(|n| n.expected_count()),
-            end_from_next: file.name.as_ref().is_some_and(|n| n.end_from_next),
+            name: file.name.clone(),
             next_index: 0,
             done: false,
         }
@@ -239,8 +233,12 @@ impl PlainFile {
         let mut batch = SourceBatch {
             file: self.file,
             first_index: self.next_index,
-            partition: self.partition,
-            first_offset: self.first_offset.map(|o| o + self.next_index),
+            partition: self.name.as_ref().map(|n| n.partition),
+            first_offset: self
+                .name
+                .as_ref()
+                .and_then(|n| n.first_offset())
+                .map(|o| o + self.next_index),
             schema_id: self.schema_id,
             data: Vec::new(),
             ends: Vec::with_capacity(batch_size.min(1 << 16)),
@@ -260,13 +258,7 @@ impl PlainFile {
     }
 
     fn check_count(&self) -> Result<()> {
-        super::check_count(
-            &self.url,
-            self.expected_count,
-            self.next_index,
-            true,
-            self.end_from_next,
-        )
+        super::check_count(&self.url, self.name.as_ref(), self.next_index, true)
     }
 }
 
